@@ -1,0 +1,30 @@
+"""Typed errors and the exit codes they map to.
+
+Every command returns 0 (allowed / clean), 1 (blocked by policy: findings) or
+2 (usage or internal error). Errors carry a message written for people; the
+CLI prints it and never a traceback for an expected failure.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_BLOCKED = 1
+EXIT_ERROR = 2
+
+
+class SafePipError(Exception):
+    """An expected failure with a message for people; exits 2."""
+
+    exit_code = EXIT_ERROR
+
+
+class UsageError(SafePipError):
+    """The command line asked for something that cannot be done."""
+
+
+class PolicyError(SafePipError):
+    """A policy file is missing, unreadable or invalid."""
+
+
+class NotImplementedYet(SafePipError):
+    """A command whose implementation has not landed yet."""

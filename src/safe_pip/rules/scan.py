@@ -1,0 +1,185 @@
+"""Rules of the pickle engine and the container readers (foundation scanner)."""
+
+from __future__ import annotations
+
+from safe_pip.models import Severity as S
+from safe_pip.rules import Rule
+
+_EXC = (
+    "Add an [[exception]] with this rule id, the package, a reason and an expiry date "
+    "(bind it to the file's sha256 where you can)."
+)
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "PICKLE-GLOBAL-DANGEROUS",
+        "Pickle imports a known code-execution gadget",
+        S.CRITICAL,
+        "The pickle names a callable or module that is known to run commands, evaluate "
+        "code, open files or sockets, or load another pickle (os.system, builtins.eval, "
+        "subprocess, runpy, pip, pkgutil.resolve_name, ...). Loading the file with pickle "
+        "or torch.load (without weights_only) runs it.",
+        "Not allowable through allow_globals; if you really trust the file, use an "
+        "[[exception]] bound to its sha256, with a reason and an expiry date.",
+    ),
+    Rule(
+        "PICKLE-GLOBAL-UNKNOWN",
+        "Pickle imports a global that is not on the allowlist",
+        S.MEDIUM,
+        "The pickle names a (module, qualname) pair that is not on safe-pip's allowlist "
+        "(torch's weights_only set, numpy reconstruction and a few inert builtins). "
+        "Unpickling imports the module and may call the object with attacker-chosen "
+        "arguments. Full-model pickles of your own classes land here.",
+        "Add the exact name to [scan] allow_globals (or a package's allow_globals), e.g. "
+        "allow_globals = [\"sklearn.linear_model._logistic.LogisticRegression\"], or set "
+        "[scan] unknown_globals = \"warn\".",
+    ),
+    Rule(
+        "PICKLE-GLOBAL-UNRESOLVED",
+        "Pickle builds a global whose name the scanner cannot resolve",
+        S.HIGH,
+        "STACK_GLOBAL took operands that are not plain strings (results of calls, missing "
+        "memo entries, oversized strings). The loader would resolve them at load time; a "
+        "static reader cannot, so the file is blocked.",
+        _EXC,
+    ),
+    Rule(
+        "PICKLE-BUILD-ON-GLOBAL",
+        "Pickle sets attributes or items on a module, class or function",
+        S.HIGH,
+        "BUILD or SETITEM(S) targets an imported object itself rather than an instance: "
+        "pickle then writes attributes into a module or class (numpy.prod.a = ..., "
+        "overwriting collections.OrderedDict). This rewires allowlisted names and is "
+        "never produced by ordinary serialisation.",
+        _EXC,
+    ),
+    Rule(
+        "PICKLE-INDIRECT-CALL",
+        "Pickle calls a value that is not an imported global",
+        S.HIGH,
+        "REDUCE, NEWOBJ, OBJ or INST calls something that was itself produced by a call or "
+        "fetched out of another object. Ordinary pickles only call allowlisted classes "
+        "and functions directly; chained calls are how gadget chains are built.",
+        _EXC,
+    ),
+    Rule(
+        "PICKLE-EXT-OPCODE",
+        "Pickle uses copyreg extension codes",
+        S.HIGH,
+        "EXT1/EXT2/EXT4 fetch a global from the process's copyreg extension registry, "
+        "which the scanner cannot see. No mainstream library uses them.",
+        _EXC,
+    ),
+    Rule(
+        "PICKLE-PERSID",
+        "Pickle uses a persistent id outside PyTorch's storage convention",
+        S.HIGH,
+        "PERSID/BINPERSID hand a value to the loader's persistent_load hook. PyTorch only "
+        "uses ('storage', type, key, location, size) tuples; anything else reaches code "
+        "the scanner cannot judge.",
+        _EXC,
+    ),
+    Rule(
+        "PICKLE-MALFORMED",
+        "Pickle stream is broken or truncated",
+        S.HIGH,
+        "The stream ends early, has an unknown opcode, a stack or memo error, or another "
+        "inconsistency. The loader runs every opcode before the error, so a payload "
+        "placed before deliberate damage still executes; what was found before the "
+        "break is reported too.",
+        _EXC,
+    ),
+    Rule(
+        "PICKLE-LIMIT",
+        "Pickle exceeds a scanner limit",
+        S.HIGH,
+        "The stream has more opcodes, memo entries, stack depth, string bytes or streams "
+        "than the configured limits, or took longer than the time budget. The scan "
+        "stopped there, so the file is blocked rather than called clean.",
+        "Raise the limit in [scan] limits if the file is legitimately that large, or use "
+        "an [[exception]].",
+    ),
+    Rule(
+        "TORCH-LEGACY-MAGIC",
+        "Legacy PyTorch file with an unexpected magic number",
+        S.HIGH,
+        "A legacy (non-zip) torch file must start with a pickle of the integer magic "
+        "number. Anything else (for example a value computed by a call) means the file "
+        "was crafted to confuse scanners.",
+        _EXC,
+    ),
+    Rule(
+        "ARCHIVE-UNSUPPORTED",
+        "Container format that cannot be inspected",
+        S.HIGH,
+        "The member is a 7z, RAR, encrypted zip or another container safe-pip does not "
+        "open. Its content could be anything, so it is blocked instead of skipped.",
+        _EXC,
+    ),
+    Rule(
+        "ARCHIVE-CORRUPT",
+        "Container is truncated or corrupt",
+        S.HIGH,
+        "The archive or compressed stream could not be read to the end (truncated zip, "
+        "bad central directory, broken gzip). Loaders are often more lenient than "
+        "parsers, so what cannot be read is blocked.",
+        _EXC,
+    ),
+    Rule(
+        "ARCHIVE-LIMIT",
+        "Container exceeds a scanner limit",
+        S.HIGH,
+        "Nesting depth, member count, decompressed size or compression ratio went past "
+        "the configured limits (zip bomb protection). The rest was not inspected.",
+        "Raise the limit in [scan] limits, or use an [[exception]].",
+    ),
+    Rule(
+        "ARCHIVE-PATH-TRAVERSAL",
+        "Archive member escapes its folder",
+        S.HIGH,
+        "A member name is absolute or contains '..', so extracting the archive writes "
+        "outside the destination folder.",
+        _EXC,
+    ),
+    Rule(
+        "ZIP-NAME-MISMATCH",
+        "Zip local header and central directory disagree",
+        S.MEDIUM,
+        "A member's name in its local header differs from the central directory. "
+        "PyTorch reads one, other tools the other; both were scanned. Real writers never "
+        "produce this.",
+        _EXC,
+    ),
+    Rule(
+        "ZIP-CRC-MISMATCH",
+        "Zip member fails its CRC check",
+        S.MEDIUM,
+        "The member's data does not match its stored CRC-32. PyTorch ignores CRCs, so "
+        "the data was scanned as written, but a checkpoint whose CRCs were broken on "
+        "purpose is suspicious.",
+        _EXC,
+    ),
+    Rule(
+        "SCAN-LIMIT",
+        "Scan stopped at its time or size budget",
+        S.HIGH,
+        "The artifact took longer than the time budget or was larger than the size "
+        "limit, so part of it was not inspected.",
+        "Raise [scan] limits, or use an [[exception]].",
+    ),
+    Rule(
+        "SCAN-ERROR",
+        "Internal error while scanning a member",
+        S.HIGH,
+        "A reader failed unexpectedly on this member. The member was not fully "
+        "inspected, so it is blocked; please report the file.",
+        _EXC,
+    ),
+    Rule(
+        "SCAN-UNREADABLE",
+        "File could not be read",
+        S.HIGH,
+        "The file could not be opened or read (permissions, a broken link, a device).",
+        _EXC,
+    ),
+)
