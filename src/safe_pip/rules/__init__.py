@@ -17,7 +17,7 @@ from functools import cache
 
 from safe_pip.models import Severity
 
-_MODULES = ("scan",)
+_MODULES = ("scan", "verify")
 
 
 @dataclass(frozen=True)
