@@ -1,17 +1,362 @@
-"""safe-pip verify: not implemented yet (exits 2)."""
+"""safe-pip verify: check a distribution's sigstore bundle, PEP 740 attestation or
+provenance, or a model folder's OpenSSF model.sig - offline, against a pinned
+trusted root (by default the production root shipped inside sigstore).
+
+Exit 0 verified, 1 not verified (the reason is printed), 2 usage error.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from safe_pip.errors import NotImplementedYet
+from safe_pip.errors import EXIT_BLOCKED, EXIT_OK, UsageError
 
-TAKES_UNKNOWN_ARGS = True
+if TYPE_CHECKING:
+    from safe_pip.verify.bundles import Verified
+    from safe_pip.verify.errors import SignatureError
+    from safe_pip.verify.publisher import Expected
+
+SIDECAR_SUFFIXES = (
+    ".provenance",
+    ".publish.attestation",
+    ".slsa.attestation",
+    ".sigstore",
+    ".sigstore.json",
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    """No options yet; the issue that fills this command in adds them."""
+    """Options mirror ``sigstore verify identity`` where they overlap."""
+    parser.add_argument(
+        "target",
+        nargs="?",
+        metavar="DIST|MODEL_DIR",
+        help="distribution file, or model folder with --model-signature",
+    )
+    src = parser.add_argument_group("signature (default: sidecars next to DIST)")
+    src.add_argument(
+        "--bundle",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="detached sigstore bundle (hashedrekord or DSSE)",
+    )
+    src.add_argument(
+        "--provenance",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="PEP 740 provenance object",
+    )
+    src.add_argument(
+        "--attestation",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="PEP 740 attestation (.publish.attestation, .slsa.attestation)",
+    )
+    src.add_argument(
+        "--model-signature",
+        type=Path,
+        metavar="FILE",
+        help="OpenSSF model.sig for the MODEL_DIR target",
+    )
+    who = parser.add_argument_group("expected signer (any one must match)")
+    who.add_argument(
+        "--publisher",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="github:OWNER/REPO@WORKFLOW.yml[#ENV], gitlab:NS/PROJECT@PATH, google:EMAIL",
+    )
+    who.add_argument("--cert-identity", metavar="SAN", help="exact certificate SAN")
+    who.add_argument("--cert-oidc-issuer", metavar="URL", help="exact OIDC issuer")
+    who.add_argument(
+        "--key", type=Path, metavar="PEM", help="public key for a key-signed model.sig"
+    )
+    who.add_argument(
+        "--policy",
+        type=Path,
+        metavar="FILE",
+        help="take publishers and the trusted root from this policy",
+    )
+    parser.add_argument(
+        "--filename",
+        metavar="NAME",
+        help="real distribution filename if DIST is stored under another name",
+    )
+    parser.add_argument(
+        "--trusted-root",
+        type=Path,
+        metavar="FILE",
+        help="pinned trusted_root.json (default: production root inside sigstore)",
+    )
+    parser.add_argument(
+        "--refresh-trusted-root",
+        type=Path,
+        metavar="OUT",
+        help="fetch the current production root over TUF into OUT and exit "
+        "(the only online operation)",
+    )
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+
+
+@dataclass
+class _Outcome:
+    source: str
+    verified: Verified | None = None
+    error: SignatureError | None = None
+
+
+def _expected_from_args(args: argparse.Namespace) -> list[Expected]:
+    from safe_pip.verify.publisher import Identity, PublisherSyntaxError, parse_publisher
+
+    if bool(args.cert_identity) != bool(args.cert_oidc_issuer):
+        raise UsageError("--cert-identity and --cert-oidc-issuer must be given together")
+    try:
+        out: list[Expected] = [parse_publisher(p) for p in args.publisher]
+    except PublisherSyntaxError as exc:
+        raise UsageError(str(exc)) from exc
+    if args.cert_identity:
+        out.append(Identity(args.cert_identity, args.cert_oidc_issuer))
+    return out
+
+
+def _from_policy(path: Path, filename: str) -> tuple[list[Expected] | None, Path | None]:
+    """Publishers and trusted root the policy sets for this distribution.
+
+    Returns ``None`` for the publishers when the policy pins none, ``[]`` when its
+    blocks intersect to nothing (nothing is acceptable: fail closed).
+    """
+    from safe_pip.verify.bundles import dist_key
+    from safe_pip.verify.publisher import Identity, Publisher
+
+    try:
+        from safe_pip.policy import load_policy  # type: ignore[attr-defined,unused-ignore]
+    except ImportError as exc:
+        raise UsageError(f"--policy is not available in this build ({exc})") from exc
+    key = dist_key(filename)
+    if key is None:
+        raise UsageError(f"--policy needs a wheel or sdist filename, not {filename!r}")
+    policy = load_policy(path)
+    pkg = policy.for_package(str(key[0]), str(key[1]))
+    root = getattr(policy.signatures, "trusted_root", None)
+    if pkg.publishers is None:
+        return None, root
+    out: list[Expected] = []
+    for p in pkg.publishers:
+        if p.kind == "identity":
+            out.append(Identity(p.identity, p.issuer))
+        elif p.kind == "google":
+            out.append(Publisher("google", email=getattr(p, "email", "") or p.identity))
+        else:
+            out.append(Publisher(p.kind, p.repository, p.workflow, p.environment or None))
+    return out, root
+
+
+def _discover(target: Path) -> list[Path]:
+    return [
+        target.with_name(target.name + s)
+        for s in SIDECAR_SUFFIXES
+        if target.with_name(target.name + s).is_file()
+    ]
+
+
+def _verify_dist(
+    args: argparse.Namespace,
+    target: Path,
+    expected: list[Expected],
+    root: Path | None,
+    filename: str,
+) -> list[_Outcome]:
+    from safe_pip.verify.bundles import read_signature_file, verify_bundle
+    from safe_pip.verify.errors import Reason, SignatureError
+    from safe_pip.verify.provenance import load_attestation, verify_attestation, verify_provenance
+    from safe_pip.verify.trust import make_verifier
+
+    verifier = make_verifier(root)
+    jobs: list[tuple[str, Path]] = [("bundle", p) for p in args.bundle]
+    jobs += [("provenance", p) for p in args.provenance]
+    jobs += [("attestation", p) for p in args.attestation]
+    if not jobs:
+        for side in _discover(target):
+            kind = (
+                "provenance"
+                if side.name.endswith(".provenance")
+                else "attestation"
+                if side.name.endswith(".attestation")
+                else "bundle"
+            )
+            jobs.append((kind, side))
+    if not jobs:
+        err = SignatureError(
+            Reason.NO_SIGNATURE, f"no attestation, provenance or bundle found for {filename}"
+        )
+        return [_Outcome(filename, error=err)]
+    outcomes: list[_Outcome] = []
+    for kind, path in jobs:
+        try:
+            raw = read_signature_file(path)
+            if kind == "bundle":
+                results = [
+                    verify_bundle(
+                        target,
+                        raw,
+                        expected=expected,
+                        verifier=verifier,
+                        filename=filename,
+                        source=path.name,
+                    )
+                ]
+            elif kind == "provenance":
+                results = verify_provenance(
+                    target,
+                    raw,
+                    expected=expected,
+                    verifier=verifier,
+                    filename=filename,
+                    source=path.name,
+                )
+            else:
+                results = [
+                    verify_attestation(
+                        target,
+                        load_attestation(raw, path.name),
+                        expected=expected,
+                        verifier=verifier,
+                        filename=filename,
+                        source=path.name,
+                    )
+                ]
+            outcomes += [_Outcome(v.source, verified=v) for v in results]
+        except SignatureError as exc:
+            outcomes.append(_Outcome(path.name, error=exc))
+    return outcomes
+
+
+def _verify_model(
+    args: argparse.Namespace, target: Path, expected: list[Expected], root: Path | None
+) -> list[_Outcome]:
+    from safe_pip.verify.bundles import read_signature_file
+    from safe_pip.verify.errors import SignatureError
+    from safe_pip.verify.model_signing import ModelTree, verify_model
+    from safe_pip.verify.trust import make_verifier
+
+    if not target.is_dir():
+        raise UsageError(f"{target} is not a folder (--model-signature needs MODEL_DIR)")
+    source = args.model_signature.name
+    try:
+        key = read_signature_file(args.key) if args.key else None
+        verifier = None if key else make_verifier(root)
+        v = verify_model(
+            ModelTree.from_dir(target),
+            read_signature_file(args.model_signature),
+            expected=expected,
+            verifier=verifier,
+            key_pem=key,
+            source=source,
+        )
+    except SignatureError as exc:
+        return [_Outcome(source, error=exc)]
+    return [_Outcome(source, verified=v)]
+
+
+def _describe(o: _Outcome) -> dict[str, Any]:
+    if o.error is not None:
+        return {
+            "source": o.source,
+            "verified": False,
+            "reason": str(o.error.reason),
+            "message": o.error.message,
+        }
+    v = o.verified
+    assert v is not None
+    return {
+        "source": o.source,
+        "verified": True,
+        "kind": v.kind,
+        "signer": v.signer.san if v.signer else None,
+        "issuer": v.signer.issuer if v.signer else None,
+        "matched": str(v.matched) if v.matched else ("key" if "key" in v.notes else None),
+        "predicate_type": v.predicate_type,
+    }
 
 
 def run(args: argparse.Namespace) -> int:
-    raise NotImplementedYet("'safe-pip verify' is not implemented yet")
+    from safe_pip.verify.trust import refresh_trusted_root
+
+    if args.refresh_trusted_root:
+        out = refresh_trusted_root(args.refresh_trusted_root)
+        print(
+            f"wrote the TUF-verified production trusted root to {out}; pin it with "
+            "--trusted-root or [signatures] trusted_root"
+        )
+        return EXIT_OK
+    if not args.target:
+        raise UsageError("verify needs a DIST file or a MODEL_DIR")
+    if args.extra_args:
+        raise UsageError(f"unrecognized arguments: {' '.join(args.extra_args)}")
+    target = Path(args.target)
+    if not target.exists():
+        raise UsageError(f"{target} does not exist")
+    for opt in ("bundle", "provenance", "attestation"):
+        for p in getattr(args, opt):
+            if not p.is_file():
+                raise UsageError(f"--{opt} {p}: no such file")
+    for opt in ("model_signature", "key", "policy", "trusted_root"):
+        p = getattr(args, opt)
+        if p is not None and not p.is_file():
+            raise UsageError(f"--{opt.replace('_', '-')} {p}: no such file")
+    expected = _expected_from_args(args)
+    root: Path | None = args.trusted_root
+    filename = args.filename or target.name
+    if args.model_signature is not None:
+        if args.bundle or args.provenance or args.attestation or args.policy:
+            raise UsageError("--model-signature cannot be combined with distribution options")
+        if not expected and not args.key:
+            raise UsageError("give --cert-identity/--cert-oidc-issuer (or --key) for the model")
+        outcomes = _verify_model(args, target, expected, root)
+    else:
+        if target.is_dir():
+            raise UsageError(f"{target} is a folder; distributions are files")
+        if args.policy is not None:
+            pol_expected, pol_root = _from_policy(args.policy, filename)
+            root = root or pol_root
+            if pol_expected is not None:
+                expected += pol_expected
+                if not pol_expected:
+                    raise UsageError("the policy's [[package]] blocks accept no publisher at all")
+        if not expected:
+            raise UsageError(
+                "say who must have signed: --publisher, --cert-identity/"
+                "--cert-oidc-issuer, or a --policy that names a publisher"
+            )
+        outcomes = _verify_dist(args, target, expected, root, filename)
+    ok = bool(outcomes) and all(o.verified is not None for o in outcomes)
+    _print(args.format, str(target), ok, outcomes)
+    return EXIT_OK if ok else EXIT_BLOCKED
+
+
+def _print(fmt: str, target: str, ok: bool, outcomes: list[_Outcome]) -> None:
+    rows = [_describe(o) for o in outcomes]
+    if fmt == "json":
+        doc = {"schema_version": 1, "target": target, "verified": ok, "results": rows}
+        json.dump(doc, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    for r in rows:
+        if r["verified"]:
+            who = r["matched"] or r["signer"]
+            what = f", {r['predicate_type']}" if r.get("predicate_type") else ""
+            print(f"OK   {target}: {r['source']} ({r['kind']}{what}) signed by {who}")
+        else:
+            print(f"FAIL {target}: {r['source']}: {r['reason']}: {r['message']}")
+    print(f"{target}: {'verified' if ok else 'NOT verified'}")
