@@ -1,0 +1,67 @@
+"""The policy layer: one TOML schema, four layers, tighten-only merging.
+
+Public API (everything else in this package is an implementation detail):
+
+- :func:`load_policy` — the effective policy for this machine and folder
+  (org → user → project → ``--policy``); raises
+  :class:`~safe_pip.errors.PolicyError` with ``file:line`` on any problem.
+- :func:`resolve_policy` — the same, but returns loosening conflicts instead
+  of raising (``policy show`` uses it to make the merge visible).
+- :func:`check_files` — validate files on their own (``policy check``).
+- :class:`Policy` and its parts (see ``safe_pip.policy.model``):
+  ``names``, ``index``, ``install``, ``hashes``, ``signatures``, ``scan``,
+  ``packages``, ``exceptions``, ``audit``, ``enforcement``, ``digest()``,
+  ``sources``, ``origin(key)``, ``for_package(name, version)``,
+  ``global_allowed(module, name, package, version)``.
+- :func:`shipped_policy_text` — the shipped ``default``/``strict``/``org`` profiles.
+"""
+
+from safe_pip.policy.layering import Conflict, MergeResult
+from safe_pip.policy.load import check_files, load_policy, resolve_policy
+from safe_pip.policy.model import (
+    AuditPolicy,
+    EnforcementPolicy,
+    HashesPolicy,
+    IndexPolicy,
+    InstallPolicy,
+    LayerInfo,
+    NamePattern,
+    NamesPolicy,
+    PackagePolicy,
+    PackageRule,
+    Policy,
+    PolicyException,
+    Publisher,
+    ScanLimits,
+    ScanPolicy,
+    SignaturesPolicy,
+    SourceRef,
+)
+from safe_pip.policy.shipped import PROFILES, shipped_policy_text
+
+__all__ = [
+    "PROFILES",
+    "AuditPolicy",
+    "Conflict",
+    "EnforcementPolicy",
+    "HashesPolicy",
+    "IndexPolicy",
+    "InstallPolicy",
+    "LayerInfo",
+    "MergeResult",
+    "NamePattern",
+    "NamesPolicy",
+    "PackagePolicy",
+    "PackageRule",
+    "Policy",
+    "PolicyException",
+    "Publisher",
+    "ScanLimits",
+    "ScanPolicy",
+    "SignaturesPolicy",
+    "SourceRef",
+    "check_files",
+    "load_policy",
+    "resolve_policy",
+    "shipped_policy_text",
+]

@@ -1,0 +1,119 @@
+"""Finding, parsing and merging the layers: the functions other code calls.
+
+``load_policy`` is what ``install``, ``scan`` and ``verify`` use: it returns
+the effective policy or raises :class:`~safe_pip.errors.PolicyError` (exit 2)
+with every problem as ``file:line``.  There is no fallback to the default on
+error: a broken or loosening policy stops the command.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from safe_pip.errors import PolicyError
+from safe_pip.policy import discover
+from safe_pip.policy.layer import Layer, Problem
+from safe_pip.policy.layering import Conflict, MergeResult, locked_note, merge
+from safe_pip.policy.model import LayerInfo, LayerName, Policy
+from safe_pip.policy.parse import parse_file
+
+
+def _problems_error(problems: Sequence[Problem]) -> PolicyError:
+    lines = "\n".join(f"  {p}" for p in problems)
+    return PolicyError(f"invalid policy ({len(problems)} problem(s)):\n{lines}")
+
+
+def _conflicts_error(conflicts: Sequence[Conflict]) -> PolicyError:
+    lines = "\n".join(f"  {c}" for c in conflicts)
+    return PolicyError(
+        f"policy tries to loosen the org policy ({len(conflicts)} problem(s)):\n{lines}\n"
+        "  lower layers may only tighten org rules; fix or remove these lines"
+    )
+
+
+def find_layers(
+    cli_file: Path | None, cwd: Path, env: Mapping[str, str]
+) -> list[tuple[LayerName, Path]]:
+    """The files that make up the policy here, from org down to cli."""
+    found: list[tuple[LayerName, Path]] = []
+    org = discover.org_policy_path(env)
+    if org is not None:
+        found.append(("org", org))
+    user = discover.user_policy_path(env)
+    if user.is_file():
+        found.append(("user", user))
+    project = discover.project_policy_path(cwd)
+    if project is not None:
+        found.append(("project", project))
+    if cli_file is not None:
+        if not cli_file.is_file():
+            raise PolicyError(f"--policy {cli_file}: no such file")
+        found.append(("cli", cli_file))
+    return found
+
+
+def resolve_policy(
+    cli_file: Path | None = None,
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> MergeResult:
+    """Load and merge all layers; conflicts are returned, not raised (for ``policy show``).
+
+    Raises PolicyError for unreadable or invalid files.  When the org layer is
+    locked, lower files are not even parsed: they cannot affect the outcome.
+    """
+    env = os.environ if env is None else env
+    cwd = Path.cwd() if cwd is None else cwd
+    layers: list[Layer] = []
+    infos: list[LayerInfo] = []
+    problems: list[Problem] = []
+    notes: list[str] = []
+    found = find_layers(cli_file, cwd, env)
+    for index, (name, path) in enumerate(found):
+        layer, file_problems = parse_file(path, name)
+        problems.extend(file_problems)
+        if layer is None:
+            continue
+        layers.append(layer)
+        infos.append(LayerInfo(name, path))
+        lock = layer.get("locked") if name == "org" else None
+        if lock is not None and lock.value is True and not file_problems:
+            rest = found[index + 1 :]
+            why = "the org policy is locked"
+            infos.extend(LayerInfo(n, p, used=False, why_unused=why) for n, p in rest)
+            if rest:
+                notes.append(locked_note(path, lock.source, [f"{n} policy {p}" for n, p in rest]))
+            break
+    if problems:
+        raise _problems_error(problems)
+    result = merge(layers, infos)
+    policy = result.policy
+    if notes:
+        policy = replace(policy, notes=(*notes, *policy.notes))
+    return MergeResult(policy, result.conflicts)
+
+
+def load_policy(
+    cli_file: Path | None = None,
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Policy:
+    """The effective layered policy, or PolicyError (``file:line``) — never a fallback."""
+    result = resolve_policy(cli_file, cwd=cwd, env=env)
+    if result.conflicts:
+        raise _conflicts_error(result.conflicts)
+    return result.policy
+
+
+def check_files(paths: Sequence[Path]) -> list[Problem]:
+    """Validate files on their own (no layering): every problem, each with file:line."""
+    problems: list[Problem] = []
+    for path in paths:
+        _, file_problems = parse_file(path)
+        problems.extend(file_problems)
+    return problems
