@@ -221,11 +221,11 @@ def classify(exc: Exception) -> SignatureError:
     if "digest mismatch" in low or "signature is invalid for input" in low:
         return SignatureError(Reason.DIGEST_MISMATCH, f"the signature is for other bytes ({text})")
     if "timestamp certificate chain" in low:
-        if "not valid" in low or "expired" in low:
+        if "not valid at validation time" in low or "expired" in low:
             return SignatureError(
-                Reason.WRONG_ROOT,
-                "signing certificate was not valid at the signing time, or does not chain "
-                f"to the pinned trusted root ({text})",
+                Reason.CERT_NOT_VALID,
+                "signing certificate was expired or not yet valid when the transparency "
+                f"log recorded the signature ({text})",
             )
         return SignatureError(
             Reason.WRONG_ROOT,
@@ -233,7 +233,7 @@ def classify(exc: Exception) -> SignatureError:
         )
     if "expired at time of signing" in low:
         return SignatureError(
-            Reason.WRONG_ROOT, f"signing certificate was not valid at the signing time ({text})"
+            Reason.CERT_NOT_VALID, f"signing certificate was not valid at the signing time ({text})"
         )
     if "sct" in low:
         return SignatureError(

@@ -21,6 +21,7 @@ class Reason(str, enum.Enum):
     DIGEST_MISMATCH = "digest-mismatch"  # signed digest differs from the file's sha256
     NAME_MISMATCH = "name-mismatch"  # signed filename is another distribution
     WRONG_ROOT = "wrong-root"  # certificate does not chain to the pinned trusted root
+    CERT_NOT_VALID = "cert-not-valid"  # certificate expired / not yet valid at log time
     WRONG_IDENTITY = "wrong-identity"  # SAN or OIDC issuer differs from the expected one
     WRONG_REPOSITORY = "wrong-repository"  # Trusted Publisher repository differs
     WRONG_WORKFLOW = "wrong-workflow"  # Trusted Publisher workflow file differs
