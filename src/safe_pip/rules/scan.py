@@ -151,6 +151,15 @@ RULES: tuple[Rule, ...] = (
         _EXC,
     ),
     Rule(
+        "ZIP-DUPLICATE-NAME",
+        "Two archive members share one name",
+        S.MEDIUM,
+        "Zip readers disagree on which of two same-named members wins (the first, the "
+        "last, or an error), so what one tool checks another may not load. Every copy was "
+        "scanned; real writers never produce duplicates.",
+        _EXC,
+    ),
+    Rule(
         "ZIP-CRC-MISMATCH",
         "Zip member fails its CRC check",
         S.MEDIUM,

@@ -1,0 +1,210 @@
+"""Zip and tar containers: wheels, sdists, PyTorch checkpoints, npz, nested archives.
+
+Every member is handed back to :func:`~safe_pip.scan.dispatch.scan_blob`, which
+sniffs it by content.  Stored zip members and tar members are scanned in place
+(no copy); compressed members are inflated under the byte and ratio limits.
+The only members not read are PyTorch tensor storages inside a recognised
+checkpoint: ``torch.load`` reads them as raw bytes, never as code.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import zlib
+from collections import Counter
+
+from safe_pip.scan import torch as torch_layout
+from safe_pip.scan.blob import Blob, Spool
+from safe_pip.scan.compressed import inflate
+from safe_pip.scan.context import ScanContext
+from safe_pip.scan.zipreader import ZipEntry, ZipFormatError, read_directory
+
+_METHODS = {0: "stored", 8: "deflate", 9: "deflate64", 12: "bzip2", 14: "lzma", 93: "zstd",
+            95: "xz", 99: "AES"}
+
+
+def unsafe_member_name(name: str) -> bool:
+    """Absolute paths, drive letters and ``..`` segments escape the extraction folder."""
+    norm = name.replace("\\", "/")
+    if norm.startswith("/") or (len(norm) > 1 and norm[1] == ":"):
+        return True
+    return ".." in norm.split("/")
+
+
+def read_zip(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
+    from safe_pip.scan.dispatch import scan_blob
+
+    try:
+        entries, problems = read_directory(blob, ctx.limits.max_members)
+    except ZipFormatError as exc:
+        ctx.saw("zip")
+        ctx.report("ARCHIVE-CORRUPT", f"zip archive cannot be read: {exc}", location)
+        return
+    layout = torch_layout.detect([e.name for e in entries])
+    ctx.saw(layout.kind if layout else "zip")
+    for problem in problems:
+        ctx.report("ARCHIVE-CORRUPT", f"zip archive: {problem}", location)
+    counts = Counter(e.name for e in entries)
+    for name, n in counts.items():
+        if n > 1:
+            ctx.report(
+                "ZIP-DUPLICATE-NAME",
+                f"{n} members are named {name!r}; loaders disagree on which one wins "
+                "(all were scanned)",
+                f"{location}!{name}",
+            )
+    for entry in entries:
+        loc = f"{location}!{entry.name}"
+        if entry.is_dir:
+            continue
+        ctx.charge_member(loc)
+        for name in entry.names:
+            if unsafe_member_name(name):
+                ctx.report(
+                    "ARCHIVE-PATH-TRAVERSAL",
+                    f"member name {name!r} escapes the extraction folder",
+                    loc,
+                )
+        if layout and all(layout.is_storage(n) for n in entry.names):
+            ctx.saw("tensor-storage")
+            continue
+        member = _member_data(ctx, blob, entry, loc)
+        if member is None:
+            continue
+        with member.blob() if isinstance(member, Spool) else _as_ctx(member) as data:
+            if not entry.encrypted and data.size and zlib.crc32(data.view(0, data.size)) != entry.crc:
+                ctx.report(
+                    "ZIP-CRC-MISMATCH",
+                    "member data does not match its CRC-32 (scanned as written, as torch reads it)",
+                    loc,
+                )
+            scan_blob(ctx, data, loc, depth + 1)
+
+
+class _as_ctx:  # noqa: N801 - a tiny context-manager adapter
+    def __init__(self, blob: Blob) -> None:
+        self._blob = blob
+
+    def __enter__(self) -> Blob:
+        return self._blob
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _member_data(ctx: ScanContext, blob: Blob, e: ZipEntry, loc: str) -> Blob | Spool | None:
+    for problem in e.problems:
+        rule = "ZIP-NAME-MISMATCH" if "local header names it" in problem else "ARCHIVE-CORRUPT"
+        ctx.report(rule, problem, loc)
+    if e.data_offset < 0:
+        return None
+    if e.encrypted:
+        ctx.report(
+            "ARCHIVE-UNSUPPORTED",
+            "encrypted zip member: its content cannot be inspected "
+            "(the raw bytes were scanned in case the flag is a decoy)",
+            loc,
+            format="encrypted-zip",
+        )
+    raw = blob.sub(e.data_offset, e.compressed_size)
+    if e.method == 0:
+        ctx.charge_bytes(raw.size, loc)
+        return raw
+    if e.method in (8, 12):
+        make = (lambda: zlib.decompressobj(-15)) if e.method == 8 else _bz2
+        spool, error = inflate(ctx, raw, loc, make, kind=_METHODS[e.method])
+        if error is not None and not e.encrypted:
+            ctx.report("ARCHIVE-CORRUPT", f"{error}; scanned the {spool.size} bytes before it",
+                       loc)
+        if e.encrypted and error is not None:
+            return None
+        return spool
+    if not e.encrypted:
+        method = _METHODS.get(e.method, f"method {e.method}")
+        ctx.report(
+            "ARCHIVE-UNSUPPORTED",
+            f"zip member compressed with {method}, which safe-pip does not decode",
+            loc,
+            format=f"zip-{method}",
+        )
+    return None
+
+
+def _bz2() -> object:
+    import bz2
+
+    return bz2.BZ2Decompressor()
+
+
+class _BlobIO(io.RawIOBase):
+    """A seekable read-only file over a blob, for tarfile."""
+
+    def __init__(self, blob: Blob) -> None:
+        self._blob = blob
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self._pos, 2: self._blob.size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self._blob.read(self._pos, len(b))
+        b[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+
+def read_tar(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
+    from safe_pip.scan.dispatch import scan_blob
+
+    ctx.saw("tar")
+    try:
+        tf = tarfile.open(fileobj=io.BufferedReader(_BlobIO(blob)), mode="r:")
+    except tarfile.TarError as exc:
+        ctx.report("ARCHIVE-CORRUPT", f"tar archive cannot be read: {exc}", location)
+        return
+    seen: Counter[str] = Counter()
+    try:
+        for m in tf:
+            loc = f"{location}!{m.name}"
+            ctx.charge_member(loc)
+            seen[m.name] += 1
+            if unsafe_member_name(m.name) or (
+                (m.issym() or m.islnk()) and unsafe_member_name(m.linkname)
+            ):
+                ctx.report(
+                    "ARCHIVE-PATH-TRAVERSAL",
+                    f"member {m.name!r} (link target {m.linkname!r}) escapes the folder"
+                    if m.linkname
+                    else f"member name {m.name!r} escapes the extraction folder",
+                    loc,
+                )
+            if not m.isreg():
+                continue
+            if m.sparse is not None:
+                ctx.report("ARCHIVE-UNSUPPORTED", "sparse tar member", loc, format="tar-sparse")
+                continue
+            if m.offset_data + m.size > blob.size:
+                ctx.report("ARCHIVE-CORRUPT", "tar member runs past the end (truncated)", loc)
+            ctx.charge_bytes(m.size, loc)
+            scan_blob(ctx, blob.sub(m.offset_data, m.size), loc, depth + 1)
+    except tarfile.TarError as exc:
+        ctx.report("ARCHIVE-CORRUPT", f"tar archive is damaged: {exc}", location)
+    for name, n in seen.items():
+        if n > 1:
+            ctx.report(
+                "ZIP-DUPLICATE-NAME",
+                f"{n} tar members are named {name!r}; extraction keeps the last",
+                f"{location}!{name}",
+            )

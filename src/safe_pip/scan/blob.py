@@ -1,0 +1,102 @@
+"""A window onto bytes: a whole file (mmap'd), a stored zip member, or decompressed data.
+
+Readers take a :class:`Blob` instead of ``bytes`` so that a stored member of a
+5 GB checkpoint is scanned in place — no copy, constant memory — and so that
+data decompressed from a nested member can spill to a temporary file when it is
+large.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+SPILL_AT = 64 * 1024 * 1024
+"""Decompressed data above this size goes to a temporary file, not memory."""
+
+
+class Blob:
+    """``buf[start:end]`` without copying; ``buf`` is bytes or an mmap."""
+
+    __slots__ = ("buf", "end", "start")
+
+    def __init__(self, buf: Any, start: int = 0, end: int | None = None) -> None:
+        self.buf = buf
+        self.start = start
+        self.end = len(buf) if end is None else end
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+    def head(self, n: int) -> bytes:
+        return bytes(self.buf[self.start : min(self.end, self.start + n)])
+
+    def read(self, offset: int, n: int) -> bytes:
+        """``n`` bytes at ``offset`` relative to this blob (fewer at the end)."""
+        a = self.start + offset
+        return bytes(self.buf[a : min(self.end, a + n)])
+
+    def view(self, offset: int, n: int) -> memoryview:
+        a = self.start + offset
+        return memoryview(self.buf)[a : min(self.end, a + n)]
+
+    def sub(self, offset: int, n: int) -> Blob:
+        a = self.start + offset
+        return Blob(self.buf, a, min(self.end, a + n))
+
+
+@contextmanager
+def open_file(path: Path) -> Iterator[Blob]:
+    """Map a file read-only; an empty file becomes an empty blob."""
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size == 0:
+            yield Blob(b"")
+            return
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            yield Blob(mm)
+
+
+class Spool:
+    """Collects decompressed chunks in memory, spilling to a temp file past SPILL_AT."""
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._file: Any = None
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def write(self, chunk: bytes) -> None:
+        if not chunk:
+            return
+        self._size += len(chunk)
+        if self._file is None and self._size > SPILL_AT:
+            self._file = tempfile.TemporaryFile(prefix="safe-pip-")
+            for c in self._chunks:
+                self._file.write(c)
+            self._chunks = []
+        if self._file is not None:
+            self._file.write(chunk)
+        else:
+            self._chunks.append(chunk)
+
+    @contextmanager
+    def blob(self) -> Iterator[Blob]:
+        if self._file is None:
+            yield Blob(b"".join(self._chunks))
+            return
+        self._file.flush()
+        try:
+            with mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+                yield Blob(mm)
+        finally:
+            self._file.close()

@@ -1,0 +1,174 @@
+"""gzip, bzip2, xz, lzma and zlib wrappers: decompress with bounds, scan what is inside.
+
+Compressed pickles (``torch.save`` to a ``.gz``, joblib's zlib/lzma dumps) load
+transparently in many tools, so the scanner must look through them.  Output is
+bounded by the member and total byte limits and by a compression-ratio check,
+so a bomb costs a finding, not the machine.  A truncated stream is a finding,
+and whatever was decompressed before the damage is still scanned: a loader
+would have run it.
+"""
+
+from __future__ import annotations
+
+import bz2
+import lzma
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+from safe_pip.scan.blob import Blob, Spool
+from safe_pip.scan.context import ScanContext
+
+_IN_CHUNK = 1 << 16
+_OUT_CHUNK = 1 << 22
+_RATIO_FLOOR = 1 << 20
+_DRAIN_CAP = 1 << 28
+
+
+class _Bomb(Exception):
+    pass
+
+
+def inflate(
+    ctx: ScanContext,
+    blob: Blob,
+    location: str,
+    make: Callable[[], Any],
+    *,
+    kind: str,
+    multi_member: bool = False,
+) -> tuple[Spool, str | None]:
+    """Decompress ``blob``; returns the output and an error message or None."""
+    lim = ctx.limits
+    cap = min(lim.max_member_bytes, max(0, lim.max_total_bytes - ctx.bytes_read))
+    spool = Spool()
+    d = make()
+    consumed = 0
+
+    def emit(out: bytes) -> None:
+        spool.write(out)
+        if spool.size > cap:
+            raise _Bomb(f"decompresses to more than {cap} bytes")
+        if spool.size > _RATIO_FLOOR and spool.size > lim.max_ratio * max(consumed, 1):
+            raise _Bomb(f"compression ratio above {lim.max_ratio:.0f}:1 (decompression bomb)")
+
+    try:
+        pos = 0
+        while pos < blob.size:
+            chunk = blob.read(pos, _IN_CHUNK)
+            pos += len(chunk)
+            consumed = pos
+            while chunk:
+                emit(_step(d, chunk))
+                chunk = _leftover(d)
+                if getattr(d, "eof", False):
+                    rest = getattr(d, "unused_data", b"")
+                    if multi_member and rest.strip(b"\x00"):
+                        d = make()
+                        chunk = rest
+                    else:
+                        pos = blob.size  # trailing bytes after the stream are ignored
+                        chunk = b""
+            ctx.check_time(location)
+        if not getattr(d, "eof", True):
+            return spool, f"{kind} stream is truncated"
+    except _Bomb as exc:
+        ctx.report("ARCHIVE-LIMIT", f"{kind} data {exc}", location)
+        return spool, None
+    except (zlib.error, OSError, EOFError, lzma.LZMAError, ValueError) as exc:
+        return spool, f"{kind} data is corrupt: {exc}"
+    finally:
+        ctx.charge_bytes(spool.size, location)
+    return spool, None
+
+
+def _step(d: Any, chunk: bytes) -> bytes:
+    return bytes(d.decompress(chunk, _OUT_CHUNK))
+
+
+def _leftover(d: Any) -> bytes:
+    """Input the decompressor has not consumed yet because of the output cap."""
+    tail = getattr(d, "unconsumed_tail", None)
+    if tail is not None:  # zlib
+        return bytes(tail)
+    if not getattr(d, "needs_input", True) and not getattr(d, "eof", False):
+        return b""  # bz2/lzma keep it internally: ask again with no new input
+    return b""
+
+
+def _drain(d: Any) -> bytes:
+    out = bytearray()
+    while not getattr(d, "needs_input", True) and not getattr(d, "eof", False):
+        piece = d.decompress(b"", _OUT_CHUNK)
+        if not piece:
+            break
+        out += piece
+        if len(out) > _DRAIN_CAP:
+            raise _Bomb(f"one input chunk expands past {_DRAIN_CAP} bytes (decompression bomb)")
+    return bytes(out)
+
+
+def _read(
+    ctx: ScanContext,
+    blob: Blob,
+    location: str,
+    depth: int,
+    make: Callable[[], Any],
+    kind: str,
+    *,
+    multi_member: bool = False,
+    quiet_if_bogus: bool = False,
+) -> None:
+    from safe_pip.scan.dispatch import scan_blob
+
+    ctx.saw(kind)
+    spool, error = inflate(ctx, blob, location, lambda: _Draining(make()), kind=kind,
+                           multi_member=multi_member)
+    if error is not None and spool.size == 0 and quiet_if_bogus:
+        ctx.inventory[kind] -= 1
+        ctx.saw("data")
+        return
+    if error is not None:
+        ctx.report("ARCHIVE-CORRUPT", f"{error}; scanned the {spool.size} bytes before it",
+                   location)
+    with spool.blob() as inner:
+        if inner.size:
+            scan_blob(ctx, inner, location, depth + 1)
+
+
+class _Draining:
+    """Adapts bz2/lzma decompressors so one call returns all output for the input given."""
+
+    def __init__(self, d: Any) -> None:
+        self._d = d
+
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        out = self._d.decompress(data, max_length)
+        if hasattr(self._d, "unconsumed_tail"):
+            return bytes(out)
+        return bytes(out) + _drain(self._d)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._d, name)
+
+
+def read_gzip(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
+    _read(ctx, blob, location, depth, lambda: zlib.decompressobj(31), "gzip", multi_member=True)
+
+
+def read_zlib(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
+    _read(ctx, blob, location, depth, zlib.decompressobj, "zlib", quiet_if_bogus=True)
+
+
+def read_bz2(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
+    _read(ctx, blob, location, depth, bz2.BZ2Decompressor, "bzip2", multi_member=True)
+
+
+def read_xz(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
+    _read(ctx, blob, location, depth, lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ), "xz",
+          multi_member=True)
+
+
+def read_lzma(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
+    _read(ctx, blob, location, depth, lambda: lzma.LZMADecompressor(lzma.FORMAT_ALONE), "lzma",
+          quiet_if_bogus=True)

@@ -1,0 +1,142 @@
+"""The exact ``(module, qualname)`` pairs a pickle may import, each with a reason.
+
+An allowlist, not a denylist: new gadgets are found every month (picklescan has
+shipped fixes for 40 advisories), but the set of names an ordinary checkpoint
+needs is small and stable.  The core is PyTorch's own ``weights_only`` set
+(``torch/_weights_only_unpickler.py``) plus numpy's array reconstruction, which
+covers ordinary state dicts, optimizer state and numpy data with zero false
+positives.  Everything else is a finding; the policy can allow more names.
+
+Only exact pairs count: ``torch._utils.evil`` is not allowed because
+``torch._utils._rebuild_tensor_v2`` is, and a dotted qualname such as
+``("torch", "_utils._rebuild_tensor_v2")`` is not an exact pair either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+def _pairs(module: str, names: Iterable[str], reason: str) -> dict[tuple[str, str], str]:
+    return {(module, n): reason for n in names}
+
+
+_TORCH_DTYPES = (
+    "float32 float float64 double float16 half bfloat16 complex32 chalf complex64 cfloat "
+    "complex128 cdouble uint8 int8 int16 short int32 int int64 long bool qint8 quint8 qint32 "
+    "quint4x2 quint2x4 float8_e4m3fn float8_e5m2 float8_e4m3fnuz float8_e5m2fnuz "
+    "float8_e8m0fnu float4_e2m1fn_x2 uint16 uint32 uint64 bits1x8 bits2x4 bits4x2 bits8 "
+    "bits16 uint1 uint2 uint3 uint4 uint5 uint6 uint7 int1 int2 int3 int4 int5 int6 int7"
+).split()
+
+_TORCH_STORAGE_KINDS = (
+    "Double Float Half BFloat16 Long Int Short Char Byte Bool ComplexFloat ComplexDouble "
+    "QInt8 QUInt8 QInt32 QUInt4x2 QUInt2x4"
+).split()
+
+_TORCH_TENSOR_KINDS = "Double Float Half BFloat16 Long Int Short Char Byte Bool".split()
+
+_TORCH_REBUILD = (
+    "_rebuild_parameter _rebuild_parameter_with_state _rebuild_qtensor _rebuild_tensor "
+    "_rebuild_tensor_v2 _rebuild_tensor_v3 _rebuild_sparse_tensor "
+    "_rebuild_meta_tensor_no_storage _rebuild_wrapper_subclass "
+    "_rebuild_device_tensor_from_numpy _rebuild_device_tensor_from_cpu_tensor"
+).split()
+
+_QSCHEMES = (
+    "per_tensor_affine per_tensor_symmetric per_channel_affine per_channel_symmetric "
+    "per_channel_affine_float_qparams"
+).split()
+
+_NUMPY_DTYPE_CLASSES = (
+    "BoolDType Int8DType UInt8DType Int16DType UInt16DType Int32DType UInt32DType Int64DType "
+    "UInt64DType ByteDType UByteDType ShortDType UShortDType IntDType UIntDType LongDType "
+    "ULongDType LongLongDType ULongLongDType Float16DType Float32DType Float64DType "
+    "LongDoubleDType Complex64DType Complex128DType CLongDoubleDType ObjectDType BytesDType "
+    "StrDType VoidDType DateTime64DType TimeDelta64DType StringDType"
+).split()
+
+_W = "torch weights_only allowlist"
+
+ALLOWED: dict[tuple[str, str], str] = {
+    # --- PyTorch: exactly what torch.load(weights_only=True) accepts -------------------
+    **_pairs("torch", _TORCH_DTYPES, f"{_W}: dtype singletons, no behaviour"),
+    **_pairs("torch", [f"{k}Storage" for k in _TORCH_STORAGE_KINDS], f"{_W}: legacy storages"),
+    **_pairs("torch.cuda", [f"{k}Storage" for k in _TORCH_STORAGE_KINDS], f"{_W}: storages"),
+    **_pairs("torch", [f"{k}Tensor" for k in _TORCH_TENSOR_KINDS], f"{_W}: tensor classes"),
+    **_pairs("torch.cuda", [f"{k}Tensor" for k in _TORCH_TENSOR_KINDS], f"{_W}: tensor classes"),
+    **_pairs("torch.sparse", [f"{k}Tensor" for k in _TORCH_TENSOR_KINDS], f"{_W}: sparse"),
+    **_pairs("torch.storage", ["TypedStorage", "UntypedStorage"], f"{_W}: storage types"),
+    **_pairs("torch", ["UntypedStorage", "TypedStorage"], f"{_W}: storage types"),
+    **_pairs("torch._utils", _TORCH_REBUILD, f"{_W}: tensor rebuild functions"),
+    **_pairs("torch._tensor", ["_rebuild_from_type_v2"], f"{_W}: tensor subclass rebuild"),
+    **_pairs("torch", _QSCHEMES, f"{_W}: quantization schemes"),
+    ("torch.nn.parameter", "Parameter"): f"{_W}: nn.Parameter",
+    ("torch", "Size"): f"{_W}: a tuple subclass",
+    ("torch", "Tensor"): f"{_W}: the tensor class",
+    ("torch", "device"): f"{_W}: a device descriptor",
+    ("torch.serialization", "_get_layout"): f"{_W}: maps a layout name to torch.strided etc.",
+    ("collections", "OrderedDict"): f"{_W}: state_dict container",
+    ("collections", "Counter"): f"{_W}: a dict subclass",
+    ("_codecs", "encode"): f"{_W}: protocol-2 encoding of bytes (str → latin-1 bytes)",
+    ("builtins", "bytearray"): f"{_W}: a byte buffer",
+    ("builtins", "set"): f"{_W}: a set",
+    ("builtins", "complex"): f"{_W}: a complex number",
+    # --- numpy reconstruction (picklescan/fickling extras) ------------------------------
+    **_pairs(
+        "numpy.core.multiarray",
+        ["_reconstruct", "scalar"],
+        "numpy array and scalar reconstruction from dtype and raw bytes (numpy < 2)",
+    ),
+    **_pairs(
+        "numpy._core.multiarray",
+        ["_reconstruct", "scalar"],
+        "numpy array and scalar reconstruction from dtype and raw bytes (numpy >= 2)",
+    ),
+    **_pairs(
+        "numpy.core.numeric",
+        ["_frombuffer"],
+        "protocol-5 numpy arrays: an array over a buffer, nothing is called",
+    ),
+    **_pairs("numpy._core.numeric", ["_frombuffer"], "protocol-5 numpy arrays (numpy >= 2)"),
+    ("numpy", "ndarray"): "the array class, instantiated by _reconstruct",
+    ("numpy", "dtype"): "dtype descriptors, built from a type string",
+    **_pairs("numpy.dtypes", _NUMPY_DTYPE_CLASSES, "numpy >= 1.25 dtype classes, data only"),
+    ("numpy.ma.core", "_mareconstruct"): "masked-array reconstruction, like _reconstruct",
+    **_pairs(
+        "numpy.random._pickle",
+        ["__randomstate_ctor", "__bit_generator_ctor", "__generator_ctor"],
+        "RNG state in training checkpoints; builds a known bit generator by name",
+    ),
+    # --- inert builtins ------------------------------------------------------------------
+    ("builtins", "frozenset"): "an immutable set",
+    ("builtins", "slice"): "a slice object, no behaviour",
+    ("builtins", "range"): "a lazy range; py2 xrange maps here",
+    ("builtins", "object"): "base for copyreg._reconstructor of plain objects",
+    ("copyreg", "_reconstructor"): (
+        "protocol 0/1 object rebuild: base.__new__(cls); cls and base are themselves "
+        "globals checked against this list"
+    ),
+    ("collections", "defaultdict"): "dict subclass; its factory is a global checked on its own",
+    ("collections", "deque"): "a sequence container",
+    # --- plain value types common in checkpoint metadata ---------------------------------
+    **_pairs(
+        "datetime",
+        ["datetime", "date", "time", "timedelta", "timezone"],
+        "date/time values in training metadata; constructors only",
+    ),
+    ("decimal", "Decimal"): "a number",
+    ("fractions", "Fraction"): "a number",
+    ("uuid", "UUID"): "a UUID value (not the command-running uuid helpers)",
+    ("argparse", "Namespace"): "hyper-parameters saved by many training scripts; sets attributes on itself",
+    ("types", "SimpleNamespace"): "attribute bag; sets attributes on itself",
+    **_pairs(
+        "pathlib",
+        ["Path", "PosixPath", "WindowsPath", "PurePath", "PurePosixPath", "PureWindowsPath"],
+        "path values in configs; constructing a path touches no file",
+    ),
+}
+
+
+def is_allowed(module: str, name: str) -> bool:
+    return (module, name) in ALLOWED

@@ -1,0 +1,220 @@
+"""Turn what the VM saw into findings: allowlist, gadget names, structure, breaks.
+
+Reads every concatenated stream (legacy torch files hold five, joblib and
+attackers append more), keeps what a broken stream did before it broke, and
+reports each distinct global once per member with its first offset.
+"""
+
+from __future__ import annotations
+
+import re
+from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
+from dataclasses import dataclass
+from typing import Any
+
+from safe_pip.scan.context import ScanContext
+from safe_pip.scan.pickle.allowlist import is_allowed
+from safe_pip.scan.pickle.denylist import dangerous_reason
+from safe_pip.scan.pickle.vm import Call, Global, StreamResult, run_stream
+
+TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+"""The integer a legacy (non-zip) ``torch.save`` file pickles first."""
+
+_LEGACY_STREAMS = 5
+"""magic, protocol version, sys_info, the object, the storage keys; raw data follows."""
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
+
+_EVENT_RULES = {
+    "mutate-global": "PICKLE-BUILD-ON-GLOBAL",
+    "indirect-call": "PICKLE-INDIRECT-CALL",
+    "unresolved-global": "PICKLE-GLOBAL-UNRESOLVED",
+    "ext": "PICKLE-EXT-OPCODE",
+    "frame": "PICKLE-MALFORMED",
+}
+
+
+@dataclass
+class PickleScan:
+    streams: list[StreamResult]
+    legacy_torch: bool
+
+    @property
+    def opcodes(self) -> int:
+        return sum(s.opcodes for s in self.streams)
+
+
+def looks_like_pickle_start(head: bytes) -> bool:
+    """Cheap pre-check: a protocol 2+ header, or a plausible protocol 0/1 first opcode."""
+    if not head:
+        return False
+    if head[0] == 0x80:
+        return len(head) > 1 and head[1] <= 5
+    return head[0] in _P0_FIRST
+
+
+# Opcodes a protocol 0/1 pickle can reasonably start with.
+_P0_FIRST = frozenset(b"(]})cNIJKLMFGSTUVXdlptg")
+
+
+def _plausible(r: StreamResult) -> bool:
+    """Would a loader treat this un-headed data as a pickle worth reporting?"""
+    if r.complete:
+        return True
+    return any(g.resolved and _IDENT.match(g.module or "") and _IDENT.match(g.name or "")
+               for g in r.globals)
+
+
+def scan_pickle(
+    ctx: ScanContext,
+    data: Any,
+    location: str,
+    *,
+    start: int = 0,
+    end: int | None = None,
+    probe: bool = False,
+) -> PickleScan | None:
+    """Scan every pickle stream in ``data[start:end]`` and report findings.
+
+    With ``probe`` (data without a protocol header, sniffed as a possible
+    protocol 0/1 pickle) nothing is reported and ``None`` is returned unless the
+    data really parses as a pickle.
+    """
+    lim = ctx.limits
+    end = len(data) if end is None else end
+    streams: list[StreamResult] = []
+    pos = start
+    legacy = False
+    while pos < end:
+        if len(streams) >= lim.max_streams:
+            ctx.report(
+                "PICKLE-LIMIT",
+                f"more than {lim.max_streams} concatenated pickle streams; the rest was not read",
+                f"{location}@{pos - start}",
+            )
+            break
+        r = run_stream(
+            data,
+            pos,
+            end,
+            max_opcodes=lim.max_pickle_opcodes,
+            max_memo=lim.max_memo,
+            max_stack=lim.max_stack,
+            max_string=lim.max_string,
+            deadline=ctx.deadline,
+        )
+        if not streams:
+            if probe and not _plausible(r):
+                return None
+            legacy = r.complete and type(r.value) is int and r.value == TORCH_LEGACY_MAGIC
+        elif not r.complete and not r.eventful and r.limit is None:
+            # Bytes after the last STOP that do not form a pickle: a loader calling
+            # pickle.load again would fail before importing or calling anything.
+            break
+        streams.append(r)
+        if not r.complete or r.end <= pos:
+            break
+        pos = r.end
+        if legacy and len(streams) >= _LEGACY_STREAMS:
+            break  # raw storage bytes follow; torch reads them as data, not pickles
+    scan = PickleScan(streams, legacy)
+    _report(ctx, scan, location, start)
+    return scan
+
+
+def _report(ctx: ScanContext, scan: PickleScan, location: str, base: int) -> None:
+    """Report findings; offsets in locations are relative to ``base``."""
+    ctx.saw("pickle-legacy-torch" if scan.legacy_torch else "pickle")
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    for idx, r in enumerate(scan.streams):
+        for g in r.globals:
+            if not g.resolved:
+                continue
+            key = (g.module or "", g.name or "")
+            if key in seen:
+                seen[key]["count"] += 1
+                continue
+            seen[key] = {"count": 1, "global": g, "stream": idx}
+        for ev in r.events:
+            ctx.report(_EVENT_RULES[ev.kind], ev.message, f"{location}@{ev.offset - base}", **ev.detail)
+        for off, pid in r.persids:
+            if not (isinstance(pid, tuple) and pid and pid[0] == "storage"):
+                ctx.report(
+                    "PICKLE-PERSID",
+                    "persistent id outside PyTorch's ('storage', ...) convention "
+                    "is handed to the loader's persistent_load hook",
+                    f"{location}@{off - base}",
+                )
+        if r.limit is not None:
+            ctx.report(
+                "PICKLE-LIMIT",
+                f"pickle stream {idx} stopped at a limit: {r.limit}",
+                f"{location}@{r.error_offset - base}",
+            )
+        elif r.error is not None:
+            before = len(r.globals)
+            ctx.report(
+                "PICKLE-MALFORMED",
+                f"pickle stream {idx} is broken at offset {r.error_offset - base}: {r.error}"
+                + (f" (after importing {before} global(s), which a loader would run)"
+                   if before else ""),
+                f"{location}@{r.error_offset - base}",
+            )
+    for (module, name), info in seen.items():
+        _report_global(ctx, module, name, info, location, base)
+    first = scan.streams[0] if scan.streams else None
+    if (
+        first is not None
+        and len(scan.streams) > 1
+        and isinstance(first.value, Call)
+        and any(s.proto or s.globals for s in scan.streams[1:])
+    ):
+        ctx.report(
+            "TORCH-LEGACY-MAGIC",
+            "the first of several pickle streams computes its value with a call where a "
+            "legacy torch file has its magic number",
+            f"{location}@{first.start - base}",
+        )
+
+
+def _canonical(module: str, name: str) -> tuple[str, str]:
+    """Apply pickle's py2 → py3 name mapping (``__builtin__.xrange`` → ``builtins.range``)."""
+    if (module, name) in NAME_MAPPING:
+        return NAME_MAPPING[(module, name)]
+    return IMPORT_MAPPING.get(module, module), name
+
+
+def _report_global(
+    ctx: ScanContext, module: str, name: str, info: dict[str, Any], location: str, base: int
+) -> None:
+    g: Global = info["global"]
+    cmod, cname = _canonical(module, name)
+    if is_allowed(module, name) or is_allowed(cmod, cname):
+        return
+    shown = f"{module}.{name}" if (cmod, cname) == (module, name) else (
+        f"{module}.{name} (= {cmod}.{cname})"
+    )
+    times = f", {info['count']} times" if info["count"] > 1 else ""
+    detail = {
+        "module": cmod,
+        "name": cname,
+        "opcode": g.opcode,
+        "offset": g.offset - base,
+        "count": info["count"],
+    }
+    reason = dangerous_reason(module, name) or dangerous_reason(cmod, cname)
+    where = f"{location}@{g.offset - base}"
+    if reason is not None:
+        ctx.report(
+            "PICKLE-GLOBAL-DANGEROUS",
+            f"{g.opcode} imports {shown}: {reason}{times}",
+            where,
+            **detail,
+        )
+    else:
+        ctx.report(
+            "PICKLE-GLOBAL-UNKNOWN",
+            f"{g.opcode} imports {shown}, which is not on the allowlist{times}",
+            where,
+            **detail,
+        )

@@ -1,0 +1,95 @@
+"""Identify content by its bytes, never by its file name.
+
+Scanners that trusted extensions were bypassed by renaming (``config.p``,
+CVE-2025-1889) or by a raw pickle named ``.bin`` (CVE-2025-10155).  Every
+member is classified from its first bytes; only formats with no magic number
+(protocol 0/1 pickles, protobuf) are probed by actually parsing them.
+"""
+
+from __future__ import annotations
+
+import struct
+
+HEAD = 512
+"""Bytes of a member read for sniffing (tar's magic sits at offset 257)."""
+
+ZIP = "zip"
+ZIP_EMPTY = "zip-empty"
+TAR = "tar"
+GZIP = "gzip"
+BZIP2 = "bzip2"
+XZ = "xz"
+LZMA = "lzma"
+ZLIB = "zlib"
+SEVEN_ZIP = "7z"
+RAR = "rar"
+ZSTD = "zstd"
+PICKLE = "pickle"
+PICKLE_PROBE = "pickle?"
+NUMPY = "numpy"
+GGUF = "gguf"
+HDF5 = "hdf5"
+SAFETENSORS = "safetensors"
+EMPTY = "empty"
+DATA = "data"
+
+_UNSUPPORTED = {
+    SEVEN_ZIP: "7-Zip archive",
+    RAR: "RAR archive",
+    ZSTD: "Zstandard-compressed data",
+    "cab": "Microsoft Cabinet archive",
+    "arj": "ARJ archive",
+}
+
+_MAGICS: tuple[tuple[bytes, str], ...] = (
+    (b"PK\x03\x04", ZIP),
+    (b"PK\x05\x06", ZIP_EMPTY),
+    (b"PK\x07\x08", ZIP),
+    (b"\x1f\x8b", GZIP),
+    (b"BZh", BZIP2),
+    (b"\xfd7zXZ\x00", XZ),
+    (b"7z\xbc\xaf\x27\x1c", SEVEN_ZIP),
+    (b"Rar!\x1a\x07", RAR),
+    (b"\x28\xb5\x2f\xfd", ZSTD),
+    (b"MSCF", "cab"),
+    (b"\x60\xea", "arj"),
+    (b"\x93NUMPY", NUMPY),
+    (b"GGUF", GGUF),
+    (b"\x89HDF\r\n\x1a\n", HDF5),
+)
+
+
+def unsupported_name(fmt: str) -> str | None:
+    """A person-readable name when ``fmt`` is a container we cannot open."""
+    return _UNSUPPORTED.get(fmt)
+
+
+def sniff(head: bytes, size: int) -> str:
+    """Classify content from its first bytes (``head``) and total ``size``."""
+    if size == 0:
+        return EMPTY
+    for magic, fmt in _MAGICS:
+        if head.startswith(magic):
+            return fmt
+    if len(head) >= 262 and head[257:262] == b"ustar":
+        return TAR
+    if head[:1] == b"\x80" and len(head) > 1 and head[1] <= 5:
+        return PICKLE
+    if _is_safetensors(head, size):
+        return SAFETENSORS
+    if head[:3] == b"\x5d\x00\x00":
+        return LZMA  # .lzma "alone" format used by joblib
+    if len(head) >= 2 and head[0] == 0x78 and (head[0] << 8 | head[1]) % 31 == 0:
+        return ZLIB
+    from safe_pip.scan.pickle import looks_like_pickle_start
+
+    if looks_like_pickle_start(head):
+        return PICKLE_PROBE
+    return DATA
+
+
+def _is_safetensors(head: bytes, size: int) -> bool:
+    if len(head) < 10:
+        return False
+    (n,) = struct.unpack_from("<Q", head)
+    return 2 <= n <= size - 8 and head[8:9] == b"{" and head[9:10] in (b'"', b"}")
