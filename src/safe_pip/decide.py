@@ -1,25 +1,159 @@
 """Findings × policy → one verdict per artifact.
 
-This is the only place policy is applied to findings. Until the policy layer
-lands, the built-in default is used: findings of MEDIUM severity or worse block,
-LOW and INFO are reported as warnings.
+This is the only place policy is applied to findings, so "why was this
+blocked (or allowed)?" always has one answer, here:
+
+1. ``PICKLE-GLOBAL-UNKNOWN`` findings whose ``detail["module"]``/``["name"]``
+   match ``[scan] allow_globals`` (global, or the package's own block) are
+   dropped, with a note.  ``PICKLE-GLOBAL-DANGEROUS`` is never dropped: the
+   known gadgets can only be excepted, deliberately and with an expiry.
+2. Findings of severity MEDIUM or worse block; lower ones are warnings.
+   ``[scan] unknown_globals = "warn"`` turns ``PICKLE-GLOBAL-UNKNOWN`` into a
+   warning.
+3. A blocking finding covered by an ``[[exception]]`` (package, optional
+   version, optional sha256, rule or ``*``) becomes an
+   :class:`~safe_pip.models.AppliedException`.  An exception past its
+   ``expires`` date is not applied; it is reported in ``notes`` and as a
+   ``POLICY-EXCEPTION-EXPIRED`` warning so the owner renews or removes it.
+   An exception bound to another file's sha256 is noted, never applied.
+
+Without ``policy`` the built-in default (``Policy()``, the same as
+``policies/default.toml``) is used; callers that honour the org/user/project
+layers pass ``safe_pip.policy.load_policy()``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
-from safe_pip.models import Decision, Finding, Severity, Verdict
+from safe_pip.models import AppliedException, Decision, Finding, Severity, Verdict
+from safe_pip.policy.model import Policy, PolicyException
 
 BLOCK_AT = Severity.MEDIUM
+UNKNOWN_GLOBAL = "PICKLE-GLOBAL-UNKNOWN"
+EXPIRED_RULE = "POLICY-EXCEPTION-EXPIRED"
 
 
-def decide(findings: Sequence[Finding], *, target: str) -> Verdict:
-    blocking = tuple(f for f in findings if f.severity >= BLOCK_AT)
-    warnings = tuple(f for f in findings if f.severity < BLOCK_AT)
+def decide(
+    findings: Sequence[Finding],
+    *,
+    target: str,
+    policy: Policy | None = None,
+    package: str | None = None,
+    version: str | None = None,
+    sha256: str | None = None,
+    today: dt.date | None = None,
+) -> Verdict:
+    """Apply ``policy`` to the findings for one artifact."""
+    policy = Policy() if policy is None else policy
+    today = dt.date.today() if today is None else today
+    notes: list[str] = []
+    blocking: list[Finding] = []
+    warnings: list[Finding] = []
+    excepted: list[AppliedException] = []
+    allowed_globals: list[str] = []
+    reported: set[tuple[int, str]] = set()
+
+    for finding in findings:
+        pattern = _allowlisted(finding, policy, package, version)
+        if pattern is not None:
+            allowed_globals.append(f"{_global_name(finding)} (allow_globals {pattern!r})")
+            continue
+        if finding.severity < BLOCK_AT or (
+            finding.rule_id == UNKNOWN_GLOBAL and policy.scan.unknown_globals == "warn"
+        ):
+            warnings.append(finding)
+            continue
+        applied = _apply_exceptions(
+            finding, policy, package, version, sha256, today, notes, warnings, reported
+        )
+        if applied is None:
+            blocking.append(finding)
+        else:
+            excepted.append(applied)
+
+    if allowed_globals:
+        notes.insert(0, "allowed by policy: " + ", ".join(allowed_globals))
     return Verdict(
         target=target,
         decision=Decision.BLOCK if blocking else Decision.ALLOW,
-        blocking=blocking,
-        warnings=warnings,
+        blocking=tuple(blocking),
+        warnings=tuple(warnings),
+        excepted=tuple(excepted),
+        notes=tuple(notes),
+    )
+
+
+def _global_name(finding: Finding) -> str:
+    return f"{finding.detail.get('module')}.{finding.detail.get('name')}"
+
+
+def _allowlisted(
+    finding: Finding, policy: Policy, package: str | None, version: str | None
+) -> str | None:
+    """The allow_globals pattern that removes this finding, if any."""
+    if finding.rule_id != UNKNOWN_GLOBAL:
+        return None
+    module, name = finding.detail.get("module"), finding.detail.get("name")
+    if not isinstance(module, str) or not isinstance(name, str) or not module or not name:
+        return None  # nothing reliable to match: stays blocked
+    return policy.global_allowed(module, name, package, version)
+
+
+def _apply_exceptions(
+    finding: Finding,
+    policy: Policy,
+    package: str | None,
+    version: str | None,
+    sha256: str | None,
+    today: dt.date,
+    notes: list[str],
+    warnings: list[Finding],
+    reported: set[tuple[int, str]],
+) -> AppliedException | None:
+    """The first live exception covering ``finding``; expired and mis-bound ones are noted."""
+    for index, exc in enumerate(policy.exceptions):
+        if exc.covers(finding.rule_id, package, version, sha256):
+            if not exc.expired(today):
+                return AppliedException(
+                    finding.rule_id, finding.location, exc.reason, exc.expires.isoformat()
+                )
+            if (index, "expired") not in reported:
+                reported.add((index, "expired"))
+                note = _expired_note(exc)
+                notes.append(note)
+                warnings.append(
+                    Finding(
+                        EXPIRED_RULE,
+                        Severity.LOW,
+                        note,
+                        finding.location,
+                        {
+                            "exception": exc.source.where,
+                            "expires": exc.expires.isoformat(),
+                            "rule": exc.rule,
+                            "package": exc.package,
+                        },
+                    )
+                )
+        elif (
+            exc.sha256 is not None
+            and exc.covers(finding.rule_id, package, version, exc.sha256)
+            and (index, "sha") not in reported
+        ):
+            reported.add((index, "sha"))
+            notes.append(
+                f"exception at {exc.source.where} for {exc.package} {exc.rule} is bound to "
+                f"sha256 {exc.sha256[:16]}…, not this file"
+                + (f" ({sha256[:16]}…)" if sha256 else " (its hash is unknown)")
+                + "; not applied"
+            )
+    return None
+
+
+def _expired_note(exc: PolicyException) -> str:
+    return (
+        f"exception at {exc.source.where} for {exc.package} {exc.rule} expired on "
+        f"{exc.expires.isoformat()} and was not applied ({exc.reason})"
     )

@@ -135,21 +135,25 @@ class InstallPolicy:
 class Publisher:
     """An expected signer: a Trusted Publisher or a certificate identity.
 
-    ``github:OWNER/REPO@WORKFLOW[#ENV]`` and ``gitlab:NS/PROJECT@FILE[#ENV]`` in
-    the file become ``kind="github"``/``"gitlab"``; a table
+    ``github:OWNER/REPO@WORKFLOW.yml[#ENV]``, ``gitlab:NS/PROJECT@PATH.yml`` and
+    ``google:EMAIL`` (the grammar of ``safe_pip.verify.publisher``) become
+    ``kind="github"``/``"gitlab"``/``"google"``; a table
     ``{ identity = "...", issuer = "..." }`` becomes ``kind="identity"``.
     """
 
-    kind: Literal["github", "gitlab", "identity"]
+    kind: Literal["github", "gitlab", "google", "identity"]
     repository: str = ""
     workflow: str = ""
     environment: str = ""
     identity: str = ""
     issuer: str = ""
+    email: str = ""
 
     def __str__(self) -> str:
         if self.kind == "identity":
             return f"{self.identity} (issuer {self.issuer})"
+        if self.kind == "google":
+            return f"google:{self.email}"
         env = f"#{self.environment}" if self.environment else ""
         return f"{self.kind}:{self.repository}@{self.workflow}{env}"
 

@@ -37,7 +37,6 @@ _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 _GLOBAL = re.compile(rf"^{_IDENT}(\.{_IDENT})*\.({_IDENT}|\*)$")
 _RULE_ID = re.compile(r"^[A-Z0-9]+(-[A-Z0-9]+)*$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_PUBLISHER = re.compile(r"^(github|gitlab):([^/@#\s]+(?:/[^/@#\s]+)+)@([^@#\s]+)(?:#(\S+))?$")
 
 
 def type_name(value: object) -> str:
@@ -219,16 +218,26 @@ def path(value: object, base: Path) -> Path:
 
 
 def publisher(value: object) -> Publisher:
-    """``"github:OWNER/REPO@WORKFLOW[#ENV]"``, ``"gitlab:…"`` or ``{identity, issuer}``."""
+    """``"github:OWNER/REPO@WORKFLOW.yml[#ENV]"``, ``"gitlab:…"``, ``"google:EMAIL"``
+    or ``{ identity = SAN, issuer = URL }``."""
     if isinstance(value, str):
-        match = _PUBLISHER.match(value.strip())
-        if not match:
-            raise ValueError(
-                f'"{value}" is not a publisher such as "github:OWNER/REPO@WORKFLOW.yml" '
-                'or a table { identity = "...", issuer = "https://..." }'
-            )
-        kind: Literal["github", "gitlab"] = "github" if match.group(1) == "github" else "gitlab"
-        return Publisher(kind, match.group(2), match.group(3), match.group(4) or "")
+        # One grammar for policy files and --publisher: the verifier's own parser.
+        from safe_pip.verify.publisher import PublisherSyntaxError, parse_publisher
+
+        try:
+            parsed = parse_publisher(value)
+        except PublisherSyntaxError as exc:
+            raise ValueError(f"{exc}, or a table {{ identity = ..., issuer = ... }}") from None
+        kind: Literal["github", "gitlab", "google"]
+        if parsed.kind == "github":
+            kind = "github"
+        elif parsed.kind == "gitlab":
+            kind = "gitlab"
+        else:
+            kind = "google"
+        return Publisher(
+            kind, parsed.repository, parsed.workflow, parsed.environment or "", email=parsed.email
+        )
     if isinstance(value, dict):
         unknown = sorted(set(value) - {"identity", "issuer"})
         if unknown:
