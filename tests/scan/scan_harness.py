@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,9 +64,20 @@ class ScanRun:
     report: Any = field(default=None)
     json_error: str | None = None
 
+    def _lists(self, key: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for node in _walk(self.report):
+            if isinstance(node, dict) and isinstance(node.get(key), list):
+                out.extend(e for e in node[key] if isinstance(e, dict))
+        return out
+
     def findings(self) -> list[dict[str, Any]]:
-        """Every finding object anywhere in the report (a dict with ``rule_id``)."""
-        return [n for n in _walk(self.report) if isinstance(n, dict) and "rule_id" in n]
+        """Every entry of every ``findings`` list (per target), wherever it is nested.
+
+        Only ``findings`` lists count: entries a policy exception moved elsewhere (the
+        report's ``excepted``) are not findings the default policy acts on.
+        """
+        return self._lists("findings")
 
     def findings_at_least(self, severity: str) -> list[dict[str, Any]]:
         """Findings of ``severity`` or worse."""
@@ -75,11 +86,17 @@ class ScanRun:
 
     def skipped(self) -> list[dict[str, Any]]:
         """Every entry of every ``skipped`` list in the report."""
-        out: list[dict[str, Any]] = []
+        return self._lists("skipped")
+
+    def inventory(self) -> dict[str, int]:
+        """What the scanner says it looked at, summed over targets (kind -> count)."""
+        total: dict[str, int] = {}
         for node in _walk(self.report):
-            if isinstance(node, dict) and isinstance(node.get("skipped"), list):
-                out.extend(e for e in node["skipped"] if isinstance(e, dict))
-        return out
+            if isinstance(node, dict) and isinstance(node.get("inventory"), dict):
+                for kind, count in node["inventory"].items():
+                    if isinstance(count, int):
+                        total[kind] = total.get(kind, 0) + count
+        return total
 
     def decisions(self) -> list[Any]:
         """Every ``decision`` value in the report (one per target)."""
@@ -138,6 +155,20 @@ def isolated_env(home: Path) -> dict[str, str]:
     return env
 
 
+#: Runs argv[2:], writes its child's peak RSS (KiB) to argv[1], exits with the child's code.
+#: Why a wrapper: a child's ru_maxrss starts from the high-water mark of whoever forked it
+#: (Linux carries the pre-exec memory into the count), so measured straight from pytest every
+#: scan would look at least as big as pytest itself. A fresh, small interpreter in between
+#: puts the floor at ~15 MiB and measures the scan alone.
+RSS_WRAPPER = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.run(sys.argv[2:]).returncode\n"
+    "rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+    "open(sys.argv[1], 'w').write(str(rss))\n"
+    "sys.exit(code if code >= 0 else 128 - code)\n"
+)
+
+
 def run_scan(
     paths: Sequence[Path | str],
     *,
@@ -147,38 +178,34 @@ def run_scan(
 ) -> ScanRun:
     """Run ``python -m safe_pip scan --format FMT PATH...`` and measure that process alone.
 
-    Peak memory comes from ``os.wait4`` on the child's pid: it is that one process's
-    high-water mark (``RUSAGE_CHILDREN`` would be the maximum over every child this pytest
-    process ever reaped, so an earlier big scan would hide a later one). A scan still running
-    after ``timeout`` seconds is killed and reported as timed out: a hang is a failure too.
+    Peak memory is the scan process's own high-water mark (see ``RSS_WRAPPER``). A scan still
+    running after ``timeout`` seconds is killed with its process group and reported as timed
+    out: a hang is a failure too.
     """
     argv = (sys.executable, "-m", "safe_pip", "scan", "--format", fmt, *extra_args)
-    argv += tuple(str(p) for p in paths)
+    argv += tuple(os.path.abspath(p) for p in paths)  # the scan runs in a temp cwd
     with tempfile.TemporaryDirectory(prefix="safe-pip-scan-") as tmp:
         tmpdir = Path(tmp)
         home = tmpdir / "home"
         home.mkdir()
         out_path, err_path = tmpdir / "stdout", tmpdir / "stderr"
+        rss_path = tmpdir / "rss"
         with out_path.open("wb") as out, err_path.open("wb") as err:
             proc = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                env=isolated_env(home), cwd=tmpdir,
+                [sys.executable, "-c", RSS_WRAPPER, str(rss_path), *argv],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                env=isolated_env(home), cwd=tmpdir, start_new_session=True,
             )  # fmt: skip
-            timed_out = threading.Event()
-
-            def kill() -> None:
-                timed_out.set()
-                proc.kill()
-
-            timer = threading.Timer(timeout, kill)
-            timer.start()
             try:
-                _, status, usage = os.wait4(proc.pid, 0)
-            finally:
-                timer.cancel()
-            proc.returncode = os.waitstatus_to_exitcode(status)
+                returncode = proc.wait(timeout=timeout)
+                timed_out = False
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                returncode = proc.wait()
+                timed_out = True
         stdout = out_path.read_text(encoding="utf-8", errors="replace")
         stderr = err_path.read_text(encoding="utf-8", errors="replace")
+        rss_text = rss_path.read_text() if rss_path.exists() else ""
     report: Any = None
     json_error: str | None = None
     if fmt == "json":
@@ -188,11 +215,11 @@ def run_scan(
             json_error = str(exc)
     return ScanRun(
         argv=argv,
-        returncode=proc.returncode,
+        returncode=returncode,
         stdout=stdout,
         stderr=stderr,
-        peak_rss_kib=usage.ru_maxrss,  # KiB on Linux
-        timed_out=timed_out.is_set(),
+        peak_rss_kib=int(rss_text) if rss_text.strip() else -1,  # KiB on Linux
+        timed_out=timed_out,
         report=report,
         json_error=json_error,
     )

@@ -36,6 +36,11 @@ WHEEL_MODEL_MEMBERS: dict[str, tuple[str, ...]] = {
 }
 
 
+def pickles_read(run: ScanRun) -> int:
+    """How many pickle streams the scanner says it parsed (inventory kinds naming pickles)."""
+    return sum(n for kind, n in run.inventory().items() if "pickle" in kind)
+
+
 def assert_clean(run: ScanRun) -> None:
     """Exit 0, a JSON report, and no finding of medium severity or worse."""
     assert not run.timed_out, run.describe()
@@ -63,6 +68,7 @@ def test_torch_fixture_is_clean(name: str) -> None:
     path = TORCH_DIR / name
     run = run_scan([path])
     assert_clean(run)
+    assert pickles_read(run) >= 1, "no pickle was read\n" + run.describe()
     for entry in run.skipped():
         location = str(entry.get("location", ""))
         assert not location.endswith(".pkl"), f"a pickle was skipped: {entry}\n{run.describe()}"
@@ -82,6 +88,8 @@ def test_real_wheel_is_clean(name: str) -> None:
     """Each real PyPI wheel, scanned whole: exit 0, no medium+ finding, weights not skipped."""
     run = run_scan([WHEEL_DIR / name])
     assert_clean(run)
+    expected = len(WHEEL_MODEL_MEMBERS[name])
+    assert pickles_read(run) >= expected, f"fewer than {expected} pickles read\n{run.describe()}"
     for entry in run.skipped():
         location = str(entry.get("location", ""))
         for member in WHEEL_MODEL_MEMBERS[name]:
