@@ -35,7 +35,9 @@ MODEL_ISSUER = "https://sigstore.verify.ibm.com/oauth2"
 
 
 @pytest.fixture(autouse=True)
-def offline(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
+def offline(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[str]]:
     """Cut the network and record any TUF use; fail the test if either happened."""
     attempts: list[str] = []
 
