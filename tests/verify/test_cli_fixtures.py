@@ -348,3 +348,21 @@ def test_bad_trusted_root_file_is_usage_error(
     root.write_text("{}")
     rc, out = run(capsys, PA_SDIST, "--publisher", PA_PUBLISHER, "--trusted-root", root)
     assert rc == 2 and "trusted root" in out, out
+
+
+@pytest.mark.parametrize(
+    "publisher,rc",
+    [
+        ("github:trailofbits/pypi-attestations@release.yml", 0),
+        ("github:evil/pypi-attestations@release.yml", 1),
+    ],
+)
+def test_policy_names_the_publisher(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, publisher: str, rc: int
+) -> None:
+    policy = tmp_path / "safe-pip.toml"
+    policy.write_text(
+        f'version = 1\n[[package]]\nname = "pypi-attestations"\npublisher = "{publisher}"\n'
+    )
+    got, out = run(capsys, PA_SDIST, "--policy", policy)
+    assert got == rc, out
