@@ -76,6 +76,16 @@ def make_record(
     }
 
 
+def check_writable(path: Path) -> None:
+    """Fail before installing anything if the audit record could not be written later."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        os.close(fd)
+    except OSError as exc:
+        raise AuditLogError(f"cannot open the audit log {path}: {exc}") from exc
+
+
 def append(path: Path, record: Mapping[str, Any]) -> None:
     """Append one record as a single line, under an exclusive lock, then fsync."""
     line = (json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n").encode("utf-8")

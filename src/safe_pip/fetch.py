@@ -66,6 +66,8 @@ class NetSettings:
     credentials: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     """``host[:port]`` → (user, password), taken from index URLs that embed them."""
     timeout: float = TIMEOUT
+    index_urls: tuple[str, ...] = ()
+    """Index URLs from the command line and pip's configuration (may embed credentials)."""
 
 
 def credentials_from_urls(urls: Iterable[str]) -> dict[str, tuple[str, str]]:

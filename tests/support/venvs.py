@@ -59,9 +59,9 @@ def venv_python(venv: Path) -> Path:
 
 _LIST_DISTS = (
     "import importlib.metadata as m, json, sys\n"
-    "paths = sys.argv[1:] or None\n"
+    "kw = {'path': sys.argv[1:]} if sys.argv[1:] else {}\n"
     "print(json.dumps(sorted({d.metadata['Name'].lower(): d.version "
-    "for d in m.distributions(path=paths)}.items())))\n"
+    "for d in m.distributions(**kw)}.items())))\n"
 )
 
 

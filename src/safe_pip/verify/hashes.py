@@ -168,7 +168,7 @@ def hash_findings(
     if user is not None and sha256 not in user:
         findings.append(
             Finding(
-                "INSTALL-HASH-MISMATCH",
+                "INSTALL-HASH-PIN-MISMATCH",
                 Severity.CRITICAL,
                 f"{name} {version} has sha256 {sha256}, which is not among the --hash values "
                 f"in the requirements ({', '.join(sorted(user))})",
