@@ -79,7 +79,14 @@ def read_zip(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
                     "member data does not match its CRC-32 (scanned as written, as torch reads it)",
                     loc,
                 )
-            scan_blob(ctx, data, loc, depth + 1)
+            if layout and layout.torchscript:
+                ctx.torchscript += 1
+                try:
+                    scan_blob(ctx, data, loc, depth + 1)
+                finally:
+                    ctx.torchscript -= 1
+            else:
+                scan_blob(ctx, data, loc, depth + 1)
 
 
 class _as_ctx:  # noqa: N801 - a tiny context-manager adapter

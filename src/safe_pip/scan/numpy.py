@@ -9,6 +9,7 @@ numbers and are clean.  The header is a Python literal; it is parsed with
 from __future__ import annotations
 
 import ast
+import re
 import struct
 
 from safe_pip.scan.blob import Blob
@@ -16,6 +17,7 @@ from safe_pip.scan.context import ScanContext
 from safe_pip.scan.pickle import scan_pickle
 
 _MAX_HEADER = 1 << 20
+_PY2_LONG = re.compile(r"\b(\d+)L\b")
 
 
 def read_npy(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
@@ -38,6 +40,7 @@ def read_npy(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
         ctx.report("ARCHIVE-CORRUPT", "numpy header length is out of bounds", location)
         return
     raw = blob.read(start, hlen).decode("utf-8" if major == 3 else "latin-1", "replace")
+    raw = _PY2_LONG.sub(r"\1", raw)  # numpy writes (2L,) for shapes saved under Python 2
     try:
         header = ast.literal_eval(raw.strip())
     except (ValueError, SyntaxError, MemoryError, RecursionError):

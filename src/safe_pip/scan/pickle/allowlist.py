@@ -99,6 +99,9 @@ ALLOWED: dict[tuple[str, str], str] = {
         "protocol-5 numpy arrays: an array over a buffer, nothing is called",
     ),
     **_pairs("numpy._core.numeric", ["_frombuffer"], "protocol-5 numpy arrays (numpy >= 2)"),
+    ("numpy.core._internal", "_reconstruct"): (
+        "pre-1.0 numpy array pickles; numpy keeps it as ndarray.__new__(subtype, shape, dtype)"
+    ),
     ("numpy", "ndarray"): "the array class, instantiated by _reconstruct",
     ("numpy", "dtype"): "dtype descriptors, built from a type string",
     **_pairs("numpy.dtypes", _NUMPY_DTYPE_CLASSES, "numpy >= 1.25 dtype classes, data only"),
@@ -108,6 +111,22 @@ ALLOWED: dict[tuple[str, str], str] = {
         ["__randomstate_ctor", "__bit_generator_ctor", "__generator_ctor"],
         "RNG state in training checkpoints; builds a known bit generator by name",
     ),
+    # --- TorchScript: identity helpers of torch/jit/_pickle.py ---------------------------
+    **_pairs(
+        "torch.jit._pickle",
+        [
+            "build_intlist", "build_tensorlist", "build_doublelist", "build_boollist",
+            "build_complexlist", "restore_type_tag",
+        ],
+        "TorchScript list/type-tag helpers; each returns its argument unchanged",
+    ),
+    # --- scipy sparse matrices (numpy/scipy test data, sklearn features) -----------------
+    **{
+        (mod, cls): "sparse-matrix data container; unpickling only sets attributes"
+        for fmt in ("coo", "csr", "csc", "bsr", "dia", "dok", "lil")
+        for mod in (f"scipy.sparse._{fmt}", f"scipy.sparse.{fmt}", "scipy.sparse")
+        for cls in (f"{fmt}_matrix", f"{fmt}_array")
+    },
     # --- inert builtins ------------------------------------------------------------------
     ("builtins", "frozenset"): "an immutable set",
     ("builtins", "slice"): "a slice object, no behaviour",

@@ -191,6 +191,9 @@ def _report_global(
     cmod, cname = _canonical(module, name)
     if is_allowed(module, name) or is_allowed(cmod, cname):
         return
+    if ctx.torchscript and (module == "__torch__" or module.startswith("__torch__.")):
+        ctx.saw("torchscript-class")
+        return
     shown = f"{module}.{name}" if (cmod, cname) == (module, name) else (
         f"{module}.{name} (= {cmod}.{cname})"
     )
