@@ -18,4 +18,3 @@ def machine(tmp_path: Path) -> Machine:
     (m.root / "xdg").mkdir()
     m.env.update(SAFE_PIP_ORG_POLICY=str(m.org), XDG_CONFIG_HOME=str(m.root / "xdg"))
     return m
-

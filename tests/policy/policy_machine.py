@@ -46,5 +46,9 @@ class Machine:
         env = {**os.environ, **self.env}
         return subprocess.run(
             [sys.executable, "-m", "safe_pip", "policy", *args],
-            cwd=cwd or self.project, env=env, capture_output=True, text=True, timeout=60,
+            cwd=cwd or self.project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )

@@ -6,10 +6,9 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from policy_machine import Machine
 
 from safe_pip.errors import PolicyError
-
-from policy_machine import Machine
 
 ORG = """\
 version = 1
@@ -116,8 +115,10 @@ def test_user_overrides_nothing_the_project_sets_later(machine: Machine) -> None
 
 def test_cli_policy_adds_a_layer(machine: Machine) -> None:
     machine.write(machine.user, 'version = 1\n[names]\ndeny = ["a"]\n')
-    cli = machine.write(machine.root / "ci.toml", 'version = 1\n[names]\ndeny = ["b"]\n'
-                        '[hashes]\nrequire = "always"\n')
+    cli = machine.write(
+        machine.root / "ci.toml",
+        'version = 1\n[names]\ndeny = ["b"]\n[hashes]\nrequire = "always"\n',
+    )
     policy = machine.load(cli)
     assert policy.names.denied("a") and policy.names.denied("b")
     assert policy.hashes.require == "always"
@@ -131,7 +132,7 @@ def test_missing_cli_policy_is_an_error(machine: Machine) -> None:
 
 
 def test_locked_org_ignores_lower_layers_with_a_message(machine: Machine) -> None:
-    machine.write(machine.org, "version = 1\nlocked = true\n[install]\nmin_age = \"3d\"\n")
+    machine.write(machine.org, 'version = 1\nlocked = true\n[install]\nmin_age = "3d"\n')
     machine.write(machine.user, "this is not even TOML [")
     machine.write(machine.project / "safe-pip.toml", 'version = 1\n[names]\ndeny = ["x"]\n')
     cli = machine.write(machine.root / "cli.toml", "version = 1\n[install]\nallow_sdist = true\n")
@@ -142,7 +143,10 @@ def test_locked_org_ignores_lower_layers_with_a_message(machine: Machine) -> Non
     note = policy.notes[0]
     assert "locked" in note and str(machine.user) in note and str(cli) in note
     assert [(s.layer, s.used) for s in policy.sources] == [
-        ("org", True), ("user", False), ("project", False), ("cli", False)
+        ("org", True),
+        ("user", False),
+        ("project", False),
+        ("cli", False),
     ]
 
 
@@ -159,10 +163,14 @@ def test_broken_org_policy_is_an_error_not_the_default(machine: Machine) -> None
 
 
 def test_lower_exceptions_restricted_by_org(machine: Machine) -> None:
-    machine.write(machine.org, 'version = 1\nlower_exceptions = ["PICKLE-GLOBAL-UNKNOWN"]\n'
-                  '[names]\ndeny = ["evil"]\n')
-    ok = ('[[exception]]\npackage = "mine"\nrule = "PICKLE-GLOBAL-UNKNOWN"\n'
-          'reason = "own classes"\nexpires = 2099-01-01\n')
+    machine.write(
+        machine.org,
+        'version = 1\nlower_exceptions = ["PICKLE-GLOBAL-UNKNOWN"]\n[names]\ndeny = ["evil"]\n',
+    )
+    ok = (
+        '[[exception]]\npackage = "mine"\nrule = "PICKLE-GLOBAL-UNKNOWN"\n'
+        'reason = "own classes"\nexpires = 2099-01-01\n'
+    )
     machine.write(machine.user, "version = 1\n" + ok)
     assert len(machine.load().exceptions) == 1
     bad = ok.replace("PICKLE-GLOBAL-UNKNOWN", "PICKLE-GLOBAL-DANGEROUS")
@@ -177,8 +185,10 @@ def test_lower_exceptions_restricted_by_org(machine: Machine) -> None:
 
 def test_lower_package_globals_bounded_by_org(machine: Machine) -> None:
     machine.write(machine.org, ORG)
-    machine.write(machine.user, 'version = 1\n[[package]]\nname = "x"\n'
-                  'allow_globals = ["acme.nn.Net", "evil.Thing"]\n')
+    machine.write(
+        machine.user,
+        'version = 1\n[[package]]\nname = "x"\nallow_globals = ["acme.nn.Net", "evil.Thing"]\n',
+    )
     result = machine.resolve()
     assert len(result.conflicts) == 1 and "evil.Thing" in str(result.conflicts[0])
     assert result.policy.for_package("x", None).allow_globals == ("acme.nn.Net",)
@@ -186,10 +196,16 @@ def test_lower_package_globals_bounded_by_org(machine: Machine) -> None:
 
 def test_pins_and_publishers_intersect_across_layers(machine: Machine) -> None:
     a, b = "a" * 64, "b" * 64
-    machine.write(machine.org, f'version = 1\n[[package]]\nname = "torch"\nhashes = ["{a}", "{b}"]\n'
-                  'publisher = "github:pytorch/pytorch@release.yml"\n')
-    machine.write(machine.user, f'version = 1\n[[package]]\nname = "Torch"\nversions = ">=2"\n'
-                  f'hashes = ["sha256:{b.upper()}"]\n')
+    machine.write(
+        machine.org,
+        f'version = 1\n[[package]]\nname = "torch"\nhashes = ["{a}", "{b}"]\n'
+        'publisher = "github:pytorch/pytorch@release.yml"\n',
+    )
+    machine.write(
+        machine.user,
+        f'version = 1\n[[package]]\nname = "Torch"\nversions = ">=2"\n'
+        f'hashes = ["sha256:{b.upper()}"]\n',
+    )
     policy = machine.load()
     assert policy.for_package("torch", "2.1").hashes == frozenset({b})
     assert policy.for_package("torch", "1.0").hashes == frozenset({a, b})

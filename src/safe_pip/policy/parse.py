@@ -214,33 +214,35 @@ class _Reader:
 
     def exception(self, index: int, entry: dict[str, Any]) -> None:
         required = ("package", "rule", "reason", "expires")
-        if not self.fields("exception", index, entry, EXCEPTION_KEYS, required):
-            return
+        complete = self.fields("exception", index, entry, EXCEPTION_KEYS, required)
         at = ("exception", index)
-        try:
-            package = self.value(
-                (*at, "package"), "exception.package", v.package_name, entry["package"]
+        checks: dict[str, Callable[[Any], Any]] = {
+            "package": v.package_name,
+            "rule": v.rule_id,
+            "reason": v.string,
+            "expires": v.toml_date,
+            "version": v.exact_version,
+            "sha256": v.sha256_hex,
+        }
+        got: dict[str, Any] = {}
+        for key, check in checks.items():
+            if key in entry:
+                try:
+                    got[key] = self.value((*at, key), f"exception.{key}", check, entry[key])
+                except ValueError:
+                    complete = False
+        if complete:
+            self.exceptions.append(
+                PolicyException(
+                    got["package"],
+                    got["rule"],
+                    got["reason"],
+                    got["expires"],
+                    got.get("version"),
+                    got.get("sha256"),
+                    self.source(*at),
+                )
             )
-            rule = self.value((*at, "rule"), "exception.rule", v.rule_id, entry["rule"])
-            reason = self.value((*at, "reason"), "exception.reason", v.string, entry["reason"])
-            expires = self.value(
-                (*at, "expires"), "exception.expires", v.toml_date, entry["expires"]
-            )
-            version = (
-                self.value((*at, "version"), "exception.version", v.exact_version, entry["version"])
-                if "version" in entry
-                else None
-            )
-            sha256 = (
-                self.value((*at, "sha256"), "exception.sha256", v.sha256_hex, entry["sha256"])
-                if "sha256" in entry
-                else None
-            )
-        except ValueError:
-            return
-        self.exceptions.append(
-            PolicyException(package, rule, reason, expires, version, sha256, self.source(*at))
-        )
 
 
 def parse_text(
