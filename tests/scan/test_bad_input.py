@@ -154,9 +154,15 @@ CASES: dict[str, tuple[Builder, int | None]] = {
     "random_after_pickle_proto": (lambda: random_bytes(2, prefix=b"\x80\x02"), None),
     "random_after_zip_magic": (lambda: random_bytes(3, prefix=b"PK\x03\x04"), None),
     "random_after_gzip_magic": (lambda: random_bytes(4, prefix=b"\x1f\x8b\x08\x00"), None),
+    # Legacy torch magic, then bytes that are not the protocol/sys-info/object pickles that
+    # must follow: an unparseable model artifact, which the contract makes a finding.
     "random_after_torch_legacy_magic": (
         lambda: random_bytes(5, prefix=TORCH_LEGACY_MAGIC),
-        None,
+        EXIT_BLOCKED,
+    ),
+    "torch_legacy_magic_garbage_then_payload": (
+        lambda: TORCH_LEGACY_MAGIC + b"\xff\xfe" + EVIL_PICKLE,
+        EXIT_BLOCKED,
     ),
     "zip_stored_claims_10gib": (
         lambda: zip_with_lying_size(
