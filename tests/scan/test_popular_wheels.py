@@ -50,6 +50,7 @@ def test_popular_wheel_is_not_blocked(name: str) -> None:
     run = run_scan([wheels[-1]], timeout=900)
     assert not run.timed_out, run.describe()
     assert run.json_error is None, run.describe()
+    assert sum(run.inventory().values()) > 0, "the wheel was not opened\n" + run.describe()
     blocking = [d for d in run.decisions() if any(w in str(d).lower() for w in BLOCKING_WORDS)]
     assert not blocking, run.describe()
     assert not run.findings_at_least("high"), run.describe()
