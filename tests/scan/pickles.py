@@ -53,7 +53,9 @@ def call(module: str, name: str, arg: str = "true", *, stack_global: bool = Fals
     return head + ustr(arg) + TUPLE1 + REDUCE
 
 
-def evil(module: str = "os", name: str = "system", arg: str = "true", proto: bytes = PROTO2) -> bytes:
+def evil(
+    module: str = "os", name: str = "system", arg: str = "true", proto: bytes = PROTO2
+) -> bytes:
     """A whole pickle that would call ``module.name(arg)`` when loaded."""
     return proto + call(module, name, arg) + STOP
 
@@ -64,17 +66,40 @@ BENIGN = PROTO2 + EMPTY_DICT + ustr("a") + b"K\x01" + SETITEM + STOP
 def torch_like_state_dict() -> bytes:
     """What torch.save writes for {'w': tensor} (protocol 2, persistent storage id)."""
     storage = (
-        MARK + ustr("storage") + glob("torch", "FloatStorage") + ustr("0") + ustr("cpu")
-        + b"K\x04" + b"t" + b"Q"
+        MARK
+        + ustr("storage")
+        + glob("torch", "FloatStorage")
+        + ustr("0")
+        + ustr("cpu")
+        + b"K\x04"
+        + b"t"
+        + b"Q"
     )
     rebuild = (
         glob("torch._utils", "_rebuild_tensor_v2")
-        + MARK + storage + b"K\x00" + b"K\x04" + TUPLE1 + b"K\x01" + TUPLE1 + b"\x89"
-        + glob("collections", "OrderedDict") + EMPTY_TUPLE + REDUCE + b"t" + REDUCE
+        + MARK
+        + storage
+        + b"K\x00"
+        + b"K\x04"
+        + TUPLE1
+        + b"K\x01"
+        + TUPLE1
+        + b"\x89"
+        + glob("collections", "OrderedDict")
+        + EMPTY_TUPLE
+        + REDUCE
+        + b"t"
+        + REDUCE
     )
     return (
-        PROTO2 + glob("collections", "OrderedDict") + EMPTY_TUPLE + REDUCE
-        + ustr("w") + rebuild + SETITEM + STOP
+        PROTO2
+        + glob("collections", "OrderedDict")
+        + EMPTY_TUPLE
+        + REDUCE
+        + ustr("w")
+        + rebuild
+        + SETITEM
+        + STOP
     )
 
 

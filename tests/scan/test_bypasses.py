@@ -24,6 +24,7 @@ from .pickles import (
     EMPTY_TUPLE,
     MARK,
     NEWOBJ,
+    NONE,
     POP,
     PROTO2,
     PROTO4,
@@ -89,12 +90,16 @@ def test_a_benign_protocol0_and_text_are_clean(tmp_path: Path) -> None:
 
 def test_a_bad_crc_is_read_like_torch(tmp_path: Path) -> None:
     data = break_crc(zip_bytes({"archive/data.pkl": evil()}))
-    assert_blocked(scan_bytes(tmp_path, "m.pt", data), "ZIP-CRC-MISMATCH", "PICKLE-GLOBAL-DANGEROUS")
+    assert_blocked(
+        scan_bytes(tmp_path, "m.pt", data), "ZIP-CRC-MISMATCH", "PICKLE-GLOBAL-DANGEROUS"
+    )
 
 
 def test_a_local_and_central_names_differ(tmp_path: Path) -> None:
     data = rename_local(zip_bytes({"archive/data.pkl": evil()}), "data.pkl", "datap.kl")
-    assert_blocked(scan_bytes(tmp_path, "m.pt", data), "ZIP-NAME-MISMATCH", "PICKLE-GLOBAL-DANGEROUS")
+    assert_blocked(
+        scan_bytes(tmp_path, "m.pt", data), "ZIP-NAME-MISMATCH", "PICKLE-GLOBAL-DANGEROUS"
+    )
 
 
 @pytest.mark.parametrize("bits", [0x1, 0x20, 0x40])
@@ -122,7 +127,9 @@ def test_a_nested_wheel_tar_gzip_zip(tmp_path: Path) -> None:
         info = tarfile.TarInfo("weights/model.pt")
         info.size = len(inner)
         tf.addfile(info, io.BytesIO(inner))
-    wheel = zip_bytes({"pkg/__init__.py": b"", "pkg/data.tar.gz": gzip.compress(tar_buf.getvalue())})
+    wheel = zip_bytes(
+        {"pkg/__init__.py": b"", "pkg/data.tar.gz": gzip.compress(tar_buf.getvalue())}
+    )
     run = scan_bytes(tmp_path, "pkg-1.0-py3-none-any.whl", wheel)
     assert_blocked(run, "PICKLE-GLOBAL-DANGEROUS")
     locs = [f["location"] for f in run.findings()]
@@ -138,7 +145,9 @@ def test_a_compressed_pickles(tmp_path: Path, wrap) -> None:  # type: ignore[no-
 def test_a_legacy_torch_magic_computed_by_eval(tmp_path: Path) -> None:
     first = PROTO2 + call("builtins", "eval", "0x1950a86a20f9469cfc6c") + STOP
     data = first + PROTO2 + b"M\xe9\x03" + STOP + evil("posix", "system")
-    assert_blocked(scan_bytes(tmp_path, "m.pt", data), "PICKLE-GLOBAL-DANGEROUS", "TORCH-LEGACY-MAGIC")
+    assert_blocked(
+        scan_bytes(tmp_path, "m.pt", data), "PICKLE-GLOBAL-DANGEROUS", "TORCH-LEGACY-MAGIC"
+    )
 
 
 # --- B. stream parsing ----------------------------------------------------------------------
@@ -146,13 +155,17 @@ def test_a_legacy_torch_magic_computed_by_eval(tmp_path: Path) -> None:
 
 def test_b_broken_stream_after_payload(tmp_path: Path) -> None:
     data = PROTO2 + call("os", "system") + b"\xff\xff garbage"
-    assert_blocked(scan_bytes(tmp_path, "m.pkl", data), "PICKLE-GLOBAL-DANGEROUS", "PICKLE-MALFORMED")
+    assert_blocked(
+        scan_bytes(tmp_path, "m.pkl", data), "PICKLE-GLOBAL-DANGEROUS", "PICKLE-MALFORMED"
+    )
 
 
 def test_b_second_stream_carries_the_payload(tmp_path: Path) -> None:
     run = scan_bytes(tmp_path, "m.pkl", BENIGN + evil())
     assert_blocked(run, "PICKLE-GLOBAL-DANGEROUS")
-    assert any(f["location"].endswith(f"@{len(BENIGN) + 2}") for f in run.findings()), run.describe()
+    assert any(f["location"].endswith(f"@{len(BENIGN) + 2}") for f in run.findings()), (
+        run.describe()
+    )
 
 
 def test_b_trailing_non_pickle_bytes_are_not_a_finding(tmp_path: Path) -> None:
@@ -162,13 +175,27 @@ def test_b_trailing_non_pickle_bytes_are_not_a_finding(tmp_path: Path) -> None:
 def test_b_frame_length_lies(tmp_path: Path) -> None:
     body = call("os", "system") + STOP
     data = PROTO4 + b"\x95" + (len(body) + 1000).to_bytes(8, "little") + body
-    assert_blocked(scan_bytes(tmp_path, "m.pkl", data), "PICKLE-MALFORMED", "PICKLE-GLOBAL-DANGEROUS")
+    assert_blocked(
+        scan_bytes(tmp_path, "m.pkl", data), "PICKLE-MALFORMED", "PICKLE-GLOBAL-DANGEROUS"
+    )
 
 
 def test_b_stack_global_operands_through_memo(tmp_path: Path) -> None:
     data = (
-        PROTO4 + ustr("os") + binput(0) + POP + ustr("system") + binput(1) + POP
-        + binget(0) + binget(1) + STACK_GLOBAL + ustr("true") + TUPLE1 + REDUCE + STOP
+        PROTO4
+        + ustr("os")
+        + binput(0)
+        + POP
+        + ustr("system")
+        + binput(1)
+        + POP
+        + binget(0)
+        + binget(1)
+        + STACK_GLOBAL
+        + ustr("true")
+        + TUPLE1
+        + REDUCE
+        + STOP
     )
     run = scan_bytes(tmp_path, "m.pkl", data)
     assert_blocked(run, "PICKLE-GLOBAL-DANGEROUS")
@@ -177,15 +204,29 @@ def test_b_stack_global_operands_through_memo(tmp_path: Path) -> None:
 
 def test_b_memo_repointing_uses_the_last_put(tmp_path: Path) -> None:
     data = (
-        PROTO4 + ustr("collections") + binput(0) + POP + ustr("os") + binput(0) + POP
-        + binget(0) + ustr("system") + STACK_GLOBAL + ustr("x") + TUPLE1 + REDUCE + STOP
+        PROTO4
+        + ustr("collections")
+        + binput(0)
+        + POP
+        + ustr("os")
+        + binput(0)
+        + POP
+        + binget(0)
+        + ustr("system")
+        + STACK_GLOBAL
+        + ustr("x")
+        + TUPLE1
+        + REDUCE
+        + STOP
     )
     assert_blocked(scan_bytes(tmp_path, "m.pkl", data), "PICKLE-GLOBAL-DANGEROUS")
 
 
 def test_b_missing_memo_key(tmp_path: Path) -> None:
     data = PROTO4 + glob("os", "system") + binget(7) + STOP
-    assert_blocked(scan_bytes(tmp_path, "m.pkl", data), "PICKLE-MALFORMED", "PICKLE-GLOBAL-DANGEROUS")
+    assert_blocked(
+        scan_bytes(tmp_path, "m.pkl", data), "PICKLE-MALFORMED", "PICKLE-GLOBAL-DANGEROUS"
+    )
 
 
 def test_b_unresolvable_stack_global(tmp_path: Path) -> None:
@@ -202,7 +243,9 @@ def test_b_unresolvable_stack_global(tmp_path: Path) -> None:
         ("torch", "_utils._rebuild_tensor_v2", "PICKLE-GLOBAL-UNKNOWN"),
     ],
 )
-def test_b_dotted_names_are_attribute_chains(tmp_path: Path, module: str, name: str, rule: str) -> None:
+def test_b_dotted_names_are_attribute_chains(
+    tmp_path: Path, module: str, name: str, rule: str
+) -> None:
     data = PROTO4 + ustr(module) + ustr(name) + STACK_GLOBAL + POP + BENIGN[2:]
     assert_blocked(scan_bytes(tmp_path, "m.pkl", data), rule)
 
@@ -234,7 +277,15 @@ def test_b_setitem_on_an_allowlisted_global(tmp_path: Path) -> None:
 
 
 def test_b_call_on_a_call_result(tmp_path: Path) -> None:
-    data = PROTO2 + glob("collections", "OrderedDict") + EMPTY_TUPLE + REDUCE + EMPTY_TUPLE + REDUCE + STOP
+    data = (
+        PROTO2
+        + glob("collections", "OrderedDict")
+        + EMPTY_TUPLE
+        + REDUCE
+        + EMPTY_TUPLE
+        + REDUCE
+        + STOP
+    )
     assert_blocked(scan_bytes(tmp_path, "m.pkl", data), "PICKLE-INDIRECT-CALL")
 
 
@@ -257,22 +308,44 @@ def test_b_persistent_id_outside_torch_convention(tmp_path: Path) -> None:
 
 def test_b_torch_state_dict_is_clean(tmp_path: Path) -> None:
     assert_clean(scan_bytes(tmp_path, "sd.pkl", torch_like_state_dict()))
-    assert_clean(scan_bytes(tmp_path, "m.pt", zip_bytes({"archive/data.pkl": torch_like_state_dict(),
-                                                         "archive/data/0": b"\x80\x02cos\nsystem\n",
-                                                         "archive/version": b"3\n"})))
+    assert_clean(
+        scan_bytes(
+            tmp_path,
+            "m.pt",
+            zip_bytes(
+                {
+                    "archive/data.pkl": torch_like_state_dict(),
+                    "archive/data/0": b"\x80\x02cos\nsystem\n",
+                    "archive/version": b"3\n",
+                }
+            ),
+        )
+    )
 
 
 def test_b_storage_skip_needs_a_real_checkpoint_layout(tmp_path: Path) -> None:
     """A wheel with pkg/data.pkl and pkg/data/x is not a checkpoint: nothing is skipped."""
-    wheel = zip_bytes({"pkg/data.pkl": BENIGN, "pkg/data/x": evil(),
-                       "pkg-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\n"})
-    assert_blocked(scan_bytes(tmp_path, "pkg-1.0-py3-none-any.whl", wheel), "PICKLE-GLOBAL-DANGEROUS")
+    wheel = zip_bytes(
+        {
+            "pkg/data.pkl": BENIGN,
+            "pkg/data/x": evil(),
+            "pkg-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\n",
+        }
+    )
+    assert_blocked(
+        scan_bytes(tmp_path, "pkg-1.0-py3-none-any.whl", wheel), "PICKLE-GLOBAL-DANGEROUS"
+    )
 
 
 def test_b_torchscript_classes_only_inside_torchscript_archives(tmp_path: Path) -> None:
     pkl = PROTO2 + glob("__torch__", "Net") + EMPTY_TUPLE + NEWOBJ + STOP
-    ts = zip_bytes({"m/data.pkl": pkl, "m/constants.pkl": PROTO2 + EMPTY_TUPLE + STOP,
-                    "m/code/__torch__.py": b"class Net(Module):\n  pass\n"})
+    ts = zip_bytes(
+        {
+            "m/data.pkl": pkl,
+            "m/constants.pkl": PROTO2 + EMPTY_TUPLE + STOP,
+            "m/code/__torch__.py": b"class Net(Module):\n  pass\n",
+        }
+    )
     assert_clean(scan_bytes(tmp_path, "ts.pt", ts))
     assert_blocked(scan_bytes(tmp_path, "plain.pkl", pkl), "PICKLE-GLOBAL-UNKNOWN")
 
@@ -287,10 +360,18 @@ def test_c_unknown_global_is_blocked_by_default(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("module", "name"),
-    [("pip", "main"), ("pkgutil", "resolve_name"), ("asyncio.subprocess", "create_subprocess_shell"),
-     ("functools", "partial"), ("operator", "attrgetter"), ("uuid", "_get_command_stdout"),
-     ("torch.storage", "_load_from_bytes"), ("numpy.testing._private.utils", "runstring"),
-     ("marshal", "loads"), ("types", "CodeType")],
+    [
+        ("pip", "main"),
+        ("pkgutil", "resolve_name"),
+        ("asyncio.subprocess", "create_subprocess_shell"),
+        ("functools", "partial"),
+        ("operator", "attrgetter"),
+        ("uuid", "_get_command_stdout"),
+        ("torch.storage", "_load_from_bytes"),
+        ("numpy.testing._private.utils", "runstring"),
+        ("marshal", "loads"),
+        ("types", "CodeType"),
+    ],
 )
 def test_c_named_gadgets_are_dangerous(tmp_path: Path, module: str, name: str) -> None:
     assert_blocked(scan_bytes(tmp_path, "m.pkl", evil(module, name)), "PICKLE-GLOBAL-DANGEROUS")
@@ -315,4 +396,3 @@ def test_d_memo_expansion_is_bounded(tmp_path: Path) -> None:
 def test_d_huge_declared_lengths_do_not_allocate(tmp_path: Path) -> None:
     data = PROTO4 + b"\x8e" + (2**62).to_bytes(8, "little") + b"x" * 16
     assert_blocked(scan_bytes(tmp_path, "m.pkl", data), "PICKLE-MALFORMED")
-

@@ -31,8 +31,8 @@ RULES: tuple[Rule, ...] = (
         "Unpickling imports the module and may call the object with attacker-chosen "
         "arguments. Full-model pickles of your own classes land here.",
         "Add the exact name to [scan] allow_globals (or a package's allow_globals), e.g. "
-        "allow_globals = [\"sklearn.linear_model._logistic.LogisticRegression\"], or set "
-        "[scan] unknown_globals = \"warn\".",
+        'allow_globals = ["sklearn.linear_model._logistic.LogisticRegression"], or set '
+        '[scan] unknown_globals = "warn".',
     ),
     Rule(
         "PICKLE-GLOBAL-UNRESOLVED",

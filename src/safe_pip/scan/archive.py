@@ -20,8 +20,16 @@ from safe_pip.scan.compressed import inflate
 from safe_pip.scan.context import ScanContext
 from safe_pip.scan.zipreader import ZipEntry, ZipFormatError, read_directory
 
-_METHODS = {0: "stored", 8: "deflate", 9: "deflate64", 12: "bzip2", 14: "lzma", 93: "zstd",
-            95: "xz", 99: "AES"}
+_METHODS = {
+    0: "stored",
+    8: "deflate",
+    9: "deflate64",
+    12: "bzip2",
+    14: "lzma",
+    93: "zstd",
+    95: "xz",
+    99: "AES",
+}
 
 
 def unsafe_member_name(name: str) -> bool:
@@ -73,7 +81,11 @@ def read_zip(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
         if member is None:
             continue
         with member.blob() if isinstance(member, Spool) else _as_ctx(member) as data:
-            if not entry.encrypted and data.size and zlib.crc32(data.view(0, data.size)) != entry.crc:
+            if (
+                not entry.encrypted
+                and data.size
+                and zlib.crc32(data.view(0, data.size)) != entry.crc
+            ):
                 ctx.report(
                     "ZIP-CRC-MISMATCH",
                     "member data does not match its CRC-32 (scanned as written, as torch reads it)",
@@ -89,7 +101,7 @@ def read_zip(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
                 scan_blob(ctx, data, loc, depth + 1)
 
 
-class _as_ctx:  # noqa: N801 - a tiny context-manager adapter
+class _as_ctx:
     def __init__(self, blob: Blob) -> None:
         self._blob = blob
 
@@ -122,8 +134,7 @@ def _member_data(ctx: ScanContext, blob: Blob, e: ZipEntry, loc: str) -> Blob | 
         make = (lambda: zlib.decompressobj(-15)) if e.method == 8 else _bz2
         spool, error = inflate(ctx, raw, loc, make, kind=_METHODS[e.method])
         if error is not None and not e.encrypted:
-            ctx.report("ARCHIVE-CORRUPT", f"{error}; scanned the {spool.size} bytes before it",
-                       loc)
+            ctx.report("ARCHIVE-CORRUPT", f"{error}; scanned the {spool.size} bytes before it", loc)
         if e.encrypted and error is not None:
             return None
         return spool
@@ -173,41 +184,15 @@ class _BlobIO(io.RawIOBase):
 
 
 def read_tar(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
-    from safe_pip.scan.dispatch import scan_blob
-
     ctx.saw("tar")
-    try:
-        tf = tarfile.open(fileobj=io.BufferedReader(_BlobIO(blob)), mode="r:")
-    except tarfile.TarError as exc:
-        ctx.report("ARCHIVE-CORRUPT", f"tar archive cannot be read: {exc}", location)
-        return
     seen: Counter[str] = Counter()
     try:
-        for m in tf:
-            loc = f"{location}!{m.name}"
-            ctx.charge_member(loc)
-            seen[m.name] += 1
-            if unsafe_member_name(m.name) or (
-                (m.issym() or m.islnk()) and unsafe_member_name(m.linkname)
-            ):
-                ctx.report(
-                    "ARCHIVE-PATH-TRAVERSAL",
-                    f"member {m.name!r} (link target {m.linkname!r}) escapes the folder"
-                    if m.linkname
-                    else f"member name {m.name!r} escapes the extraction folder",
-                    loc,
-                )
-            if not m.isreg():
-                continue
-            if m.sparse is not None:
-                ctx.report("ARCHIVE-UNSUPPORTED", "sparse tar member", loc, format="tar-sparse")
-                continue
-            if m.offset_data + m.size > blob.size:
-                ctx.report("ARCHIVE-CORRUPT", "tar member runs past the end (truncated)", loc)
-            ctx.charge_bytes(m.size, loc)
-            scan_blob(ctx, blob.sub(m.offset_data, m.size), loc, depth + 1)
+        with tarfile.open(fileobj=io.BufferedReader(_BlobIO(blob)), mode="r:") as tf:
+            for m in tf:
+                seen[m.name] += 1
+                _tar_member(ctx, blob, m, location, depth)
     except tarfile.TarError as exc:
-        ctx.report("ARCHIVE-CORRUPT", f"tar archive is damaged: {exc}", location)
+        ctx.report("ARCHIVE-CORRUPT", f"tar archive cannot be read to the end: {exc}", location)
     for name, n in seen.items():
         if n > 1:
             ctx.report(
@@ -215,3 +200,29 @@ def read_tar(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
                 f"{n} tar members are named {name!r}; extraction keeps the last",
                 f"{location}!{name}",
             )
+
+
+def _tar_member(
+    ctx: ScanContext, blob: Blob, m: tarfile.TarInfo, location: str, depth: int
+) -> None:
+    from safe_pip.scan.dispatch import scan_blob
+
+    loc = f"{location}!{m.name}"
+    ctx.charge_member(loc)
+    if unsafe_member_name(m.name) or ((m.issym() or m.islnk()) and unsafe_member_name(m.linkname)):
+        ctx.report(
+            "ARCHIVE-PATH-TRAVERSAL",
+            f"member {m.name!r} (link target {m.linkname!r}) escapes the folder"
+            if m.linkname
+            else f"member name {m.name!r} escapes the extraction folder",
+            loc,
+        )
+    if not m.isreg():
+        return
+    if m.sparse is not None:
+        ctx.report("ARCHIVE-UNSUPPORTED", "sparse tar member", loc, format="tar-sparse")
+        return
+    if m.offset_data + m.size > blob.size:
+        ctx.report("ARCHIVE-CORRUPT", "tar member runs past the end (truncated)", loc)
+    ctx.charge_bytes(m.size, loc)
+    scan_blob(ctx, blob.sub(m.offset_data, m.size), loc, depth + 1)

@@ -80,7 +80,7 @@ class Spool:
             return
         self._size += len(chunk)
         if self._file is None and self._size > SPILL_AT:
-            self._file = tempfile.TemporaryFile(prefix="safe-pip-")
+            self._file = tempfile.TemporaryFile(prefix="safe-pip-")  # noqa: SIM115 - closed in blob()
             for c in self._chunks:
                 self._file.write(c)
             self._chunks = []

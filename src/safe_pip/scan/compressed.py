@@ -122,15 +122,17 @@ def _read(
     from safe_pip.scan.dispatch import scan_blob
 
     ctx.saw(kind)
-    spool, error = inflate(ctx, blob, location, lambda: _Draining(make()), kind=kind,
-                           multi_member=multi_member)
+    spool, error = inflate(
+        ctx, blob, location, lambda: _Draining(make()), kind=kind, multi_member=multi_member
+    )
     if error is not None and spool.size == 0 and quiet_if_bogus:
         ctx.inventory[kind] -= 1
         ctx.saw("data")
         return
     if error is not None:
-        ctx.report("ARCHIVE-CORRUPT", f"{error}; scanned the {spool.size} bytes before it",
-                   location)
+        ctx.report(
+            "ARCHIVE-CORRUPT", f"{error}; scanned the {spool.size} bytes before it", location
+        )
     with spool.blob() as inner:
         if inner.size:
             scan_blob(ctx, inner, location, depth + 1)
@@ -165,10 +167,24 @@ def read_bz2(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
 
 
 def read_xz(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
-    _read(ctx, blob, location, depth, lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ), "xz",
-          multi_member=True)
+    _read(
+        ctx,
+        blob,
+        location,
+        depth,
+        lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ),
+        "xz",
+        multi_member=True,
+    )
 
 
 def read_lzma(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
-    _read(ctx, blob, location, depth, lambda: lzma.LZMADecompressor(lzma.FORMAT_ALONE), "lzma",
-          quiet_if_bogus=True)
+    _read(
+        ctx,
+        blob,
+        location,
+        depth,
+        lambda: lzma.LZMADecompressor(lzma.FORMAT_ALONE),
+        "lzma",
+        quiet_if_bogus=True,
+    )

@@ -67,7 +67,7 @@ def scan_blob(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
         raise
     except RecursionError:
         ctx.report("ARCHIVE-LIMIT", "nesting too deep to follow", location)
-    except Exception as exc:  # noqa: BLE001 - fail closed: a crash is a finding, never "clean"
+    except Exception as exc:
         ctx.report(
             "SCAN-ERROR",
             f"{fmt} reader failed: {type(exc).__name__}: {exc}",

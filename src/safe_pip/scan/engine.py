@@ -7,6 +7,7 @@ verdict names the exact file; symlinks are not followed out of the tree.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -18,18 +19,18 @@ from safe_pip.scan.dispatch import scan_blob
 from safe_pip.scan.limits import Limits
 
 
-def scan_path(path: Path, *, limits: Limits | None = None, display: str | None = None) -> ScanResult:
+def scan_path(
+    path: Path, *, limits: Limits | None = None, display: str | None = None
+) -> ScanResult:
     """Scan one file (of any kind) and everything nested inside it."""
     ctx = ScanContext(limits)
     name = display or str(path)
     size: int | None = None
     try:
         size = path.stat().st_size
-        with open_file(path) as blob:
-            try:
-                scan_blob(ctx, blob, name, 0)
-            except BudgetExhausted:
-                pass
+        # A budget exhausted deep inside has already been reported as a finding.
+        with open_file(path) as blob, contextlib.suppress(BudgetExhausted):
+            scan_blob(ctx, blob, name, 0)
     except OSError as exc:
         ctx.report("SCAN-UNREADABLE", f"cannot read the file: {exc.strerror or exc}", name)
     return ScanResult(

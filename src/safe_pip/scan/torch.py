@@ -30,7 +30,7 @@ class TorchLayout:
     def is_storage(self, name: str) -> bool:
         for folder in ("data", "constants") if self.torchscript else ("data",):
             head = f"{self.prefix}/{folder}/"
-            if name.startswith(head) and "/" not in name[len(head):] and name[len(head):]:
+            if name.startswith(head) and "/" not in name[len(head) :] and name[len(head) :]:
                 return True
         return False
 

@@ -83,7 +83,7 @@ def read_directory(blob: Blob, max_entries: int) -> tuple[list[ZipEntry], list[s
     problems: list[str] = []
     eocd = _find_eocd(blob)
     rec = blob.read(eocd, 22)
-    (_, _, _, n_this, n_total, cd_size, cd_offset, _) = struct.unpack("<4sHHHHIIH", rec)
+    (_, _, _, _n_this, n_total, cd_size, cd_offset, _) = struct.unpack("<4sHHHHIIH", rec)
     count = n_total
     cd_end_at = eocd
     if eocd >= 20 and blob.read(eocd - 20, 4) == _EOCD64_LOC:
@@ -158,9 +158,7 @@ def _read_local(blob: Blob, e: ZipEntry) -> None:
     local_name = _decode(blob.read(e.header_offset + 30, nlen), flags)
     if local_name != e.name:
         e.local_name = local_name
-        e.problems.append(
-            f"local header names it {local_name!r}, the central directory {e.name!r}"
-        )
+        e.problems.append(f"local header names it {local_name!r}, the central directory {e.name!r}")
     e.data_offset = e.header_offset + 30 + nlen + xlen
     if e.data_offset + e.compressed_size > blob.size:
         e.problems.append("member data runs past the end of the archive (truncated)")

@@ -21,40 +21,154 @@ def _pairs(module: str, names: Iterable[str], reason: str) -> dict[tuple[str, st
     return {(module, n): reason for n in names}
 
 
-_TORCH_DTYPES = (
-    "float32 float float64 double float16 half bfloat16 complex32 chalf complex64 cfloat "
-    "complex128 cdouble uint8 int8 int16 short int32 int int64 long bool qint8 quint8 qint32 "
-    "quint4x2 quint2x4 float8_e4m3fn float8_e5m2 float8_e4m3fnuz float8_e5m2fnuz "
-    "float8_e8m0fnu float4_e2m1fn_x2 uint16 uint32 uint64 bits1x8 bits2x4 bits4x2 bits8 "
-    "bits16 uint1 uint2 uint3 uint4 uint5 uint6 uint7 int1 int2 int3 int4 int5 int6 int7"
-).split()
+_TORCH_DTYPES = [
+    "float32",
+    "float",
+    "float64",
+    "double",
+    "float16",
+    "half",
+    "bfloat16",
+    "complex32",
+    "chalf",
+    "complex64",
+    "cfloat",
+    "complex128",
+    "cdouble",
+    "uint8",
+    "int8",
+    "int16",
+    "short",
+    "int32",
+    "int",
+    "int64",
+    "long",
+    "bool",
+    "qint8",
+    "quint8",
+    "qint32",
+    "quint4x2",
+    "quint2x4",
+    "float8_e4m3fn",
+    "float8_e5m2",
+    "float8_e4m3fnuz",
+    "float8_e5m2fnuz",
+    "float8_e8m0fnu",
+    "float4_e2m1fn_x2",
+    "uint16",
+    "uint32",
+    "uint64",
+    "bits1x8",
+    "bits2x4",
+    "bits4x2",
+    "bits8",
+    "bits16",
+    "uint1",
+    "uint2",
+    "uint3",
+    "uint4",
+    "uint5",
+    "uint6",
+    "uint7",
+    "int1",
+    "int2",
+    "int3",
+    "int4",
+    "int5",
+    "int6",
+    "int7",
+]
 
-_TORCH_STORAGE_KINDS = (
-    "Double Float Half BFloat16 Long Int Short Char Byte Bool ComplexFloat ComplexDouble "
-    "QInt8 QUInt8 QInt32 QUInt4x2 QUInt2x4"
-).split()
+_TORCH_STORAGE_KINDS = [
+    "Double",
+    "Float",
+    "Half",
+    "BFloat16",
+    "Long",
+    "Int",
+    "Short",
+    "Char",
+    "Byte",
+    "Bool",
+    "ComplexFloat",
+    "ComplexDouble",
+    "QInt8",
+    "QUInt8",
+    "QInt32",
+    "QUInt4x2",
+    "QUInt2x4",
+]
 
-_TORCH_TENSOR_KINDS = "Double Float Half BFloat16 Long Int Short Char Byte Bool".split()
+_TORCH_TENSOR_KINDS = [
+    "Double",
+    "Float",
+    "Half",
+    "BFloat16",
+    "Long",
+    "Int",
+    "Short",
+    "Char",
+    "Byte",
+    "Bool",
+]
 
-_TORCH_REBUILD = (
-    "_rebuild_parameter _rebuild_parameter_with_state _rebuild_qtensor _rebuild_tensor "
-    "_rebuild_tensor_v2 _rebuild_tensor_v3 _rebuild_sparse_tensor "
-    "_rebuild_meta_tensor_no_storage _rebuild_wrapper_subclass "
-    "_rebuild_device_tensor_from_numpy _rebuild_device_tensor_from_cpu_tensor"
-).split()
+_TORCH_REBUILD = [
+    "_rebuild_parameter",
+    "_rebuild_parameter_with_state",
+    "_rebuild_qtensor",
+    "_rebuild_tensor",
+    "_rebuild_tensor_v2",
+    "_rebuild_tensor_v3",
+    "_rebuild_sparse_tensor",
+    "_rebuild_meta_tensor_no_storage",
+    "_rebuild_wrapper_subclass",
+    "_rebuild_device_tensor_from_numpy",
+    "_rebuild_device_tensor_from_cpu_tensor",
+]
 
-_QSCHEMES = (
-    "per_tensor_affine per_tensor_symmetric per_channel_affine per_channel_symmetric "
-    "per_channel_affine_float_qparams"
-).split()
+_QSCHEMES = [
+    "per_tensor_affine",
+    "per_tensor_symmetric",
+    "per_channel_affine",
+    "per_channel_symmetric",
+    "per_channel_affine_float_qparams",
+]
 
-_NUMPY_DTYPE_CLASSES = (
-    "BoolDType Int8DType UInt8DType Int16DType UInt16DType Int32DType UInt32DType Int64DType "
-    "UInt64DType ByteDType UByteDType ShortDType UShortDType IntDType UIntDType LongDType "
-    "ULongDType LongLongDType ULongLongDType Float16DType Float32DType Float64DType "
-    "LongDoubleDType Complex64DType Complex128DType CLongDoubleDType ObjectDType BytesDType "
-    "StrDType VoidDType DateTime64DType TimeDelta64DType StringDType"
-).split()
+_NUMPY_DTYPE_CLASSES = [
+    "BoolDType",
+    "Int8DType",
+    "UInt8DType",
+    "Int16DType",
+    "UInt16DType",
+    "Int32DType",
+    "UInt32DType",
+    "Int64DType",
+    "UInt64DType",
+    "ByteDType",
+    "UByteDType",
+    "ShortDType",
+    "UShortDType",
+    "IntDType",
+    "UIntDType",
+    "LongDType",
+    "ULongDType",
+    "LongLongDType",
+    "ULongLongDType",
+    "Float16DType",
+    "Float32DType",
+    "Float64DType",
+    "LongDoubleDType",
+    "Complex64DType",
+    "Complex128DType",
+    "CLongDoubleDType",
+    "ObjectDType",
+    "BytesDType",
+    "StrDType",
+    "VoidDType",
+    "DateTime64DType",
+    "TimeDelta64DType",
+    "StringDType",
+]
 
 _W = "torch weights_only allowlist"
 
@@ -115,8 +229,12 @@ ALLOWED: dict[tuple[str, str], str] = {
     **_pairs(
         "torch.jit._pickle",
         [
-            "build_intlist", "build_tensorlist", "build_doublelist", "build_boollist",
-            "build_complexlist", "restore_type_tag",
+            "build_intlist",
+            "build_tensorlist",
+            "build_doublelist",
+            "build_boollist",
+            "build_complexlist",
+            "restore_type_tag",
         ],
         "TorchScript list/type-tag helpers; each returns its argument unchanged",
     ),
@@ -147,7 +265,10 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("decimal", "Decimal"): "a number",
     ("fractions", "Fraction"): "a number",
     ("uuid", "UUID"): "a UUID value (not the command-running uuid helpers)",
-    ("argparse", "Namespace"): "hyper-parameters saved by many training scripts; sets attributes on itself",
+    (
+        "argparse",
+        "Namespace",
+    ): "hyper-parameters saved by many training scripts; sets attributes on itself",
     ("types", "SimpleNamespace"): "attribute bag; sets attributes on itself",
     **_pairs(
         "pathlib",

@@ -61,8 +61,10 @@ def _plausible(r: StreamResult) -> bool:
     """Would a loader treat this un-headed data as a pickle worth reporting?"""
     if r.complete:
         return True
-    return any(g.resolved and _IDENT.match(g.module or "") and _IDENT.match(g.name or "")
-               for g in r.globals)
+    return any(
+        g.resolved and _IDENT.match(g.module or "") and _IDENT.match(g.name or "")
+        for g in r.globals
+    )
 
 
 def scan_pickle(
@@ -136,7 +138,9 @@ def _report(ctx: ScanContext, scan: PickleScan, location: str, base: int) -> Non
                 continue
             seen[key] = {"count": 1, "global": g, "stream": idx}
         for ev in r.events:
-            ctx.report(_EVENT_RULES[ev.kind], ev.message, f"{location}@{ev.offset - base}", **ev.detail)
+            ctx.report(
+                _EVENT_RULES[ev.kind], ev.message, f"{location}@{ev.offset - base}", **ev.detail
+            )
         for off, pid in r.persids:
             if not (isinstance(pid, tuple) and pid and pid[0] == "storage"):
                 ctx.report(
@@ -156,8 +160,11 @@ def _report(ctx: ScanContext, scan: PickleScan, location: str, base: int) -> Non
             ctx.report(
                 "PICKLE-MALFORMED",
                 f"pickle stream {idx} is broken at offset {r.error_offset - base}: {r.error}"
-                + (f" (after importing {before} global(s), which a loader would run)"
-                   if before else ""),
+                + (
+                    f" (after importing {before} global(s), which a loader would run)"
+                    if before
+                    else ""
+                ),
                 f"{location}@{r.error_offset - base}",
             )
     for (module, name), info in seen.items():
@@ -194,8 +201,10 @@ def _report_global(
     if ctx.torchscript and (module == "__torch__" or module.startswith("__torch__.")):
         ctx.saw("torchscript-class")
         return
-    shown = f"{module}.{name}" if (cmod, cname) == (module, name) else (
-        f"{module}.{name} (= {cmod}.{cname})"
+    shown = (
+        f"{module}.{name}"
+        if (cmod, cname) == (module, name)
+        else (f"{module}.{name} (= {cmod}.{cname})")
     )
     times = f", {info['count']} times" if info["count"] > 1 else ""
     detail = {

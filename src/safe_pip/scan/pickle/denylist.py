@@ -163,9 +163,36 @@ _NAMES = {
 
 # Names that, anywhere in a dotted attribute chain, reach something dangerous.
 _CHAIN_NAMES = frozenset(
-    "os sys subprocess system popen exec eval compile __import__ __builtins__ __globals__ "
-    "__dict__ __getattribute__ __subclasses__ __class__ __base__ __mro__ __reduce__ "
-    "builtins getattr setattr loads load open spawn run call check_output".split()
+    [
+        "os",
+        "sys",
+        "subprocess",
+        "system",
+        "popen",
+        "exec",
+        "eval",
+        "compile",
+        "__import__",
+        "__builtins__",
+        "__globals__",
+        "__dict__",
+        "__getattribute__",
+        "__subclasses__",
+        "__class__",
+        "__base__",
+        "__mro__",
+        "__reduce__",
+        "builtins",
+        "getattr",
+        "setattr",
+        "loads",
+        "load",
+        "open",
+        "spawn",
+        "run",
+        "call",
+        "check_output",
+    ]
 )
 
 

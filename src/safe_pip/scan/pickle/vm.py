@@ -568,10 +568,10 @@ def run_stream(
                 push(sval if len(sval) <= MAX_DECODED_STR else LONG_STR)
             elif op == 0x70:  # PUT (text)
                 line, pos = readline(pos)
-                memo[_parse_int(line, op_start)] = stack[-1]
+                memo[_memo_key(line, op_start)] = stack[-1]
             elif op == 0x67:  # GET (text)
                 line, pos = readline(pos)
-                key = _parse_int(line, op_start)
+                key = _memo_key(line, op_start)
                 try:
                     push(memo[key])
                 except KeyError:
@@ -597,7 +597,7 @@ def run_stream(
             elif op == 0x97:  # NEXT_BUFFER
                 push(BUFFER)
             elif op == 0x98:  # READONLY_BUFFER
-                stack[-1]  # noqa: B018 - the loader requires a value here
+                stack[-1]
             else:
                 raise PickleError(f"invalid opcode 0x{op:02x}", op_start)
     except PickleError as exc:
@@ -618,6 +618,13 @@ def run_stream(
         res.end = pos
     res.opcodes = n_ops
     return res
+
+
+def _memo_key(line: bytes, offset: int) -> int:
+    try:
+        return int(line)
+    except ValueError:
+        raise PickleError(f"memo key {line[:40]!r} is not a number", offset) from None
 
 
 def _parse_int(line: bytes, offset: int) -> object:
