@@ -26,6 +26,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,15 +60,35 @@ def tool(name: str) -> str:
     return found
 
 
+#: Runs argv[2:] and writes that child's peak RSS (KiB) and wall seconds to argv[1]. A child's
+#: ru_maxrss starts at the high-water mark of the process that forked it (Linux counts the
+#: pre-exec memory), so
+#: measured straight from this runner - which may have just built a 20 MB pickle in memory -
+#: every tool would look as big as the runner. A fresh small interpreter in between fixes that.
+RSS_WRAPPER = (
+    "import resource, subprocess, sys, time\n"
+    "start = time.perf_counter()\n"
+    "code = subprocess.run(sys.argv[2:]).returncode\n"
+    "wall = time.perf_counter() - start\n"
+    "rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+    "open(sys.argv[1], 'w').write(f'{rss} {wall}')\n"
+    "sys.exit(code if code >= 0 else 128 - code)\n"
+)
+
+
 def run_once(argv: list[str]) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS in MiB and exit code of one process (output discarded)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return elapsed, usage.ru_maxrss / 1024, proc.returncode
+    """Wall seconds, peak RSS in MiB and exit code of one process (output discarded).
+
+    Both are taken by the wrapper around the command alone, so the wrapper's own start-up is
+    not in the time.
+    """
+    with tempfile.NamedTemporaryFile(prefix="safe-pip-bench-rss-") as out:
+        code = subprocess.call(
+            [sys.executable, "-c", RSS_WRAPPER, out.name, *argv],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        peak_kib, wall = Path(out.name).read_text().split()
+    return float(wall), int(peak_kib) / 1024, code
 
 
 def measure(label: str, argv: list[str], repeat: int) -> Timing:
