@@ -251,20 +251,28 @@ def run_stream(
                     raise LimitExceeded(f"stack deeper than {max_stack}")
                 if time.monotonic() > deadline:
                     raise LimitExceeded("time budget exhausted")
-            # ---- hot opcodes first -------------------------------------------
-            if op == 0x71:  # BINPUT
-                need(pos, 1)
+            # ---- hot opcodes first; fixed-size bounds checks inlined ------------
+            if op == 0x47:  # BINFLOAT
+                pos += 8
+                if pos > end:
+                    raise PickleError("BINFLOAT runs past the end of the data", op_start)
+                push(FLOAT)
+            elif op == 0x71:  # BINPUT
+                if pos >= end:
+                    raise PickleError("BINPUT runs past the end of the data", op_start)
                 memo[data[pos]] = stack[-1]
                 pos += 1
             elif op == 0x68:  # BINGET
-                need(pos, 1)
+                if pos >= end:
+                    raise PickleError("BINGET runs past the end of the data", op_start)
                 try:
                     push(memo[data[pos]])
                 except KeyError:
                     raise PickleError(f"memo key {data[pos]} missing", op_start) from None
                 pos += 1
             elif op == 0x4B:  # BININT1
-                need(pos, 1)
+                if pos >= end:
+                    raise PickleError("BININT1 runs past the end of the data", op_start)
                 push(data[pos])
                 pos += 1
             elif op == 0x58:  # BINUNICODE
@@ -283,10 +291,6 @@ def run_stream(
                 pos += n
             elif op == 0x28:  # MARK
                 marks.append(len(stack))
-            elif op == 0x47:  # BINFLOAT
-                need(pos, 8)
-                pos += 8
-                push(FLOAT)
             elif op == 0x86:  # TUPLE2
                 b = pop()
                 a = pop()
