@@ -485,7 +485,7 @@ def resolve(
             log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
         )
         if proc.returncode != 0:
-            detail = _last_error(proc.stderr or proc.stdout)
+            detail = last_error(proc.stderr or proc.stdout)
             raise ResolveError(
                 f"pip could not resolve the requirements (exit {proc.returncode}): {detail}",
                 stderr=proc.stderr,
@@ -499,7 +499,7 @@ def resolve(
     return parse_report(report, log_text)
 
 
-def _last_error(text: str) -> str:
+def last_error(text: str) -> str:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     errors = [ln for ln in lines if ln.startswith("ERROR:")]
     chosen = errors[-3:] if errors else lines[-3:]

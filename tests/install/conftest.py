@@ -72,12 +72,16 @@ Runner = Callable[..., Result]
 
 @pytest.fixture
 def safe_pip(home: Path, tmp_path: Path) -> Runner:
-    def run(*args: str | Path, policy: str | None = None, env: dict[str, str] | None = None,
-            timeout: float = 300) -> Result:
+    def run(
+        *args: str | Path,
+        policy: str | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = 300,
+    ) -> Result:
         cmd: list[str] = [sys.executable, "-m", "safe_pip", "install"]
         if policy is not None:
             pfile = tmp_path / "policy.toml"
-            pfile.write_text(policy, encoding="utf-8")
+            pfile.write_text("version = 1\n" + policy, encoding="utf-8")
             cmd += ["--policy", str(pfile)]
         cmd += [str(a) for a in args]
         proc = subprocess.run(

@@ -47,6 +47,11 @@ class IndexFile:
     yanked: bool | str = False
     serve_bytes: bytes | None = None
     """If set, served instead of the real file (the advertised hash stays the real one)."""
+    tamper_from: int = 0
+    """Serve ``serve_bytes`` (or ``fail_status``) from this download on (0 = always), so a
+    test can let pip's dry run see the real file and safe-pip's fetch see the fake."""
+    fail_status: int | None = None
+    downloads: int = 0
     metadata: bytes | None = None
     sidecars: dict[str, bytes] = field(default_factory=dict)
 
@@ -224,7 +229,13 @@ def _make_handler(index: IndexServer) -> type[BaseHTTPRequestHandler]:
         def _serve_file(self, name: str) -> None:
             entry = index.files.get(name)
             if entry is not None:
-                if entry.serve_bytes is not None:
+                with index._lock:
+                    entry.downloads += 1
+                    tampered = entry.downloads > entry.tamper_from
+                if tampered and entry.fail_status is not None:
+                    self._send(entry.fail_status, b"unavailable", "text/plain")
+                    return
+                if tampered and entry.serve_bytes is not None:
                     self._send(200, entry.serve_bytes, "application/octet-stream")
                     return
                 size = entry.path.stat().st_size

@@ -231,7 +231,9 @@ def _pipeline(args: argparse.Namespace, state: Run, policy: Policy) -> None:
             resolution = rs.resolve(state.python, pip_args, allow_sdist=allow_sdist, env=env)
         except rs.ResolveError as exc:
             state.timed("resolve", t0)
-            blocked = _explain_resolve_failure(exc, state, pip_args, policy, settings_future)
+            blocked = _explain_resolve_failure(
+                exc, state, policy, settings_future, pinned=bool(user_pins)
+            )
             if blocked:
                 _finish_blocked(state, policy)
                 return
@@ -337,22 +339,26 @@ def _net_settings(python: Path, pip_args: PipArgs, env: dict[str, str]) -> Any:
 
 
 def _explain_resolve_failure(
-    exc: Any, state: Run, pip_args: PipArgs, policy: Policy, settings_future: Any
+    exc: Any, state: Run, policy: Policy, settings_future: Any, *, pinned: bool
 ) -> bool:
     """Turn resolver failures that are really policy refusals into findings (exit 1)."""
     from safe_pip import resolve as rs
 
     stderr = getattr(exc, "stderr", "") or ""
     if rs.HASH_FAILURE in stderr:
-        art = ArtifactState(item=None, label="requirements")
+        # pip checked the bytes itself (older pip downloads during the dry run): against
+        # the user's --hash values if there are any, else against the index's hashes.
+        art = ArtifactState(item=None, label="requirements" if pinned else "index")
+        rule = "INSTALL-HASH-PIN-MISMATCH" if pinned else "INSTALL-HASH-MISMATCH"
+        what = "the --hash values in the requirements" if pinned else "the index's hashes"
         art.findings.append(
             Finding(
-                "INSTALL-HASH-PIN-MISMATCH",
+                rule,
                 Severity.CRITICAL,
-                "pip reports that downloaded files do not match the --hash values in the "
-                "requirements: " + rs._last_error(stderr),
-                "requirements",
-                {"source": "requirements"},
+                f"pip reports that downloaded files do not match {what}: "
+                + rs.last_error(stderr),
+                art.label,
+                {"source": art.label},
             )
         )
         state.artifacts.append(art)
