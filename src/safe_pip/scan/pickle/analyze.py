@@ -109,7 +109,7 @@ def scan_pickle(
             if probe and not _plausible(r):
                 return None
             legacy = r.complete and type(r.value) is int and r.value == TORCH_LEGACY_MAGIC
-        elif not r.complete and not r.eventful and r.limit is None:
+        elif not r.complete and not r.eventful and r.limit is None and not legacy:
             # Bytes after the last STOP that do not form a pickle: a loader calling
             # pickle.load again would fail before importing or calling anything.
             break
@@ -121,6 +121,12 @@ def scan_pickle(
             break  # raw storage bytes follow; torch reads them as data, not pickles
     scan = PickleScan(streams, legacy)
     _report(ctx, scan, location, start)
+    if legacy and len(streams) < _LEGACY_STREAMS and all(s.complete for s in streams):
+        ctx.report(
+            "PICKLE-MALFORMED",
+            f"legacy torch file ends after {len(streams)} of its {_LEGACY_STREAMS} pickles",
+            f"{location}@{pos - start}",
+        )
     return scan
 
 
