@@ -115,6 +115,19 @@ def pickle_global_flood(n: int = 500_000) -> bytes:
     return b"\x80\x02" + b"ccollections\nOrderedDict\n0" * n + b"N."
 
 
+def pickle_distinct_unknown_globals(n: int = 200_000) -> bytes:
+    """n x (GLOBAL modI.nameI, POP): n different non-allowlisted imports, one finding each.
+
+    Blocking is right; holding n findings (and printing them all) is the memory question.
+    """
+    return b"\x80\x02" + b"".join(b"cmod%d\nname%d\n0" % (i, i) for i in range(n)) + b"N."
+
+
+def pickle_memo_strings(n: int = 4_000_000) -> bytes:
+    """Protocol 4, n x (SHORT_BINUNICODE "a", MEMOIZE, POP): n memo entries under the limit."""
+    return b"\x80\x04" + b"\x8c\x01a\x940" * n + b"N."
+
+
 def pickle_mark_flood(n: int = 1_000_000) -> bytes:
     """n x MARK then STOP: an unbalanced stream a loader rejects; must not hang a scanner."""
     return b"\x80\x02" + b"(" * n + b"."
@@ -190,6 +203,10 @@ CASES: dict[str, tuple[Builder, int | None]] = {
     "pickle_1m_opcodes_memo_flood": (pickle_memo_flood, None),
     "pickle_1m_opcodes_global_flood": (pickle_global_flood, None),
     "pickle_1m_marks": (pickle_mark_flood, None),
+    # Memory must not grow with the count of things seen: a 48 MB file, 2 million GLOBALs.
+    "pickle_2m_global_flood": (lambda: pickle_global_flood(2_000_000), None),
+    "pickle_200k_distinct_unknown_globals": (pickle_distinct_unknown_globals, EXIT_BLOCKED),
+    "pickle_4m_memo_entries": (pickle_memo_strings, None),
 }
 
 
@@ -222,6 +239,19 @@ def test_zip_with_100k_members(tmp_path: Path) -> None:
     with zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as zf:
         for i in range(100_000):
             zf.writestr(f"m/{i}.pkl", BENIGN_PICKLE)
+    check(run_scan([target], timeout=300))
+
+
+def test_pickle_with_one_300mib_bytes_value(tmp_path: Path) -> None:
+    """One huge BINBYTES value (legit: a numpy array pickled inline): skipped over, not held."""
+    size = 300 << 20
+    target = tmp_path / "big_bytes.pkl"
+    chunk = bytes(1 << 20)
+    with target.open("wb") as f:
+        f.write(b"\x80\x03B" + struct.pack("<I", size))
+        for _ in range(size >> 20):
+            f.write(chunk)
+        f.write(b".")
     check(run_scan([target], timeout=300))
 
 
