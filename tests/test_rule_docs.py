@@ -11,7 +11,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _generator():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("gen_rule_docs", REPO / "scripts/gen_rule_docs.py")
+    spec = importlib.util.spec_from_file_location(
+        "gen_rule_docs", REPO / "scripts/gen_rule_docs.py"
+    )
     assert spec and spec.loader
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
