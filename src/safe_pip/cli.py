@@ -16,6 +16,9 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("scan", "scan", "scan files, folders, wheels, sdists and model files"),
     ("verify", "verify", "verify a distribution's sigstore bundle or PEP 740 provenance"),
     ("policy", "policy", "write, check and show the effective policy"),
+    ("audit", "audit", "inventory and audit an installed environment and model folders"),
+    ("shim", "shim", "install, remove or show the PATH shims that route pip through safe-pip"),
+    ("shell-init", "shell_init", "print shell functions that route pip through safe-pip"),
 )
 
 
