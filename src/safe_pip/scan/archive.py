@@ -14,6 +14,7 @@ import tarfile
 import zlib
 from collections import Counter
 
+from safe_pip.scan import layouts
 from safe_pip.scan import torch as torch_layout
 from safe_pip.scan.blob import Blob, Spool
 from safe_pip.scan.compressed import inflate
@@ -51,6 +52,7 @@ def read_zip(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
         return
     layout = torch_layout.detect([e.name for e in entries])
     ctx.saw(layout.kind if layout else "zip")
+    hooks = layouts.for_zip(ctx, [e.name for e in entries], location, layout)
     for problem in problems:
         ctx.report("ARCHIVE-CORRUPT", f"zip archive: {problem}", location)
     counts = Counter(e.name for e in entries)
@@ -79,6 +81,8 @@ def read_zip(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
             continue
         member = _member_data(ctx, blob, entry, loc)
         if member is None:
+            if hooks is not None:
+                hooks.member(ctx, entry.name, None, loc)
             continue
         with member.blob() if isinstance(member, Spool) else _as_ctx(member) as data:
             if (
@@ -91,6 +95,8 @@ def read_zip(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
                     "member data does not match its CRC-32 (scanned as written, as torch reads it)",
                     loc,
                 )
+            if hooks is not None:
+                hooks.member(ctx, entry.name, data, loc)
             if layout and layout.torchscript:
                 ctx.torchscript += 1
                 try:
@@ -99,6 +105,8 @@ def read_zip(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
                     ctx.torchscript -= 1
             else:
                 scan_blob(ctx, data, loc, depth + 1)
+    if hooks is not None:
+        hooks.finish(ctx)
 
 
 class _as_ctx:

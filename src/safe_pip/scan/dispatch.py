@@ -20,7 +20,15 @@ Reader = Callable[[ScanContext, Blob, str, int], None]
 @cache
 def _readers() -> dict[str, Reader]:
     # Imported here: readers call back into scan_blob for nested members.
-    from safe_pip.scan import archive, compressed, numpy, pickle_reader
+    from safe_pip.scan import (
+        archive,
+        compressed,
+        gguf,
+        keras,
+        numpy,
+        pickle_reader,
+        safetensors,
+    )
 
     return {
         S.ZIP: archive.read_zip,
@@ -34,7 +42,52 @@ def _readers() -> dict[str, Reader]:
         S.PICKLE: pickle_reader.read_pickle,
         S.PICKLE_PROBE: pickle_reader.probe_pickle,
         S.NUMPY: numpy.read_npy,
+        S.SAFETENSORS: safetensors.read_safetensors,
+        S.GGUF: gguf.read_gguf,
+        S.HDF5: keras.read_hdf5,
     }
+
+
+def _basename(location: str) -> str:
+    return location.rsplit("!", 1)[-1].replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _by_name(ctx: ScanContext, fmt: str, blob: Blob, location: str) -> Reader | None:
+    """Readers chosen by name, only where the loader itself goes by name.
+
+    Python imports ``*.py``; ``tf.saved_model.load`` opens ``saved_model.pb``.
+    Content sniffing still runs first: these apply only to data with no magic
+    number, and a pickle named ``saved_model.pb`` is read as a pickle.  ONNX has no
+    magic either; it is recognised by parsing its top level.  A ``.safetensors``
+    name on anything but safetensors is itself a finding.
+    """
+    name = _basename(location)
+    if name.lower().endswith(".safetensors") and fmt not in (S.SAFETENSORS, S.EMPTY):
+        ctx.report(
+            "MODEL-NAME-MISMATCH",
+            f"named .safetensors but the content is {fmt}",
+            location,
+            format=fmt,
+        )
+    if fmt not in (S.DATA, S.PICKLE_PROBE):
+        return None
+    from safe_pip.scan import onnx, pysource, tensorflow
+
+    if name.endswith(".py"):
+        return pysource.read_python if fmt == S.DATA else _python_or_pickle
+    if name == "saved_model.pb":
+        return tensorflow.read_saved_model
+    if fmt == S.DATA and onnx.looks_like_onnx(blob):
+        return onnx.read_onnx
+    return None
+
+
+def _python_or_pickle(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
+    """A ``.py`` file whose bytes could also be a protocol 0/1 pickle: check it as both."""
+    from safe_pip.scan import pickle_reader, pysource
+
+    pysource.read_python(ctx, blob, location, depth)
+    pickle_reader.probe_pickle(ctx, blob, location, depth)
 
 
 def scan_blob(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
@@ -57,7 +110,7 @@ def scan_blob(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
             format=fmt,
         )
         return
-    reader = _readers().get(fmt)
+    reader = _by_name(ctx, fmt, blob, location) or _readers().get(fmt)
     if reader is None:
         ctx.saw(fmt)
         return

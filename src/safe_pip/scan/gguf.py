@@ -1,0 +1,146 @@
+"""GGUF (llama.cpp) files: metadata key/values, with Jinja templates judged for injection.
+
+GGUF holds numbers and strings only, but ``tokenizer.chat_template`` is a Jinja
+template that some runtimes render with an unsandboxed environment
+(llama-cpp-python, CVE-2024-34359): a template that walks ``__class__``,
+``__globals__`` or ``__subclasses__`` runs arbitrary Python.  The reader parses
+the header and every key/value (bounds-checked, arrays skipped without
+materialising them), then checks each template-like string.  Tensor infos are
+checked for bounds only; tensor data is never read.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+
+from safe_pip.scan.blob import Blob
+from safe_pip.scan.context import ScanContext
+
+_FIXED = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+_STRING, _ARRAY = 8, 9
+_MAX_KV = 1_000_000
+_MAX_STRING = 64 * 1024 * 1024
+_MAX_TEMPLATE_CHECK = 4 * 1024 * 1024
+
+_DUNDER = re.compile(r"__\w+__|\|\s*attr\b")
+"""Checked on whole Jinja blocks, string literals included: ``x['__class__']`` and
+``|attr('__globals__')`` hide the name in a literal."""
+
+_NAMES = re.compile(
+    r"\b(?:cycler|joiner|lipsum|url_for|get_flashed_messages|request|config)\b"
+    r"|\bself\s*[.\[]"
+    r"|\.\s*(?:mro|func_globals|f_globals|gi_frame|tb_frame|popen|system)\b"
+    r"|\b(?:os|subprocess|builtins|importlib)\s*\."
+)
+"""Checked on Jinja blocks with string literals removed, so prose in a system prompt
+cannot trip it. None of these appear in ordinary chat templates (``namespace``,
+``loop`` and ``raise_exception`` are fine)."""
+
+_BLOCK = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{\{.*|\{%.*", re.S)
+_LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"", re.S)
+
+
+class _Corrupt(Exception):
+    pass
+
+
+class _Reader:
+    def __init__(self, blob: Blob, version: int) -> None:
+        self.blob = blob
+        self.pos = 0
+        self.wide = version >= 2  # v1 used 32-bit lengths and counts
+
+    def take(self, n: int) -> bytes:
+        if n < 0 or self.pos + n > self.blob.size:
+            raise _Corrupt(f"needs {n} bytes at offset {self.pos}, past the end")
+        data = self.blob.read(self.pos, n)
+        self.pos += n
+        return data
+
+    def u32(self) -> int:
+        return int(struct.unpack("<I", self.take(4))[0])
+
+    def count(self) -> int:
+        return int(struct.unpack("<Q", self.take(8))[0]) if self.wide else self.u32()
+
+    def string(self, keep: int = _MAX_STRING) -> str:
+        n = self.count()
+        if n > _MAX_STRING or self.pos + n > self.blob.size:
+            raise _Corrupt(f"string of {n} bytes at offset {self.pos} is out of bounds")
+        text = self.blob.read(self.pos, min(n, keep)).decode("utf-8", "replace")
+        self.pos += n
+        return text
+
+
+def read_gguf(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
+    ctx.saw("gguf")
+    head = blob.read(0, 8)
+    if len(head) < 8:
+        ctx.report("MODEL-MALFORMED", "GGUF file shorter than its header", location)
+        return
+    (version,) = struct.unpack_from("<I", head, 4)
+    if version not in (1, 2, 3):
+        ctx.report("MODEL-MALFORMED", f"unknown GGUF version {version}", location)
+        return
+    r = _Reader(blob, version)
+    r.pos = 8
+    try:
+        n_tensors, n_kv = r.count(), r.count()
+        if n_kv > _MAX_KV:
+            raise _Corrupt(f"{n_kv} metadata entries")
+        for i in range(n_kv):
+            if i & 0xFF == 0:
+                ctx.check_time(location)
+            key = r.string(4096)
+            vtype = r.u32()
+            _value(ctx, r, vtype, key, location, 0)
+        for _ in range(min(n_tensors, 1 << 32)):
+            r.string(4096)
+            dims = r.u32()
+            if dims > 8:
+                raise _Corrupt(f"tensor with {dims} dimensions")
+            r.take(8 * dims + 4 + 8)
+    except _Corrupt as exc:
+        ctx.report("MODEL-MALFORMED", f"GGUF metadata is damaged: {exc}", location)
+
+
+def _value(ctx: ScanContext, r: _Reader, vtype: int, key: str, loc: str, level: int) -> None:
+    if vtype in _FIXED:
+        r.take(_FIXED[vtype])
+    elif vtype == _STRING:
+        text = r.string(_MAX_TEMPLATE_CHECK)
+        if "template" in key or "{%" in text or "{{" in text:
+            check_template(ctx, key, text, loc)
+    elif vtype == _ARRAY and level == 0:
+        etype, n = r.u32(), r.count()
+        if etype in _FIXED:
+            r.take(_FIXED[etype] * n)
+        elif etype == _STRING:
+            if n > r.blob.size:
+                raise _Corrupt(f"array of {n} strings")
+            for i in range(n):
+                if i & 0xFFFF == 0:
+                    ctx.check_time(loc)
+                _value(ctx, r, etype, key, loc, 1)
+        else:
+            raise _Corrupt(f"array of unsupported element type {etype} under {key!r}")
+    else:
+        raise _Corrupt(f"unknown value type {vtype} under {key!r}")
+
+
+def check_template(ctx: ScanContext, key: str, text: str, location: str) -> None:
+    """Report Jinja blocks in ``text`` that reach Python internals."""
+    hits: set[str] = set()
+    for block in _BLOCK.findall(text):
+        hits.update(m.group(0) for m in _DUNDER.finditer(block))
+        hits.update(m.group(0) for m in _NAMES.finditer(_LITERAL.sub("''", block)))
+    if hits:
+        ordered = sorted(hits)
+        ctx.report(
+            "GGUF-TEMPLATE-INJECTION",
+            f"template {key!r} reaches Python internals: {', '.join(ordered[:8])}",
+            location,
+            key=key,
+            matches=ordered[:20],
+        )

@@ -1,0 +1,171 @@
+"""Keras models: ``.keras`` v3 archives (``config.json``) and legacy HDF5 ``model_config``.
+
+Keras rebuilds a model from its JSON config by importing every ``module`` it
+names and calling the class or function there; a ``Lambda`` layer carries
+Python code.  ``safe_mode`` was meant to stop that but has been bypassed
+(CVE-2024-3660, CVE-2025-1550, CVE-2025-9905 (ignored for HDF5), CVE-2025-9906,
+CVE-2025-8747, CVE-2025-49655), so the config itself is judged here:
+
+* any ``Lambda`` layer or serialized ``__lambda__``/function → ``KERAS-LAMBDA``;
+* a module/name that is a known gadget (the pickle denylist), ``get_file``,
+  ``enable_unsafe_deserialization`` or ``TorchModuleWrapper`` → ``KERAS-UNSAFE-REFERENCE``;
+* any other module or ``registered_name`` outside Keras/TensorFlow → ``KERAS-CUSTOM-OBJECT``.
+
+HDF5 without ``h5py``: Keras stores the config as a JSON string attribute.
+HDF5 keeps attribute and global-heap strings as raw, uncompressed bytes, so the
+reader *locates* the JSON by searching for ``{"class_name"`` and decodes it with
+``json.raw_decode``.  This is a documented heuristic: it cannot see a config
+stored in a filtered (compressed) dense-attribute heap, so a file that mentions
+``model_config`` but yields no readable config is a finding, not a pass.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from safe_pip.scan.blob import Blob
+from safe_pip.scan.context import ScanContext
+from safe_pip.scan.pickle.denylist import dangerous_reason
+
+_MAX_CONFIG = 64 * 1024 * 1024
+_MAX_NODES = 1_000_000
+_START = re.compile(rb'\{\s*"class_name"\s*:')
+
+_SAFE_PREFIXES = ("keras", "tf_keras", "tensorflow")
+_SAFE_BUILTINS = frozenset(
+    {"tuple", "list", "dict", "set", "frozenset", "int", "float", "str", "bool", "bytes",
+     "complex", "slice", "range", "NoneType"}
+)
+_UNSAFE_NAMES = {
+    "get_file": "downloads a file (CVE-2025-8747)",
+    "enable_unsafe_deserialization": "switches safe_mode off while loading (CVE-2025-9906)",
+    "TorchModuleWrapper": "unpickles a torch module with torch.load (CVE-2025-49655)",
+    "load_model": "loads another model from a path of the config's choosing",
+}
+_LAMBDA_CLASSES = frozenset({"Lambda", "__lambda__"})
+
+
+def _keras_module(module: str) -> bool:
+    return any(module == p or module.startswith((p + ".", p + "_")) for p in _SAFE_PREFIXES)
+
+
+def check_config(ctx: ScanContext, config: Any, location: str) -> None:
+    """Judge a parsed Keras config (any nesting of dicts and lists)."""
+    stack: list[tuple[Any, str]] = [(config, "")]
+    nodes = 0
+    while stack:
+        obj, path = stack.pop()
+        nodes += 1
+        if nodes > _MAX_NODES:
+            ctx.report("MODEL-MALFORMED", "Keras config is too large to judge", location)
+            return
+        if isinstance(obj, dict):
+            _check_object(ctx, obj, location, path)
+            stack.extend((v, f"{path}/{k}") for k, v in obj.items())
+        elif isinstance(obj, list):
+            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(obj))
+        elif isinstance(obj, str) and obj in _UNSAFE_NAMES:
+            ctx.report("KERAS-UNSAFE-REFERENCE",
+                       f"config value {obj!r} at {path or '/'}: {_UNSAFE_NAMES[obj]}",
+                       location, path=path)
+
+
+def _check_object(ctx: ScanContext, obj: dict[str, Any], location: str, path: str) -> None:
+    cls = obj.get("class_name")
+    cls = cls if isinstance(cls, str) else ""
+    conf = obj.get("config")
+    where = path or "/"
+    if cls in _LAMBDA_CLASSES:
+        code = conf.get("function", conf.get("code")) if isinstance(conf, dict) else None
+        ctx.report(
+            "KERAS-LAMBDA",
+            f"{cls} at {where} carries Python code that Keras runs on load or call",
+            location,
+            path=path,
+            code=str(code)[:500] if code is not None else None,
+        )
+    module = obj.get("module")
+    module = module if isinstance(module, str) else ""
+    name = conf if cls == "function" and isinstance(conf, str) else cls
+    registered = obj.get("registered_name")
+    if cls in _UNSAFE_NAMES or name in _UNSAFE_NAMES:
+        key = cls if cls in _UNSAFE_NAMES else name
+        ctx.report("KERAS-UNSAFE-REFERENCE", f"{key} at {where}: {_UNSAFE_NAMES[key]}",
+                   location, path=path, module=module)
+        return
+    if module:
+        reason = dangerous_reason(module, name) if name else None
+        if reason:
+            ctx.report("KERAS-UNSAFE-REFERENCE",
+                       f"{module}.{name} at {where} is a code-execution gadget: {reason}",
+                       location, path=path, module=module, name=name)
+            return
+        if not _keras_module(module) and not (module == "builtins" and name in _SAFE_BUILTINS):
+            ctx.report("KERAS-CUSTOM-OBJECT",
+                       f"{module}.{name or '?'} at {where} is imported from outside Keras",
+                       location, path=path, module=module, name=name)
+            return
+    if isinstance(registered, str) and registered and name not in _SAFE_BUILTINS:
+        package = registered.split(">", 1)[0] if ">" in registered else ""
+        if package and not _keras_module(package):
+            ctx.report("KERAS-CUSTOM-OBJECT",
+                       f"registered object {registered!r} at {where} comes from outside Keras",
+                       location, path=path, registered_name=registered)
+
+
+def read_config_json(ctx: ScanContext, blob: Blob, location: str) -> None:
+    """``config.json`` of a ``.keras`` archive (the archive reader calls this)."""
+    ctx.saw("keras-v3")
+    if blob.size > _MAX_CONFIG:
+        ctx.report("MODEL-MALFORMED", "Keras config.json is larger than 64 MiB", location)
+        return
+    try:
+        config = json.loads(blob.read(0, blob.size))
+    except (ValueError, RecursionError) as exc:
+        ctx.report("MODEL-MALFORMED", f"Keras config.json is not valid JSON: {exc}", location)
+        return
+    check_config(ctx, config, location)
+
+
+def is_keras_archive(names: set[str]) -> bool:
+    """The ``.keras`` v3 layout: config.json + metadata.json at the top (any weights)."""
+    return "config.json" in names and "metadata.json" in names
+
+
+def read_hdf5(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
+    """Legacy Keras HDF5: find the JSON ``model_config``/``training_config`` strings."""
+    ctx.saw("hdf5")
+    data = blob.view(0, blob.size)
+    decoder = json.JSONDecoder()
+    parsed = failed = 0
+    skip_to = 0
+    for n, m in enumerate(_START.finditer(data)):
+        if m.start() < skip_to:
+            continue
+        if n & 0xFF == 0:
+            ctx.check_time(location)
+        raw = blob.read(m.start(), _MAX_CONFIG)
+        cut = raw.find(b"\x00")
+        text = (raw if cut < 0 else raw[:cut]).decode("utf-8", "replace")
+        try:
+            config, end = decoder.raw_decode(text)
+        except (ValueError, RecursionError):
+            failed += 1
+            continue
+        parsed += 1
+        skip_to = m.start() + len(text[:end].encode("utf-8"))
+        ctx.saw("keras-h5-config")
+        check_config(ctx, config, f"{location}@{m.start()}")
+    mentions = re.search(rb"model_config|training_config", data) is not None
+    if parsed == 0 and (failed or mentions):
+        ctx.report(
+            "KERAS-CONFIG-UNREADABLE",
+            "HDF5 file names a Keras model_config but no readable JSON config was found",
+            location,
+        )
+    elif parsed == 0:
+        ctx.report("HDF5-NOT-INSPECTED",
+                   "HDF5 file without a Keras config; its datasets were not decoded", location)
+        ctx.skip(location, "HDF5 datasets are not decoded (no Keras config found)")

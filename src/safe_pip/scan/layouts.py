@@ -1,0 +1,57 @@
+"""Zip layouts that need more than member-by-member sniffing: wheels, .keras, TorchScript.
+
+The archive reader scans every member by content regardless; this hook adds
+the checks that depend on the archive as a whole (a wheel's RECORD and
+install locations, a ``.keras`` archive's ``config.json``, the ``code/`` files
+of a TorchScript archive).  Layouts are recognised from member names inside
+the zip — the loaders go by those names — never from the zip's own file name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from safe_pip.scan import keras
+from safe_pip.scan.blob import Blob
+from safe_pip.scan.context import ScanContext
+from safe_pip.scan.torch import TorchLayout
+from safe_pip.scan.wheel import WheelCheck, wheel_dist_info
+
+
+class ZipHooks:
+    """Called by the archive reader for each member's data and once at the end."""
+
+    def __init__(self, location: str, wheel: WheelCheck | None, keras_config: bool) -> None:
+        self.location = location
+        self.wheel = wheel
+        self.keras_config = keras_config
+
+    def member(self, ctx: ScanContext, name: str, data: Blob | None, loc: str) -> None:
+        if self.wheel is not None:
+            self.wheel.member(ctx, name, data, loc)
+        if self.keras_config and name == "config.json" and data is not None:
+            keras.read_config_json(ctx, data, loc)
+
+    def finish(self, ctx: ScanContext) -> None:
+        if self.wheel is not None:
+            self.wheel.finish(ctx)
+
+
+def for_zip(
+    ctx: ScanContext, names: Sequence[str], location: str, layout: TorchLayout | None
+) -> ZipHooks | None:
+    if layout is not None:
+        if layout.torchscript:
+            code = sorted(n for n in names if n.startswith(f"{layout.prefix}/code/")
+                          and not n.endswith("/"))
+            ctx.saw("torchscript-code", len(code))
+            ctx.report("TORCHSCRIPT-CODE",
+                       f"TorchScript archive with {len(code)} code file(s) under code/",
+                       location, files=code[:200])
+        return None
+    dist_info = wheel_dist_info(list(names))
+    wheel = WheelCheck(dist_info, location) if dist_info else None
+    is_keras = keras.is_keras_archive(set(names))
+    if wheel is None and not is_keras:
+        return None
+    return ZipHooks(location, wheel, is_keras)
