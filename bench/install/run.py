@@ -1,0 +1,127 @@
+"""Benchmark: ``safe-pip install`` against plain ``pip install`` from a local index.
+
+20 wheels (a dependency chain among them; one carries a 40 MB safetensors
+model, one a torch checkpoint) are served by the test index on 127.0.0.1 and
+installed into fresh copies of one virtual environment, with cold caches (new
+pip cache, new safe-pip quarantine and verdict cache) and warm caches (both
+reused).  Ratios are computed against plain pip in the same run, so machine
+speed cancels out.  safe-pip's own stage timings (resolve, fetch, verify,
+scan, install) come from its JSON output.
+
+    /work/venv/bin/python bench/install/run.py [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.index_server import IndexServer  # noqa: E402
+from tests.support.venvs import copy_venv, isolated_env, make_template, venv_python  # noqa: E402
+from tests.support.wheels import build_wheel  # noqa: E402
+
+N = 20
+
+
+def safetensors_blob(size: int) -> bytes:
+    n = size // 4
+    header = json.dumps(
+        {"weight": {"dtype": "F32", "shape": [n], "data_offsets": [0, n * 4]}}
+    ).encode()
+    header += b" " * (-len(header) % 8)
+    return struct.pack("<Q", len(header)) + header + os.urandom(n * 4)
+
+
+def torch_checkpoint() -> bytes:
+    import torch
+
+    buf = io.BytesIO()
+    torch.save({"layer.weight": torch.randn(256, 256), "layer.bias": torch.zeros(256)}, buf)
+    return buf.getvalue()
+
+
+def build_wheels(out: Path) -> list[str]:
+    names = [f"benchpkg{i:02d}" for i in range(N)]
+    for i, name in enumerate(names):
+        files = {f"{name}/__init__.py": f"VALUE = {i}\n".encode()}
+        files.update({f"{name}/mod{j}.py": (b"x = 1\n" * 200) for j in range(5)})
+        if i == 0:
+            files[f"{name}/model.safetensors"] = safetensors_blob(40 * 1024 * 1024)
+        if i == 1:
+            files[f"{name}/checkpoint.pt"] = torch_checkpoint()
+        # A dependency chain: every package needs the next one.
+        requires = [names[i + 1]] if i + 1 < N else []
+        build_wheel(out, name, "1.0", files, requires=requires)
+    return names
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess[str]]:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stdout}\n{proc.stderr}")
+    return elapsed, proc
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="safe-pip-bench-"))
+    try:
+        names = build_wheels(work / "wheels")
+        template = make_template(work / "template")
+        results: dict[str, list[float]] = {k: [] for k in ("pip-cold", "pip-warm", "safe-cold",
+                                                             "safe-warm")}
+        stages: dict[str, list[dict[str, float]]] = {"safe-cold": [], "safe-warm": []}
+        with IndexServer() as index:
+            for wheel in sorted((work / "wheels").iterdir()):
+                index.add(wheel)
+            for r in range(args.repeat):
+                for tool in ("pip", "safe"):
+                    home = work / f"home-{tool}-{r}"
+                    home.mkdir()
+                    env = isolated_env(home)
+                    for phase in ("cold", "warm"):
+                        py = venv_python(copy_venv(template, work / f"venv-{tool}-{r}-{phase}"))
+                        if tool == "pip":
+                            cmd = [str(py), "-m", "pip", "install", "-q", "-i",
+                                   index.simple_url, names[0]]
+                        else:
+                            cmd = [sys.executable, "-m", "safe_pip", "install", "--python",
+                                   str(py), "--format", "json", "-i", index.simple_url, names[0]]
+                        elapsed, proc = timed(cmd, env)
+                        results[f"{tool}-{phase}"].append(elapsed)
+                        if tool == "safe":
+                            stages[f"safe-{phase}"].append(json.loads(proc.stdout)["timings"])
+        med = {k: statistics.median(v) for k, v in results.items()}
+        print(f"{'case':<10} {'median s':>9}  runs")
+        for k, v in results.items():
+            print(f"{k:<10} {med[k]:9.2f}  {', '.join(f'{x:.2f}' for x in v)}")
+        print(f"ratio cold: {med['safe-cold'] / med['pip-cold']:.2f}x  (target <= 1.5x)")
+        print(f"ratio warm: {med['safe-warm'] / med['pip-warm']:.2f}x  (target <= 1.2x)")
+        for phase, runs in stages.items():
+            keys = sorted({k for t in runs for k in t})
+            parts = [f"{k} {statistics.median(t.get(k, 0.0) for t in runs):.2f}" for k in keys]
+            print(f"{phase} stages (median s): " + ", ".join(parts))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
