@@ -13,7 +13,7 @@ CVE-2025-8747, CVE-2025-49655), so the config itself is judged here:
 
 HDF5 without ``h5py``: Keras stores the config as a JSON string attribute.
 HDF5 keeps attribute and global-heap strings as raw, uncompressed bytes, so the
-reader *locates* the JSON by searching for ``{"class_name"`` and decodes it with
+reader *locates* the JSON by searching for ``{"class_name"``/``{"module"`` and decodes it with
 ``json.raw_decode``.  This is a documented heuristic: it cannot see a config
 stored in a filtered (compressed) dense-attribute heap, so a file that mentions
 ``model_config`` but yields no readable config is a finding, not a pass.
@@ -31,7 +31,8 @@ from safe_pip.scan.pickle.denylist import dangerous_reason
 
 _MAX_CONFIG = 64 * 1024 * 1024
 _MAX_NODES = 1_000_000
-_START = re.compile(rb'\{\s*"class_name"\s*:')
+_START = re.compile(rb'\{\s*"(?:class_name|module)"\s*:')
+"""Keras 2 writes ``{"class_name": ...``; Keras 3 writes ``{"module": ..., "class_name": ...``."""
 
 _SAFE_PREFIXES = ("keras", "tf_keras", "tensorflow")
 _SAFE_BUILTINS = frozenset(
