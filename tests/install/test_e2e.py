@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from tests.support.venvs import isolated_env
 from tests.support.wheels import build_sdist, build_wheel, sha256_file
 

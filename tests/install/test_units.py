@@ -9,8 +9,6 @@ import multiprocessing
 from pathlib import Path
 
 import pytest
-from tests.support.index_server import IndexServer
-from tests.support.wheels import build_wheel, sha256_file
 
 from safe_pip import audit_log
 from safe_pip.errors import SafePipError
@@ -29,6 +27,8 @@ from safe_pip.verdict_cache import VerdictCache
 from safe_pip.verify.hashes import pins_from_requirements, read_requirement_files
 from safe_pip.verify.index import FileInfo, file_info_from_page, index_findings
 from safe_pip.verify.names import find_typosquat, name_findings
+from tests.support.index_server import IndexServer
+from tests.support.wheels import build_wheel, sha256_file
 
 # --- names -------------------------------------------------------------------------------------
 
