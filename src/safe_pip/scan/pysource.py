@@ -203,7 +203,13 @@ def _qualname(func: ast.expr, aliases: dict[str, str]) -> str:
     if isinstance(func, ast.Name):
         parts.append(aliases.get(func.id, func.id))
     elif isinstance(func, ast.Call):
-        parts.append(_qualname(func.func, aliases) + "()")
+        inner = func.func
+        arg = func.args[0] if func.args else None
+        if (isinstance(inner, ast.Name) and inner.id in ("__import__", "import_module")
+                and isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
+            parts.append(arg.value)  # __import__('codecs').decode -> codecs.decode
+        else:
+            parts.append(_qualname(inner, aliases) + "()")
     else:
         return ""
     return ".".join(reversed(parts))
