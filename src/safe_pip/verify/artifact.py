@@ -115,7 +115,9 @@ def verify_artifact_signatures(
         return []
     filename = filename or path.name
     loc = filename
-    verifier = make_verifier(trusted_root)
+    # Building a verifier imports sigstore and parses the trusted root: only pay for it
+    # when there is a signature to check (most artifacts on most indexes have none).
+    verifier = functools.cache(lambda: make_verifier(trusted_root))
     findings: list[Finding] = []
     verified: list[Verified] = []
 
@@ -134,21 +136,20 @@ def verify_artifact_signatures(
     if (bad := _check_filename(filename, name, version)) is not None:
         findings.append(_failure(bad, loc, filename))
         return findings
-    sha = sha256_file(path)
-
     if provenance_json is not None:
         raw_prov = provenance_json
         attempt(
             "index provenance",
             lambda: verify_provenance(
-                path, raw_prov, expected=expected, verifier=verifier, filename=filename
+                path, raw_prov, expected=expected, verifier=verifier(), filename=filename
             ),
         )
+    sha = functools.cache(lambda: sha256_file(path))
     for side in sidecars:
         attempt(
             side.name,
-            functools.partial(
-                _verify_sidecar, side, path, expected, verifier, filename=filename, sha256=sha
+            lambda side=side: _verify_sidecar(  # type: ignore[misc]
+                side, path, expected, verifier(), filename=filename, sha256=sha()
             ),
         )
 
@@ -228,7 +229,7 @@ def _verify_models(
     path: Path,
     loc: str,
     expected: Sequence[Expected],
-    verifier: Verifier,
+    verifier: Callable[[], Verifier],
     model_keys: Sequence[Path],
 ) -> list[Finding]:
     """Check every ``model.sig`` a wheel/zip ships, against the package's identities."""
@@ -250,7 +251,12 @@ def _verify_models(
             for key in keys:
                 try:
                     v = verify_model(
-                        tree, raw, expected=expected, verifier=verifier, key_pem=key, source=source
+                        tree,
+                        raw,
+                        expected=expected,
+                        verifier=verifier(),
+                        key_pem=key,
+                        source=source,
                     )
                 except SignatureError as exc:
                     last = exc
