@@ -12,11 +12,15 @@ block a payload planted in these very files.
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
+
+from tests.support.wheels import build_wheel
 
 from .scan_harness import EXIT_BLOCKED, EXIT_CLEAN, FIXTURES, ScanRun, run_scan
 
@@ -81,6 +85,26 @@ def test_all_torch_fixtures_in_one_run() -> None:
     """Several targets (and a folder) in one command: still exit 0 and no medium+ finding."""
     run = run_scan([TORCH_DIR])
     assert_clean(run)
+
+
+def test_torch_fixtures_nested_in_wheel_and_sdist(tmp_path: Path) -> None:
+    """The same files one and two containers deep (wheel; sdist tar.gz) stay clean.
+
+    Nesting changes locations and the reader that hands bytes on (zip member, tar member,
+    gzip stream); a false positive that appears only there would block real packages.
+    """
+    files = {f"fixtures/weights/{n}": (TORCH_DIR / n).read_bytes() for n in TORCH_FILES}
+    wheel = build_wheel(tmp_path, "fixtures", files={"fixtures/__init__.py": b"", **files})
+    sdist = tmp_path / "fixtures-1.0.tar.gz"
+    with tarfile.open(sdist, "w:gz") as tf:
+        for name in TORCH_FILES:
+            tf.add(TORCH_DIR / name, f"fixtures-1.0/fixtures/weights/{name}")
+        info = tarfile.TarInfo("fixtures-1.0/fixtures-1.0.whl")
+        info.size = wheel.stat().st_size
+        tf.addfile(info, io.BytesIO(wheel.read_bytes()))
+    run = run_scan([wheel, sdist])
+    assert_clean(run)
+    assert pickles_read(run) >= 3 * len(TORCH_FILES), run.describe()
 
 
 @pytest.mark.parametrize("name", sorted(WHEEL_MODEL_MEMBERS))
