@@ -1,17 +1,30 @@
-"""safe-pip shell-init: not implemented yet (exits 2)."""
+"""safe-pip shell-init: print shell functions that route pip through safe-pip.
+
+``eval "$(safe-pip shell-init bash)"`` in ~/.bashrc (zsh likewise; fish:
+``safe-pip shell-init fish | source``; PowerShell: see the printed header).
+Nothing is written anywhere: deploying the line is the user's or the MDM's job.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
-from safe_pip.errors import NotImplementedYet
-
-TAKES_UNKNOWN_ARGS = True
+from safe_pip.enforce.shells import SHELLS, render
+from safe_pip.errors import EXIT_OK
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    """No options yet; the issue that fills this command in adds them."""
+    parser.add_argument("shell", choices=SHELLS, help="the shell to print functions for")
+    parser.add_argument(
+        "--safe-pip-python",
+        type=Path,
+        metavar="PATH",
+        help="interpreter that has safe-pip installed (default: this one)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    raise NotImplementedYet("'safe-pip shell-init' is not implemented yet")
+    sys.stdout.write(render(args.shell, args.safe_pip_python))
+    return EXIT_OK

@@ -1,0 +1,120 @@
+"""Real bash, real pip, real index: typed pip commands are gated or passed through.
+
+``bash -ic`` reads the test HOME's ``.bashrc``, which evals ``safe-pip
+shell-init bash`` exactly as a user's would; the PATH-shim tests run a
+non-interactive ``sh -c`` with the shim directory first on PATH.  Each blocked
+install must leave the environment without the package, and ``pip list`` must
+print what the real pip prints.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from safe_pip.enforce import shims
+from tests.enforce.conftest import BLOCKED, run_shell
+from tests.support.venvs import installed, venv_python
+
+
+def _audit_records(home: Path) -> list[dict[str, object]]:
+    log = home / "state" / "safe-pip" / "audit.jsonl"
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def _write_bashrc(home: Path) -> None:
+    (home / ".bashrc").write_text(f'eval "$({sys.executable} -m safe_pip shell-init bash)"\n')
+
+
+def test_bash_functions_block_pip_and_python_m_pip(
+    blocked_index, shell_env, home, venv_dir, tmp_path
+):
+    _write_bashrc(home)
+    url = blocked_index.simple_url
+    script = (
+        f"pip install --index-url {url} {BLOCKED}; echo pip-rc=$?; "
+        f"pip3 install --index-url {url} {BLOCKED}; echo pip3-rc=$?; "
+        f"python -m pip install --index-url {url} {BLOCKED}; echo python-rc=$?; "
+        "type pip | head -1"
+    )
+    r = run_shell(["bash", "-ic", script], shell_env(), tmp_path)
+    assert "pip-rc=1" in r.stdout, r.stdout + r.stderr
+    assert "pip3-rc=1" in r.stdout, r.stdout + r.stderr
+    assert "python-rc=1" in r.stdout, r.stdout + r.stderr
+    assert "pip is a function" in r.stdout
+    assert "NAME-TYPOSQUAT" in r.stdout
+    assert BLOCKED not in installed(venv_python(venv_dir))
+    records = _audit_records(home)
+    assert [rec["outcome"] for rec in records] == ["blocked"] * 3
+    # the gate targeted the environment whose pip the function replaced
+    assert {Path(str(rec["target"])).parent for rec in records} == {venv_dir / "bin"}
+
+
+def test_bash_functions_pass_pip_list_through_untouched(shell_env, home, venv_dir, tmp_path):
+    _write_bashrc(home)
+    env = shell_env()
+    py = venv_python(venv_dir)
+    direct = subprocess.run(
+        [str(py), "-m", "pip", "list"], capture_output=True, text=True, env=env, check=True
+    )
+    via_pip = run_shell(["bash", "-ic", "pip list"], env, tmp_path)
+    via_python = run_shell(["bash", "-ic", "python -m pip list"], env, tmp_path)
+    assert via_pip.code == 0 and via_python.code == 0
+    assert via_pip.stdout == direct.stdout
+    assert via_python.stdout == direct.stdout
+    assert _audit_records(home) == []  # nothing went through the gate
+
+
+def test_path_shims_block_in_a_non_interactive_shell(
+    blocked_index, shell_env, home, venv_dir, tmp_path
+):
+    shim_dir = tmp_path / "shims"
+    shims.install(shim_dir)
+    env = shell_env(shim_dir)
+    url = blocked_index.simple_url
+    script = (
+        f"pip install -q --index-url {url} {BLOCKED}; echo pip-rc=$?; "
+        f"python3 -m pip install --index-url={url} {BLOCKED}; echo python-rc=$?; "
+        "pip list; python -c 'print(40 + 2)'"
+    )
+    r = run_shell(["sh", "-c", script], env, tmp_path)
+    assert "pip-rc=1" in r.stdout, r.stdout + r.stderr
+    assert "python-rc=1" in r.stdout, r.stdout + r.stderr
+    assert "\n42\n" in r.stdout
+    assert "pip " in r.stdout  # pip list's own output, passed through
+    py = venv_python(venv_dir)
+    assert BLOCKED not in installed(py)
+    records = _audit_records(home)
+    assert len(records) == 2
+    assert {Path(str(rec["target"])).parent for rec in records} == {venv_dir / "bin"}
+
+
+def test_shim_without_safe_pip_fails_closed(blocked_index, shell_env, home, venv_dir, tmp_path):
+    shim_dir = tmp_path / "shims"
+    shims.install(shim_dir, python=tmp_path / "gone" / "python")
+    env = shell_env(shim_dir)
+    r = run_shell(
+        ["sh", "-c", f"pip install --index-url {blocked_index.simple_url} {BLOCKED}"],
+        env,
+        tmp_path,
+    )
+    assert r.code == 2
+    assert "refusing to run pip" in r.stderr
+    assert BLOCKED not in installed(venv_python(venv_dir))
+    assert blocked_index.requests == []  # the real pip never ran
+
+
+def test_bash_function_without_safe_pip_fails_closed(shell_env, home, venv_dir, tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "safe_pip", "shell-init", "bash", "--safe-pip-python",
+         str(tmp_path / "gone" / "python")],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    (home / ".bashrc").write_text(out)
+    r = run_shell(["bash", "-ic", f"pip install {BLOCKED}; echo rc=$?"], shell_env(), tmp_path)
+    assert "rc=2" in r.stdout
+    assert "fail closed" in r.stderr
