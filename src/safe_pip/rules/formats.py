@@ -1,4 +1,4 @@
-"""Rules of the model-format readers: Keras, TensorFlow, ONNX, GGUF, safetensors, TorchScript.
+"""Rules of the model-format readers: Keras, TensorFlow, ONNX, GGUF, safetensors.
 
 Each rule names what the *loader* would do with the content (run a Lambda, execute a
 ``PyFunc``, read a file outside the model folder), so a person can judge the risk without
@@ -110,15 +110,6 @@ RULES: tuple[Rule, ...] = (
         "similar. Rendering it outside a sandbox runs arbitrary code (CVE-2024-34359, "
         "llama-cpp-python).",
         _EXC,
-    ),
-    Rule(
-        "TORCHSCRIPT-CODE",
-        "TorchScript archive carries code",
-        S.INFO,
-        "The archive holds TorchScript source under code/, which torch.jit.load compiles "
-        "and runs. TorchScript cannot import Python modules, so this is listed for review "
-        "(the files are named in the detail); its pickles are scanned as usual.",
-        "Informational: does not block under the default policy.",
     ),
     Rule(
         "HDF5-NOT-INSPECTED",
