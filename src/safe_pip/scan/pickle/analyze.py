@@ -31,6 +31,7 @@ _EVENT_RULES = {
     "unresolved-global": "PICKLE-GLOBAL-UNRESOLVED",
     "ext": "PICKLE-EXT-OPCODE",
     "frame": "PICKLE-MALFORMED",
+    "persid": "PICKLE-PERSID",
 }
 
 
@@ -134,47 +135,25 @@ def _report(ctx: ScanContext, scan: PickleScan, location: str, base: int) -> Non
     """Report findings; offsets in locations are relative to ``base``."""
     ctx.saw("pickle-legacy-torch" if scan.legacy_torch else "pickle")
     seen: dict[tuple[str, str], dict[str, Any]] = {}
+    untracked = 0
     for idx, r in enumerate(scan.streams):
+        untracked += r.globals_untracked
         for g in r.globals:
             if not g.resolved:
                 continue
             key = (g.module or "", g.name or "")
+            count = r.global_counts.get((g.module, g.name), 1)
             if key in seen:
-                seen[key]["count"] += 1
-                continue
-            seen[key] = {"count": 1, "global": g, "stream": idx}
-        for ev in r.events:
-            ctx.report(
-                _EVENT_RULES[ev.kind], ev.message, f"{location}@{ev.offset - base}", **ev.detail
-            )
-        for off, pid in r.persids:
-            if not (isinstance(pid, tuple) and pid and pid[0] == "storage"):
-                ctx.report(
-                    "PICKLE-PERSID",
-                    "persistent id outside PyTorch's ('storage', ...) convention "
-                    "is handed to the loader's persistent_load hook",
-                    f"{location}@{off - base}",
-                )
-        if r.limit is not None:
-            ctx.report(
-                "PICKLE-LIMIT",
-                f"pickle stream {idx} stopped at a limit: {r.limit}",
-                f"{location}@{r.error_offset - base}",
-            )
-        elif r.error is not None:
-            before = len(r.globals)
-            ctx.report(
-                "PICKLE-MALFORMED",
-                f"pickle stream {idx} is broken at offset {r.error_offset - base}: {r.error}"
-                + (
-                    f" (after importing {before} global(s), which a loader would run)"
-                    if before
-                    else ""
-                ),
-                f"{location}@{r.error_offset - base}",
-            )
-    for (module, name), info in seen.items():
-        _report_global(ctx, module, name, info, location, base)
+                seen[key]["count"] += count
+            else:
+                seen[key] = {"count": count, "global": g, "stream": idx}
+        _report_events(ctx, r, location, base)
+        _report_break(ctx, r, idx, location, base)
+    _report_globals(ctx, seen, untracked, location, base)
+    _report_magic(ctx, scan, location, base)
+
+
+def _report_magic(ctx: ScanContext, scan: PickleScan, location: str, base: int) -> None:
     first = scan.streams[0] if scan.streams else None
     if (
         first is not None
@@ -190,6 +169,86 @@ def _report(ctx: ScanContext, scan: PickleScan, location: str, base: int) -> Non
         )
 
 
+def _report_events(ctx: ScanContext, r: StreamResult, location: str, base: int) -> None:
+    for ev in r.events:
+        ctx.report(_EVENT_RULES[ev.kind], ev.message, f"{location}@{ev.offset - base}", **ev.detail)
+    shown: dict[str, int] = {}
+    for ev in r.events:
+        shown[ev.kind] = shown.get(ev.kind, 0) + 1
+    for kind, total in r.event_counts.items():
+        if total > shown.get(kind, 0):
+            ctx.report(
+                _EVENT_RULES[kind],
+                f"{total - shown.get(kind, 0)} more occurrences of the above in stream "
+                f"starting at {r.start - base} (not listed one by one)",
+                f"{location}@{r.start - base}",
+            )
+
+
+def _report_break(ctx: ScanContext, r: StreamResult, idx: int, location: str, base: int) -> None:
+    if r.limit is not None:
+        ctx.report(
+            "PICKLE-LIMIT",
+            f"pickle stream {idx} stopped at a limit: {r.limit}",
+            f"{location}@{r.error_offset - base}",
+        )
+    elif r.error is not None:
+        before = sum(r.global_counts.values()) + r.globals_untracked
+        ctx.report(
+            "PICKLE-MALFORMED",
+            f"pickle stream {idx} is broken at offset {r.error_offset - base}: {r.error}"
+            + (
+                f" (after importing {before} global(s), which a loader would run)" if before else ""
+            ),
+            f"{location}@{r.error_offset - base}",
+        )
+
+
+MAX_GLOBAL_FINDINGS = 100
+"""Distinct unlisted globals reported one by one per member; the rest are summarised."""
+
+
+def _report_globals(
+    ctx: ScanContext,
+    seen: dict[tuple[str, str], dict[str, Any]],
+    untracked: int,
+    location: str,
+    base: int,
+) -> None:
+    flagged: list[tuple[bool, int, str, str, dict[str, Any]]] = []
+    for (module, name), info in seen.items():
+        verdict = _classify(ctx, module, name)
+        if verdict is not None:
+            flagged.append((verdict != "dangerous", info["global"].offset, module, name, info))
+    flagged.sort(key=lambda t: (t[0], t[1]))  # dangerous first, then by offset
+    for _, _, module, name, info in flagged[:MAX_GLOBAL_FINDINGS]:
+        _report_global(ctx, module, name, info, location, base)
+    rest = flagged[MAX_GLOBAL_FINDINGS:]
+    if rest or untracked:
+        dangerous = any(not unknown for unknown, *_ in rest)
+        ctx.report(
+            "PICKLE-GLOBAL-DANGEROUS" if dangerous else "PICKLE-GLOBAL-UNKNOWN",
+            f"{len(rest)} more distinct unlisted global(s)"
+            + (f" and {untracked} GLOBAL opcode(s) past the tracking limit" if untracked else "")
+            + " not listed one by one",
+            f"{location}@{rest[0][1] - base if rest else 0}",
+            module="*",
+            name="*",
+        )
+
+
+def _classify(ctx: ScanContext, module: str, name: str) -> str | None:
+    """``None`` when allowed, else ``"dangerous"`` or ``"unknown"``."""
+    cmod, cname = _canonical(module, name)
+    if is_allowed(module, name) or is_allowed(cmod, cname):
+        return None
+    if ctx.torchscript and (module == "__torch__" or module.startswith("__torch__.")):
+        return None
+    if dangerous_reason(module, name) or dangerous_reason(cmod, cname):
+        return "dangerous"
+    return "unknown"
+
+
 def _canonical(module: str, name: str) -> tuple[str, str]:
     """Apply pickle's py2 → py3 name mapping (``__builtin__.xrange`` → ``builtins.range``)."""
     if (module, name) in NAME_MAPPING:
@@ -202,11 +261,6 @@ def _report_global(
 ) -> None:
     g: Global = info["global"]
     cmod, cname = _canonical(module, name)
-    if is_allowed(module, name) or is_allowed(cmod, cname):
-        return
-    if ctx.torchscript and (module == "__torch__" or module.startswith("__torch__.")):
-        ctx.saw("torchscript-class")
-        return
     shown = (
         f"{module}.{name}"
         if (cmod, cname) == (module, name)

@@ -81,6 +81,14 @@ BUFFER = _Placeholder("buffer")
 PERSISTED = _Placeholder("persistent")
 EXT_VALUE = _Placeholder("ext")
 
+MAX_DISTINCT_GLOBALS = 10_000
+MAX_EVENTS_PER_KIND = 100
+"""Memory stays bounded however often a hostile pickle repeats itself."""
+
+_HOLE = _Placeholder("unset memo slot")
+_MEMO_GAP = 1 << 16
+"""Keys up to this far past the memo's end extend the list; farther ones go to a dict."""
+
 MAX_DECODED_STR = 4096
 """Strings longer than this are not decoded: no module or name is that long."""
 
@@ -105,8 +113,13 @@ class StreamResult:
     end: int = 0
     proto: int = 0
     globals: list[Global] = field(default_factory=list)
+    """Distinct globals, first occurrence each (at most MAX_DISTINCT_GLOBALS)."""
+    global_counts: dict[tuple[str | None, str | None], int] = field(default_factory=dict)
+    globals_untracked: int = 0
+    """GLOBAL opcodes beyond MAX_DISTINCT_GLOBALS distinct names (counted, not kept)."""
     events: list[Event] = field(default_factory=list)
-    persids: list[tuple[int, object]] = field(default_factory=list)
+    """At most MAX_EVENTS_PER_KIND of each kind; ``event_counts`` has the true totals."""
+    event_counts: dict[str, int] = field(default_factory=dict)
     value: object = None
     error: str | None = None
     error_offset: int = -1
@@ -120,7 +133,7 @@ class StreamResult:
     @property
     def eventful(self) -> bool:
         """True when loading this stream would import, call or hook anything."""
-        return bool(self.globals or self.events or self.persids)
+        return bool(self.globals or self.events or self.globals_untracked)
 
 
 class PickleError(Exception):
@@ -181,9 +194,15 @@ def run_stream(
     push = stack.append
     pop = stack.pop
     marks: list[int] = []
-    memo: dict[int, Any] = {}
+    # The memo is a list indexed by key (8 bytes an entry) with a dict only for keys far
+    # past its end: a hostile pickle with millions of PUTs must not cost gigabytes.
+    memo: list[Any] = []
+    sparse: dict[int, Any] = {}
+    filled = [0]  # entries set, as CPython counts them for MEMOIZE
     globals_ = res.globals
+    counts = res.global_counts
     events = res.events
+    event_counts = res.event_counts
     pos = start
     op_start = start
     n_ops = 0
@@ -211,28 +230,71 @@ def run_stream(
         del stack[k:]
         return items
 
+    def mput(idx: int, value: Any) -> None:
+        n = len(memo)
+        if idx < n:
+            if memo[idx] is _HOLE:
+                filled[0] += 1
+            memo[idx] = value
+        elif idx - n <= _MEMO_GAP:
+            memo.extend([_HOLE] * (idx - n))
+            memo.append(value)
+            filled[0] += 1
+        else:
+            if idx not in sparse:
+                filled[0] += 1
+            sparse[idx] = value
+
+    def mget(idx: int) -> Any:
+        if idx < len(memo) and memo[idx] is not _HOLE:
+            return memo[idx]
+        if idx in sparse:
+            return sparse[idx]
+        raise PickleError(f"memo key {idx} missing", op_start)
+
+    def event(kind: str, message: str, **detail: Any) -> None:
+        n = event_counts.get(kind, 0)
+        if n < MAX_EVENTS_PER_KIND:
+            events.append(Event(kind, op_start, message, detail))
+        event_counts[kind] = n + 1
+
+    def note_global(g: Global) -> None:
+        key = (g.module, g.name)
+        c = counts.get(key)
+        if c is not None:
+            counts[key] = c + 1
+        elif len(counts) < MAX_DISTINCT_GLOBALS:
+            counts[key] = 1
+            globals_.append(g)
+        else:
+            res.globals_untracked += 1
+
     def structural(target: object, what: str) -> None:
         if isinstance(target, Global):
-            events.append(
-                Event(
-                    "mutate-global",
-                    op_start,
-                    f"{what} on the imported object {target.module}.{target.name} itself",
-                    {"module": target.module, "name": target.name, "opcode": what},
-                )
+            event(
+                "mutate-global",
+                f"{what} on the imported object {target.module}.{target.name} itself",
+                module=target.module,
+                name=target.name,
+                opcode=what,
             )
 
     def called(func: object, opname: str) -> None:
-        if isinstance(func, Global):
-            return
-        events.append(
-            Event(
+        if not isinstance(func, Global):
+            event(
                 "indirect-call",
-                op_start,
                 f"{opname} calls a value that is not an imported global ({_describe(func)})",
-                {"opcode": opname, "callee": _describe(func)},
+                opcode=opname,
+                callee=_describe(func),
             )
-        )
+
+    def persistent(pid: object) -> None:
+        if not (type(pid) is tuple and pid and pid[0] == "storage"):
+            event(
+                "persid",
+                "persistent id outside PyTorch's ('storage', ...) convention is handed to "
+                f"the loader's persistent_load hook ({_describe(pid)})",
+            )
 
     try:
         while True:
@@ -245,7 +307,7 @@ def run_stream(
             if not n_ops & check_every:
                 if n_ops > max_opcodes:
                     raise LimitExceeded(f"more than {max_opcodes} opcodes")
-                if len(memo) > max_memo:
+                if filled[0] > max_memo:
                     raise LimitExceeded(f"more than {max_memo} memo entries")
                 if len(stack) > max_stack or len(marks) > max_stack:
                     raise LimitExceeded(f"stack deeper than {max_stack}")
@@ -260,15 +322,20 @@ def run_stream(
             elif op == 0x71:  # BINPUT
                 if pos >= end:
                     raise PickleError("BINPUT runs past the end of the data", op_start)
-                memo[data[pos]] = stack[-1]
+                idx = data[pos]
+                if idx < len(memo) and memo[idx] is not _HOLE:
+                    memo[idx] = stack[-1]
+                else:
+                    mput(idx, stack[-1])
                 pos += 1
             elif op == 0x68:  # BINGET
                 if pos >= end:
                     raise PickleError("BINGET runs past the end of the data", op_start)
-                try:
-                    push(memo[data[pos]])
-                except KeyError:
-                    raise PickleError(f"memo key {data[pos]} missing", op_start) from None
+                idx = data[pos]
+                if idx < len(memo) and (val := memo[idx]) is not _HOLE:
+                    push(val)
+                else:
+                    push(mget(idx))
                 pos += 1
             elif op == 0x4B:  # BININT1
                 if pos >= end:
@@ -312,18 +379,14 @@ def run_stream(
                 called(func, "REDUCE")
                 push(Call(func, op_start))
             elif op == 0x94:  # MEMOIZE
-                memo[len(memo)] = stack[-1]
+                mput(filled[0], stack[-1])
             elif op == 0x72:  # LONG_BINPUT
                 need(pos, 4)
-                memo[_unpack("<I", data, pos)[0]] = stack[-1]
+                mput(_unpack("<I", data, pos)[0], stack[-1])
                 pos += 4
             elif op == 0x6A:  # LONG_BINGET
                 need(pos, 4)
-                key = _unpack("<I", data, pos)[0]
-                try:
-                    push(memo[key])
-                except KeyError:
-                    raise PickleError(f"memo key {key} missing", op_start) from None
+                push(mget(_unpack("<I", data, pos)[0]))
                 pos += 4
             elif op == 0x4A:  # BININT
                 need(pos, 4)
@@ -357,8 +420,7 @@ def run_stream(
                 pop()
                 structural(stack[-1], "APPEND")
             elif op == 0x51:  # BINPERSID
-                pid = pop()
-                res.persids.append((op_start, pid))
+                persistent(pop())
                 push(PERSISTED)
             elif op == 0x62:  # BUILD
                 pop()  # state
@@ -372,7 +434,7 @@ def run_stream(
                     op_start,
                     "GLOBAL",
                 )
-                globals_.append(g)
+                note_global(g)
                 push(g)
             elif op == 0x93:  # STACK_GLOBAL
                 name = pop()
@@ -381,16 +443,14 @@ def run_stream(
                     g = Global(module, name, op_start, "STACK_GLOBAL")
                 else:
                     g = Global(None, None, op_start, "STACK_GLOBAL")
-                    events.append(
-                        Event(
-                            "unresolved-global",
-                            op_start,
-                            "STACK_GLOBAL operands are not plain strings "
-                            f"(module={_describe(module)}, name={_describe(name)})",
-                            {"module": _describe(module), "name": _describe(name)},
-                        )
+                    event(
+                        "unresolved-global",
+                        "STACK_GLOBAL operands are not plain strings "
+                        f"(module={_describe(module)}, name={_describe(name)})",
+                        module=_describe(module),
+                        name=_describe(name),
                     )
-                globals_.append(g)
+                note_global(g)
                 push(g)
             elif op == 0x95:  # FRAME: the C unpickler checks the length and reads on
                 need(pos, 8)
@@ -399,13 +459,10 @@ def run_stream(
                 if pos + flen > end:
                     # The loader stops here, but other readers may not: keep reading so
                     # a payload behind the lying frame is still reported.
-                    events.append(
-                        Event(
-                            "frame",
-                            op_start,
-                            f"FRAME declares {flen} bytes but only {end - pos} remain",
-                            {"frame_length": flen},
-                        )
+                    event(
+                        "frame",
+                        f"FRAME declares {flen} bytes but only {end - pos} remain",
+                        frame_length=flen,
                     )
             elif op == 0x80:  # PROTO
                 need(pos, 1)
@@ -447,7 +504,7 @@ def run_stream(
                     op_start,
                     "INST",
                 )
-                globals_.append(g)
+                note_global(g)
                 pop_mark()
                 push(Call(g, op_start))
             elif op == 0x8A:  # LONG1
@@ -572,30 +629,23 @@ def run_stream(
                 push(sval if len(sval) <= MAX_DECODED_STR else LONG_STR)
             elif op == 0x70:  # PUT (text)
                 line, pos = readline(pos)
-                memo[_memo_key(line, op_start)] = stack[-1]
+                mput(_memo_key(line, op_start), stack[-1])
             elif op == 0x67:  # GET (text)
                 line, pos = readline(pos)
-                key = _memo_key(line, op_start)
-                try:
-                    push(memo[key])
-                except KeyError:
-                    raise PickleError(f"memo key {key} missing", op_start) from None
+                push(mget(_memo_key(line, op_start)))
             elif op == 0x50:  # PERSID (text)
                 line, pos = readline(pos)
-                res.persids.append((op_start, line.decode("ascii", "replace")))
+                persistent(line.decode("ascii", "replace"))
                 push(PERSISTED)
             elif op in (0x82, 0x83, 0x84):  # EXT1 / EXT2 / EXT4
                 width = {0x82: 1, 0x83: 2, 0x84: 4}[op]
                 need(pos, width)
                 code = int.from_bytes(bytes(data[pos : pos + width]), "little")
                 pos += width
-                events.append(
-                    Event(
-                        "ext",
-                        op_start,
-                        f"EXT{width} fetches global #{code} from the copyreg extension registry",
-                        {"code": code},
-                    )
+                event(
+                    "ext",
+                    f"EXT{width} fetches global #{code} from the copyreg extension registry",
+                    code=code,
                 )
                 push(EXT_VALUE)
             elif op == 0x97:  # NEXT_BUFFER
