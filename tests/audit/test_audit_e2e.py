@@ -18,7 +18,6 @@ import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from tests.install.conftest import home, venv_template  # noqa: F401
 from tests.scan import pickles as P
 from tests.support.venvs import copy_venv, isolated_env, venv_python
 from tests.support.wheels import build_wheel
@@ -28,7 +27,7 @@ def _site(venv: Path) -> Path:
     return next((venv / "lib").glob("python3*/site-packages"))
 
 
-def _audit(home: Path, tmp: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:  # noqa: F811
+def _audit(home: Path, tmp: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "safe_pip", "audit", *map(str, args)],
         capture_output=True,
@@ -40,7 +39,7 @@ def _audit(home: Path, tmp: Path, *args: str | Path) -> subprocess.CompletedProc
 
 
 @pytest.fixture
-def dirty_venv(venv_template: Path, home: Path, tmp_path: Path) -> Path:  # noqa: F811
+def dirty_venv(venv_template: Path, home: Path, tmp_path: Path) -> Path:
     venv = copy_venv(venv_template, tmp_path / "venv")
     wheel = build_wheel(
         tmp_path / "wheels",
@@ -62,7 +61,7 @@ def dirty_venv(venv_template: Path, home: Path, tmp_path: Path) -> Path:  # noqa
     return venv
 
 
-def test_audit_reports_modified_file_and_malicious_model(dirty_venv: Path, home: Path, tmp_path):  # noqa: F811
+def test_audit_reports_modified_file_and_malicious_model(dirty_venv: Path, home: Path, tmp_path):
     r = _audit(home, tmp_path, "--python", venv_python(dirty_venv), "--format", "json")
     assert r.returncode == 1, r.stderr
     doc = json.loads(r.stdout)
@@ -85,7 +84,7 @@ def test_audit_reports_modified_file_and_malicious_model(dirty_venv: Path, home:
 def test_cyclonedx_validates_and_ties_the_model_to_its_package(
     dirty_venv: Path,
     home: Path,
-    tmp_path: Path,  # noqa: F811
+    tmp_path: Path,
 ):
     r = _audit(home, tmp_path, "--path", _site(dirty_venv), "--format", "cyclonedx")
     assert r.returncode == 1, r.stderr
@@ -108,7 +107,7 @@ def test_cyclonedx_validates_and_ties_the_model_to_its_package(
     assert model["bom-ref"] in deps["pkg:pypi/modelpkg@1.0"]
 
 
-def test_clean_environment_passes(venv_template: Path, home: Path, tmp_path: Path):  # noqa: F811
+def test_clean_environment_passes(venv_template: Path, home: Path, tmp_path: Path):
     venv = copy_venv(venv_template, tmp_path / "venv")
     r = _audit(home, tmp_path, "--python", venv_python(venv))
     assert r.returncode == 0, r.stdout + r.stderr
@@ -118,7 +117,7 @@ def test_clean_environment_passes(venv_template: Path, home: Path, tmp_path: Pat
 def test_unowned_pth_is_reported_and_never_run(
     venv_template: Path,
     home: Path,
-    tmp_path: Path,  # noqa: F811
+    tmp_path: Path,
 ):
     venv = copy_venv(venv_template, tmp_path / "venv")
     marker = tmp_path / "pth-ran"
@@ -135,7 +134,7 @@ def test_unowned_pth_is_reported_and_never_run(
 def test_models_folder_found_by_content(
     venv_template: Path,
     home: Path,
-    tmp_path: Path,  # noqa: F811
+    tmp_path: Path,
 ):
     venv = copy_venv(venv_template, tmp_path / "venv")
     cache = tmp_path / "hf-cache" / "models--x--y" / "snapshots" / "abc"
@@ -158,7 +157,7 @@ def test_models_folder_found_by_content(
     assert models[0]["package"] is None
 
 
-def test_exception_in_policy_allows_a_reviewed_change(dirty_venv: Path, home: Path, tmp_path):  # noqa: F811
+def test_exception_in_policy_allows_a_reviewed_change(dirty_venv: Path, home: Path, tmp_path):
     policy = tmp_path / "policy.toml"
     policy.write_text(
         "version = 1\n"

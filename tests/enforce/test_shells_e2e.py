@@ -110,9 +110,18 @@ def test_shim_without_safe_pip_fails_closed(blocked_index, shell_env, home, venv
 
 def test_bash_function_without_safe_pip_fails_closed(shell_env, home, venv_dir, tmp_path):
     out = subprocess.run(
-        [sys.executable, "-m", "safe_pip", "shell-init", "bash", "--safe-pip-python",
-         str(tmp_path / "gone" / "python")],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-m",
+            "safe_pip",
+            "shell-init",
+            "bash",
+            "--safe-pip-python",
+            str(tmp_path / "gone" / "python"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     (home / ".bashrc").write_text(out)
     r = run_shell(["bash", "-ic", f"pip install {BLOCKED}; echo rc=$?"], shell_env(), tmp_path)
