@@ -245,6 +245,11 @@ ALLOWED: dict[tuple[str, str], str] = {
         for mod in (f"scipy.sparse._{fmt}", f"scipy.sparse.{fmt}", "scipy.sparse")
         for cls in (f"{fmt}_matrix", f"{fmt}_array")
     },
+    # --- joblib ----------------------------------------------------------------------------
+    ("joblib.numpy_pickle", "NumpyArrayWrapper"): (
+        "joblib's array placeholder: the bytes after it are raw array data, or a nested "
+        "pickle for object arrays, which the VM reads and checks like any other"
+    ),
     # --- inert builtins ------------------------------------------------------------------
     ("builtins", "frozenset"): "an immutable set",
     ("builtins", "slice"): "a slice object, no behaviour",

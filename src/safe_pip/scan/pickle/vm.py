@@ -21,6 +21,7 @@ real checkpoints, with bounds and the time budget checked every 64 Ki opcodes.
 from __future__ import annotations
 
 import codecs
+import re
 import struct
 import time
 from dataclasses import dataclass, field
@@ -51,11 +52,12 @@ class Global:
 class Call:
     """Whatever calling ``func`` would return."""
 
-    __slots__ = ("func", "offset")
+    __slots__ = ("args", "func", "offset")
 
-    def __init__(self, func: object, offset: int) -> None:
+    def __init__(self, func: object, offset: int, args: object = None) -> None:
         self.func = func
         self.offset = offset
+        self.args = args
 
 
 class _Placeholder:
@@ -199,6 +201,9 @@ def run_stream(
     memo: list[Any] = []
     sparse: dict[int, Any] = {}
     filled = [0]  # entries set, as CPython counts them for MEMOIZE
+    # joblib writes raw array bytes into the middle of its pickle stream (see _joblib_array);
+    # once its wrapper class is named, dicts and call arguments are kept to find their size.
+    joblib = [False]
     globals_ = res.globals
     counts = res.global_counts
     events = res.events
@@ -266,6 +271,8 @@ def run_stream(
         elif len(counts) < MAX_DISTINCT_GLOBALS:
             counts[key] = 1
             globals_.append(g)
+            if g.module == "joblib.numpy_pickle":
+                joblib[0] = True
         else:
             res.globals_untracked += 1
 
@@ -295,6 +302,42 @@ def run_stream(
                 "persistent id outside PyTorch's ('storage', ...) convention is handed to "
                 f"the loader's persistent_load hook ({_describe(pid)})",
             )
+
+    def joblib_array(state: object, p: int) -> int:
+        """Skip the array joblib wrote after its wrapper's BUILD; return the new position."""
+        spec = _joblib_layout(state)
+        if spec is None:
+            raise PickleError("joblib array wrapper with a state safe-pip cannot size", op_start)
+        nbytes, aligned = spec
+        if nbytes < 0:  # object array: a whole nested pickle follows
+            inner = run_stream(
+                data,
+                p,
+                end,
+                max_opcodes=max_opcodes,
+                max_memo=max_memo,
+                max_stack=max_stack,
+                max_string=max_string,
+                deadline=deadline,
+            )
+            for g in inner.globals:
+                note_global(g)
+            for ev in inner.events:
+                event(ev.kind, ev.message, **ev.detail)
+            if not inner.complete:
+                raise PickleError(
+                    "object array pickle inside joblib data is broken: "
+                    f"{inner.error or inner.limit}",
+                    inner.error_offset,
+                )
+            return inner.end
+        if aligned:
+            if p >= end:
+                raise PickleError("joblib padding runs past the end of the data", p)
+            p += 1 + data[p]
+        if p + nbytes > end:
+            raise PickleError(f"joblib array of {nbytes} bytes runs past the end of the data", p)
+        return p + nbytes
 
     try:
         while True:
@@ -374,10 +417,10 @@ def run_stream(
             elif op == 0x29:  # EMPTY_TUPLE
                 push(())
             elif op == 0x52:  # REDUCE
-                pop()  # args
+                args = pop()
                 func = pop()
                 called(func, "REDUCE")
-                push(Call(func, op_start))
+                push(Call(func, op_start, args if joblib[0] else None))
             elif op == 0x94:  # MEMOIZE
                 mput(filled[0], stack[-1])
             elif op == 0x72:  # LONG_BINPUT
@@ -401,7 +444,7 @@ def run_stream(
             elif op == 0x4E:  # NONE
                 push(None)
             elif op == 0x7D:  # EMPTY_DICT
-                push(DICT)
+                push({} if joblib[0] else DICT)
             elif op == 0x5D:  # EMPTY_LIST
                 push(LIST)
             elif op == 0x75:  # SETITEMS
@@ -409,10 +452,14 @@ def run_stream(
                 if len(items) % 2:
                     raise PickleError("SETITEMS with an odd number of items", op_start)
                 structural(stack[-1], "SETITEMS")
+                if type(stack[-1]) is dict:
+                    _remember(stack[-1], items)
             elif op == 0x73:  # SETITEM
-                pop()
-                pop()
+                value = pop()
+                key = pop()
                 structural(stack[-1], "SETITEM")
+                if type(stack[-1]) is dict:
+                    _remember(stack[-1], [key, value])
             elif op == 0x65:  # APPENDS
                 pop_mark()
                 structural(stack[-1], "APPENDS")
@@ -423,8 +470,10 @@ def run_stream(
                 persistent(pop())
                 push(PERSISTED)
             elif op == 0x62:  # BUILD
-                pop()  # state
+                state = pop()
                 structural(stack[-1], "BUILD")
+                if joblib[0] and _is_joblib_wrapper(stack[-1]):
+                    pos = joblib_array(state, pos)
             elif op == 0x63:  # GLOBAL
                 mod_raw, pos = readline(pos)
                 name_raw, pos = readline(pos)
@@ -479,10 +528,10 @@ def run_stream(
                 res.end = pos
                 break
             elif op == 0x81:  # NEWOBJ
-                pop()
+                args = pop()
                 cls = pop()
                 called(cls, "NEWOBJ")
-                push(Call(cls, op_start))
+                push(Call(cls, op_start, args if joblib[0] else None))
             elif op == 0x92:  # NEWOBJ_EX
                 pop()
                 pop()
@@ -672,6 +721,55 @@ def run_stream(
         res.end = pos
     res.opcodes = n_ops
     return res
+
+
+def _remember(target: dict[Any, Any], items: list[Any]) -> None:
+    """Keep a dict's items (joblib mode only); unhashable keys are simply not kept."""
+    for k, v in zip(items[::2], items[1::2], strict=True):
+        try:
+            target[k] = v
+        except TypeError:
+            continue
+
+
+def _is_joblib_wrapper(value: object) -> bool:
+    return (
+        isinstance(value, Call)
+        and isinstance(value.func, Global)
+        and value.func.module == "joblib.numpy_pickle"
+        and value.func.name == "NumpyArrayWrapper"
+    )
+
+
+_DTYPE = re.compile(r"[<>|=]?([a-zA-Z])(\d*)\Z")
+
+
+def _joblib_layout(state: object) -> tuple[int, bool] | None:
+    """(array bytes, padded) from a NumpyArrayWrapper state; -1 bytes for object arrays."""
+    if type(state) is not dict:
+        return None
+    shape, dtype = state.get("shape"), state.get("dtype")
+    if type(shape) is not tuple or not all(type(n) is int and n >= 0 for n in shape):
+        return None
+    if not (isinstance(dtype, Call) and type(dtype.args) is tuple and dtype.args):
+        return None
+    descr = dtype.args[0]
+    m = _DTYPE.match(descr) if type(descr) is str else None
+    if m is None:
+        return None
+    kind, digits = m.group(1), m.group(2)
+    if kind == "O":
+        return -1, False
+    size = int(digits) if digits else 0
+    if kind == "U":
+        size *= 4
+    if size <= 0:
+        return None
+    count = 1
+    for n in shape:
+        count *= n
+    align = state.get("numpy_array_alignment_bytes")
+    return count * size, bool(type(align) is int and align)
 
 
 def _memo_key(line: bytes, offset: int) -> int:
