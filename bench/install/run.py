@@ -77,16 +77,55 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, subprocess.Comple
     return elapsed, proc
 
 
+def _cached_pip_wheel() -> Path | None:
+    """The newest pip wheel that scripts/fetch_test_wheels.py cached, if any."""
+    cache = Path(
+        os.environ.get("SAFE_PIP_TEST_WHEELS", Path.home() / ".cache/safe-pip-test-wheels")
+    )
+    wheels = sorted(cache.glob("pip-*-py3-none-any.whl"))
+    return wheels[-1] if wheels else None
+
+
+def _current_pip(template: Path, wheel: Path | None) -> str:
+    """Install ``wheel`` into the template so both tools run the pip people have today.
+
+    Why: the interpreter's bundled pip (23.2) downloads every wheel during
+    ``--dry-run``; current pip reads PEP 658 metadata instead, as it does on a real index.
+    Plain pip and safe-pip always use the same pip, so the ratio stays fair.
+    """
+    py = str(venv_python(template))
+    if wheel is not None:
+        env = isolated_env(template.parent)
+        subprocess.run(
+            [py, "-m", "pip", "install", "-q", "--no-index", str(wheel)],
+            check=True,
+            env=env,
+            capture_output=True,
+        )
+    out = subprocess.run([py, "-m", "pip", "--version"], check=True, capture_output=True, text=True)
+    return out.stdout.split(" from ")[0]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--pip-wheel",
+        type=Path,
+        default=_cached_pip_wheel(),
+        help="pip wheel to put in the target venvs (default: the newest in the test-wheel "
+        "cache; the interpreter's bundled pip if there is none)",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="safe-pip-bench-"))
     try:
         names = build_wheels(work / "wheels")
         template = make_template(work / "template")
-        results: dict[str, list[float]] = {k: [] for k in ("pip-cold", "pip-warm", "safe-cold",
-                                                             "safe-warm")}
+        pip_version = _current_pip(template, args.pip_wheel)
+        print(f"target venvs use {pip_version}")
+        results: dict[str, list[float]] = {
+            k: [] for k in ("pip-cold", "pip-warm", "safe-cold", "safe-warm")
+        }
         stages: dict[str, list[dict[str, float]]] = {"safe-cold": [], "safe-warm": []}
         with IndexServer() as index:
             for wheel in sorted((work / "wheels").iterdir()):
@@ -99,11 +138,30 @@ def main() -> int:
                     for phase in ("cold", "warm"):
                         py = venv_python(copy_venv(template, work / f"venv-{tool}-{r}-{phase}"))
                         if tool == "pip":
-                            cmd = [str(py), "-m", "pip", "install", "-q", "-i",
-                                   index.simple_url, names[0]]
+                            cmd = [
+                                str(py),
+                                "-m",
+                                "pip",
+                                "install",
+                                "-q",
+                                "-i",
+                                index.simple_url,
+                                names[0],
+                            ]
                         else:
-                            cmd = [sys.executable, "-m", "safe_pip", "install", "--python",
-                                   str(py), "--format", "json", "-i", index.simple_url, names[0]]
+                            cmd = [
+                                sys.executable,
+                                "-m",
+                                "safe_pip",
+                                "install",
+                                "--python",
+                                str(py),
+                                "--format",
+                                "json",
+                                "-i",
+                                index.simple_url,
+                                names[0],
+                            ]
                         elapsed, proc = timed(cmd, env)
                         results[f"{tool}-{phase}"].append(elapsed)
                         if tool == "safe":

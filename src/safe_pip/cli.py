@@ -51,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, unknown = parser.parse_known_args(argv)
     if unknown and not getattr(args, "_takes_unknown", False):
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if "--" in unknown:  # "safe-pip install [our options] -- <pip args>": the separator is ours
+        unknown.remove("--")
     args.extra_args = unknown
     run = getattr(args, "_run", None)
     if run is None:

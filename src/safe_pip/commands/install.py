@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from safe_pip.errors import EXIT_BLOCKED, EXIT_ERROR, EXIT_OK, SafePipError, UsageError
-from safe_pip.models import Decision, Finding, ScanResult, Severity, Verdict
+from safe_pip.models import Artifact, Decision, Finding, ScanResult, Severity, Verdict
+from safe_pip.report import ReportItem
 
 if TYPE_CHECKING:
     from safe_pip.fetch import Fetcher
@@ -81,6 +82,35 @@ class ArtifactState:
     scan: ScanResult | None = None
     scan_cached: bool = False
     verdict: Verdict | None = None
+
+    def report_item(self) -> ReportItem:
+        """This artifact as the shared report renderers (text, SARIF) take it."""
+        scan = self.scan or ScanResult(self.label, (), (), {}, sha256=self.sha256, size=self.size)
+        verdict = self.verdict or Verdict(
+            self.label,
+            Decision.BLOCK,
+            tuple(self.findings),
+            (),
+            notes=("not decided: the run failed",),
+        )
+        artifact = None
+        if self.item is not None:
+            artifact = Artifact(
+                name=self.item.name,
+                path=str(self.path) if self.path else self.item.filename,
+                version=self.item.version,
+                url=self.item.url,
+                sha256=self.sha256,
+                size=self.size,
+                requested=self.item.requested,
+            )
+        label = f"{self.item.name} {self.item.version} ({self.label})" if self.item else self.label
+        if self.scan_cached:
+            label += " [verdict cache]"
+        scan = ScanResult(
+            label, scan.findings, scan.skipped, scan.inventory, scan.sha256, scan.size
+        )
+        return ReportItem(scan, verdict, artifact)
 
     def to_dict(self) -> dict[str, Any]:
         item = self.item
@@ -355,8 +385,7 @@ def _explain_resolve_failure(
             Finding(
                 rule,
                 Severity.CRITICAL,
-                f"pip reports that downloaded files do not match {what}: "
-                + rs.last_error(stderr),
+                f"pip reports that downloaded files do not match {what}: " + rs.last_error(stderr),
                 art.label,
                 {"source": art.label},
             )
@@ -661,88 +690,28 @@ def _document(state: Run) -> dict[str, Any]:
 
 
 def _sarif(state: Run) -> dict[str, Any]:
-    from safe_pip.rules import get_rule
+    from safe_pip.report.sarif import document
 
-    results = []
-    rule_ids: dict[str, dict[str, Any]] = {}
-    levels = {
-        Severity.CRITICAL: "error",
-        Severity.HIGH: "error",
-        Severity.MEDIUM: "warning",
-        Severity.LOW: "note",
-        Severity.INFO: "note",
-    }
-    for art in state.artifacts:
-        for f in art.findings:
-            rule = get_rule(f.rule_id)
-            rule_ids.setdefault(
-                f.rule_id,
-                {
-                    "id": f.rule_id,
-                    "shortDescription": {"text": rule.title if rule else f.rule_id},
-                    "help": {"text": rule.how_to_allow if rule else ""},
-                },
-            )
-            results.append(
-                {
-                    "ruleId": f.rule_id,
-                    "level": levels[f.severity],
-                    "message": {"text": f.message},
-                    "locations": [
-                        {
-                            "physicalLocation": {
-                                "artifactLocation": {"uri": art.label},
-                            },
-                            "logicalLocations": [{"fullyQualifiedName": f.location}],
-                        }
-                    ],
-                }
-            )
-    from safe_pip import __version__
+    return document([a.report_item() for a in state.artifacts], "install")
 
-    return {
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "safe-pip",
-                        "version": __version__,
-                        "rules": list(rule_ids.values()),
-                    }
-                },
-                "results": results,
-            }
-        ],
-    }
+
+_OUTCOMES = {
+    "installed": "installed",
+    "would-install": "would install (dry run): nothing was installed",
+    "blocked": "blocked by policy: nothing was installed",
+    "declined": "declined: nothing was installed",
+    "allowed": "nothing to do",
+    "error": "error: nothing was installed",
+}
 
 
 def _text(state: Run) -> str:
-    lines: list[str] = []
-    for art in state.artifacts:
-        verdict = art.verdict
-        mark = "ALLOW" if verdict and verdict.allowed else "BLOCK"
-        name = f"{art.item.name} {art.item.version}" if art.item else art.label
-        extra = " (scan cached)" if art.scan_cached else ""
-        lines.append(f"{mark}  {name}{extra}")
-        for f in art.findings:
-            lines.append(f"  [{f.severity}] {f.rule_id}: {f.message}")
-            if f.location and f.location != art.label:
-                lines.append(f"      at {f.location}")
-        if art.scan and art.scan.skipped:
-            lines.append(f"  skipped {len(art.scan.skipped)} member(s):")
-            lines += [f"      {s.location}: {s.reason}" for s in art.scan.skipped[:10]]
+    from safe_pip.report.text import render
+
+    items = [a.report_item() for a in state.artifacts]
+    lines = [render(items, "install").rstrip("\n")] if items else []
     lines += [f"note: {n}" for n in state.notes]
-    summary = {
-        "installed": "installed",
-        "would-install": "would install (dry run): nothing was installed",
-        "blocked": "blocked by policy: nothing was installed",
-        "declined": "declined: nothing was installed",
-        "allowed": "nothing to do",
-        "error": "error: nothing was installed",
-    }.get(state.outcome, state.outcome)
-    lines.append(f"safe-pip: {summary}")
+    lines.append(f"safe-pip: {_OUTCOMES.get(state.outcome, state.outcome)}")
     return "\n".join(lines)
 
 

@@ -66,6 +66,11 @@ def _result(f: Finding, blocking: bool, target: str) -> dict[str, Any]:
 
 
 def render(items: Sequence[ReportItem], command: str) -> str:
+    return json.dumps(document(items, command), indent=2) + "\n"
+
+
+def document(items: Sequence[ReportItem], command: str) -> dict[str, Any]:
+    """The SARIF log as a dict (``install`` embeds it in its own report file)."""
     used: dict[str, None] = {}
     results = []
     for item in items:
@@ -94,7 +99,7 @@ def render(items: Sequence[ReportItem], command: str) -> str:
                 },
             }
         )
-    doc = {
+    return {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [
@@ -112,4 +117,3 @@ def render(items: Sequence[ReportItem], command: str) -> str:
             }
         ],
     }
-    return json.dumps(doc, indent=2) + "\n"

@@ -77,7 +77,9 @@ def render(items: Sequence[ReportItem], command: str, *, colour: bool | None = N
             skipped_total += 1
             lines.append(f"  {paint('skip ', 'yellow')} {s.location}: {s.reason}")
     n = len(items)
-    summary = f"{n} target{'s' if n != 1 else ''} scanned: {blocked} blocked, {n - blocked} allowed"
+    noun = "artifact" if command == "install" else "target"
+    verb = "checked" if command == "install" else "scanned"
+    summary = f"{n} {noun}{'s' if n != 1 else ''} {verb}: {blocked} blocked, {n - blocked} allowed"
     if skipped_total:
         summary += f"; {skipped_total} member(s) skipped (listed above)"
     lines.append(paint(summary, "bold"))
