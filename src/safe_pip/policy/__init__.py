@@ -11,7 +11,8 @@ Public API (everything else in this package is an implementation detail):
 - :class:`Policy` and its parts (see ``safe_pip.policy.model``):
   ``names``, ``index``, ``install``, ``hashes``, ``signatures``, ``scan``,
   ``packages``, ``exceptions``, ``audit``, ``enforcement``, ``digest()``,
-  ``sources``, ``origin(key)``, ``for_package(name, version)``,
+  ``sources`` (each a :class:`LayerInfo`; ``.remote`` is a :class:`RemoteOrigin`
+  when the org layer was fetched from a URL), ``origin(key)``, ``for_package(name, version)``,
   ``global_allowed(module, name, package, version)``.
 - :func:`shipped_policy_text` — the shipped ``default``/``strict``/``org`` profiles.
 """
@@ -32,6 +33,7 @@ from safe_pip.policy.model import (
     Policy,
     PolicyException,
     Publisher,
+    RemoteOrigin,
     ScanLimits,
     ScanPolicy,
     SignaturesPolicy,
@@ -56,6 +58,7 @@ __all__ = [
     "Policy",
     "PolicyException",
     "Publisher",
+    "RemoteOrigin",
     "ScanLimits",
     "ScanPolicy",
     "SignaturesPolicy",

@@ -8,7 +8,7 @@ what makes tighten-only layering possible (an unset key is not an org rule).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from safe_pip.policy.model import (
@@ -45,6 +45,28 @@ class Problem:
 
 
 @dataclass(frozen=True)
+class RemoteSource:
+    """``[remote]`` in the local org file: where the signed org policy lives.
+
+    The local file is only a pointer; the policy that applies is the fetched
+    file, and only if a sigstore bundle over its exact bytes verifies against
+    ``trusted_root`` (``None`` = the production root pinned in
+    :mod:`safe_pip.verify.trust`) with certificate SAN ``identity`` and OIDC
+    issuer ``issuer``.  ``max_age`` bounds how old a verified cached copy may
+    be when the URL cannot be reached (zero: never use it offline).
+    """
+
+    url: str
+    identity: str
+    issuer: str
+    trusted_root: Path | None = None
+    max_age: dt.timedelta = dt.timedelta(0)
+    bundle: str | None = None
+    """An explicit bundle URL; by default ``url + ".sigstore.json"``, then ``".sigstore"``."""
+    source: SourceRef = field(default=SourceRef("org"), compare=False)
+
+
+@dataclass(frozen=True)
 class Layer:
     """What one file set, in one layer (org, user, project or cli)."""
 
@@ -54,6 +76,7 @@ class Layer:
     deny: tuple[NamePattern, ...] = ()
     packages: tuple[PackageRule, ...] = ()
     exceptions: tuple[PolicyException, ...] = ()
+    remote: RemoteSource | None = None
 
     def get(self, key: str) -> Setting | None:
         return next((s for s in self.settings if s.key == key), None)

@@ -3,7 +3,9 @@
 ``load_policy`` is what ``install``, ``scan`` and ``verify`` use: it returns
 the effective policy or raises :class:`~safe_pip.errors.PolicyError` (exit 2)
 with every problem as ``file:line``.  There is no fallback to the default on
-error: a broken or loosening policy stops the command.
+error: a broken or loosening policy stops the command.  An org file with a
+``[remote]`` table is replaced by the signed file it points at (see
+``safe_pip.policy.remote``); a fetch or signature failure is a PolicyError too.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from safe_pip.policy.layer import Layer, Problem
 from safe_pip.policy.layering import Conflict, MergeResult, locked_note, merge
 from safe_pip.policy.model import LayerInfo, LayerName, Policy
 from safe_pip.policy.parse import parse_file
+from safe_pip.policy.remote import load_remote_layer
 
 
 def _problems_error(problems: Sequence[Problem]) -> PolicyError:
@@ -78,15 +81,32 @@ def resolve_policy(
         problems.extend(file_problems)
         if layer is None:
             continue
+        info = LayerInfo(name, path)
+        if layer.remote is not None:
+            if name != "org":
+                line = layer.remote.source.line or 1
+                problems.append(
+                    Problem(path, line, "[remote] is only read from the org policy file")
+                )
+                continue
+            if file_problems:
+                continue  # a broken pointer is reported as it is; nothing is fetched
+            # The org layer becomes the signed remote file (or PolicyError).
+            fetched = load_remote_layer(layer.remote, path, env)
+            layer, info = fetched.layer, LayerInfo(name, fetched.layer.path, remote=fetched.origin)
+            if fetched.note:
+                notes.append(fetched.note)
         layers.append(layer)
-        infos.append(LayerInfo(name, path))
+        infos.append(info)
         lock = layer.get("locked") if name == "org" else None
         if lock is not None and lock.value is True and not file_problems:
             rest = found[index + 1 :]
             why = "the org policy is locked"
             infos.extend(LayerInfo(n, p, used=False, why_unused=why) for n, p in rest)
             if rest:
-                notes.append(locked_note(path, lock.source, [f"{n} policy {p}" for n, p in rest]))
+                notes.append(
+                    locked_note(layer.path, lock.source, [f"{n} policy {p}" for n, p in rest])
+                )
             break
     if problems:
         raise _problems_error(problems)

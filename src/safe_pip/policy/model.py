@@ -323,6 +323,23 @@ class EnforcementPolicy:
 
 
 @dataclass(frozen=True)
+class RemoteOrigin:
+    """How a fetched org policy was obtained: shown by ``policy show``.
+
+    ``cached`` is true when the URL could not be reached and a copy verified
+    at ``verified_at`` (within the org's ``max_age``) was used instead.
+    """
+
+    url: str
+    identity: str
+    issuer: str
+    pointer: Path
+    """The local org file whose ``[remote]`` table names the URL and signer."""
+    verified_at: dt.datetime
+    cached: bool = False
+
+
+@dataclass(frozen=True)
 class LayerInfo:
     """A policy file that was found, and whether it took part in the merge."""
 
@@ -330,6 +347,8 @@ class LayerInfo:
     path: Path
     used: bool = True
     why_unused: str = ""
+    remote: RemoteOrigin | None = None
+    """Set when ``path`` is a verified copy of an org policy fetched from a URL."""
 
 
 @dataclass(frozen=True)

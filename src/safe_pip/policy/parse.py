@@ -7,6 +7,7 @@ with ``file:line`` in one run, and loading refuses a file with any problem
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from packaging.specifiers import SpecifierSet
 
 from safe_pip.policy import _toml
 from safe_pip.policy import values as v
-from safe_pip.policy.layer import Layer, Problem, Setting
+from safe_pip.policy.layer import Layer, Problem, RemoteSource, Setting
 from safe_pip.policy.model import (
     LayerName,
     NamePattern,
@@ -31,6 +32,8 @@ from safe_pip.policy.schema import (
     BY_KEY,
     EXCEPTION_KEYS,
     PACKAGE_KEYS,
+    REMOTE_KEYS,
+    REMOTE_REQUIRED,
     SCHEMA_VERSION,
     TABLES,
     BadItem,
@@ -53,6 +56,7 @@ class _Reader:
     deny: list[NamePattern] = field(default_factory=list)
     packages: list[PackageRule] = field(default_factory=list)
     exceptions: list[PolicyException] = field(default_factory=list)
+    remote: RemoteSource | None = None
 
     def line(self, *path: _toml.PathPart) -> int:
         return self.lines.line_of((*self.prefix, *path))
@@ -84,6 +88,24 @@ class _Reader:
                 f"this safe-pip reads version = {SCHEMA_VERSION}",
             )
         self.table("", data)
+        if "remote" in data:
+            self.pointer_only(data)
+
+    def pointer_only(self, data: dict[str, Any]) -> None:
+        """Next to ``[remote]`` only ``version`` may appear.
+
+        Why not merge: the org policy is then the *signed* file, and a local
+        rule beside the pointer would be an unsigned org rule that nobody can
+        tell apart from the signed ones in ``policy show``.  One source of
+        org rules keeps "what the org signed is what applies" true.
+        """
+        for key in data:
+            if key not in ("version", "remote"):
+                self.problem(
+                    (key,),
+                    f"{key!r} cannot be set next to [remote]: the org policy is the signed "
+                    "file at [remote] url; move this setting into that file",
+                )
 
     def table(self, name: str, data: dict[str, Any]) -> None:
         base = tuple(name.split(".")) if name else ()
@@ -93,7 +115,9 @@ class _Reader:
             path = (*base, key)
             if full == "version":
                 continue
-            if full == "names.deny":
+            if full == "remote":
+                self.remote_table(value)
+            elif full == "names.deny":
                 self.deny_list(path, value)
             elif full in TABLES:
                 if isinstance(value, dict):
@@ -118,6 +142,46 @@ class _Reader:
             self.problem(path, f"{key}: {exc}")
             return
         self.settings.append(Setting(key, parsed, self.source(*path)))
+
+    def remote_table(self, value: object) -> None:
+        """``[remote]``: validated here, fetched and verified by ``policy.remote``."""
+        if not isinstance(value, dict):
+            self.problem(("remote",), f"[remote] must be a table, got {v.type_name(value)}")
+            return
+        ok = True
+        for key in value:
+            if key not in REMOTE_KEYS:
+                self.unknown(("remote", key), key, list(REMOTE_KEYS))
+                ok = False
+        for key in REMOTE_REQUIRED:
+            if key not in value:
+                self.problem(("remote",), f"[remote] is missing required key {key!r}")
+                ok = False
+        checks: dict[str, Callable[[Any], Any]] = {
+            "url": v.https_url,
+            "bundle": v.https_url,
+            "identity": v.string,
+            "issuer": v.https_url,
+            "max_age": v.duration,
+            "trusted_root": lambda raw: v.path(raw, self.path.parent),
+        }
+        got: dict[str, Any] = {}
+        for key, check in checks.items():
+            if key in value:
+                try:
+                    got[key] = self.value(("remote", key), f"remote.{key}", check, value[key])
+                except ValueError:
+                    ok = False
+        if ok:
+            self.remote = RemoteSource(
+                url=got["url"],
+                identity=got["identity"],
+                issuer=got["issuer"],
+                trusted_root=got.get("trusted_root"),
+                max_age=got.get("max_age", dt.timedelta(0)),
+                bundle=got.get("bundle"),
+                source=self.source("remote"),
+            )
 
     def deny_list(self, path: tuple[str, ...], value: object) -> None:
         try:
@@ -272,6 +336,7 @@ def parse_text(
         tuple(reader.deny),
         tuple(reader.packages),
         tuple(reader.exceptions),
+        reader.remote,
     )
     return built, reader.problems
 

@@ -258,7 +258,9 @@ TABLES = (
     "enforcement",
 )
 ARRAYS_OF_TABLES = ("package", "exception")
-SPECIAL = ("version", "names.deny")
+SPECIAL = ("version", "names.deny", "remote")
+REMOTE_KEYS = ("url", "identity", "issuer", "trusted_root", "max_age", "bundle")
+REMOTE_REQUIRED = ("url", "identity", "issuer")
 PACKAGE_KEYS = ("name", "versions", "hashes", "publisher", "allow_globals")
 EXCEPTION_KEYS = ("package", "version", "sha256", "rule", "reason", "expires")
 

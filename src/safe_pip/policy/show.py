@@ -10,7 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from safe_pip.policy.layering import Conflict
-from safe_pip.policy.model import NamePattern, PackageRule, Policy, PolicyException, SourceRef
+from safe_pip.policy.model import (
+    NamePattern,
+    PackageRule,
+    Policy,
+    PolicyException,
+    RemoteOrigin,
+    SourceRef,
+)
 from safe_pip.policy.schema import SPECS
 from safe_pip.policy.values import literal
 
@@ -45,6 +52,8 @@ def render(policy: Policy, conflicts: Sequence[Conflict] = ()) -> str:
     for info in policy.sources:
         state = "" if info.used else f"  (ignored: {info.why_unused})"
         out.append(f"#   {info.layer:<8} {info.path}{state}")
+        if info.remote is not None:
+            out += _remote(info.remote)
     out.extend(f"# note: {note}" for note in policy.notes)
     out.extend(f"# CONFLICT: {conflict}" for conflict in conflicts)
     out += ["", _line("version = 1", "schema version")]
@@ -67,6 +76,22 @@ def render(policy: Policy, conflicts: Sequence[Conflict] = ()) -> str:
     for exc in policy.exceptions:
         out += ["", *_exception(exc)]
     return "\n".join(out) + "\n"
+
+
+def _remote(remote: RemoteOrigin) -> list[str]:
+    """Where a fetched org layer came from and who signed it: the org layer's real source."""
+    pad = "#" + " " * 12
+    when = remote.verified_at.isoformat(timespec="seconds")
+    how = (
+        f"OFFLINE: the URL was unreachable; cached copy verified at {when}"
+        if remote.cached
+        else f"fetched and verified at {when}"
+    )
+    return [
+        f"{pad}source: {remote.url}",
+        f"{pad}signed by: {remote.identity} (issuer {remote.issuer})",
+        f"{pad}named in: {remote.pointer} [remote]; {how}",
+    ]
 
 
 def _deny(deny: Sequence[NamePattern]) -> list[str]:

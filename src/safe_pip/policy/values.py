@@ -137,6 +137,24 @@ def string(value: object) -> str:
     return value
 
 
+def https_url(value: object) -> str:
+    """An ``https://host/...`` URL without embedded credentials.
+
+    Used for ``[remote] url``: trust comes from the sigstore bundle, but https
+    still keeps a network attacker from watching or stalling the fetch, and a
+    password in the URL would be printed by ``policy show``.
+    """
+    from urllib.parse import urlsplit
+
+    text = string(value)
+    parts = urlsplit(text)
+    if parts.scheme != "https" or not parts.hostname:
+        raise ValueError(f'"{text}" is not an https:// URL')
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f'"{text}" embeds credentials; remove them from the URL')
+    return text
+
+
 def string_list(value: object) -> tuple[str, ...]:
     if not isinstance(value, list):
         raise ValueError(f"expected an array of strings, got {type_name(value)}")
