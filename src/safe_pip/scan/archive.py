@@ -88,7 +88,7 @@ def read_zip(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
             if (
                 not entry.encrypted
                 and data.size
-                and zlib.crc32(data.view(0, data.size)) != entry.crc
+                and data.crc32() != entry.crc
             ):
                 ctx.report(
                     "ZIP-CRC-MISMATCH",

@@ -11,12 +11,13 @@ from __future__ import annotations
 import mmap
 import os
 import tempfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-SPILL_AT = 64 * 1024 * 1024
+SPILL_AT = 16 * 1024 * 1024
 """Decompressed data above this size goes to a temporary file, not memory."""
 
 
@@ -49,6 +50,39 @@ class Blob:
     def sub(self, offset: int, n: int) -> Blob:
         a = self.start + offset
         return Blob(self.buf, a, min(self.end, a + n))
+
+    def chunks(self, size: int = 1 << 22) -> Iterator[memoryview]:
+        """The whole blob in pieces, for hashing in constant memory.
+
+        Pages of a memory-mapped file that have been read count towards the
+        process's resident memory until they are unmapped; each piece is handed
+        back to the kernel (``MADV_DONTNEED``) once consumed, so hashing a 5 GB
+        member does not look like using 5 GB.
+        """
+        mm = self.buf if isinstance(self.buf, mmap.mmap) else None
+        pos = self.start
+        while pos < self.end:
+            n = min(size, self.end - pos)
+            with memoryview(self.buf)[pos : pos + n] as view:
+                yield view
+            if mm is not None:
+                _release(mm, pos, n)
+            pos += n
+
+    def crc32(self) -> int:
+        crc = 0
+        for piece in self.chunks():
+            crc = zlib.crc32(piece, crc)
+        return crc
+
+
+def _release(mm: mmap.mmap, pos: int, n: int) -> None:
+    start = pos - pos % mmap.PAGESIZE
+    end = pos + n
+    if end < len(mm):
+        end -= end % mmap.PAGESIZE  # never drop a page the next piece still needs
+    if end > start and hasattr(mm, "madvise"):
+        mm.madvise(mmap.MADV_DONTNEED, start, end - start)
 
 
 @contextmanager

@@ -53,11 +53,10 @@ def inflate(
             raise _Bomb(f"compression ratio above {lim.max_ratio:.0f}:1 (decompression bomb)")
 
     try:
-        pos = 0
-        while pos < blob.size:
-            chunk = blob.read(pos, _IN_CHUNK)
-            pos += len(chunk)
-            consumed = pos
+        done = False
+        for piece in blob.chunks(_IN_CHUNK):  # releases the input pages as it goes
+            chunk = bytes(piece)
+            consumed += len(chunk)
             while chunk:
                 emit(_step(d, chunk))
                 chunk = _leftover(d)
@@ -67,9 +66,11 @@ def inflate(
                         d = make()
                         chunk = rest
                     else:
-                        pos = blob.size  # trailing bytes after the stream are ignored
+                        done = True  # trailing bytes after the stream are ignored
                         chunk = b""
             ctx.check_time(location)
+            if done:
+                break
         if not getattr(d, "eof", True):
             return spool, f"{kind} stream is truncated"
     except _Bomb as exc:

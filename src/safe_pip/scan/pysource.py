@@ -8,6 +8,9 @@ of a hidden payload.  The file is parsed with :func:`ast.parse` and never
 imported or executed.  Python picks modules by their ``.py`` name, so that is
 how the dispatcher routes files here.
 
+Files that do not contain the words a rule needs are not parsed at all (byte-level
+pre-filters), so ``PY-UNPARSEABLE`` is only reported for files that could match a rule.
+
 What is *not* checked: code inside functions for the unsafe-load rule (it runs
 only when called; setup.py is the exception), dynamic imports and aliases
 beyond plain ``import``/``from ... import``/assignments, and data flow across
@@ -24,34 +27,91 @@ from safe_pip.scan.blob import Blob
 from safe_pip.scan.context import ScanContext
 
 _MAX_SOURCE = 8 * 1024 * 1024
-_TRIGGER = re.compile(rb"(?:load|loads|exec|eval|compile|system|popen|run|call)\s*\(")
-"""Cheap pre-filter: a module without any of these calls cannot match a rule."""
+_LOAD_HINT = re.compile(rb"\bloads?\s*\(|read_pickle|Unpickler")
+_EXEC_HINT = re.compile(rb"\b(?:exec|eval|compile|execfile)\s*\(")
+_SOURCE_HINT = re.compile(
+    rb"decode|decompress|fromhex|unhexlify|a2b_|marshal|codecs|urlopen|urlretrieve|requests"
+    rb"|httpx|HTTPS?Connection|create_connection|pycurl"
+)
+_SHELL_HINT = re.compile(rb"\b(?:curl|wget)\b")
+"""Cheap byte-level pre-filters: a rule can only match a module that has its words.
+
+Parsing and walking every module of a large wheel (torch ships thousands) costs
+seconds; most modules cannot match any rule, and the regexes say so in microseconds.
+"""
 
 _PICKLE_LOADS = frozenset(
     f"{m}.{f}"
-    for m in ("pickle", "_pickle", "cPickle", "dill", "cloudpickle", "joblib",
-              "sklearn.externals.joblib", "pickle5")
+    for m in (
+        "pickle",
+        "_pickle",
+        "cPickle",
+        "dill",
+        "cloudpickle",
+        "joblib",
+        "sklearn.externals.joblib",
+        "pickle5",
+    )
     for f in ("load", "loads", "Unpickler")
 ) | {"pandas.read_pickle", "torch.serialization.load"}
 _DECODERS = frozenset(
-    {"b64decode", "b32decode", "b16decode", "b85decode", "a85decode", "decodebytes",
-     "urlsafe_b64decode", "standard_b64decode", "decompress", "fromhex", "unhexlify",
-     "a2b_hex", "a2b_base64", "decodestring"}
+    {
+        "b64decode",
+        "b32decode",
+        "b16decode",
+        "b85decode",
+        "a85decode",
+        "decodebytes",
+        "urlsafe_b64decode",
+        "standard_b64decode",
+        "decompress",
+        "fromhex",
+        "unhexlify",
+        "a2b_hex",
+        "a2b_base64",
+        "decodestring",
+    }
 )
 _DECODER_CALLS = frozenset({"codecs.decode", "marshal.loads", "marshal.load"})
 _NETWORK = frozenset(
-    {"urllib.request.urlopen", "urllib.urlopen", "urllib2.urlopen", "urlopen",
-     "requests.get", "requests.post", "requests.request", "httpx.get", "httpx.post",
-     "urllib.request.urlretrieve", "http.client.HTTPSConnection", "http.client.HTTPConnection",
-     "socket.create_connection", "pycurl.Curl"}
+    {
+        "urllib.request.urlopen",
+        "urllib.urlopen",
+        "urllib2.urlopen",
+        "urlopen",
+        "requests.get",
+        "requests.post",
+        "requests.request",
+        "httpx.get",
+        "httpx.post",
+        "urllib.request.urlretrieve",
+        "http.client.HTTPSConnection",
+        "http.client.HTTPConnection",
+        "socket.create_connection",
+        "pycurl.Curl",
+    }
 )
-_EXEC = frozenset({"exec", "eval", "compile", "builtins.exec", "builtins.eval",
-                   "builtins.compile", "execfile"})
-_SHELL = frozenset({"os.system", "os.popen", "subprocess.run", "subprocess.call",
-                    "subprocess.Popen", "subprocess.check_call", "subprocess.check_output",
-                    "subprocess.getoutput", "subprocess.getstatusoutput"})
-_PIPE_TO_SHELL = re.compile(r"\b(?:curl|wget)\b[^|;]*\|\s*(?:sudo\s+)?(?:ba|z|da)?sh\b"
-                            r"|\b(?:curl|wget)\b[^|;]*\|\s*python", re.I)
+_EXEC = frozenset(
+    {"exec", "eval", "compile", "builtins.exec", "builtins.eval", "builtins.compile", "execfile"}
+)
+_SHELL = frozenset(
+    {
+        "os.system",
+        "os.popen",
+        "subprocess.run",
+        "subprocess.call",
+        "subprocess.Popen",
+        "subprocess.check_call",
+        "subprocess.check_output",
+        "subprocess.getoutput",
+        "subprocess.getstatusoutput",
+    }
+)
+_PIPE_TO_SHELL = re.compile(
+    r"\b(?:curl|wget)\b[^|;]*\|\s*(?:sudo\s+)?(?:ba|z|da)?sh\b"
+    r"|\b(?:curl|wget)\b[^|;]*\|\s*python",
+    re.I,
+)
 
 
 def read_python(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
@@ -60,7 +120,12 @@ def read_python(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None
         ctx.skip(location, f"Python source larger than {_MAX_SOURCE} bytes was not parsed")
         return
     raw = blob.read(0, blob.size)
-    if not _TRIGGER.search(raw):
+    loads = bool(_LOAD_HINT.search(raw))
+    shell = bool(_SHELL_HINT.search(raw)) and any(
+        word in raw for word in (b"system", b"popen", b"Popen", b"subprocess")
+    )
+    flows = bool(_EXEC_HINT.search(raw) and _SOURCE_HINT.search(raw)) or shell
+    if not (loads or flows):
         return
     try:
         tree = ast.parse(raw, filename=location)
@@ -68,21 +133,35 @@ def read_python(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None
         ctx.report("PY-UNPARSEABLE", f"not parseable as Python: {type(exc).__name__}", location)
         return
     whole_file = location.replace("\\", "/").rsplit("/", 1)[-1].rsplit("!", 1)[-1] == "setup.py"
-    check_tree(ctx, tree, location, whole_file=whole_file)
+    check_tree(ctx, tree, location, whole_file=whole_file, loads=loads, flows=flows)
 
 
-def check_tree(ctx: ScanContext, tree: ast.Module, location: str, *, whole_file: bool) -> None:
+def check_tree(
+    ctx: ScanContext,
+    tree: ast.Module,
+    location: str,
+    *,
+    whole_file: bool,
+    loads: bool = True,
+    flows: bool = True,
+) -> None:
+    """Run the rules; ``loads``/``flows`` let a pre-filter skip rules that cannot match."""
     aliases = _aliases(tree)
-    for scope in _scopes(tree):
-        _check_scope(ctx, list(_scope_nodes(scope)), aliases, location)
+    if flows:
+        for scope in _scopes(tree):
+            _check_scope(ctx, list(_scope_nodes(scope)), aliases, location)
+    if not loads:
+        return
     for call in _import_time_calls(tree, whole_file):
         name = _qualname(call.func, aliases)
         reason = _unsafe_load(name, call)
         if reason:
-            ctx.report("PY-UNSAFE-LOAD",
-                       f"{reason} at {'build' if whole_file else 'import'} time "
-                       f"(line {call.lineno})",
-                       f"{location}:{call.lineno}", call=name)
+            ctx.report(
+                "PY-UNSAFE-LOAD",
+                f"{reason} at {'build' if whole_file else 'import'} time (line {call.lineno})",
+                f"{location}:{call.lineno}",
+                call=name,
+            )
 
 
 def _check_scope(
@@ -107,20 +186,33 @@ def _check_scope(
         if name in _EXEC and node.args:
             arg = node.args[0]
             if _contains(arg, aliases, _is_decoder) or _names_in(arg) & decoded:
-                ctx.report("PY-EXEC-DECODED",
-                           f"{name}() runs data decoded at run time (line {node.lineno})",
-                           line, call=name)
+                ctx.report(
+                    "PY-EXEC-DECODED",
+                    f"{name}() runs data decoded at run time (line {node.lineno})",
+                    line,
+                    call=name,
+                )
             if _contains(arg, aliases, _is_network) or _names_in(arg) & fetched:
-                ctx.report("PY-DOWNLOAD-EXEC",
-                           f"{name}() runs code fetched over the network (line {node.lineno})",
-                           line, call=name)
+                ctx.report(
+                    "PY-DOWNLOAD-EXEC",
+                    f"{name}() runs code fetched over the network (line {node.lineno})",
+                    line,
+                    call=name,
+                )
         elif name in _SHELL:
             for const in ast.walk(node):
-                if (isinstance(const, ast.Constant) and isinstance(const.value, str)
-                        and _PIPE_TO_SHELL.search(const.value)):
-                    ctx.report("PY-DOWNLOAD-EXEC",
-                               f"{name}() pipes a download into a shell (line {node.lineno})",
-                               line, call=name, command=const.value[:200])
+                if (
+                    isinstance(const, ast.Constant)
+                    and isinstance(const.value, str)
+                    and _PIPE_TO_SHELL.search(const.value)
+                ):
+                    ctx.report(
+                        "PY-DOWNLOAD-EXEC",
+                        f"{name}() pipes a download into a shell (line {node.lineno})",
+                        line,
+                        call=name,
+                        command=const.value[:200],
+                    )
                     break
 
 
@@ -164,8 +256,7 @@ def _import_time_calls(tree: ast.Module, whole_file: bool) -> Iterator[ast.Call]
     stack: list[ast.AST] = [tree]
     while stack:
         node = stack.pop()
-        if not whole_file and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef,
-                                                ast.Lambda)):
+        if not whole_file and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             # Decorators and defaults still run at definition time.
             if not isinstance(node, ast.Lambda):
                 stack.extend(node.decorator_list)
@@ -205,8 +296,12 @@ def _qualname(func: ast.expr, aliases: dict[str, str]) -> str:
     elif isinstance(func, ast.Call):
         inner = func.func
         arg = func.args[0] if func.args else None
-        if (isinstance(inner, ast.Name) and inner.id in ("__import__", "import_module")
-                and isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
+        if (
+            isinstance(inner, ast.Name)
+            and inner.id in ("__import__", "import_module")
+            and isinstance(arg, ast.Constant)
+            and isinstance(arg.value, str)
+        ):
             parts.append(arg.value)  # __import__('codecs').decode -> codecs.decode
         else:
             parts.append(_qualname(inner, aliases) + "()")

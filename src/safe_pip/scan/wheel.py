@@ -144,10 +144,8 @@ class WheelCheck:
             self.files.setdefault(name, []).append((None, -1))
             return
         h = hashlib.sha256()
-        pos = 0
-        while pos < data.size:
-            h.update(data.view(pos, 1 << 22))
-            pos += 1 << 22
+        for piece in data.chunks():
+            h.update(piece)
         digest = base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode()
         self.files.setdefault(name, []).append((digest, data.size))
         if self._wanted(name) and data.size <= _MAX_META:
