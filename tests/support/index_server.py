@@ -3,7 +3,8 @@
 It speaks what pip and safe-pip speak to a real index: PEP 503 HTML project
 pages with ``#sha256=`` fragments, PEP 691 JSON (api-version 1.1, so files carry
 PEP 700 ``upload-time``) chosen by the ``Accept`` header, PEP 658 ``.metadata``
-files and arbitrary sidecars such as ``<file>.provenance``.  To test fail-closed
+files, arbitrary sidecars such as ``<file>.provenance``, PEP 740's ``provenance``
+key in the JSON, and extra documents at any path (an Integrity API stand-in).  To test fail-closed
 paths it can serve bytes that differ from the advertised hash, answer 503, or
 go down entirely.  Nothing here touches the network beyond the loopback.
 """
@@ -54,6 +55,10 @@ class IndexFile:
     downloads: int = 0
     metadata: bytes | None = None
     sidecars: dict[str, bytes] = field(default_factory=dict)
+    pep740: bool = False
+    """If set, the JSON entry carries PEP 740's ``provenance`` key (``provenance_url``,
+    relative to the project page or absolute; None is served as ``null``)."""
+    provenance_url: str | None = None
 
 
 class IndexServer:
@@ -63,6 +68,9 @@ class IndexServer:
         self.files: dict[str, IndexFile] = {}
         self.status_override: int | None = None
         self.requests: list[str] = []
+        self.documents: dict[str, bytes | int] = {}
+        """Extra paths (``/integrity/...``): bytes are served, an int is answered as that
+        status.  Checked before the normal routes, so it can also fail one sidecar."""
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -172,6 +180,8 @@ class IndexServer:
                 item["upload-time"] = f.upload_time.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
             if f.metadata is not None:
                 item["core-metadata"] = {"sha256": hashlib.sha256(f.metadata).hexdigest()}
+            if f.pep740:
+                item["provenance"] = f.provenance_url
             files.append(item)
         doc = {"meta": {"api-version": "1.1"}, "name": project, "files": files, "versions": []}
         return json.dumps(doc).encode()
@@ -207,6 +217,13 @@ def _make_handler(index: IndexServer) -> type[BaseHTTPRequestHandler]:
                 index.requests.append(path)
             if index.status_override is not None:
                 self._send(index.status_override, b"unavailable", "text/plain")
+                return
+            document = index.documents.get(path)
+            if isinstance(document, int):
+                self._send(document, b"unavailable", "text/plain")
+                return
+            if document is not None:
+                self._send(200, document, "application/json")
                 return
             parts = [p for p in path.split("/") if p]
             if parts == ["simple"]:

@@ -521,56 +521,240 @@ def _fetch_and_verify(
                 policy=policy,
                 location=loc,
             )
-    _verify_signatures(arts, policy, fetcher)
+    _verify_signatures(arts, policy, fetcher, index_urls)
     state.timed("verify", t0)
 
 
-def _verify_signatures(arts: Sequence[ArtifactState], policy: Policy, fetcher: Fetcher) -> None:
-    """SIGNATURES HOOK: PEP 740 provenance / sigstore bundles via safe_pip.verify.
+#: Signature files looked for next to an artifact (find-links, ``file://``, indexes that do
+#: not state PEP 740 provenance in their JSON API).
+SIDECAR_SUFFIXES = (".provenance", ".publish.attestation", ".sigstore", ".sigstore.json")
+#: HTTP answers that mean "no such signature file"; any other failure blocks (fail closed).
+_ABSENT_STATUSES = frozenset({404, 410})
+#: Answers to a PEP 691 JSON request that mean "no JSON API or no such project here".
+_NO_JSON_STATUSES = frozenset({404, 406, 410})
 
-    Provenance is looked for next to the file (``<file url>.provenance``, as the
-    test index and PEP 740 mirrors serve it).  ``require = "off"`` skips all of it.
+
+@dataclass
+class _Signatures:
+    """What was found for one artifact: index provenance, sidecar files, unreadable sources."""
+
+    provenance: bytes | None = None
+    sidecars: list[Path] = field(default_factory=list)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+    """``(source, why)`` for each signature source that exists but could not be read."""
+
+
+def _verify_signatures(
+    arts: Sequence[ArtifactState],
+    policy: Policy,
+    fetcher: Fetcher,
+    index_urls: Sequence[str] = (),
+) -> None:
+    """SIGNATURES HOOK: find each artifact's signatures, verify them via safe_pip.verify.
+
+    Where signatures are looked for, in order (docs/signatures.md, "How the gate
+    finds signatures"):
+
+    1. The index's PEP 691 JSON entry for the file.  If it has a ``provenance`` key
+       (PEP 740), the index has spoken: a URL is fetched and *must* be readable, a
+       ``null`` means "none" and nothing else is probed, which keeps PyPI at one
+       request per project rather than several per file.  A page that fails with
+       anything but 404/406/410 ("no JSON API here") blocks: it might have stated one.
+    2. Otherwise (HTML-only or older indexes, HTTP find-links), the sidecars
+       ``<file url>.provenance``, ``.publish.attestation``, ``.sigstore`` and
+       ``.sigstore.json``.  A 404/410 means absent; any other failure blocks, so an
+       index that errors cannot make a bad signature look like a missing one.
+    3. For ``file://`` and find-links folders, the same sidecar names next to the file.
+
+    ``require = "off"`` skips all of it; what absence means is decided by
+    ``verify_artifact_signatures`` from ``require`` and the package's publishers.
     """
     if policy.signatures.require == "off":
         return
-    try:
-        from safe_pip.verify import parse_expected, verify_artifact_signatures
-    except ImportError:  # signatures not landed: nothing to verify with
+    import tempfile
+
+    from safe_pip.verify import parse_expected, verify_artifact_signatures
+    from safe_pip.verify.index import JSON_ACCEPT, candidate_pages
+
+    todo = [
+        a
+        for a in arts
+        if a.item is not None and a.path is not None and a.item.kind in ("wheel", "sdist")
+    ]
+    if not todo:
         return
+    pages = list(
+        dict.fromkeys(
+            page
+            for a in todo
+            if a.item is not None and not a.item.is_local_file
+            for page in candidate_pages(a.item, tuple(index_urls))
+        )
+    )
+
+    page_errors: dict[str, str] = {}
+
+    def json_page(url: str) -> tuple[str, Any]:
+        from safe_pip.fetch import FetchError
+
+        try:
+            return url, json.loads(fetcher.get(url, accept=JSON_ACCEPT))
+        except ValueError:  # HTML, not PEP 691: this index has no JSON API
+            return url, None
+        except FetchError as exc:
+            if _http_status(exc) not in _NO_JSON_STATUSES:
+                # The page might state a provenance we cannot see: fail closed.
+                page_errors[url] = str(exc)
+            return url, None
+
+    with tempfile.TemporaryDirectory(prefix="safe-pip-sig-") as tmp:
+
+        def one(pos: int, art: ArtifactState) -> None:
+            item, path = art.item, art.path
+            assert item is not None and path is not None
+            if item.is_local_file:
+                found = _local_sidecars(item.url)
+            else:
+                pages = candidate_pages(item, tuple(index_urls))
+                found = _remote_signatures(
+                    item.url,
+                    item.filename,
+                    art.sha256,
+                    [(p, docs.get(p), page_errors.get(p)) for p in pages],
+                    fetcher,
+                    Path(tmp) / str(pos),
+                )
+            art.findings.extend(
+                Finding(
+                    "SIG-INVALID",
+                    Severity.HIGH,
+                    f"a signature source for {item.filename} could not be read, so what it "
+                    f"holds could not be checked: {source}: {why}",
+                    item.filename,
+                    {"reason": "unavailable", "source": source},
+                )
+                for source, why in found.unreadable
+            )
+            pubs = policy.for_package(item.name, item.version).publishers or ()
+            expected = parse_expected(
+                publishers=[str(p) for p in pubs if p.kind != "identity"],
+                identities=[(p.identity, p.issuer) for p in pubs if p.kind == "identity"],
+            )
+            art.findings.extend(
+                verify_artifact_signatures(
+                    path,
+                    name=item.name,
+                    version=item.version,
+                    sidecars=found.sidecars,
+                    provenance_json=found.provenance,
+                    expected=expected,
+                    require=policy.signatures.require,
+                    trusted_root=policy.signatures.trusted_root,
+                    filename=item.filename,
+                )
+            )
+
+        with ThreadPoolExecutor(max_workers=FETCH_WORKERS) as pool:
+            docs = dict(pool.map(json_page, pages))
+            list(pool.map(one, range(len(todo)), todo))
+
+
+def _pep740_entry(
+    filename: str, sha256: str | None, page_docs: Sequence[tuple[str, Any, str | None]]
+) -> tuple[str, Any] | None:
+    """``(page, value of "provenance")`` for this file, or None if no page states one.
+
+    An entry with a different sha256 is another file of the same name (another
+    index) and says nothing about this one.
+    """
+    for page, doc, _ in page_docs:
+        files = doc.get("files") if isinstance(doc, dict) else None
+        for entry in files if isinstance(files, list) else ():
+            if not isinstance(entry, dict) or entry.get("filename") != filename:
+                continue
+            hashes = entry.get("hashes")
+            listed = hashes.get("sha256") if isinstance(hashes, dict) else None
+            if isinstance(listed, str) and sha256 and listed.lower() != sha256:
+                continue
+            if "provenance" in entry:
+                return page, entry["provenance"]
+    return None
+
+
+def _remote_signatures(
+    url: str,
+    filename: str,
+    sha256: str | None,
+    page_docs: Sequence[tuple[str, Any, str | None]],
+    fetcher: Fetcher,
+    scratch: Path,
+) -> _Signatures:
+    """Signatures for an artifact downloaded over HTTP(S); see ``_verify_signatures``.
+
+    ``page_docs`` holds ``(page URL, parsed PEP 691 JSON or None, fetch error or None)``
+    for each index page that may describe the file.
+    """
+    from urllib.parse import urljoin, urlsplit
+
     from safe_pip.fetch import FetchError
 
-    def one(art: ArtifactState) -> None:
-        item = art.item
-        if item is None or art.path is None or item.kind not in ("wheel", "sdist"):
-            return
-        provenance: bytes | None = None
-        if item.url.startswith(("http:", "https:")):
-            try:
-                provenance = fetcher.get(item.url.split("#", 1)[0] + ".provenance")
-            except FetchError:
-                provenance = None
-        pkg = policy.for_package(item.name, item.version)
-        pubs = pkg.publishers or ()
-        expected = parse_expected(
-            publishers=[str(p) for p in pubs if p.kind != "identity"],
-            identities=[(p.identity, p.issuer) for p in pubs if p.kind == "identity"],
-        )
-        art.findings.extend(
-            verify_artifact_signatures(
-                art.path,
-                name=item.name,
-                version=item.version,
-                sidecars=(),
-                provenance_json=provenance,
-                expected=expected,
-                require=policy.signatures.require,
-                trusted_root=policy.signatures.trusted_root,
-                filename=item.filename,
-            )
-        )
+    found = _Signatures()
+    stated = _pep740_entry(filename, sha256, page_docs)
+    if stated is not None:
+        page, value = stated
+        if value is None:
+            return found
+        target = urljoin(page, value) if isinstance(value, str) else ""
+        if urlsplit(target).scheme not in ("http", "https"):
+            found.unreadable.append((page, f"provenance for {filename} is {value!r}, not a URL"))
+            return found
+        try:
+            found.provenance = fetcher.get(target)
+        except FetchError as exc:  # advertised but not served: never read as "unsigned"
+            found.unreadable.append((target, str(exc)))
+        return found
+    # No page stated anything; one that failed might have: fail closed on it.
+    found.unreadable += [(page, error) for page, _, error in page_docs if error is not None]
+    base = url.split("#", 1)[0]
+    for suffix in SIDECAR_SUFFIXES:
+        try:
+            raw = fetcher.get(base + suffix)
+        except FetchError as exc:
+            if _http_status(exc) not in _ABSENT_STATUSES:
+                found.unreadable.append((base + suffix, str(exc)))
+            continue
+        if suffix == ".provenance":
+            found.provenance = raw
+            continue
+        # The verifier classifies sidecars by name, so keep "<filename><suffix>".
+        scratch.mkdir(parents=True, exist_ok=True)
+        side = scratch / (filename + suffix)
+        side.write_bytes(raw)
+        found.sidecars.append(side)
+    return found
 
-    with ThreadPoolExecutor(max_workers=FETCH_WORKERS) as pool:
-        list(pool.map(one, arts))
+
+def _local_sidecars(url: str) -> _Signatures:
+    """Sidecar files next to a ``file://`` artifact (find-links folders, direct paths)."""
+    from urllib.parse import unquote, urlsplit
+    from urllib.request import url2pathname
+
+    found = _Signatures()
+    source = Path(url2pathname(unquote(urlsplit(url.split("#", 1)[0]).path)))
+    for suffix in SIDECAR_SUFFIXES:
+        side = source.with_name(source.name + suffix)
+        if side.is_file():
+            found.sidecars.append(side)
+        elif os.path.lexists(side):  # a folder, dangling link...: present but unreadable
+            found.unreadable.append((str(side), "not a regular file"))
+    return found
+
+
+def _http_status(exc: BaseException) -> int | None:
+    """The HTTP status behind a ``FetchError``, or None for connection-level failures."""
+    response = getattr(exc.__cause__, "response", None)
+    status = getattr(response, "status_code", None)
+    return status if isinstance(status, int) else None
 
 
 def _scan_all(state: Run, policy: Policy) -> None:
