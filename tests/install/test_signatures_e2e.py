@@ -219,6 +219,24 @@ def test_pep691_provenance_url_is_followed(
     assert index.count(".provenance") == 0  # the index stated where; no guessing
 
 
+def test_integrity_api_beside_the_simple_index_is_asked(
+    index: IndexServer,
+    venv: Path,
+    safe_pip: Runner,
+    dists: Dists,
+    fake: fs.FakeSigstore,
+    root: Path,
+    wheel: Path,
+) -> None:
+    """No JSON statement: the PEP 740 Integrity API path derived from the index base."""
+    index.add(wheel)
+    index.documents[f"/integrity/{NAME}/1.0/{wheel.name}/provenance"] = provenance(fake, wheel)
+    r = install(safe_pip, venv, index, policy(root, "listed", PINNED))
+    assert_installed(r, venv, dists)
+    assert index.count(f"/integrity/{NAME}/1.0/{wheel.name}/provenance") == 1
+    assert index.count(wheel.name + ".provenance") == 0
+
+
 def test_pep691_provenance_url_stated_but_not_served_blocks(
     index: IndexServer, venv: Path, safe_pip: Runner, dists: Dists, root: Path, wheel: Path
 ) -> None:

@@ -525,25 +525,6 @@ def _fetch_and_verify(
     state.timed("verify", t0)
 
 
-#: Signature files looked for next to an artifact (find-links, ``file://``, indexes that do
-#: not state PEP 740 provenance in their JSON API).
-SIDECAR_SUFFIXES = (".provenance", ".publish.attestation", ".sigstore", ".sigstore.json")
-#: HTTP answers that mean "no such signature file"; any other failure blocks (fail closed).
-_ABSENT_STATUSES = frozenset({404, 410})
-#: Answers to a PEP 691 JSON request that mean "no JSON API or no such project here".
-_NO_JSON_STATUSES = frozenset({404, 406, 410})
-
-
-@dataclass
-class _Signatures:
-    """What was found for one artifact: index provenance, sidecar files, unreadable sources."""
-
-    provenance: bytes | None = None
-    sidecars: list[Path] = field(default_factory=list)
-    unreadable: list[tuple[str, str]] = field(default_factory=list)
-    """``(source, why)`` for each signature source that exists but could not be read."""
-
-
 def _verify_signatures(
     arts: Sequence[ArtifactState],
     policy: Policy,
@@ -573,7 +554,7 @@ def _verify_signatures(
         return
     import tempfile
 
-    from safe_pip.verify import parse_expected, verify_artifact_signatures
+    from safe_pip.verify import parse_expected, sources, verify_artifact_signatures
     from safe_pip.verify.index import JSON_ACCEPT, candidate_pages
 
     todo = [
@@ -602,7 +583,7 @@ def _verify_signatures(
         except ValueError:  # HTML, not PEP 691: this index has no JSON API
             return url, None
         except FetchError as exc:
-            if _http_status(exc) not in _NO_JSON_STATUSES:
+            if sources.http_status(exc) not in sources.NO_JSON_STATUSES:
                 # The page might state a provenance we cannot see: fail closed.
                 page_errors[url] = str(exc)
             return url, None
@@ -613,16 +594,18 @@ def _verify_signatures(
             item, path = art.item, art.path
             assert item is not None and path is not None
             if item.is_local_file:
-                found = _local_sidecars(item.url)
+                found = sources.local_sidecars(item.url)
             else:
                 pages = candidate_pages(item, tuple(index_urls))
-                found = _remote_signatures(
+                found = sources.remote_signatures(
                     item.url,
                     item.filename,
                     art.sha256,
                     [(p, docs.get(p), page_errors.get(p)) for p in pages],
                     fetcher,
                     Path(tmp) / str(pos),
+                    project=item.name,
+                    version=item.version,
                 )
             art.findings.extend(
                 Finding(
@@ -657,104 +640,6 @@ def _verify_signatures(
         with ThreadPoolExecutor(max_workers=FETCH_WORKERS) as pool:
             docs = dict(pool.map(json_page, pages))
             list(pool.map(one, range(len(todo)), todo))
-
-
-def _pep740_entry(
-    filename: str, sha256: str | None, page_docs: Sequence[tuple[str, Any, str | None]]
-) -> tuple[str, Any] | None:
-    """``(page, value of "provenance")`` for this file, or None if no page states one.
-
-    An entry with a different sha256 is another file of the same name (another
-    index) and says nothing about this one.
-    """
-    for page, doc, _ in page_docs:
-        files = doc.get("files") if isinstance(doc, dict) else None
-        for entry in files if isinstance(files, list) else ():
-            if not isinstance(entry, dict) or entry.get("filename") != filename:
-                continue
-            hashes = entry.get("hashes")
-            listed = hashes.get("sha256") if isinstance(hashes, dict) else None
-            if isinstance(listed, str) and sha256 and listed.lower() != sha256:
-                continue
-            if "provenance" in entry:
-                return page, entry["provenance"]
-    return None
-
-
-def _remote_signatures(
-    url: str,
-    filename: str,
-    sha256: str | None,
-    page_docs: Sequence[tuple[str, Any, str | None]],
-    fetcher: Fetcher,
-    scratch: Path,
-) -> _Signatures:
-    """Signatures for an artifact downloaded over HTTP(S); see ``_verify_signatures``.
-
-    ``page_docs`` holds ``(page URL, parsed PEP 691 JSON or None, fetch error or None)``
-    for each index page that may describe the file.
-    """
-    from urllib.parse import urljoin, urlsplit
-
-    from safe_pip.fetch import FetchError
-
-    found = _Signatures()
-    stated = _pep740_entry(filename, sha256, page_docs)
-    if stated is not None:
-        page, value = stated
-        if value is None:
-            return found
-        target = urljoin(page, value) if isinstance(value, str) else ""
-        if urlsplit(target).scheme not in ("http", "https"):
-            found.unreadable.append((page, f"provenance for {filename} is {value!r}, not a URL"))
-            return found
-        try:
-            found.provenance = fetcher.get(target)
-        except FetchError as exc:  # advertised but not served: never read as "unsigned"
-            found.unreadable.append((target, str(exc)))
-        return found
-    # No page stated anything; one that failed might have: fail closed on it.
-    found.unreadable += [(page, error) for page, _, error in page_docs if error is not None]
-    base = url.split("#", 1)[0]
-    for suffix in SIDECAR_SUFFIXES:
-        try:
-            raw = fetcher.get(base + suffix)
-        except FetchError as exc:
-            if _http_status(exc) not in _ABSENT_STATUSES:
-                found.unreadable.append((base + suffix, str(exc)))
-            continue
-        if suffix == ".provenance":
-            found.provenance = raw
-            continue
-        # The verifier classifies sidecars by name, so keep "<filename><suffix>".
-        scratch.mkdir(parents=True, exist_ok=True)
-        side = scratch / (filename + suffix)
-        side.write_bytes(raw)
-        found.sidecars.append(side)
-    return found
-
-
-def _local_sidecars(url: str) -> _Signatures:
-    """Sidecar files next to a ``file://`` artifact (find-links folders, direct paths)."""
-    from urllib.parse import unquote, urlsplit
-    from urllib.request import url2pathname
-
-    found = _Signatures()
-    source = Path(url2pathname(unquote(urlsplit(url.split("#", 1)[0]).path)))
-    for suffix in SIDECAR_SUFFIXES:
-        side = source.with_name(source.name + suffix)
-        if side.is_file():
-            found.sidecars.append(side)
-        elif os.path.lexists(side):  # a folder, dangling link...: present but unreadable
-            found.unreadable.append((str(side), "not a regular file"))
-    return found
-
-
-def _http_status(exc: BaseException) -> int | None:
-    """The HTTP status behind a ``FetchError``, or None for connection-level failures."""
-    response = getattr(exc.__cause__, "response", None)
-    status = getattr(response, "status_code", None)
-    return status if isinstance(status, int) else None
 
 
 def _scan_all(state: Run, policy: Policy) -> None:
