@@ -358,9 +358,9 @@ def run_stream(
                     raise LimitExceeded("time budget exhausted")
             # ---- hot opcodes first; fixed-size bounds checks inlined ------------
             if op == 0x47:  # BINFLOAT
-                pos += 8
-                if pos > end:
+                if pos + 8 > end:
                     raise PickleError("BINFLOAT runs past the end of the data", op_start)
+                pos += 8
                 push(FLOAT)
             elif op == 0x71:  # BINPUT
                 if pos >= end:
@@ -579,8 +579,9 @@ def run_stream(
             elif op == 0x43:  # SHORT_BINBYTES
                 need(pos, 1)
                 n = data[pos]
-                pos += 1 + n
-                need(pos - n, n)
+                pos += 1
+                need(pos, n)
+                pos += n
                 push(BYTES)
             elif op == 0x42:  # BINBYTES
                 need(pos, 4)
