@@ -116,11 +116,20 @@ def test_install_with_a_broken_policy_refuses(machine: Machine) -> None:
     import subprocess
 
     machine.write(machine.user, "version = 1\n[install]\nallow_sdist = maybe\n")
-    env = {**os.environ, **machine.env, "XDG_CACHE_HOME": str(machine.root / "cache"),
-           "XDG_STATE_HOME": str(machine.root / "state"), "XDG_DATA_HOME": str(machine.root / "d")}
+    env = {
+        **os.environ,
+        **machine.env,
+        "XDG_CACHE_HOME": str(machine.root / "cache"),
+        "XDG_STATE_HOME": str(machine.root / "state"),
+        "XDG_DATA_HOME": str(machine.root / "d"),
+    }
     result = subprocess.run(
         [sys.executable, "-m", "safe_pip", "install", "--dry-run", "six"],
-        cwd=machine.project, env=env, capture_output=True, text=True, timeout=120,
+        cwd=machine.project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 2, result.stderr
     assert f"{machine.user}:3" in result.stderr

@@ -6,7 +6,7 @@ from safe_pip.models import Severity as S
 from safe_pip.rules import Rule
 
 _PIN = (
-    "Fix the expectation in [signatures] (publisher = \"github:OWNER/REPO@WORKFLOW.yml\", "
+    'Fix the expectation in [signatures] (publisher = "github:OWNER/REPO@WORKFLOW.yml", '
     "or identity + issuer) if the project really moved; otherwise do not install it."
 )
 _EXC = (
@@ -19,11 +19,11 @@ RULES: tuple[Rule, ...] = (
         "SIG-MISSING",
         "Required signature or attestation is missing",
         S.HIGH,
-        "The policy requires this package to be signed (require = \"listed\" with an "
-        "identity for it, or require = \"always\"), but no PEP 740 provenance, attestation "
+        'The policy requires this package to be signed (require = "listed" with an '
+        'identity for it, or require = "always"), but no PEP 740 provenance, attestation '
         "or sigstore bundle was found for the file. An attacker who replaces a file on a "
         "mirror usually cannot produce one, so its absence blocks.",
-        "Set [signatures] require = \"available\" for this package if it does not publish "
+        'Set [signatures] require = "available" for this package if it does not publish '
         "attestations, or use an [[exception]].",
     ),
     Rule(

@@ -85,11 +85,7 @@ def read_zip(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
                 hooks.member(ctx, entry.name, None, loc)
             continue
         with member.blob() if isinstance(member, Spool) else _as_ctx(member) as data:
-            if (
-                not entry.encrypted
-                and data.size
-                and data.crc32() != entry.crc
-            ):
+            if not entry.encrypted and data.size and data.crc32() != entry.crc:
                 ctx.report(
                     "ZIP-CRC-MISMATCH",
                     "member data does not match its CRC-32 (scanned as written, as torch reads it)",

@@ -36,8 +36,22 @@ _START = re.compile(rb'\{\s*"(?:class_name|module)"\s*:')
 
 _SAFE_PREFIXES = ("keras", "tf_keras", "tensorflow")
 _SAFE_BUILTINS = frozenset(
-    {"tuple", "list", "dict", "set", "frozenset", "int", "float", "str", "bool", "bytes",
-     "complex", "slice", "range", "NoneType"}
+    {
+        "tuple",
+        "list",
+        "dict",
+        "set",
+        "frozenset",
+        "int",
+        "float",
+        "str",
+        "bool",
+        "bytes",
+        "complex",
+        "slice",
+        "range",
+        "NoneType",
+    }
 )
 _UNSAFE_NAMES = {
     "get_file": "downloads a file (CVE-2025-8747)",
@@ -68,9 +82,12 @@ def check_config(ctx: ScanContext, config: Any, location: str) -> None:
         elif isinstance(obj, list):
             stack.extend((v, f"{path}[{i}]") for i, v in enumerate(obj))
         elif isinstance(obj, str) and obj in _UNSAFE_NAMES:
-            ctx.report("KERAS-UNSAFE-REFERENCE",
-                       f"config value {obj!r} at {path or '/'}: {_UNSAFE_NAMES[obj]}",
-                       location, path=path)
+            ctx.report(
+                "KERAS-UNSAFE-REFERENCE",
+                f"config value {obj!r} at {path or '/'}: {_UNSAFE_NAMES[obj]}",
+                location,
+                path=path,
+            )
 
 
 def _check_object(ctx: ScanContext, obj: dict[str, Any], location: str, path: str) -> None:
@@ -93,27 +110,46 @@ def _check_object(ctx: ScanContext, obj: dict[str, Any], location: str, path: st
     registered = obj.get("registered_name")
     if cls in _UNSAFE_NAMES or name in _UNSAFE_NAMES:
         key = cls if cls in _UNSAFE_NAMES else name
-        ctx.report("KERAS-UNSAFE-REFERENCE", f"{key} at {where}: {_UNSAFE_NAMES[key]}",
-                   location, path=path, module=module)
+        ctx.report(
+            "KERAS-UNSAFE-REFERENCE",
+            f"{key} at {where}: {_UNSAFE_NAMES[key]}",
+            location,
+            path=path,
+            module=module,
+        )
         return
     if module:
         reason = dangerous_reason(module, name) if name else None
         if reason:
-            ctx.report("KERAS-UNSAFE-REFERENCE",
-                       f"{module}.{name} at {where} is a code-execution gadget: {reason}",
-                       location, path=path, module=module, name=name)
+            ctx.report(
+                "KERAS-UNSAFE-REFERENCE",
+                f"{module}.{name} at {where} is a code-execution gadget: {reason}",
+                location,
+                path=path,
+                module=module,
+                name=name,
+            )
             return
         if not _keras_module(module) and not (module == "builtins" and name in _SAFE_BUILTINS):
-            ctx.report("KERAS-CUSTOM-OBJECT",
-                       f"{module}.{name or '?'} at {where} is imported from outside Keras",
-                       location, path=path, module=module, name=name)
+            ctx.report(
+                "KERAS-CUSTOM-OBJECT",
+                f"{module}.{name or '?'} at {where} is imported from outside Keras",
+                location,
+                path=path,
+                module=module,
+                name=name,
+            )
             return
     if isinstance(registered, str) and registered and name not in _SAFE_BUILTINS:
         package = registered.split(">", 1)[0] if ">" in registered else ""
         if package and not _keras_module(package):
-            ctx.report("KERAS-CUSTOM-OBJECT",
-                       f"registered object {registered!r} at {where} comes from outside Keras",
-                       location, path=path, registered_name=registered)
+            ctx.report(
+                "KERAS-CUSTOM-OBJECT",
+                f"registered object {registered!r} at {where} comes from outside Keras",
+                location,
+                path=path,
+                registered_name=registered,
+            )
 
 
 def read_config_json(ctx: ScanContext, blob: Blob, location: str) -> None:
@@ -167,6 +203,9 @@ def read_hdf5(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
             location,
         )
     elif parsed == 0:
-        ctx.report("HDF5-NOT-INSPECTED",
-                   "HDF5 file without a Keras config; its datasets were not decoded", location)
+        ctx.report(
+            "HDF5-NOT-INSPECTED",
+            "HDF5 file without a Keras config; its datasets were not decoded",
+            location,
+        )
         ctx.skip(location, "HDF5 datasets are not decoded (no Keras config found)")

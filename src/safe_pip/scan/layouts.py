@@ -42,8 +42,9 @@ def for_zip(
 ) -> ZipHooks | None:
     if layout is not None:
         if layout.torchscript:
-            code = sorted(n for n in names if n.startswith(f"{layout.prefix}/code/")
-                          and not n.endswith("/"))
+            code = sorted(
+                n for n in names if n.startswith(f"{layout.prefix}/code/") and not n.endswith("/")
+            )
             # Inventory only: TorchScript compiles code/ but cannot import Python modules,
             # and its pickles are judged by the engine; a finding here would flag every
             # scripted model (the real fixtures must stay at zero findings).

@@ -20,13 +20,33 @@ from safe_pip.scan.context import ScanContext
 from safe_pip.scan.protobuf import LEN, VARINT, Message, ProtoError, well_formed
 
 STANDARD_DOMAINS = frozenset(
-    {"", "ai.onnx", "ai.onnx.ml", "ai.onnx.training", "ai.onnx.preview.training",
-     "com.microsoft", "com.microsoft.nchwc", "com.microsoft.experimental"}
+    {
+        "",
+        "ai.onnx",
+        "ai.onnx.ml",
+        "ai.onnx.training",
+        "ai.onnx.preview.training",
+        "com.microsoft",
+        "com.microsoft.nchwc",
+        "com.microsoft.experimental",
+    }
 )
 """ONNX's own domains plus onnxruntime's built-in contrib domains."""
 
-_MODEL_FIELDS = {1: VARINT, 2: LEN, 3: LEN, 4: LEN, 5: VARINT, 6: LEN, 7: LEN, 8: LEN,
-                 14: LEN, 20: LEN, 25: LEN, 26: LEN}
+_MODEL_FIELDS = {
+    1: VARINT,
+    2: LEN,
+    3: LEN,
+    4: LEN,
+    5: VARINT,
+    6: LEN,
+    7: LEN,
+    8: LEN,
+    14: LEN,
+    20: LEN,
+    25: LEN,
+    26: LEN,
+}
 _MAX_DEPTH = 64
 _MAX_ITEMS = 10_000_000
 
@@ -119,8 +139,7 @@ class _Walk:
                 if unsafe_member_name(value) or "\x00" in value:
                     self.ctx.report(
                         "ONNX-EXTERNAL-DATA-TRAVERSAL",
-                        f"tensor {name!r} loads its data from {value!r}, outside the model "
-                        "folder",
+                        f"tensor {name!r} loads its data from {value!r}, outside the model folder",
                         self.location,
                         tensor=name,
                         path=value,

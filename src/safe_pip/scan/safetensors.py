@@ -23,10 +23,26 @@ MAX_HEADER = 100_000_000
 """The limit the safetensors crate enforces on the JSON header."""
 
 DTYPE_BITS: dict[str, int] = {
-    "BOOL": 8, "U8": 8, "I8": 8, "F8_E5M2": 8, "F8_E4M3": 8, "F8_E8M0": 8,
-    "I16": 16, "U16": 16, "F16": 16, "BF16": 16,
-    "I32": 32, "U32": 32, "F32": 32, "I64": 64, "U64": 64, "F64": 64,
-    "C64": 64, "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6,
+    "BOOL": 8,
+    "U8": 8,
+    "I8": 8,
+    "F8_E5M2": 8,
+    "F8_E4M3": 8,
+    "F8_E8M0": 8,
+    "I16": 16,
+    "U16": 16,
+    "F16": 16,
+    "BF16": 16,
+    "I32": 32,
+    "U32": 32,
+    "F32": 32,
+    "I64": 64,
+    "U64": 64,
+    "F64": 64,
+    "C64": 64,
+    "F4": 4,
+    "F6_E2M3": 6,
+    "F6_E3M2": 6,
 }
 
 
@@ -57,9 +73,7 @@ def header_problems(blob: Blob) -> list[str]:
     spans: list[tuple[int, int, str]] = []
     for name, desc in header.items():
         if name == "__metadata__":
-            if not isinstance(desc, dict) or not all(
-                isinstance(v, str) for v in desc.values()
-            ):
+            if not isinstance(desc, dict) or not all(isinstance(v, str) for v in desc.values()):
                 problems.append("__metadata__ must map strings to strings")
             continue
         span = _tensor(name, desc, problems)

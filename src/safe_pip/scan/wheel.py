@@ -63,42 +63,94 @@ _NSPKG_SHAPES = frozenset(
     )
 )
 
-PTH_ALLOWED: dict[str, str] = {
+_SETUPTOOLS_PTH = (
     "import os; var = 'SETUPTOOLS_USE_DISTUTILS'; enabled = os.environ.get(var, 'local') "
-    "== 'local'; enabled and __import__('_distutils_hack').add_shim(); ":
+    "== 'local'; enabled and __import__('_distutils_hack').add_shim(); "
+)
+
+PTH_ALLOWED: dict[str, str] = {
+    _SETUPTOOLS_PTH: (
         "setuptools' distutils-precedence.pth: installs its distutils shim "
-        "(pip install setuptools must pass)",
+        "(pip install setuptools must pass)"
+    ),
 }
 """Exact ``.pth`` import lines that are allowed, each with the reason."""
 
 OWNERS: dict[str, frozenset[str]] = {
     k: frozenset(v)
     for k, v in {
-        "torch": {"torch"}, "torchgen": {"torch"}, "functorch": {"torch"},
-        "torchvision": {"torchvision"}, "torchaudio": {"torchaudio"},
-        "numpy": {"numpy"}, "scipy": {"scipy"}, "pandas": {"pandas"},
-        "sklearn": {"scikit-learn"}, "matplotlib": {"matplotlib"}, "pylab": {"matplotlib"},
-        "pip": {"pip"}, "setuptools": {"setuptools"}, "pkg_resources": {"setuptools"},
-        "_distutils_hack": {"setuptools"}, "wheel": {"wheel"},
-        "transformers": {"transformers"}, "tokenizers": {"tokenizers"},
-        "safetensors": {"safetensors"}, "huggingface_hub": {"huggingface-hub"},
-        "accelerate": {"accelerate"}, "datasets": {"datasets"},
-        "tensorflow": {"tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tensorflow-intel",
-                       "tensorflow-macos", "tf-nightly"},
-        "keras": {"keras", "tf-keras"}, "jax": {"jax"}, "jaxlib": {"jaxlib"},
-        "onnx": {"onnx"}, "onnxruntime": {"onnxruntime", "onnxruntime-gpu",
-                                          "onnxruntime-directml", "onnxruntime-openvino"},
-        "cv2": {"opencv-python", "opencv-python-headless", "opencv-contrib-python",
-                "opencv-contrib-python-headless"},
-        "PIL": {"pillow"}, "yaml": {"pyyaml"}, "requests": {"requests"},
-        "urllib3": {"urllib3"}, "certifi": {"certifi"}, "idna": {"idna"},
-        "charset_normalizer": {"charset-normalizer"}, "six": {"six"},
-        "cryptography": {"cryptography"}, "jinja2": {"jinja2"}, "markupsafe": {"markupsafe"},
-        "packaging": {"packaging"}, "typing_extensions": {"typing-extensions"},
-        "boto3": {"boto3"}, "botocore": {"botocore"}, "sympy": {"sympy"},
-        "networkx": {"networkx"}, "filelock": {"filelock"}, "fsspec": {"fsspec"},
-        "tqdm": {"tqdm"}, "click": {"click"}, "joblib": {"joblib"}, "dill": {"dill"},
-        "cloudpickle": {"cloudpickle"}, "h5py": {"h5py"}, "google": set(),
+        "torch": {"torch"},
+        "torchgen": {"torch"},
+        "functorch": {"torch"},
+        "torchvision": {"torchvision"},
+        "torchaudio": {"torchaudio"},
+        "numpy": {"numpy"},
+        "scipy": {"scipy"},
+        "pandas": {"pandas"},
+        "sklearn": {"scikit-learn"},
+        "matplotlib": {"matplotlib"},
+        "pylab": {"matplotlib"},
+        "pip": {"pip"},
+        "setuptools": {"setuptools"},
+        "pkg_resources": {"setuptools"},
+        "_distutils_hack": {"setuptools"},
+        "wheel": {"wheel"},
+        "transformers": {"transformers"},
+        "tokenizers": {"tokenizers"},
+        "safetensors": {"safetensors"},
+        "huggingface_hub": {"huggingface-hub"},
+        "accelerate": {"accelerate"},
+        "datasets": {"datasets"},
+        "tensorflow": {
+            "tensorflow",
+            "tensorflow-cpu",
+            "tensorflow-gpu",
+            "tensorflow-intel",
+            "tensorflow-macos",
+            "tf-nightly",
+        },
+        "keras": {"keras", "tf-keras"},
+        "jax": {"jax"},
+        "jaxlib": {"jaxlib"},
+        "onnx": {"onnx"},
+        "onnxruntime": {
+            "onnxruntime",
+            "onnxruntime-gpu",
+            "onnxruntime-directml",
+            "onnxruntime-openvino",
+        },
+        "cv2": {
+            "opencv-python",
+            "opencv-python-headless",
+            "opencv-contrib-python",
+            "opencv-contrib-python-headless",
+        },
+        "PIL": {"pillow"},
+        "yaml": {"pyyaml"},
+        "requests": {"requests"},
+        "urllib3": {"urllib3"},
+        "certifi": {"certifi"},
+        "idna": {"idna"},
+        "charset_normalizer": {"charset-normalizer"},
+        "six": {"six"},
+        "cryptography": {"cryptography"},
+        "jinja2": {"jinja2"},
+        "markupsafe": {"markupsafe"},
+        "packaging": {"packaging"},
+        "typing_extensions": {"typing-extensions"},
+        "boto3": {"boto3"},
+        "botocore": {"botocore"},
+        "sympy": {"sympy"},
+        "networkx": {"networkx"},
+        "filelock": {"filelock"},
+        "fsspec": {"fsspec"},
+        "tqdm": {"tqdm"},
+        "click": {"click"},
+        "joblib": {"joblib"},
+        "dill": {"dill"},
+        "cloudpickle": {"cloudpickle"},
+        "h5py": {"h5py"},
+        "google": set(),
     }.items()
 }
 """Top-level package → the distributions that may write it. ``google`` (a namespace
@@ -109,16 +161,103 @@ _STDLIB_HARMLESS = frozenset({"test", "tests", "this", "antigravity", "idlelib",
 
 SYSTEM_TOOLS = frozenset(
     {
-        "pip", "pip3", "python", "python3", "python2", "py", "pythonw", "pydoc", "pydoc3", "idle",
-        "idle3", "2to3", "easy_install", "sudo", "su", "doas", "ls", "cp", "mv", "rm", "ln", "cat",
-        "sh", "bash", "zsh", "dash", "fish", "env", "git", "ssh", "scp", "sftp", "rsync", "curl",
-        "wget", "apt", "apt-get", "dpkg", "yum", "dnf", "rpm", "brew", "npm", "npx", "node",
-        "conda", "mamba", "uv", "pipx", "poetry", "make", "gcc", "cc", "g++", "ld", "docker",
-        "kubectl", "id",
-        "whoami", "chmod", "chown", "tar", "unzip", "zip", "gzip", "gpg", "openssl", "ps", "kill",
-        "top", "find", "grep", "sed", "awk", "vi", "vim", "nano", "less", "more", "man", "which",
-        "passwd", "login", "cron", "crontab", "systemctl", "service", "mount", "umount", "nc",
-        "netcat", "telnet", "ping", "ifconfig", "ip", "powershell", "cmd",
+        "pip",
+        "pip3",
+        "python",
+        "python3",
+        "python2",
+        "py",
+        "pythonw",
+        "pydoc",
+        "pydoc3",
+        "idle",
+        "idle3",
+        "2to3",
+        "easy_install",
+        "sudo",
+        "su",
+        "doas",
+        "ls",
+        "cp",
+        "mv",
+        "rm",
+        "ln",
+        "cat",
+        "sh",
+        "bash",
+        "zsh",
+        "dash",
+        "fish",
+        "env",
+        "git",
+        "ssh",
+        "scp",
+        "sftp",
+        "rsync",
+        "curl",
+        "wget",
+        "apt",
+        "apt-get",
+        "dpkg",
+        "yum",
+        "dnf",
+        "rpm",
+        "brew",
+        "npm",
+        "npx",
+        "node",
+        "conda",
+        "mamba",
+        "uv",
+        "pipx",
+        "poetry",
+        "make",
+        "gcc",
+        "cc",
+        "g++",
+        "ld",
+        "docker",
+        "kubectl",
+        "id",
+        "whoami",
+        "chmod",
+        "chown",
+        "tar",
+        "unzip",
+        "zip",
+        "gzip",
+        "gpg",
+        "openssl",
+        "ps",
+        "kill",
+        "top",
+        "find",
+        "grep",
+        "sed",
+        "awk",
+        "vi",
+        "vim",
+        "nano",
+        "less",
+        "more",
+        "man",
+        "which",
+        "passwd",
+        "login",
+        "cron",
+        "crontab",
+        "systemctl",
+        "service",
+        "mount",
+        "umount",
+        "nc",
+        "netcat",
+        "telnet",
+        "ping",
+        "ifconfig",
+        "ip",
+        "powershell",
+        "cmd",
     }
 )
 _VERSIONED_TOOL = re.compile(r"^(pip|python|pydoc|idle|easy_install)[0-9.]*(?:-[0-9.]+)?$")
@@ -153,7 +292,8 @@ class WheelCheck:
 
     def _wanted(self, name: str) -> bool:
         return name in (f"{self.dist_info}/RECORD", f"{self.dist_info}/entry_points.txt") or (
-            name.endswith(".pth") and _site_path(name) is not None
+            name.endswith(".pth")
+            and _site_path(name) is not None
             and "/" not in (_site_path(name) or "/")
         )
 
@@ -182,21 +322,35 @@ class WheelCheck:
             return
         module = top.split(".", 1)[0]
         if module in ("sitecustomize", "usercustomize"):
-            ctx.report("WHEEL-STARTUP-HOOK",
-                       f"installs {top}, which every Python process imports at start-up", loc)
+            ctx.report(
+                "WHEEL-STARTUP-HOOK",
+                f"installs {top}, which every Python process imports at start-up",
+                loc,
+            )
             return
         owners = OWNERS.get(module)
         if module in _SHARED:
             return
         if owners is not None and self.dist not in owners:
-            ctx.report("WHEEL-FOREIGN-PACKAGE",
-                       f"writes into {module}/, which belongs to {', '.join(sorted(owners))}, "
-                       f"not {self.dist}", loc, package=module)
-        elif (owners is None and module in sys.stdlib_module_names
-              and module not in _STDLIB_HARMLESS and _norm(module) != self.dist):
-            ctx.report("WHEEL-FOREIGN-PACKAGE",
-                       f"installs {top!r}, named like the standard-library module {module!r}",
-                       loc, package=module)
+            ctx.report(
+                "WHEEL-FOREIGN-PACKAGE",
+                f"writes into {module}/, which belongs to {', '.join(sorted(owners))}, "
+                f"not {self.dist}",
+                loc,
+                package=module,
+            )
+        elif (
+            owners is None
+            and module in sys.stdlib_module_names
+            and module not in _STDLIB_HARMLESS
+            and _norm(module) != self.dist
+        ):
+            ctx.report(
+                "WHEEL-FOREIGN-PACKAGE",
+                f"installs {top!r}, named like the standard-library module {module!r}",
+                loc,
+                package=module,
+            )
 
     def _script(self, ctx: ScanContext, script: str, loc: str, kind: str) -> None:
         base = re.sub(r"\.(exe|bat|cmd|ps1|py)$", "", script.lower())
@@ -209,9 +363,12 @@ class WheelCheck:
         owner = _TOOL_OWNERS.get(re.sub(r"[0-9.]+$", "", tool))
         if owner is not None and owner == self.dist:
             return
-        ctx.report("WHEEL-SCRIPT-SHADOW",
-                   f"{kind} {script!r} is named like the system/Python tool {tool!r}", loc,
-                   script=script)
+        ctx.report(
+            "WHEEL-SCRIPT-SHADOW",
+            f"{kind} {script!r} is named like the system/Python tool {tool!r}",
+            loc,
+            script=script,
+        )
 
     def _entry_points(self, ctx: ScanContext) -> None:
         raw = self.texts.get(f"{self.dist_info}/entry_points.txt")
@@ -224,8 +381,12 @@ class WheelCheck:
                 section = line[1:-1].strip()
             elif "=" in line and section in ("console_scripts", "gui_scripts"):
                 name = line.split("=", 1)[0].strip()
-                self._script(ctx, name, f"{self.location}!{self.dist_info}/entry_points.txt",
-                             f"{section} entry point")
+                self._script(
+                    ctx,
+                    name,
+                    f"{self.location}!{self.dist_info}/entry_points.txt",
+                    f"{section} entry point",
+                )
 
     # -- .pth ------------------------------------------------------------------------
     def _pth(self, ctx: ScanContext, name: str, raw: bytes) -> None:
@@ -238,9 +399,12 @@ class WheelCheck:
                 continue
             if _pth_nspkg(line):
                 continue
-            ctx.report("WHEEL-PTH-EXEC",
-                       f"line {n} runs at every Python start-up: {line[:160]!r}",
-                       f"{loc}:{n}", line=line[:1000])
+            ctx.report(
+                "WHEEL-PTH-EXEC",
+                f"line {n} runs at every Python start-up: {line[:160]!r}",
+                f"{loc}:{n}",
+                line=line[:1000],
+            )
 
     # -- RECORD ----------------------------------------------------------------------
     def _record(self, ctx: ScanContext) -> None:
@@ -254,8 +418,10 @@ class WheelCheck:
         try:
             for row in csv.reader(io.StringIO(raw.decode("utf-8"))):
                 if row and row[0]:
-                    listed[row[0]] = (row[1] if len(row) > 1 else "",
-                                      row[2] if len(row) > 2 else "")
+                    listed[row[0]] = (
+                        row[1] if len(row) > 1 else "",
+                        row[2] if len(row) > 2 else "",
+                    )
         except (UnicodeDecodeError, csv.Error) as exc:
             ctx.report("WHEEL-RECORD-MISMATCH", f"RECORD cannot be parsed: {exc}", loc)
             return
@@ -282,10 +448,13 @@ class WheelCheck:
             if name not in self.files and name.rsplit("/", 1)[-1] not in _RECORD_SELF:
                 problems.append(f"{name}: listed in RECORD but not in the wheel")
         if problems:
-            ctx.report("WHEEL-RECORD-MISMATCH",
-                       f"RECORD does not match the files ({len(problems)} problem(s)): "
-                       + "; ".join(problems[:5]),
-                       loc, problems=problems[:100])
+            ctx.report(
+                "WHEEL-RECORD-MISMATCH",
+                f"RECORD does not match the files ({len(problems)} problem(s)): "
+                + "; ".join(problems[:5]),
+                loc,
+                problems=problems[:100],
+            )
 
 
 def _site_path(name: str) -> str | None:
@@ -305,8 +474,12 @@ def _script_name(name: str) -> str | None:
     parts = name.split("/")
     if len(parts) == 3 and parts[0].endswith(".data") and parts[1] == "scripts":
         return parts[2]
-    if (len(parts) >= 3 and parts[0].endswith(".data") and parts[1] == "data"
-            and parts[-2] in ("bin", "Scripts")):
+    if (
+        len(parts) >= 3
+        and parts[0].endswith(".data")
+        and parts[1] == "data"
+        and parts[-2] in ("bin", "Scripts")
+    ):
         return parts[-1]
     return None
 

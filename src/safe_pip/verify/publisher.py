@@ -37,9 +37,7 @@ _GITHUB_RE = re.compile(
     rf"^(?P<repo>{_SEGMENT}/{_SEGMENT})@(?P<workflow>[A-Za-z0-9_.-]+\.ya?ml)"
     r"(?:#(?P<env>[^\s#]+))?$"
 )
-_GITLAB_RE = re.compile(
-    rf"^(?P<repo>{_SEGMENT}(?:/{_SEGMENT})+)@(?P<path>[^\s@#]+\.ya?ml)$"
-)
+_GITLAB_RE = re.compile(rf"^(?P<repo>{_SEGMENT}(?:/{_SEGMENT})+)@(?P<path>[^\s@#]+\.ya?ml)$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 

@@ -22,8 +22,7 @@ from safe_pip.scan.dispatch import scan_blob
 
 from .helpers import pb_int, pb_len, safetensors_bytes, zip_bytes
 
-FUZZ = settings(max_examples=60, deadline=2000,
-                suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=60, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
 
 READERS = [
     (tensorflow.read_saved_model, "saved_model.pb"),
@@ -37,8 +36,12 @@ READERS = [
 SEEDS = [
     pb_len(2, pb_len(2, pb_len(1, pb_len(1, "a") + pb_len(2, "PyFunc")))),
     pb_int(1, 8) + pb_len(7, pb_len(1, pb_len(4, "Relu")) + pb_len(5, pb_len(8, "w"))),
-    b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", 1) + b"k"
-    + struct.pack("<IQ", 8, 5) + b"{{x}}",
+    b"GGUF"
+    + struct.pack("<IQQ", 3, 0, 1)
+    + struct.pack("<Q", 1)
+    + b"k"
+    + struct.pack("<IQ", 8, 5)
+    + b"{{x}}",
     safetensors_bytes({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}, b"\0" * 4),
     b"\x89HDF\r\n\x1a\nmodel_config\0" + json.dumps({"class_name": "Lambda"}).encode(),
     b"import torch\nM = torch.load('x')\nexec(__import__('base64').b64decode(M))\n",
@@ -62,9 +65,11 @@ def test_readers_on_random_bytes(data: bytes) -> None:
 
 
 @FUZZ
-@given(seed=st.sampled_from(SEEDS), edits=st.lists(
-    st.tuples(st.integers(0, 4096), st.integers(0, 255)), min_size=1, max_size=8),
-    cut=st.integers(0, 4096))
+@given(
+    seed=st.sampled_from(SEEDS),
+    edits=st.lists(st.tuples(st.integers(0, 4096), st.integers(0, 255)), min_size=1, max_size=8),
+    cut=st.integers(0, 4096),
+)
 def test_readers_on_mutated_samples(seed: bytes, edits: list[tuple[int, int]], cut: int) -> None:
     buf = bytearray(seed)
     for pos, value in edits:
@@ -75,12 +80,22 @@ def test_readers_on_mutated_samples(seed: bytes, edits: list[tuple[int, int]], c
 
 
 @FUZZ
-@given(config=st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.sampled_from(["class_name", "module", "config", "registered_name",
-                                       "function", "layers", "x"]), inner, max_size=5),
-    max_leaves=30))
+@given(
+    config=st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.dictionaries(
+                st.sampled_from(
+                    ["class_name", "module", "config", "registered_name", "function", "layers", "x"]
+                ),
+                inner,
+                max_size=5,
+            )
+        ),
+        max_leaves=30,
+    )
+)
 def test_keras_config_checker_on_random_json(config: object) -> None:
     ctx = ScanContext()
     keras.check_config(ctx, config, "m.keras")
@@ -88,8 +103,10 @@ def test_keras_config_checker_on_random_json(config: object) -> None:
 
 
 @FUZZ
-@given(names=st.lists(st.text(alphabet="abc./_-", min_size=1, max_size=30), max_size=8),
-       body=st.binary(max_size=64))
+@given(
+    names=st.lists(st.text(alphabet="abc./_-", min_size=1, max_size=30), max_size=8),
+    body=st.binary(max_size=64),
+)
 def test_wheel_layout_on_random_members(names: list[str], body: bytes) -> None:
     files = {n: body for n in names}
     files["x-1.0.dist-info/WHEEL"] = b"Wheel-Version: 1.0\n"

@@ -40,8 +40,12 @@ def _gguf(kv: list[tuple[str, int, bytes]], n_tensors: int = 0, tail: bytes = b"
 
 def _model(template: str) -> bytes:
     tokens = struct.pack("<IQ", 8, 2) + _s("<s>") + _s("</s>")
-    kv = [("general.architecture", 8, _s("llama")), ("llama.block_count", 4, struct.pack("<I", 2)),
-          ("tokenizer.ggml.tokens", 9, tokens), ("tokenizer.chat_template", 8, _s(template))]
+    kv = [
+        ("general.architecture", 8, _s("llama")),
+        ("llama.block_count", 4, struct.pack("<I", 2)),
+        ("tokenizer.ggml.tokens", 9, tokens),
+        ("tokenizer.chat_template", 8, _s(template)),
+    ]
     tensor = _s("tok_embd.weight") + struct.pack("<I", 2) + struct.pack("<QQ", 4, 4)
     tensor += struct.pack("<IQ", 0, 0)
     return _gguf(kv, 1, tensor + b"\x00" * 64)

@@ -22,20 +22,34 @@ def _h5(config: dict[str, object] | None, extra: bytes = b"") -> bytes:
 
 
 def _keras(config: dict[str, object]) -> bytes:
-    return zip_bytes({"metadata.json": b'{"keras_version": "3.5.0"}',
-                      "config.json": json.dumps(config).encode(),
-                      "model.weights.h5": HDF5_MAGIC + b"\x00" * 64})
+    return zip_bytes(
+        {
+            "metadata.json": b'{"keras_version": "3.5.0"}',
+            "config.json": json.dumps(config).encode(),
+            "model.weights.h5": HDF5_MAGIC + b"\x00" * 64,
+        }
+    )
 
 
-DENSE = {"module": "keras.layers", "class_name": "Dense", "config": {"units": 4},
-         "registered_name": None}
-LAMBDA = {"module": "keras.layers", "class_name": "Lambda",
-          "config": {"function": {"class_name": "__lambda__", "config": {"code": "4wEAAA=="}}}}
+DENSE = {
+    "module": "keras.layers",
+    "class_name": "Dense",
+    "config": {"units": 4},
+    "registered_name": None,
+}
+LAMBDA = {
+    "module": "keras.layers",
+    "class_name": "Lambda",
+    "config": {"function": {"class_name": "__lambda__", "config": {"code": "4wEAAA=="}}},
+}
 
 
 def _seq(*layers: object) -> dict[str, object]:
-    return {"module": "keras", "class_name": "Sequential",
-            "config": {"name": "m", "layers": list(layers)}}
+    return {
+        "module": "keras",
+        "class_name": "Sequential",
+        "config": {"name": "m", "layers": list(layers)},
+    }
 
 
 @pytest.mark.parametrize("name", ["malicious_lambda.h5"])
@@ -78,19 +92,45 @@ def test_keras_v3_plain_model_passes(tmp_path: Path) -> None:
     ("obj", "rule"),
     [
         # CVE-2025-1550: a function from any module, called with config values.
-        ({"module": "os", "class_name": "function", "config": "system",
-          "registered_name": "function"}, "KERAS-UNSAFE-REFERENCE"),
-        ({"module": "builtins", "class_name": "function", "config": "exec"},
-         "KERAS-UNSAFE-REFERENCE"),
+        (
+            {
+                "module": "os",
+                "class_name": "function",
+                "config": "system",
+                "registered_name": "function",
+            },
+            "KERAS-UNSAFE-REFERENCE",
+        ),
+        (
+            {"module": "builtins", "class_name": "function", "config": "exec"},
+            "KERAS-UNSAFE-REFERENCE",
+        ),
         # CVE-2025-8747 / CVE-2025-9906 / CVE-2025-49655
-        ({"module": "keras.utils", "class_name": "function", "config": "get_file"},
-         "KERAS-UNSAFE-REFERENCE"),
-        ({"module": "keras.config", "class_name": "function",
-          "config": "enable_unsafe_deserialization"}, "KERAS-UNSAFE-REFERENCE"),
-        ({"module": "keras.layers", "class_name": "TorchModuleWrapper", "config": {}},
-         "KERAS-UNSAFE-REFERENCE"),
-        ({"module": "my_pkg.layers", "class_name": "Fancy", "config": {},
-          "registered_name": "my_pkg>Fancy"}, "KERAS-CUSTOM-OBJECT"),
+        (
+            {"module": "keras.utils", "class_name": "function", "config": "get_file"},
+            "KERAS-UNSAFE-REFERENCE",
+        ),
+        (
+            {
+                "module": "keras.config",
+                "class_name": "function",
+                "config": "enable_unsafe_deserialization",
+            },
+            "KERAS-UNSAFE-REFERENCE",
+        ),
+        (
+            {"module": "keras.layers", "class_name": "TorchModuleWrapper", "config": {}},
+            "KERAS-UNSAFE-REFERENCE",
+        ),
+        (
+            {
+                "module": "my_pkg.layers",
+                "class_name": "Fancy",
+                "config": {},
+                "registered_name": "my_pkg>Fancy",
+            },
+            "KERAS-CUSTOM-OBJECT",
+        ),
     ],
 )
 def test_keras_v3_unsafe_references(tmp_path: Path, obj: dict[str, object], rule: str) -> None:

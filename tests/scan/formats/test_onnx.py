@@ -22,8 +22,9 @@ def _model(*, nodes: list[tuple[str, str]] = (), tensors: list[bytes] = ()) -> b
     return pb_int(1, 8) + pb_len(2, "pytorch") + pb_len(7, graph) + pb_len(8, pb_int(2, 17))
 
 
-@pytest.mark.parametrize("loc", ["../../etc/passwd", "/etc/shadow", "C:\\secrets.bin",
-                                 "sub/../../x"])
+@pytest.mark.parametrize(
+    "loc", ["../../etc/passwd", "/etc/shadow", "C:\\secrets.bin", "sub/../../x"]
+)
 def test_external_data_traversal_blocks(tmp_path: Path, loc: str) -> None:
     res = scan_bytes(tmp_path, "model.onnx", _model(tensors=[_tensor("w", loc)]))
     assert "ONNX-EXTERNAL-DATA-TRAVERSAL" in rules(res)

@@ -70,8 +70,10 @@ def test_download_and_run(tmp_path: Path, src: str) -> None:
 
 
 def test_ordinary_exec_and_decode_pass(tmp_path: Path) -> None:
-    src = (b"import base64\ndef enc(x):\n    return base64.b64decode(x)\n"
-           b"def run(a):\n    return eval(repr(a))\n")
+    src = (
+        b"import base64\ndef enc(x):\n    return base64.b64decode(x)\n"
+        b"def run(a):\n    return eval(repr(a))\n"
+    )
     assert blocking(scan_bytes(tmp_path, "pkg/x.py", src)) == set()
 
 

@@ -31,8 +31,10 @@ def test_readfile_in_function_library_blocks(tmp_path: Path) -> None:
 
 
 def test_benign_graph_with_checkpoint_ops_passes(tmp_path: Path) -> None:
-    graph = b"".join(pb_len(1, _node(n, op)) for n, op in
-                     [("c", "Const"), ("m", "MatMul"), ("s", "SaveV2"), ("r", "RestoreV2")])
+    graph = b"".join(
+        pb_len(1, _node(n, op))
+        for n, op in [("c", "Const"), ("m", "MatMul"), ("s", "SaveV2"), ("r", "RestoreV2")]
+    )
     res = scan_bytes(tmp_path, "m/saved_model.pb", _saved_model(graph))
     assert res.findings == ()
     assert res.inventory.get("tf-savedmodel") == 1

@@ -15,8 +15,9 @@ from .helpers import blocking, rules, scan_bytes, zip_bytes
 FIXTURE_WHEELS = Path(__file__).resolve().parents[2] / "fixtures" / "wheels"
 
 
-def _wheel(dist: str, files: dict[str, bytes], *, record: bool = True,
-           tamper: str | None = None) -> bytes:
+def _wheel(
+    dist: str, files: dict[str, bytes], *, record: bool = True, tamper: str | None = None
+) -> bytes:
     di = f"{dist}-1.0.dist-info"
     files = dict(files)
     files[f"{di}/WHEEL"] = b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\n"
@@ -58,9 +59,14 @@ def test_pth_path_lines_pass(tmp_path: Path) -> None:
 
 def test_setuptools_distutils_precedence_is_allowed(tmp_path: Path) -> None:
     line = next(iter(PTH_ALLOWED)).encode() + b"\n"
-    data = _wheel("setuptools", {"distutils-precedence.pth": line,
-                                  "_distutils_hack/__init__.py": b"",
-                                  "setuptools/__init__.py": b""})
+    data = _wheel(
+        "setuptools",
+        {
+            "distutils-precedence.pth": line,
+            "_distutils_hack/__init__.py": b"",
+            "setuptools/__init__.py": b"",
+        },
+    )
     assert blocking(scan_bytes(tmp_path, "w.whl", data)) == set()
 
 
@@ -74,8 +80,10 @@ def test_nspkg_pth_is_allowed(tmp_path: Path) -> None:
         "m = m or sys.modules.setdefault('google.cloud', types.ModuleType('google.cloud'));"
         "mp = (m or []) and m.__dict__.setdefault('__path__',[]);(p not in mp) and mp.append(p)\n"
     )
-    data = _wheel("google-cloud-x", {"google_cloud_x-1.0-py3.9-nspkg.pth": line.encode(),
-                                      "google/cloud/x/__init__.py": b""})
+    data = _wheel(
+        "google-cloud-x",
+        {"google_cloud_x-1.0-py3.9-nspkg.pth": line.encode(), "google/cloud/x/__init__.py": b""},
+    )
     assert blocking(scan_bytes(tmp_path, "w.whl", data)) == set()
 
 
@@ -89,10 +97,14 @@ def test_nspkg_pth_is_allowed(tmp_path: Path) -> None:
         ({"json/__init__.py": b""}, "WHEEL-FOREIGN-PACKAGE"),
         ({"mypkg-1.0.data/scripts/pip": b"#!python\n"}, "WHEEL-SCRIPT-SHADOW"),
         ({"mypkg-1.0.data/scripts/sudo": b"#!/bin/sh\n"}, "WHEEL-SCRIPT-SHADOW"),
-        ({"mypkg-1.0.dist-info/entry_points.txt":
-          b"[console_scripts]\npython3 = mypkg:main\n"}, "WHEEL-SCRIPT-SHADOW"),
-        ({"mypkg-1.0.data/data/lib/python3.11/site-packages/x.pth": b"import evil\n"},
-         "WHEEL-PTH-EXEC"),
+        (
+            {"mypkg-1.0.dist-info/entry_points.txt": b"[console_scripts]\npython3 = mypkg:main\n"},
+            "WHEEL-SCRIPT-SHADOW",
+        ),
+        (
+            {"mypkg-1.0.data/data/lib/python3.11/site-packages/x.pth": b"import evil\n"},
+            "WHEEL-PTH-EXEC",
+        ),
     ],
 )
 def test_layout_rules(tmp_path: Path, files: dict[str, bytes], rule: str) -> None:
@@ -100,8 +112,10 @@ def test_layout_rules(tmp_path: Path, files: dict[str, bytes], rule: str) -> Non
 
 
 def test_own_console_script_passes(tmp_path: Path) -> None:
-    files = {**GOOD, "mypkg-1.0.dist-info/entry_points.txt":
-             b"[console_scripts]\nmypkg = mypkg:main\n"}
+    files = {
+        **GOOD,
+        "mypkg-1.0.dist-info/entry_points.txt": b"[console_scripts]\nmypkg = mypkg:main\n",
+    }
     assert blocking(scan_bytes(tmp_path, "w.whl", _wheel("mypkg", files))) == set()
 
 
