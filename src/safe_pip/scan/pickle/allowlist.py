@@ -79,38 +79,12 @@ _TORCH_DTYPES = [
     "int7",
 ]
 
-_TORCH_STORAGE_KINDS = [
-    "Double",
-    "Float",
-    "Half",
-    "BFloat16",
-    "Long",
-    "Int",
-    "Short",
-    "Char",
-    "Byte",
-    "Bool",
-    "ComplexFloat",
-    "ComplexDouble",
-    "QInt8",
-    "QUInt8",
-    "QInt32",
-    "QUInt4x2",
-    "QUInt2x4",
-]
+_TORCH_TENSOR_KINDS = ["Double", "Float", "Half", "BFloat16", "Long", "Int", "Short", "Char"]
+_TORCH_TENSOR_KINDS += ["Byte", "Bool"]
 
-_TORCH_TENSOR_KINDS = [
-    "Double",
-    "Float",
-    "Half",
-    "BFloat16",
-    "Long",
-    "Int",
-    "Short",
-    "Char",
-    "Byte",
-    "Bool",
-]
+# Every tensor kind has a storage, plus complex and quantized ones.
+_TORCH_STORAGE_KINDS = [*_TORCH_TENSOR_KINDS, "ComplexFloat", "ComplexDouble"]
+_TORCH_STORAGE_KINDS += ["QInt8", "QUInt8", "QInt32", "QUInt4x2", "QUInt2x4"]
 
 _TORCH_REBUILD = [
     "_rebuild_parameter",
