@@ -17,6 +17,7 @@ import json
 import sys
 from pathlib import Path
 
+from safe_pip.commands.policy_flags import add_policy_flags, flags_toml
 from safe_pip.errors import EXIT_BLOCKED, EXIT_OK, UsageError
 
 
@@ -46,6 +47,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="output format (cyclonedx: CycloneDX 1.6 JSON)",
     )
     parser.add_argument("--policy", type=Path, metavar="FILE", help="policy file (CLI layer)")
+    add_policy_flags(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     for folder in args.models:
         if not folder.exists():
             raise UsageError(f"--models {folder}: no such file or directory")
-    policy = load_policy(args.policy)
+    policy = load_policy(args.policy, flags=flags_toml(args))
     if args.path is not None:
         env = site.from_path(args.path)
     else:

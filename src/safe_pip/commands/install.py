@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from safe_pip.commands.policy_flags import add_policy_flags, flags_toml
 from safe_pip.errors import EXIT_BLOCKED, EXIT_ERROR, EXIT_OK, SafePipError, UsageError
 from safe_pip.models import Artifact, Decision, Finding, ScanResult, Severity, Verdict
 from safe_pip.report import ReportItem
@@ -51,6 +52,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="target interpreter (default: the active virtual environment, else this Python)",
     )
     parser.add_argument("--policy", type=Path, metavar="FILE", help="policy file (CLI layer)")
+    add_policy_flags(parser)
     parser.add_argument(
         "--dry-run", action="store_true", help="resolve, verify and decide; install nothing"
     )
@@ -163,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         from safe_pip.policy import load_policy
 
-        policy = load_policy(args.policy)
+        policy = load_policy(args.policy, flags=flags_toml(args))
         state.policy_digest = policy.digest()
         if policy.audit.log is not None:
             audit_path = Path(policy.audit.log).expanduser()

@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from safe_pip.commands.policy_flags import add_policy_flags, flags_toml
 from safe_pip.errors import EXIT_BLOCKED, EXIT_ERROR, EXIT_OK, UsageError
 
 PROFILES = ("default", "strict", "org")
@@ -40,6 +41,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     show.add_argument(
         "--policy", type=Path, metavar="FILE", help="add FILE as the command-line layer"
     )
+    add_policy_flags(show)
     explain = actions.add_parser("explain", help="what a rule id means and how to allow it")
     explain.add_argument("rule_id", metavar="RULE-ID")
 
@@ -51,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if action == "check":
         return _check(args.files)
     if action == "show":
-        return _show(args.policy)
+        return _show(args.policy, flags_toml(args))
     if action == "explain":
         return _explain(args.rule_id)
     raise UsageError("choose an action: init, check, show or explain (see 'safe-pip policy -h')")
@@ -101,11 +103,11 @@ def _check(files: list[Path]) -> int:
     return EXIT_OK
 
 
-def _show(cli_file: Path | None) -> int:
+def _show(cli_file: Path | None, flags: str | None) -> int:
     from safe_pip.policy import resolve_policy
     from safe_pip.policy.show import render
 
-    result = resolve_policy(cli_file)
+    result = resolve_policy(cli_file, flags=flags)
     sys.stdout.write(render(result.policy, result.conflicts))
     for conflict in result.conflicts:
         print(f"safe-pip: error: {conflict}", file=sys.stderr)

@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from safe_pip.commands.policy_flags import add_policy_flags, flags_toml
 from safe_pip.errors import EXIT_BLOCKED, EXIT_OK, UsageError
 
 
@@ -20,6 +21,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--format", choices=("text", "json", "sarif"), default="text", help="output format"
     )
     parser.add_argument("--policy", type=Path, metavar="FILE", help="policy file (a layer)")
+    add_policy_flags(parser)
     parser.add_argument(
         "--report", "-o", type=Path, metavar="FILE", help="also write the report to FILE"
     )
@@ -34,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}")
-    policy = load_policy_for(args.policy)
+    policy = load_policy_for(args.policy, flags_toml(args))
     files = list(iter_files(paths))
     items: list[ReportItem] = scan_and_decide(files, policy)
     out = renderer(args.format)(items, "scan")

@@ -20,8 +20,11 @@ from safe_pip.policy import discover
 from safe_pip.policy.layer import Layer, Problem
 from safe_pip.policy.layering import Conflict, MergeResult, locked_note, merge
 from safe_pip.policy.model import LayerInfo, LayerName, Policy
-from safe_pip.policy.parse import parse_file
+from safe_pip.policy.parse import parse_file, parse_text
 from safe_pip.policy.remote import load_remote_layer
+
+FLAGS_LABEL = "<command line>"
+"""How the layer built from individual command-line flags is named in messages."""
 
 
 def _problems_error(problems: Sequence[Problem]) -> PolicyError:
@@ -63,6 +66,7 @@ def resolve_policy(
     *,
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
+    flags: str | None = None,
 ) -> MergeResult:
     """Load and merge all layers; conflicts are returned, not raised (for ``policy show``).
 
@@ -76,6 +80,7 @@ def resolve_policy(
     problems: list[Problem] = []
     notes: list[str] = []
     found = find_layers(cli_file, cwd, env)
+    locked = False
     for index, (name, path) in enumerate(found):
         layer, file_problems = parse_file(path, name)
         problems.extend(file_problems)
@@ -100,6 +105,7 @@ def resolve_policy(
         infos.append(info)
         lock = layer.get("locked") if name == "org" else None
         if lock is not None and lock.value is True and not file_problems:
+            locked = True
             rest = found[index + 1 :]
             why = "the org policy is locked"
             infos.extend(LayerInfo(n, p, used=False, why_unused=why) for n, p in rest)
@@ -108,6 +114,17 @@ def resolve_policy(
                     locked_note(layer.path, lock.source, [f"{n} policy {p}" for n, p in rest])
                 )
             break
+    if flags is not None:
+        label = Path(FLAGS_LABEL)
+        if locked:
+            infos.append(LayerInfo("cli", label, used=False, why_unused="the org policy is locked"))
+            notes.append("the org policy is locked: the command-line policy flags were ignored")
+        else:
+            flag_layer, flag_problems = parse_text(flags, label, "cli")
+            problems.extend(flag_problems)
+            if flag_layer is not None:
+                layers.append(flag_layer)
+                infos.append(LayerInfo("cli", label))
     if problems:
         raise _problems_error(problems)
     result = merge(layers, infos)
@@ -122,9 +139,14 @@ def load_policy(
     *,
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
+    flags: str | None = None,
 ) -> Policy:
-    """The effective layered policy, or PolicyError (``file:line``) — never a fallback."""
-    result = resolve_policy(cli_file, cwd=cwd, env=env)
+    """The effective layered policy, or PolicyError (``file:line``) — never a fallback.
+
+    ``flags`` is the TOML built from individual command-line flags
+    (:func:`safe_pip.policy.flags.flags_toml`): the top layer, above ``cli_file``.
+    """
+    result = resolve_policy(cli_file, cwd=cwd, env=env, flags=flags)
     if result.conflicts:
         raise _conflicts_error(result.conflicts)
     return result.policy

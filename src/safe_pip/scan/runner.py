@@ -20,11 +20,11 @@ if TYPE_CHECKING:
     from safe_pip.policy import Policy
 
 
-def load_policy_for(cli_file: Path | None) -> Policy:
-    """The effective layered policy (org → user → project → ``--policy``)."""
+def load_policy_for(cli_file: Path | None, flags: str | None = None) -> Policy:
+    """The effective layered policy (org → user → project → ``--policy`` → flags)."""
     from safe_pip.policy import load_policy
 
-    return load_policy(cli_file)
+    return load_policy(cli_file, flags=flags)
 
 
 @contextmanager
