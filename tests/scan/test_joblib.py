@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .pickles import PROTO2, STOP, TUPLE1, glob, ustr
+from .pickles import PROTO2, STOP, TUPLE1, evil, glob, ustr
 from .scan_harness import EXIT_BLOCKED, EXIT_CLEAN, run_scan
 
 joblib = pytest.importorskip("joblib")
@@ -95,3 +95,58 @@ def test_wrapper_that_cannot_be_sized_is_blocked(tmp_path: Path) -> None:
     run = run_scan([path])
     assert run.returncode == EXIT_BLOCKED, run.describe()
     assert "PICKLE-MALFORMED" in {f["rule_id"] for f in run.findings()}
+
+
+# --- legacy multi-file format (joblib < 0.10): the pickle names side .npy files ----------
+
+
+def _legacy_pickle(filename: str, module: str = "joblib.numpy_pickle") -> bytes:
+    """What old joblib wrote: an NDArrayWrapper whose state names the side file."""
+    state = (
+        b"}"
+        + ustr("filename")
+        + ustr(filename)
+        + b"s"
+        + ustr("subclass")
+        + glob("numpy", "ndarray")
+        + b"s"
+        + ustr("allow_mmap")
+        + b"\x88s"
+    )
+    return PROTO2 + glob(module, "NDArrayWrapper") + b")\x81" + state + b"b" + STOP
+
+
+def _npy(payload: bytes, descr: str) -> bytes:
+    header = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': (1,), }}".encode()
+    header += b" " * (63 - len(header) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + payload
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["joblib.numpy_pickle", "joblib.numpy_pickle_compat", "sklearn.externals.joblib.numpy_pickle"],
+)
+def test_legacy_multi_file_dump_is_clean(tmp_path: Path, module: str) -> None:
+    (tmp_path / "model.pkl").write_bytes(_legacy_pickle("model.pkl_01.npy", module))
+    (tmp_path / "model.pkl_01.npy").write_bytes(_npy(b"\0" * 8, "<f8"))
+    run = run_scan([tmp_path])
+    assert run.returncode == EXIT_CLEAN, run.describe()
+    assert not run.findings(), run.describe()
+
+
+def test_legacy_side_file_with_a_pickle_payload_is_found(tmp_path: Path) -> None:
+    """joblib loads side files with allow_pickle=True: their object arrays are pickles."""
+    (tmp_path / "model.pkl").write_bytes(_legacy_pickle("model.pkl_01.npy"))
+    (tmp_path / "model.pkl_01.npy").write_bytes(_npy(evil(), "|O"))
+    run = run_scan([tmp_path])
+    assert run.returncode == EXIT_BLOCKED, run.describe()
+    bad = [f for f in run.findings() if f["rule_id"] == "PICKLE-GLOBAL-DANGEROUS"]
+    assert bad and "model.pkl_01.npy" in bad[0]["location"], run.describe()
+
+
+@pytest.mark.parametrize("name", ["../../etc/x.npy", "/tmp/x.npy", "sub/x.npy", ".."])
+def test_legacy_side_file_outside_the_folder_is_blocked(tmp_path: Path, name: str) -> None:
+    (tmp_path / "model.pkl").write_bytes(_legacy_pickle(name))
+    run = run_scan([tmp_path / "model.pkl"])
+    assert run.returncode == EXIT_BLOCKED, run.describe()
+    assert "ARCHIVE-PATH-TRAVERSAL" in {f["rule_id"] for f in run.findings()}

@@ -224,6 +224,18 @@ ALLOWED: dict[tuple[str, str], str] = {
         "joblib's array placeholder: the bytes after it are raw array data, or a nested "
         "pickle for object arrays, which the VM reads and checks like any other"
     ),
+    **{
+        (mod, cls): (
+            "legacy multi-file joblib: names a side file in the same folder (scanned as a file "
+            "of its own); a name that leaves the folder is a finding"
+        )
+        for mod in (
+            "joblib.numpy_pickle",
+            "joblib.numpy_pickle_compat",
+            "sklearn.externals.joblib.numpy_pickle",
+        )
+        for cls in ("NDArrayWrapper", "ZNDArrayWrapper")
+    },
     # --- inert builtins ------------------------------------------------------------------
     ("builtins", "frozenset"): "an immutable set",
     ("builtins", "slice"): "a slice object, no behaviour",

@@ -32,6 +32,7 @@ _EVENT_RULES = {
     "ext": "PICKLE-EXT-OPCODE",
     "frame": "PICKLE-MALFORMED",
     "persid": "PICKLE-PERSID",
+    "joblib-file": "ARCHIVE-PATH-TRAVERSAL",
 }
 
 

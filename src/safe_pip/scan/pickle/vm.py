@@ -271,7 +271,7 @@ def run_stream(
         elif len(counts) < MAX_DISTINCT_GLOBALS:
             counts[key] = 1
             globals_.append(g)
-            if g.module == "joblib.numpy_pickle":
+            if g.module in _JOBLIB_MODULES:
                 joblib[0] = True
         else:
             res.globals_untracked += 1
@@ -301,6 +301,20 @@ def run_stream(
                 "persid",
                 "persistent id outside PyTorch's ('storage', ...) convention is handed to "
                 f"the loader's persistent_load hook ({_describe(pid)})",
+            )
+
+    def side_file(state: object) -> None:
+        """Legacy joblib: the wrapper names a file joblib loads (with pickles allowed)
+        from the pickle's own folder; a name that leaves the folder loads something
+        that was never shipped, let alone scanned."""
+        name = state.get("filename") if type(state) is dict else None
+        if type(name) is not str:
+            event("joblib-file", "legacy joblib wrapper without a plain file name")
+        elif "/" in name or "\\" in name or name in ("", ".", ".."):
+            event(
+                "joblib-file",
+                f"legacy joblib wrapper loads {name!r}, outside the pickle's folder",
+                filename=name,
             )
 
     def joblib_array(state: object, p: int) -> int:
@@ -472,8 +486,12 @@ def run_stream(
             elif op == 0x62:  # BUILD
                 state = pop()
                 structural(stack[-1], "BUILD")
-                if joblib[0] and _is_joblib_wrapper(stack[-1]):
-                    pos = joblib_array(state, pos)
+                if joblib[0]:
+                    kind = _joblib_wrapper(stack[-1])
+                    if kind == "NumpyArrayWrapper":
+                        pos = joblib_array(state, pos)
+                    elif kind is not None:
+                        side_file(state)
             elif op == 0x63:  # GLOBAL
                 mod_raw, pos = readline(pos)
                 name_raw, pos = readline(pos)
@@ -733,13 +751,22 @@ def _remember(target: dict[Any, Any], items: list[Any]) -> None:
             continue
 
 
-def _is_joblib_wrapper(value: object) -> bool:
-    return (
+_JOBLIB_MODULES = frozenset(
+    {"joblib.numpy_pickle", "joblib.numpy_pickle_compat", "sklearn.externals.joblib.numpy_pickle"}
+)
+_JOBLIB_WRAPPERS = frozenset({"NumpyArrayWrapper", "NDArrayWrapper", "ZNDArrayWrapper"})
+
+
+def _joblib_wrapper(value: object) -> str | None:
+    """Which joblib array wrapper ``value`` is an instance of, if any."""
+    if (
         isinstance(value, Call)
         and isinstance(value.func, Global)
-        and value.func.module == "joblib.numpy_pickle"
-        and value.func.name == "NumpyArrayWrapper"
-    )
+        and value.func.module in _JOBLIB_MODULES
+        and value.func.name in _JOBLIB_WRAPPERS
+    ):
+        return value.func.name
+    return None
 
 
 _DTYPE = re.compile(r"[<>|=]?([a-zA-Z])(\d*)\Z")
