@@ -35,6 +35,9 @@ POPULAR: tuple[str, ...] = (
     "matplotlib",
     "transformers",
     "torch==2.13.0",
+    # Dependencies of the above that ship pickled test data (graphs, old joblib dumps).
+    "networkx",
+    "joblib",
 )
 
 ENV_VAR = "SAFE_PIP_TEST_WHEELS"

@@ -213,6 +213,21 @@ def test_typosquat_blocked(index, venv, safe_pip, dists, tmp_path):
     assert "torchvision-optimized" not in dists(venv)
 
 
+def test_typosquat_as_a_dependency_is_a_warning(index, venv, safe_pip, dists, tmp_path):
+    """Asked for by name it blocks; chosen by a package's maintainers it warns."""
+    index.add(build_wheel(tmp_path / "w", "httpx2", "1.0"))
+    index.add(build_wheel(tmp_path / "w", "niceclient", "1.0", requires=["httpx2"]))
+    direct = safe_pip("--python", venv, "--format", "json", "-i", index.simple_url, "httpx2")
+    assert direct.code == 1 and "NAME-TYPOSQUAT" in direct.rules()
+    assert "httpx2" not in dists(venv)
+    r = safe_pip("--python", venv, "--format", "json", "-i", index.simple_url, "niceclient")
+    assert r.code == 0, r.stdout + r.stderr
+    dep = next(a for a in r.json()["artifacts"] if a["name"] == "httpx2")
+    (finding,) = [f for f in dep["findings"] if f["rule_id"] == "NAME-TYPOSQUAT"]
+    assert finding["severity"] == "low"
+    assert dists(venv).get("httpx2") == "1.0"
+
+
 def test_typosquat_allowed_by_policy(index, venv, safe_pip, dists, tmp_path):
     index.add(build_wheel(tmp_path / "w", "torchvision-optimized", "1.0"))
     r = safe_pip(

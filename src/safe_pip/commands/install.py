@@ -512,7 +512,9 @@ def _fetch_and_verify(
         item = art.item
         assert item is not None
         loc = item.filename
-        art.findings += name_findings(item.name, policy.names, location=loc)
+        art.findings += name_findings(
+            item.name, policy.names, location=loc, requested=item.requested
+        )
         art.findings += index_findings(item, policy=policy, info=info, now=now, location=loc)
         if art.sha256 is not None:
             art.findings += hash_findings(

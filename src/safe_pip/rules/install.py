@@ -55,7 +55,8 @@ RULES: tuple[Rule, ...] = (
         "The name is one letter, one swap, a doubled letter or a separator away from one "
         "of the most downloaded PyPI projects, or it is a popular name with a prefix or "
         "suffix bolted on (torchvision-optimized). Typosquats rely on exactly these "
-        "mistakes.",
+        "mistakes. It blocks for names you asked for; for a dependency (a name chosen by "
+        "the maintainers of what you asked for) it is a low-severity warning.",
         'Add the name to [names] allow, or set [names] typosquat = "warn".',
     ),
     Rule(

@@ -6,5 +6,30 @@ plus limits and reports findings into a :class:`~safe_pip.scan.context.ScanConte
 readers know nothing of pip or policy.
 """
 
-SCANNER_VERSION = "1"
-"""Bumped whenever a reader or the allowlist changes, so cached verdicts expire."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from safe_pip import __version__
+
+
+def _scanner_digest() -> str:
+    """A digest of the scanner's own code and data (readers, VM, allowlist, rules).
+
+    Cached verdicts are keyed by it, so any change to what the scanner would say
+    (a new allowlist entry, a fixed reader) expires them by itself: a version
+    number someone must remember to bump would let stale verdicts through.
+    """
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(
+        [*root.rglob("*.py"), *(root.parent / "rules").glob("*.py")], key=lambda p: p.as_posix()
+    ):
+        h.update(path.relative_to(root.parent).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+SCANNER_VERSION = f"{__version__}+{_scanner_digest()}"
+"""Changes whenever a reader, the allowlist or a rule changes, so cached verdicts expire."""

@@ -251,11 +251,30 @@ def _unsafe_load(name: str, call: ast.Call) -> str | None:
     return None
 
 
+def _is_main_guard(node: ast.AST) -> bool:
+    """``if __name__ == "__main__":`` — its body runs as a script, never on import."""
+    if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare):
+        return False
+    test = node.test
+    sides = [test.left, *test.comparators]
+    return (
+        len(test.ops) == 1
+        and isinstance(test.ops[0], ast.Eq)
+        and any(isinstance(x, ast.Name) and x.id == "__name__" for x in sides)
+        and any(isinstance(x, ast.Constant) and x.value == "__main__" for x in sides)
+    )
+
+
 def _import_time_calls(tree: ast.Module, whole_file: bool) -> Iterator[ast.Call]:
-    """Calls that run on import: everything outside function bodies (lambdas included)."""
+    """Calls that run on import: everything outside function bodies (lambdas included)
+    and outside ``if __name__ == "__main__":`` (whose ``else`` branch does run)."""
     stack: list[ast.AST] = [tree]
     while stack:
         node = stack.pop()
+        if not whole_file and _is_main_guard(node):
+            assert isinstance(node, ast.If)
+            stack.extend(node.orelse)
+            continue
         if not whole_file and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             # Decorators and defaults still run at definition time.
             if not isinstance(node, ast.Lambda):

@@ -231,8 +231,17 @@ def _affix(canon: str, pop: Popular) -> TyposquatMatch | None:
     return None
 
 
-def name_findings(name: str, names_policy: NamesPolicy, *, location: str) -> list[Finding]:
-    """Deny-list and typosquat findings for one project name under the policy."""
+def name_findings(
+    name: str, names_policy: NamesPolicy, *, location: str, requested: bool = True
+) -> list[Finding]:
+    """Deny-list and typosquat findings for one project name under the policy.
+
+    A typosquat blocks when the user asked for the name; pulled in as a dependency
+    it is a warning.  A typosquat's danger is the user's typo; a dependency's name
+    was chosen by the maintainers of what the user asked for (whose own code runs
+    anyway), and new look-alike projects (``httpx2``) are then legitimate far more
+    often than not.  The deny list blocks either way.
+    """
     findings: list[Finding] = []
     denied = names_policy.denied(name)
     if denied is not None:
@@ -251,14 +260,16 @@ def name_findings(name: str, names_policy: NamesPolicy, *, location: str) -> lis
         return findings
     match = find_typosquat(name)
     if match is not None:
+        blocks = mode == "block" and requested
+        why = "" if requested else " (pulled in as a dependency, so only a warning)"
         findings.append(
             Finding(
                 "NAME-TYPOSQUAT",
-                Severity.HIGH if mode == "block" else Severity.LOW,
-                f"{match.describe()}; typosquats imitate popular packages. If this really is "
-                f"the project you want, add it to [names] allow.",
+                Severity.HIGH if blocks else Severity.LOW,
+                f"{match.describe()}; typosquats imitate popular packages{why}. If this "
+                f"really is the project you want, add it to [names] allow.",
                 location,
-                {"target": match.target, "kind": match.kind, "mode": mode},
+                {"target": match.target, "kind": match.kind, "mode": mode, "requested": requested},
             )
         )
     return findings

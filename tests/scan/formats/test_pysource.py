@@ -31,10 +31,26 @@ def test_import_time_unsafe_load(tmp_path: Path, src: str) -> None:
         "import torch\ndef load():\n    return torch.load('model.pt')\n",
         "import numpy as np\nW = np.load('w.npy')\n",
         "import json\nC = json.load(open('c.json'))\n",
+        # runs as a script, never on import (joblib's loky backend does this)
+        "import pickle, sys\nif __name__ == '__main__':\n    OBJ = pickle.load(sys.stdin.buffer)\n",
+        "import pickle\nif '__main__' == __name__:\n    OBJ = pickle.load(open('x', 'rb'))\n",
     ],
 )
 def test_safe_or_deferred_loads_pass(tmp_path: Path, src: str) -> None:
     assert blocking(scan_bytes(tmp_path, "pkg/mod.py", src.encode())) == set()
+
+
+def test_main_guard_else_branch_runs_on_import(tmp_path: Path) -> None:
+    src = (
+        b"import pickle\nif __name__ == '__main__':\n    pass\n"
+        b"else:\n    M = pickle.load(open('m', 'rb'))\n"
+    )
+    assert "PY-UNSAFE-LOAD" in rules(scan_bytes(tmp_path, "pkg/mod.py", src))
+
+
+def test_main_guard_in_setup_py_runs_at_build_time(tmp_path: Path) -> None:
+    src = b"import pickle\nif __name__ == '__main__':\n    M = pickle.load(open('m', 'rb'))\n"
+    assert "PY-UNSAFE-LOAD" in rules(scan_bytes(tmp_path, "pkg-1.0/setup.py", src))
 
 
 def test_setup_py_counts_every_scope(tmp_path: Path) -> None:

@@ -194,6 +194,16 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("numpy", "dtype"): "dtype descriptors, built from a type string",
     **_pairs("numpy.dtypes", _NUMPY_DTYPE_CLASSES, "numpy >= 1.25 dtype classes, data only"),
     ("numpy.ma.core", "_mareconstruct"): "masked-array reconstruction, like _reconstruct",
+    (
+        "numpy.ma.core",
+        "MaskedArray",
+    ): "masked-array class; numpy's own __setstate__ sets data and mask",
+    **_pairs(
+        "numpy.matrixlib.defmatrix",
+        ["matrix"],
+        "ndarray subclass passed to _reconstruct (joblib's and numpy's test data)",
+    ),
+    ("numpy", "matrix"): "ndarray subclass passed to _reconstruct",
     **_pairs(
         "numpy.random._pickle",
         ["__randomstate_ctor", "__bit_generator_ctor", "__generator_ctor"],
@@ -236,8 +246,27 @@ ALLOWED: dict[tuple[str, str], str] = {
         )
         for cls in ("NDArrayWrapper", "ZNDArrayWrapper")
     },
+    # --- networkx graphs (a torch dependency; its wheel ships pickled test graphs) ---------
+    **{
+        (f"networkx.classes.{mod}", cls): (
+            "graph container without __reduce__/__setstate__ of its own: unpickling "
+            "creates it with object.__new__ and sets its __dict__"
+        )
+        for mod, cls in (
+            ("graph", "Graph"),
+            ("digraph", "DiGraph"),
+            ("multigraph", "MultiGraph"),
+            ("multidigraph", "MultiDiGraph"),
+        )
+    },
     # --- inert builtins ------------------------------------------------------------------
     ("builtins", "frozenset"): "an immutable set",
+    **_pairs(
+        "builtins",
+        ["dict", "list", "tuple", "int", "float", "bool", "str", "bytes"],
+        "plain value constructors: they build a value from arguments the pickle supplies, "
+        "every one of which is itself checked (networkx and py2 pickles name them)",
+    ),
     ("builtins", "slice"): "a slice object, no behaviour",
     ("builtins", "range"): "a lazy range; py2 xrange maps here",
     ("builtins", "object"): "base for copyreg._reconstructor of plain objects",
