@@ -13,9 +13,12 @@ import gzip
 import io
 import lzma
 import tarfile
+import tempfile
 from pathlib import Path
 
 import pytest
+
+from tests.support.wheels import build_wheel
 
 from .pickles import (
     BENIGN,
@@ -397,3 +400,61 @@ def test_d_memo_expansion_is_bounded(tmp_path: Path) -> None:
 def test_d_huge_declared_lengths_do_not_allocate(tmp_path: Path) -> None:
     data = PROTO4 + b"\x8e" + (2**62).to_bytes(8, "little") + b"x" * 16
     assert_blocked(scan_bytes(tmp_path, "m.pkl", data), "PICKLE-MALFORMED")
+
+
+# --- text that looks like protocol-0 opcodes is data, not a pickle ----------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"const_p1,const_p2,const_f1\n.7376958,.2623042,.9997776\n1,2,3\n",  # GLOBAL ... STOP
+        b"cython\nnumpy\ntorch\n",  # a requirements list: GLOBAL cython.numpy, then breaks
+        b"(dp0\nS'a'\np1\nI1\ns.",  # a real protocol-0 pickle without globals
+    ],
+)
+def test_text_that_parses_as_opcodes_is_not_a_finding(tmp_path: Path, text: bytes) -> None:
+    assert_clean(scan_bytes(tmp_path, "results.csv", text))
+
+
+def test_headerless_gadget_before_a_break_is_still_blocked(tmp_path: Path) -> None:
+    data = b"cbuiltins\nexec\n(X>\nprint('x')\n"  # BINUNICODE length runs past the end
+    assert_blocked(scan_bytes(tmp_path, "model.pkl", data), "PICKLE-GLOBAL-DANGEROUS")
+
+
+# --- a wheel's own test data ------------------------------------------------------------------
+
+_OWN = PROTO2 + glob("mypkg.models", "Result") + EMPTY_TUPLE + NEWOBJ + STOP
+
+
+def _wheel(files: dict[str, bytes]) -> bytes:
+    """A real wheel (METADATA, WHEEL, RECORD with hashes) holding ``files``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return build_wheel(
+            Path(tmp), "mypkg", "1.0", {"mypkg/__init__.py": b"", **files}
+        ).read_bytes()
+
+
+def test_own_classes_in_own_test_data_are_reported_not_blocked(tmp_path: Path) -> None:
+    run = scan_bytes(tmp_path, "w.whl", _wheel({"mypkg/tests/data/result.pkl": _OWN}))
+    assert_clean(run)
+    assert {f["rule_id"] for f in run.findings()} >= {"PICKLE-GLOBAL-OWN-TEST"}
+
+
+@pytest.mark.parametrize(
+    ("path", "data", "rule"),
+    [
+        ("mypkg/data/result.pkl", _OWN, "PICKLE-GLOBAL-UNKNOWN"),  # not test data
+        ("mypkg/tests/x.pkl", evil("otherpkg.models", "Result"), "PICKLE-GLOBAL-UNKNOWN"),
+        ("mypkg/tests/x.pkl", evil(), "PICKLE-GLOBAL-DANGEROUS"),  # gadgets stay gadgets
+    ],
+)
+def test_only_own_code_in_test_data_is_relaxed(
+    tmp_path: Path, path: str, data: bytes, rule: str
+) -> None:
+    assert_blocked(scan_bytes(tmp_path, "w.whl", _wheel({path: data})), rule)
+
+
+def test_own_test_data_outside_a_wheel_is_not_relaxed(tmp_path: Path) -> None:
+    run = scan_bytes(tmp_path, "x.zip", zip_bytes({"mypkg/tests/data/result.pkl": _OWN}))
+    assert_blocked(run, "PICKLE-GLOBAL-UNKNOWN")

@@ -35,6 +35,19 @@ RULES: tuple[Rule, ...] = (
         '[scan] unknown_globals = "warn".',
     ),
     Rule(
+        "PICKLE-GLOBAL-OWN-TEST",
+        "Test-data pickle names its own package's code",
+        S.LOW,
+        "A pickle inside a wheel's tests/test folder imports a class or function of that "
+        "same wheel's own packages (statsmodels' pickled results, networkx's graphs). Test "
+        "suites load these files, imports do not, and the package's own code is installed "
+        "and can run anyway; so it is reported without blocking. Known gadgets (os, "
+        "subprocess, eval...) are PICKLE-GLOBAL-DANGEROUS wherever they appear, and the "
+        "same pickle outside a test folder is PICKLE-GLOBAL-UNKNOWN.",
+        "Nothing to allow: it does not block. To review it, read the test file named in "
+        "the location.",
+    ),
+    Rule(
         "PICKLE-GLOBAL-UNRESOLVED",
         "Pickle builds a global whose name the scanner cannot resolve",
         S.HIGH,

@@ -13,6 +13,7 @@ import io
 import tarfile
 import zlib
 from collections import Counter
+from collections.abc import Iterable
 
 from safe_pip.scan import layouts
 from safe_pip.scan import torch as torch_layout
@@ -42,8 +43,6 @@ def unsafe_member_name(name: str) -> bool:
 
 
 def read_zip(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
-    from safe_pip.scan.dispatch import scan_blob
-
     try:
         entries, problems = read_directory(blob, ctx.limits.max_members)
     except ZipFormatError as exc:
@@ -64,6 +63,42 @@ def read_zip(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
                 "(all were scanned)",
                 f"{location}!{name}",
             )
+    outer_own = ctx.own_packages
+    if hooks is not None and hooks.wheel is not None:
+        ctx.own_packages = _top_level_packages(e.name for e in entries)
+    try:
+        _read_members(ctx, blob, entries, layout, hooks, location, depth)
+    finally:
+        ctx.own_packages = outer_own
+    if hooks is not None:
+        hooks.finish(ctx)
+
+
+def _top_level_packages(names: Iterable[str]) -> frozenset[str]:
+    """Import names a wheel installs at the top of site-packages."""
+    tops: set[str] = set()
+    for name in names:
+        head, _, rest = name.partition("/")
+        if head.endswith((".dist-info", ".data")):
+            continue
+        if rest:
+            tops.add(head)
+        elif head.endswith(".py"):
+            tops.add(head[:-3])
+    return frozenset(tops)
+
+
+def _read_members(
+    ctx: ScanContext,
+    blob: Blob,
+    entries: list[ZipEntry],
+    layout: torch_layout.TorchLayout | None,
+    hooks: layouts.ZipHooks | None,
+    location: str,
+    depth: int,
+) -> None:
+    from safe_pip.scan.dispatch import scan_blob
+
     for entry in entries:
         loc = f"{location}!{entry.name}"
         if entry.is_dir:
@@ -101,8 +136,6 @@ def read_zip(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
                     ctx.torchscript -= 1
             else:
                 scan_blob(ctx, data, loc, depth + 1)
-    if hooks is not None:
-        hooks.finish(ctx)
 
 
 class _as_ctx:

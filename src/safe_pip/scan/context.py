@@ -30,6 +30,8 @@ class ScanContext:
         self.members = 0
         self.bytes_read = 0
         self._seen: set[tuple[str, str, str]] = set()
+        self.own_packages: frozenset[str] = frozenset()
+        """Top-level packages of the wheel being scanned (empty outside a wheel)."""
         self.torchscript = 0
         """>0 while scanning members of a TorchScript archive, whose pickles are read
         by torch.jit's C++ unpickler: it resolves ``__torch__.*`` names against the

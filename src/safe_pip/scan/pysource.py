@@ -23,8 +23,10 @@ import ast
 import re
 from collections.abc import Iterator
 
+from safe_pip.models import Severity
 from safe_pip.scan.blob import Blob
 from safe_pip.scan.context import ScanContext
+from safe_pip.scan.paths import is_test_path
 
 _MAX_SOURCE = 8 * 1024 * 1024
 _LOAD_HINT = re.compile(rb"\bloads?\s*\(|read_pickle|Unpickler")
@@ -156,10 +158,14 @@ def check_tree(
         name = _qualname(call.func, aliases)
         reason = _unsafe_load(name, call)
         if reason:
+            # A test module is imported by the test runner, not by ``import pkg``.
+            in_tests = not whole_file and is_test_path(location)
+            when = "build" if whole_file else "test-suite import" if in_tests else "import"
             ctx.report(
                 "PY-UNSAFE-LOAD",
-                f"{reason} at {'build' if whole_file else 'import'} time (line {call.lineno})",
+                f"{reason} at {when} time (line {call.lineno})",
                 f"{location}:{call.lineno}",
+                severity=Severity.LOW if in_tests else None,
                 call=name,
             )
 

@@ -97,3 +97,12 @@ def test_unparseable_python_is_informational(tmp_path: Path) -> None:
     # Only files that contain a rule's words are parsed (see pysource's pre-filters).
     res = scan_bytes(tmp_path, "pkg/x.py", b"def f(:\n    exec(base64.b64decode(1))\n")
     assert rules(res) == {"PY-UNPARSEABLE"} and blocking(res) == set()
+
+
+def test_unsafe_load_in_a_test_module_is_low(tmp_path: Path) -> None:
+    """Test modules are imported by the test runner, not by ``import pkg``."""
+    src = b"import dill\nOBJ = dill.loads(b'...')\n"
+    for name in ("pkg/tests/test_module.py", "pkg/test_io.py", "pkg/conftest.py"):
+        res = scan_bytes(tmp_path, name, src)
+        assert "PY-UNSAFE-LOAD" in rules(res) and blocking(res) == set(), name
+    assert blocking(scan_bytes(tmp_path, "pkg/module.py", src)) == {"PY-UNSAFE-LOAD"}

@@ -204,6 +204,11 @@ ALLOWED: dict[tuple[str, str], str] = {
         "ndarray subclass passed to _reconstruct (joblib's and numpy's test data)",
     ),
     ("numpy", "matrix"): "ndarray subclass passed to _reconstruct",
+    **{
+        (mod, cls): "record-array ndarray subclass and its scalar, rebuilt like any array"
+        for mod in ("numpy.core.records", "numpy._core.records", "numpy.rec", "numpy")
+        for cls in ("recarray", "record")
+    },
     **_pairs(
         "numpy.random._pickle",
         ["__randomstate_ctor", "__bit_generator_ctor", "__generator_ctor"],
@@ -245,6 +250,134 @@ ALLOWED: dict[tuple[str, str], str] = {
             "sklearn.externals.joblib.numpy_pickle",
         )
         for cls in ("NDArrayWrapper", "ZNDArrayWrapper")
+    },
+    # --- pandas: the names pandas' own __reduce__ methods write (pandas 1.x to 3.x) -------
+    **{
+        pair: (
+            "pandas data structure or the helper its __reduce__ names: it rebuilds arrays, "
+            "indexes and frames from pickled values, each of which is checked on its own"
+        )
+        for pair in (
+            *(
+                ("pandas", n)
+                for n in [
+                    "DataFrame",
+                    "Series",
+                    "Index",
+                    "RangeIndex",
+                    "MultiIndex",
+                    "DatetimeIndex",
+                    "TimedeltaIndex",
+                    "PeriodIndex",
+                    "CategoricalIndex",
+                    "IntervalIndex",
+                    "Categorical",
+                    "CategoricalDtype",
+                    "DatetimeTZDtype",
+                    "PeriodDtype",
+                    "IntervalDtype",
+                    "SparseDtype",
+                    "Int8Dtype",
+                    "Int16Dtype",
+                    "Int32Dtype",
+                    "Int64Dtype",
+                    "UInt8Dtype",
+                    "UInt16Dtype",
+                    "UInt32Dtype",
+                    "UInt64Dtype",
+                    "Float32Dtype",
+                    "Float64Dtype",
+                    "BooleanDtype",
+                    "StringDtype",
+                    "Timestamp",
+                    "Timedelta",
+                    "Period",
+                    "Interval",
+                    "NA",
+                    "NaT",
+                ]
+            ),
+            *(
+                ("pandas.arrays", n)
+                for n in [
+                    "DatetimeArray",
+                    "TimedeltaArray",
+                    "PeriodArray",
+                    "IntervalArray",
+                    "IntegerArray",
+                    "FloatingArray",
+                    "BooleanArray",
+                    "StringArray",
+                    "SparseArray",
+                    "NumpyExtensionArray",
+                    "PandasArray",
+                ]
+            ),
+            ("pandas.core.frame", "DataFrame"),
+            ("pandas.core.series", "Series"),
+            ("pandas.core.indexes.base", "Index"),
+            ("pandas.core.indexes.base", "_new_Index"),
+            ("pandas.core.indexes.range", "RangeIndex"),
+            ("pandas.core.indexes.multi", "MultiIndex"),
+            ("pandas.core.indexes.datetimes", "DatetimeIndex"),
+            ("pandas.core.indexes.datetimes", "_new_DatetimeIndex"),
+            ("pandas.core.indexes.timedeltas", "TimedeltaIndex"),
+            ("pandas.core.indexes.period", "PeriodIndex"),
+            ("pandas.core.indexes.period", "_new_PeriodIndex"),
+            ("pandas.core.indexes.category", "CategoricalIndex"),
+            ("pandas.core.indexes.interval", "IntervalIndex"),
+            ("pandas.core.indexes.numeric", "Int64Index"),
+            ("pandas.core.indexes.numeric", "Float64Index"),
+            ("pandas.core.indexes.numeric", "UInt64Index"),
+            ("pandas.core.arrays.categorical", "Categorical"),
+            ("pandas.core.arrays.datetimes", "DatetimeArray"),
+            ("pandas.core.arrays.timedeltas", "TimedeltaArray"),
+            ("pandas.core.arrays.period", "PeriodArray"),
+            ("pandas.core.arrays.integer", "IntegerArray"),
+            ("pandas.core.arrays.floating", "FloatingArray"),
+            ("pandas.core.arrays.boolean", "BooleanArray"),
+            ("pandas.core.arrays.string_", "StringArray"),
+            ("pandas.core.dtypes.dtypes", "CategoricalDtype"),
+            ("pandas.core.dtypes.dtypes", "DatetimeTZDtype"),
+            ("pandas.core.dtypes.dtypes", "PeriodDtype"),
+            ("pandas.core.dtypes.dtypes", "IntervalDtype"),
+            ("pandas.core.internals.managers", "BlockManager"),
+            ("pandas.core.internals.managers", "SingleBlockManager"),
+            ("pandas.core.internals.blocks", "new_block"),
+            ("pandas._libs.internals", "_unpickle_block"),
+            ("pandas._libs.arrays", "__pyx_unpickle_NDArrayBacked"),
+            ("pandas._libs.interval", "__pyx_unpickle_IntervalMixin"),
+            ("pandas._libs.interval", "Interval"),
+            ("pandas._libs.tslibs.nattype", "_nat_unpickle"),
+            ("pandas._libs.tslibs.nattype", "__nat_unpickle"),
+            ("pandas._libs.tslibs.timedeltas", "_timedelta_unpickle"),
+            ("pandas._libs.tslibs.timestamps", "_unpickle_timestamp"),
+            ("pandas._libs.tslibs.period", "Period"),
+            ("pandas._libs.missing", "NA"),
+            *(
+                ("pandas._libs.tslibs.offsets", n)
+                for n in [
+                    "Day",
+                    "Hour",
+                    "Minute",
+                    "Second",
+                    "Milli",
+                    "Micro",
+                    "Nano",
+                    "Week",
+                    "MonthEnd",
+                    "MonthBegin",
+                    "QuarterEnd",
+                    "QuarterBegin",
+                    "YearEnd",
+                    "YearBegin",
+                    "BusinessDay",
+                    "BusinessMonthEnd",
+                    "BusinessMonthBegin",
+                    "DateOffset",
+                ]
+            ),
+        )
     },
     # --- networkx graphs (a torch dependency; its wheel ships pickled test graphs) ---------
     **{

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from safe_pip.scan.context import ScanContext
+from safe_pip.scan.paths import is_test_path
 from safe_pip.scan.pickle.allowlist import is_allowed
 from safe_pip.scan.pickle.denylist import dangerous_reason
 from safe_pip.scan.pickle.vm import Call, Global, StreamResult, run_stream
@@ -60,13 +61,25 @@ _P0_FIRST = frozenset(b"(]})cNIJKLMFGSTUVXdlptg")
 
 
 def _plausible(r: StreamResult) -> bool:
-    """Would a loader treat this un-headed data as a pickle worth reporting?"""
-    if r.complete:
-        return True
-    return any(
-        g.resolved and _IDENT.match(g.module or "") and _IDENT.match(g.name or "")
+    """Is this un-headed data a protocol 0/1 pickle that would do something if loaded?
+
+    Text often parses as a few opcodes: a CSV line starting with ``c`` is a GLOBAL,
+    a ``.`` later is STOP.  What matters is whether loading it could import a real
+    module and call it: that needs a global whose names are identifiers (an import
+    of ``"a,b,c"`` fails before anything runs), and either a whole stream or a call
+    made before the break, or a known gadget's name.  Anything less is reported as
+    data, not as a pickle.
+    """
+    named = [
+        g
         for g in r.globals
-    )
+        if g.resolved and _IDENT.match(g.module or "") and _IDENT.match(g.name or "")
+    ]
+    if r.complete or r.calls:
+        return bool(named)
+    # Broken before any call: still a pickle if it names a known gadget (a payload
+    # whose tail was damaged on purpose, like picklescan's broken_model.pkl).
+    return any(dangerous_reason(g.module or "", g.name or "") for g in named)
 
 
 def scan_pickle(
@@ -218,8 +231,9 @@ def _report_globals(
 ) -> None:
     flagged: list[tuple[bool, int, str, str, dict[str, Any]]] = []
     for (module, name), info in seen.items():
-        verdict = _classify(ctx, module, name)
+        verdict = _classify(ctx, module, name, location)
         if verdict is not None:
+            info["verdict"] = verdict
             flagged.append((verdict != "dangerous", info["global"].offset, module, name, info))
     flagged.sort(key=lambda t: (t[0], t[1]))  # dangerous first, then by offset
     for _, _, module, name, info in flagged[:MAX_GLOBAL_FINDINGS]:
@@ -238,8 +252,14 @@ def _report_globals(
         )
 
 
-def _classify(ctx: ScanContext, module: str, name: str) -> str | None:
-    """``None`` when allowed, else ``"dangerous"`` or ``"unknown"``."""
+def _classify(ctx: ScanContext, module: str, name: str, location: str) -> str | None:
+    """``None`` when allowed, else ``"dangerous"``, ``"own-test"`` or ``"unknown"``.
+
+    ``own-test``: a class or function of the wheel's own package, named by a pickle
+    in that package's test folder.  Test suites load such files, imports do not,
+    and the package's own code is installed and runs anyway; reported, not blocked.
+    Known gadgets stay dangerous whoever names them.
+    """
     cmod, cname = _canonical(module, name)
     if is_allowed(module, name) or is_allowed(cmod, cname):
         return None
@@ -247,6 +267,8 @@ def _classify(ctx: ScanContext, module: str, name: str) -> str | None:
         return None
     if dangerous_reason(module, name) or dangerous_reason(cmod, cname):
         return "dangerous"
+    if module.split(".", 1)[0] in ctx.own_packages and is_test_path(location):
+        return "own-test"
     return "unknown"
 
 
@@ -277,7 +299,14 @@ def _report_global(
     }
     reason = dangerous_reason(module, name) or dangerous_reason(cmod, cname)
     where = f"{location}@{g.offset - base}"
-    if reason is not None:
+    if info.get("verdict") == "own-test":
+        ctx.report(
+            "PICKLE-GLOBAL-OWN-TEST",
+            f"{g.opcode} imports {shown}, the package's own code, from its test data{times}",
+            where,
+            **detail,
+        )
+    elif reason is not None:
         ctx.report(
             "PICKLE-GLOBAL-DANGEROUS",
             f"{g.opcode} imports {shown}: {reason}{times}",

@@ -122,6 +122,8 @@ class StreamResult:
     events: list[Event] = field(default_factory=list)
     """At most MAX_EVENTS_PER_KIND of each kind; ``event_counts`` has the true totals."""
     event_counts: dict[str, int] = field(default_factory=dict)
+    calls: int = 0
+    """REDUCE/NEWOBJ/NEWOBJ_EX/OBJ/INST executed: what a loader would call."""
     value: object = None
     error: str | None = None
     error_offset: int = -1
@@ -287,6 +289,7 @@ def run_stream(
             )
 
     def called(func: object, opname: str) -> None:
+        res.calls += 1
         if not isinstance(func, Global):
             event(
                 "indirect-call",
@@ -573,6 +576,7 @@ def run_stream(
                 )
                 note_global(g)
                 pop_mark()
+                res.calls += 1
                 push(Call(g, op_start))
             elif op == 0x8A:  # LONG1
                 need(pos, 1)

@@ -1,0 +1,27 @@
+"""Reading member paths out of locations (``pkg.whl!pkg/tests/data.pkl@12``).
+
+Some judgements depend on where a member sits inside its distribution: a test
+suite's data is loaded by the test runner, not by an import.
+"""
+
+from __future__ import annotations
+
+import re
+
+_TEST_DIRS = frozenset({"test", "tests", "testing"})
+_TEST_FILE = re.compile(r"(?:test_.*|.*_test|conftest)\.py\Z")
+
+
+def member_path(location: str) -> str:
+    """The innermost member's path, without container prefix or byte offset."""
+    inner = location.rsplit("!", 1)[-1]
+    inner = inner.rsplit("@", 1)[0] if "@" in inner else inner
+    return inner.replace("\\", "/")
+
+
+def is_test_path(location: str) -> bool:
+    """True for members of a ``tests``/``test``/``testing`` folder or a test module."""
+    parts = [p for p in member_path(location).split("/") if p]
+    if not parts:
+        return False
+    return any(p in _TEST_DIRS for p in parts[:-1]) or bool(_TEST_FILE.match(parts[-1]))
