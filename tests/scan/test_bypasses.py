@@ -447,6 +447,20 @@ def test_own_classes_in_own_test_data_are_reported_not_blocked(tmp_path: Path) -
         ("mypkg/data/result.pkl", _OWN, "PICKLE-GLOBAL-UNKNOWN"),  # not test data
         ("mypkg/tests/x.pkl", evil("otherpkg.models", "Result"), "PICKLE-GLOBAL-UNKNOWN"),
         ("mypkg/tests/x.pkl", evil(), "PICKLE-GLOBAL-DANGEROUS"),  # gadgets stay gadgets
+        # the package's own function called with arguments: a payload, not test data
+        ("mypkg/tests/x.pkl", evil("mypkg.helpers", "run"), "PICKLE-GLOBAL-UNKNOWN"),
+        # handed to an allowlisted callable that calls its argument (a trampoline)
+        (
+            "mypkg/tests/x.pkl",
+            PROTO2
+            + glob("numpy.random._pickle", "__randomstate_ctor")
+            + ustr("cmd")
+            + glob("mypkg.helpers", "run")
+            + TUPLE2
+            + REDUCE
+            + STOP,
+            "PICKLE-GLOBAL-UNKNOWN",
+        ),
     ],
 )
 def test_only_own_code_in_test_data_is_relaxed(

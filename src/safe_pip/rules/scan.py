@@ -36,14 +36,15 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "PICKLE-GLOBAL-OWN-TEST",
-        "Test-data pickle names its own package's code",
+        "Test-data pickle instantiates its own package's classes",
         S.LOW,
-        "A pickle inside a wheel's tests/test folder imports a class or function of that "
-        "same wheel's own packages (statsmodels' pickled results, networkx's graphs). Test "
-        "suites load these files, imports do not, and the package's own code is installed "
-        "and can run anyway; so it is reported without blocking. Known gadgets (os, "
-        "subprocess, eval...) are PICKLE-GLOBAL-DANGEROUS wherever they appear, and the "
-        "same pickle outside a test folder is PICKLE-GLOBAL-UNKNOWN.",
+        "A pickle inside a wheel's tests/test folder creates objects of that same wheel's "
+        "own classes, only by NEWOBJ plus state, never calling them or anything of the "
+        "package with arguments (statsmodels' pickled results). Test suites load these "
+        "files, imports do not, and the package's code is installed anyway; so it is "
+        "reported without blocking. A function of the package called from test data, any "
+        "other package's names, the same pickle outside a test folder, and known gadgets "
+        "all still block.",
         "Nothing to allow: it does not block. To review it, read the test file named in "
         "the location.",
     ),

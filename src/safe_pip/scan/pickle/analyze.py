@@ -150,6 +150,12 @@ def _report(ctx: ScanContext, scan: PickleScan, location: str, base: int) -> Non
     ctx.saw("pickle-legacy-torch" if scan.legacy_torch else "pickle")
     seen: dict[tuple[str, str], dict[str, Any]] = {}
     untracked = 0
+    only_new: set[tuple[str | None, str | None]] = set()
+    invoked: set[tuple[str | None, str | None]] = set()
+    for r in scan.streams:
+        only_new |= r.instantiated
+        invoked |= r.invoked
+    only_new -= invoked
     for idx, r in enumerate(scan.streams):
         untracked += r.globals_untracked
         for g in r.globals:
@@ -160,7 +166,12 @@ def _report(ctx: ScanContext, scan: PickleScan, location: str, base: int) -> Non
             if key in seen:
                 seen[key]["count"] += count
             else:
-                seen[key] = {"count": count, "global": g, "stream": idx}
+                seen[key] = {
+                    "count": count,
+                    "global": g,
+                    "stream": idx,
+                    "only_new": (g.module, g.name) in only_new,
+                }
         _report_events(ctx, r, location, base)
         _report_break(ctx, r, idx, location, base)
     _report_globals(ctx, seen, untracked, location, base)
@@ -231,7 +242,7 @@ def _report_globals(
 ) -> None:
     flagged: list[tuple[bool, int, str, str, dict[str, Any]]] = []
     for (module, name), info in seen.items():
-        verdict = _classify(ctx, module, name, location)
+        verdict = _classify(ctx, module, name, location, only_new=info["only_new"])
         if verdict is not None:
             info["verdict"] = verdict
             flagged.append((verdict != "dangerous", info["global"].offset, module, name, info))
@@ -252,13 +263,16 @@ def _report_globals(
         )
 
 
-def _classify(ctx: ScanContext, module: str, name: str, location: str) -> str | None:
+def _classify(
+    ctx: ScanContext, module: str, name: str, location: str, *, only_new: bool = False
+) -> str | None:
     """``None`` when allowed, else ``"dangerous"``, ``"own-test"`` or ``"unknown"``.
 
-    ``own-test``: a class or function of the wheel's own package, named by a pickle
-    in that package's test folder.  Test suites load such files, imports do not,
-    and the package's own code is installed and runs anyway; reported, not blocked.
-    Known gadgets stay dangerous whoever names them.
+    ``own-test``: a class of the wheel's own package that a pickle in that package's
+    test folder only instantiates (NEWOBJ, then state) — never calls with arguments or
+    hands to another callable.  Test suites load such files, imports do not, and the
+    package's code is installed anyway; reported, not blocked.  A function of the
+    package called from its test data, and known gadgets, still block.
     """
     cmod, cname = _canonical(module, name)
     if is_allowed(module, name) or is_allowed(cmod, cname):
@@ -267,7 +281,7 @@ def _classify(ctx: ScanContext, module: str, name: str, location: str) -> str | 
         return None
     if dangerous_reason(module, name) or dangerous_reason(cmod, cname):
         return "dangerous"
-    if module.split(".", 1)[0] in ctx.own_packages and is_test_path(location):
+    if only_new and module.split(".", 1)[0] in ctx.own_packages and is_test_path(location):
         return "own-test"
     return "unknown"
 

@@ -124,6 +124,10 @@ class StreamResult:
     event_counts: dict[str, int] = field(default_factory=dict)
     calls: int = 0
     """REDUCE/NEWOBJ/NEWOBJ_EX/OBJ/INST executed: what a loader would call."""
+    invoked: set[tuple[str | None, str | None]] = field(default_factory=set)
+    """Globals called with pickle-supplied arguments (REDUCE, OBJ, INST)."""
+    instantiated: set[tuple[str | None, str | None]] = field(default_factory=set)
+    """Globals used as NEWOBJ classes: created with ``__new__``, then given state."""
     value: object = None
     error: str | None = None
     error_offset: int = -1
@@ -210,6 +214,7 @@ def run_stream(
     counts = res.global_counts
     events = res.events
     event_counts = res.event_counts
+    invoked = res.invoked
     pos = start
     op_start = start
     n_ops = 0
@@ -290,7 +295,11 @@ def run_stream(
 
     def called(func: object, opname: str) -> None:
         res.calls += 1
-        if not isinstance(func, Global):
+        if isinstance(func, Global):
+            used = res.instantiated if opname[:6] == "NEWOBJ" else invoked
+            if len(used) < MAX_DISTINCT_GLOBALS:
+                used.add((func.module, func.name))
+        else:
             event(
                 "indirect-call",
                 f"{opname} calls a value that is not an imported global ({_describe(func)})",
@@ -577,6 +586,7 @@ def run_stream(
                 note_global(g)
                 pop_mark()
                 res.calls += 1
+                invoked.add((g.module, g.name))
                 push(Call(g, op_start))
             elif op == 0x8A:  # LONG1
                 need(pos, 1)
