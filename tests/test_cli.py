@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -122,13 +123,25 @@ def _run_on_tty(args: list[str], env: dict[str, str]) -> str:
     return b"".join(chunks).decode(errors="replace")
 
 
+# SGR sequences set colour and weight; the progress bar's cursor moves are not colour.
+_COLOUR = re.compile("\x1b\\[[0-9;]*m")
+
+
 def test_colour_on_a_terminal_unless_no_color(samples: tuple[Path, Path]) -> None:
     bad, _ = samples
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
-    assert "\x1b[" in _run_on_tty(["scan", str(bad)], env)
-    assert "\x1b[" not in _run_on_tty(["scan", str(bad)], dict(env, NO_COLOR="1"))
+    assert _COLOUR.search(_run_on_tty(["scan", str(bad)], env))
+    assert not _COLOUR.search(_run_on_tty(["scan", str(bad)], dict(env, NO_COLOR="1")))
     piped = run("scan", str(bad), env=env)
-    assert "\x1b[" not in piped.stdout
+    assert "\x1b[" not in piped.stdout + piped.stderr  # no colour, no progress bar
+
+
+def test_progress_bar_only_on_a_terminal(samples: tuple[Path, Path]) -> None:
+    bad, good = samples
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    assert "scanning" in _run_on_tty(["scan", str(good), str(bad)], env)
+    piped = run("scan", str(good), str(bad), env=env)
+    assert "scanning" not in piped.stdout + piped.stderr
 
 
 def test_text_report_explains_the_block(samples: tuple[Path, Path]) -> None:

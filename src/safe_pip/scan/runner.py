@@ -29,13 +29,15 @@ def load_policy_for(cli_file: Path | None, flags: str | None = None) -> Policy:
 
 @contextmanager
 def _progress(total: int) -> Iterator[Any]:
-    """A progress bar on a terminal for multi-file scans; a no-op otherwise."""
-    if total < 2 or not sys.stderr.isatty():
+    """A progress bar (with a spinner, so one long file shows life too) on a terminal;
+    a no-op when output goes to a file or CI log."""
+    if total < 1 or not sys.stderr.isatty():
         yield None
         return
-    from rich.progress import Progress
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 
-    with Progress(transient=True) as bar:
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn())
+    with Progress(*columns, transient=True) as bar:
         yield (bar, bar.add_task("scanning", total=total))
 
 
@@ -46,9 +48,11 @@ def scan_and_decide(files: Sequence[Path], policy: Policy | None) -> list[Report
     items: list[ReportItem] = []
     with _progress(len(files)) as bar:
         for path in files:
+            if bar is not None:
+                bar[0].update(bar[1], description=f"scanning {path.name[:40]}")
             result = scan_path(path, limits=limits)
             verdict = decide(result.findings, target=result.target, policy=policy)
             items.append(ReportItem(result, verdict))
             if bar is not None:
-                bar[0].update(bar[1], advance=1, description=path.name[:40])
+                bar[0].update(bar[1], advance=1)
     return items
