@@ -92,6 +92,21 @@ def _order(*strict_to_loose: str) -> Permits:
     return permits
 
 
+def _ranked(key: str, default: SettingValue, *strict_to_loose: str) -> KeySpec:
+    """A choice key whose values rank from strictest to loosest.
+
+    The one tuple gives the accepted values, the tighten-only check and the message,
+    so the three can never disagree.
+    """
+    return KeySpec(
+        key,
+        _plain(v.choice(strict_to_loose)),
+        default,
+        _order(*strict_to_loose),
+        f"may only be tightened ({' → '.join(reversed(strict_to_loose))})",
+    )
+
+
 def _false_is_strict(lower: SettingValue, org: SettingValue) -> bool:
     return lower is False or org is True
 
@@ -149,13 +164,7 @@ SPECS: tuple[KeySpec, ...] = (
     KeySpec(
         "names.allow", _items(v.name_pattern), (), _subset, "may only list names the org allows"
     ),
-    KeySpec(
-        "names.typosquat",
-        _plain(v.choice(("block", "warn", "off"))),
-        _N.typosquat,
-        _order("block", "warn", "off"),
-        "may only be tightened (off → warn → block)",
-    ),
+    _ranked("names.typosquat", _N.typosquat, "block", "warn", "off"),
     KeySpec(
         "index.allowed",
         _items(_url),
@@ -171,27 +180,9 @@ SPECS: tuple[KeySpec, ...] = (
         "may only be turned off",
     ),
     KeySpec("install.min_age", _plain(v.duration), _I.min_age, _at_least, "may only be raised"),
-    KeySpec(
-        "install.yanked",
-        _plain(v.choice(("block", "warn", "allow"))),
-        _I.yanked,
-        _order("block", "warn", "allow"),
-        "may only be tightened (allow → warn → block)",
-    ),
-    KeySpec(
-        "hashes.require",
-        _plain(v.choice(("always", "pinned", "never"))),
-        _H.require,
-        _order("always", "pinned", "never"),
-        "may only be tightened (never → pinned → always)",
-    ),
-    KeySpec(
-        "signatures.require",
-        _plain(v.choice(("always", "listed", "available", "off"))),
-        _S.require,
-        _order("always", "listed", "available", "off"),
-        "may only be tightened (off → available → listed → always)",
-    ),
+    _ranked("install.yanked", _I.yanked, "block", "warn", "allow"),
+    _ranked("hashes.require", _H.require, "always", "pinned", "never"),
+    _ranked("signatures.require", _S.require, "always", "listed", "available", "off"),
     KeySpec("signatures.trusted_root", v.path, None, _equal, "cannot be changed"),
     KeySpec(
         "scan.allow_globals",
@@ -200,13 +191,7 @@ SPECS: tuple[KeySpec, ...] = (
         _covered_globals,
         "may only list globals the org allows",
     ),
-    KeySpec(
-        "scan.unknown_globals",
-        _plain(v.choice(("block", "warn"))),
-        _C.unknown_globals,
-        _order("block", "warn"),
-        "may only be tightened (warn → block)",
-    ),
+    _ranked("scan.unknown_globals", _C.unknown_globals, "block", "warn"),
     KeySpec("scan.limits.depth", _plain(v.positive_int), _L.depth, _at_most, "may only be lowered"),
     KeySpec(
         "scan.limits.members", _plain(v.positive_int), _L.members, _at_most, "may only be lowered"
