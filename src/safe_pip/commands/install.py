@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from safe_pip.commands.policy_flags import add_policy_flags, flags_toml
 from safe_pip.errors import EXIT_BLOCKED, EXIT_ERROR, EXIT_OK, SafePipError, UsageError
 from safe_pip.models import Artifact, Decision, Finding, ScanResult, Severity, Verdict
+from safe_pip.progress import Progress
 from safe_pip.report import ReportItem
 
 if TYPE_CHECKING:
@@ -453,7 +454,9 @@ def _fetch_and_verify(
         return fetcher.get(url, accept=accept)
 
     t0 = time.perf_counter()
-    progress = _Progress(sum(1 for a in arts if a.item and a.item.kind in ("wheel", "sdist")))
+    progress = Progress(
+        sum(1 for a in arts if a.item and a.item.kind in ("wheel", "sdist")), "downloading"
+    )
     errors: list[str] = []
 
     def fetch_one(art: ArtifactState) -> None:
@@ -657,7 +660,7 @@ def _scan_all(state: Run, policy: Policy) -> None:
     limits = policy.scan.limits.to_limits()
     t0 = time.perf_counter()
     todo = [a for a in state.artifacts if a.path is not None and a.sha256 is not None]
-    progress = _Progress(len(todo), verb="scanning")
+    progress = Progress(len(todo), verb="scanning")
     for art in todo:
         assert art.path is not None and art.sha256 is not None
         cached = cache.get(art.sha256, SCANNER_VERSION, digest)
@@ -716,31 +719,6 @@ def _confirm(args: argparse.Namespace, state: Run) -> bool:
     _emit(args, state, partial=True)
     answer = input("safe-pip: install despite the warnings above? [y/N] ")
     return answer.strip().lower() in ("y", "yes")
-
-
-# --- progress --------------------------------------------------------------------------------
-
-
-class _Progress:
-    """A rich progress bar on a TTY; nothing otherwise (CI logs stay clean)."""
-
-    def __init__(self, total: int, verb: str = "downloading") -> None:
-        self._bar: Any = None
-        self._task: Any = None
-        if total and sys.stderr.isatty():
-            from rich.progress import Progress
-
-            self._bar = Progress(transient=True)
-            self._bar.start()
-            self._task = self._bar.add_task(verb, total=total)
-
-    def advance(self, label: str) -> None:
-        if self._bar is not None:
-            self._bar.update(self._task, advance=1, description=label)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
 
 
 # --- output ----------------------------------------------------------------------------------
