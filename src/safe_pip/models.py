@@ -10,6 +10,7 @@ without knowing where they came from.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,3 +144,21 @@ class Verdict:
     @property
     def allowed(self) -> bool:
         return self.decision is Decision.ALLOW
+
+
+@dataclass(frozen=True)
+class TargetEnvironment:
+    """The environment an artifact will be installed into, as the scanner must see it.
+
+    Shadowing and start-up rules are computed against it (who owns a file, a package or a
+    command already), and Python source is judged by the grammar of the interpreter that will
+    import it. ``scan`` without a target uses a shipped description of common environments.
+    """
+
+    python_version: tuple[int, int]
+    owned_paths: Mapping[str, str] = field(default_factory=dict)
+    """site-packages-relative path ('/'-separated) or top-level name -> owning distribution."""
+    scripts: Mapping[str, str] = field(default_factory=dict)
+    """Command in the environment's scripts folder -> owning distribution."""
+    path_commands: frozenset[str] = frozenset()
+    """Commands on the target's PATH outside the environment."""

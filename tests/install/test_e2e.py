@@ -110,7 +110,7 @@ def _scanner_flags_pth() -> bool:
     """Whether the scanner's wheel layout rules (another issue) are there yet."""
     import tempfile
 
-    from safe_pip.scan.engine import scan_path
+    from safe_pip.scan.core.engine import scan_path
 
     with tempfile.TemporaryDirectory() as tmp:
         wheel = _pth_wheel(Path(tmp), Path(tmp) / "marker")

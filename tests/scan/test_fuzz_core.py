@@ -18,11 +18,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from safe_pip.scan.blob import Blob
-from safe_pip.scan.context import BudgetExhausted, ScanContext
-from safe_pip.scan.dispatch import scan_blob
-from safe_pip.scan.limits import Limits
-from safe_pip.scan.pickle.vm import run_stream
+from safe_pip.scan.core.blob import Blob
+from safe_pip.scan.core.context import BudgetExhausted, ScanContext
+from safe_pip.scan.core.dispatch import scan_blob
+from safe_pip.scan.core.limits import Limits
+from safe_pip.scan.formats.pickle.vm import run_stream
 
 from .pickles import BENIGN, evil, torch_like_state_dict, zip_bytes
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from safe_pip.scan.engine import scan_path
+from safe_pip.scan.core.engine import scan_path
 
 from .pickles import (
     BUILD,

@@ -652,7 +652,7 @@ def _verify_signatures(
 def _scan_all(state: Run, policy: Policy) -> None:
     from safe_pip.fetch import cache_dir
     from safe_pip.scan import SCANNER_VERSION
-    from safe_pip.scan.engine import scan_path
+    from safe_pip.scan.core.engine import scan_path
     from safe_pip.verdict_cache import VerdictCache
 
     cache = VerdictCache(cache_dir() / "verdicts")

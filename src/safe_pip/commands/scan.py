@@ -29,7 +29,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from safe_pip.report import ReportItem, renderer
-    from safe_pip.scan.engine import iter_files
+    from safe_pip.scan.core.engine import iter_files
     from safe_pip.scan.runner import load_policy_for, scan_and_decide
 
     paths = [Path(p) for p in args.paths]

@@ -3,7 +3,7 @@
 Every regular file's first bytes are sniffed (the scanner's own ``sniff``);
 names never decide whether a file is looked at, since a pickle called
 ``vocab.txt`` loads just as well.  Files with a model or container signature
-are scanned in full by :func:`safe_pip.scan.engine.scan_path`; header-less
+are scanned in full by :func:`safe_pip.scan.core.engine.scan_path`; header-less
 protocol 0/1 pickles are probed the same way.  Python sources are left to the
 RECORD check: judging installed code by source patterns is the install gate's
 job, and doing it here would bury the findings an audit is for.
@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from safe_pip.models import ScanResult
-from safe_pip.scan import sniff as S
-from safe_pip.scan.engine import scan_path
-from safe_pip.scan.limits import Limits
+from safe_pip.scan.core import sniff as S
+from safe_pip.scan.core.engine import scan_path
+from safe_pip.scan.core.limits import Limits
 
 # Most specific first: the first one present names the model's format.
 MODEL_FORMATS = (
@@ -96,8 +96,8 @@ def is_candidate(path: Path) -> bool:
     if fmt == S.DATA and path.name == "saved_model.pb":
         return True
     if fmt == S.DATA and head[:1] == b"\x08" and not path.name.endswith(_SOURCE_SUFFIXES):
-        from safe_pip.scan.blob import open_file
-        from safe_pip.scan.onnx import looks_like_onnx
+        from safe_pip.scan.core.blob import open_file
+        from safe_pip.scan.formats.onnx import looks_like_onnx
 
         try:
             with open_file(path) as blob:

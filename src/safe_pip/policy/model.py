@@ -16,7 +16,7 @@ Helpers:
   matches blocks without ``versions``).
 - ``Policy.names.denied(name)`` → the deny entry that matches, or ``None``.
 - ``Policy.names.typosquat_exempt(name)``, ``Policy.index.permits(url)``.
-- ``Policy.scan.limits.to_limits()`` → :class:`safe_pip.scan.limits.Limits`.
+- ``Policy.scan.limits.to_limits()`` → :class:`safe_pip.scan.core.limits.Limits`.
 - ``Policy.origin(key)`` → where a setting such as ``"install.min_age"`` came from.
 """
 
@@ -33,7 +33,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from safe_pip.scan.limits import Limits
+from safe_pip.scan.core.limits import Limits
 
 LayerName = Literal["default", "org", "user", "project", "cli"]
 Typosquat = Literal["block", "warn", "off"]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from safe_pip.progress import Progress
 from safe_pip.report import ReportItem
-from safe_pip.scan.engine import scan_path
+from safe_pip.scan.core.engine import scan_path
 
 if TYPE_CHECKING:
     from safe_pip.policy import Policy

@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 
 from safe_pip.models import ScanResult
-from safe_pip.scan.engine import scan_path
+from safe_pip.scan.core.engine import scan_path
 
 
 def scan_bytes(tmp_path: Path, name: str, data: bytes) -> ScanResult:

@@ -15,10 +15,11 @@ import time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from safe_pip.scan import gguf, keras, onnx, pysource, safetensors, tensorflow
-from safe_pip.scan.blob import Blob
-from safe_pip.scan.context import BudgetExhausted, ScanContext
-from safe_pip.scan.dispatch import scan_blob
+from safe_pip.scan.core.blob import Blob
+from safe_pip.scan.core.context import BudgetExhausted, ScanContext
+from safe_pip.scan.core.dispatch import scan_blob
+from safe_pip.scan.dist import pysource
+from safe_pip.scan.formats import gguf, keras, onnx, safetensors, tensorflow
 
 from .helpers import pb_int, pb_len, safetensors_bytes, zip_bytes
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from safe_pip.scan.wheel import PTH_ALLOWED
+from safe_pip.scan.dist.wheel import PTH_ALLOWED
 
 from .helpers import blocking, rules, scan_bytes, zip_bytes
 

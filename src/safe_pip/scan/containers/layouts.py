@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from safe_pip.scan import keras
-from safe_pip.scan.blob import Blob
-from safe_pip.scan.context import ScanContext
-from safe_pip.scan.torch import TorchLayout
-from safe_pip.scan.wheel import WheelCheck, wheel_dist_info
+from safe_pip.scan.core.blob import Blob
+from safe_pip.scan.core.context import ScanContext
+from safe_pip.scan.dist.wheel import WheelCheck, wheel_dist_info
+from safe_pip.scan.formats import keras
+from safe_pip.scan.formats.torch import TorchLayout
 
 
 class ZipHooks:

@@ -27,8 +27,8 @@ import re
 import sys
 from dataclasses import dataclass, field
 
-from safe_pip.scan.blob import Blob
-from safe_pip.scan.context import ScanContext
+from safe_pip.scan.core.blob import Blob
+from safe_pip.scan.core.context import ScanContext
 
 _WHEEL = re.compile(r"^([^/]+)\.dist-info/WHEEL$")
 _RECORD_SELF = ("RECORD", "RECORD.jws", "RECORD.p7s")

@@ -16,8 +16,8 @@ import math
 import struct
 from typing import Any
 
-from safe_pip.scan.blob import Blob
-from safe_pip.scan.context import ScanContext
+from safe_pip.scan.core.blob import Blob
+from safe_pip.scan.core.context import ScanContext
 
 MAX_HEADER = 100_000_000
 """The limit the safetensors crate enforces on the JSON header."""

@@ -12,11 +12,11 @@ from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
 from dataclasses import dataclass
 from typing import Any
 
-from safe_pip.scan.context import ScanContext
-from safe_pip.scan.paths import is_test_path
-from safe_pip.scan.pickle.allowlist import is_allowed
-from safe_pip.scan.pickle.denylist import dangerous_reason
-from safe_pip.scan.pickle.vm import Call, Global, StreamResult, run_stream
+from safe_pip.scan.core.context import ScanContext
+from safe_pip.scan.core.paths import is_test_path
+from safe_pip.scan.formats.pickle.allowlist import is_allowed
+from safe_pip.scan.formats.pickle.denylist import dangerous_reason
+from safe_pip.scan.formats.pickle.vm import Call, Global, StreamResult, run_stream
 
 TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 """The integer a legacy (non-zip) ``torch.save`` file pickles first."""

@@ -11,7 +11,7 @@ What the VM records is what a loader *would do*: every global it would import
 (with the opcode and offset), every call and the kind of value called, every
 BUILD/SETITEM/APPEND aimed at an imported object itself, persistent ids, EXT
 codes, and where and why the stream broke.  Deciding what is dangerous is left
-to :mod:`safe_pip.scan.pickle.analyze`.
+to :mod:`safe_pip.scan.formats.pickle.analyze`.
 
 Speed matters (a 20 MB state dict must scan in well under a second or two), so
 the hot loop is a flat ``if`` chain ordered by how often each opcode occurs in

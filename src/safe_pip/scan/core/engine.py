@@ -13,10 +13,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from safe_pip.models import ScanResult
-from safe_pip.scan.blob import open_file
-from safe_pip.scan.context import BudgetExhausted, ScanContext
-from safe_pip.scan.dispatch import scan_blob
-from safe_pip.scan.limits import Limits
+from safe_pip.scan.core.blob import open_file
+from safe_pip.scan.core.context import BudgetExhausted, ScanContext
+from safe_pip.scan.core.dispatch import scan_blob
+from safe_pip.scan.core.limits import Limits
 
 
 def scan_path(

@@ -25,9 +25,9 @@ import json
 import re
 from typing import Any
 
-from safe_pip.scan.blob import Blob
-from safe_pip.scan.context import ScanContext
-from safe_pip.scan.pickle.denylist import dangerous_reason
+from safe_pip.scan.core.blob import Blob
+from safe_pip.scan.core.context import ScanContext
+from safe_pip.scan.formats.pickle.denylist import dangerous_reason
 
 _MAX_CONFIG = 64 * 1024 * 1024
 _MAX_NODES = 1_000_000

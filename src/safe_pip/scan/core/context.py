@@ -13,7 +13,7 @@ from typing import Any
 
 from safe_pip.models import Finding, Severity, Skipped
 from safe_pip.rules import get_rule
-from safe_pip.scan.limits import Limits
+from safe_pip.scan.core.limits import Limits
 
 
 class BudgetExhausted(Exception):

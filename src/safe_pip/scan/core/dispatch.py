@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cache
 
-from safe_pip.scan import sniff as S
-from safe_pip.scan.blob import Blob
-from safe_pip.scan.context import BudgetExhausted, ScanContext
+from safe_pip.scan.core import sniff as S
+from safe_pip.scan.core.blob import Blob
+from safe_pip.scan.core.context import BudgetExhausted, ScanContext
 
 Reader = Callable[[ScanContext, Blob, str, int], None]
 
@@ -20,15 +20,8 @@ Reader = Callable[[ScanContext, Blob, str, int], None]
 @cache
 def _readers() -> dict[str, Reader]:
     # Imported here: readers call back into scan_blob for nested members.
-    from safe_pip.scan import (
-        archive,
-        compressed,
-        gguf,
-        keras,
-        numpy,
-        pickle_reader,
-        safetensors,
-    )
+    from safe_pip.scan.containers import archive, compressed
+    from safe_pip.scan.formats import gguf, keras, numpy, pickle_reader, safetensors
 
     return {
         S.ZIP: archive.read_zip,
@@ -71,7 +64,8 @@ def _by_name(ctx: ScanContext, fmt: str, blob: Blob, location: str) -> Reader | 
         )
     if fmt not in (S.DATA, S.PICKLE_PROBE):
         return None
-    from safe_pip.scan import onnx, pysource, tensorflow
+    from safe_pip.scan.dist import pysource
+    from safe_pip.scan.formats import onnx, tensorflow
 
     if name.endswith(".py"):
         return pysource.read_python if fmt == S.DATA else _python_or_pickle
@@ -84,7 +78,8 @@ def _by_name(ctx: ScanContext, fmt: str, blob: Blob, location: str) -> Reader | 
 
 def _python_or_pickle(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
     """A ``.py`` file whose bytes could also be a protocol 0/1 pickle: check it as both."""
-    from safe_pip.scan import pickle_reader, pysource
+    from safe_pip.scan.dist import pysource
+    from safe_pip.scan.formats import pickle_reader
 
     pysource.read_python(ctx, blob, location, depth)
     pickle_reader.probe_pickle(ctx, blob, location, depth)

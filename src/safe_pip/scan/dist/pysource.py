@@ -24,9 +24,9 @@ import re
 from collections.abc import Iterator
 
 from safe_pip.models import Severity
-from safe_pip.scan.blob import Blob
-from safe_pip.scan.context import ScanContext
-from safe_pip.scan.paths import is_test_path
+from safe_pip.scan.core.blob import Blob
+from safe_pip.scan.core.context import ScanContext
+from safe_pip.scan.core.paths import is_test_path
 
 _MAX_SOURCE = 8 * 1024 * 1024
 _LOAD_HINT = re.compile(rb"\bloads?\s*\(|read_pickle|Unpickler")

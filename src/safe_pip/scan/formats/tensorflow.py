@@ -4,7 +4,7 @@ A SavedModel graph is data, but some ops are not pure tensor maths: ``ReadFile``
 and ``WriteFile`` reach the file system, ``PyFunc``/``EagerPyFunc`` call back
 into Python functions registered in the process, and a few others memory-map or
 write files.  These run when the graph (or a restored function) runs.  The
-reader walks the protobuf with :mod:`safe_pip.scan.protobuf` — no TensorFlow —
+reader walks the protobuf with :mod:`safe_pip.scan.formats.protobuf` — no TensorFlow —
 through every meta graph, every node and every function of the library.
 
 The file has no magic number; ``tf.saved_model.load`` finds it by its name,
@@ -15,9 +15,9 @@ checkpoint data), and the semantics of ordinary ops.
 
 from __future__ import annotations
 
-from safe_pip.scan.blob import Blob
-from safe_pip.scan.context import ScanContext
-from safe_pip.scan.protobuf import LEN, Message, ProtoError
+from safe_pip.scan.core.blob import Blob
+from safe_pip.scan.core.context import ScanContext
+from safe_pip.scan.formats.protobuf import LEN, Message, ProtoError
 
 DANGEROUS_OPS: dict[str, str] = {
     "ReadFile": "reads an arbitrary file",

@@ -1,6 +1,6 @@
 """Zip and tar containers: wheels, sdists, PyTorch checkpoints, npz, nested archives.
 
-Every member is handed back to :func:`~safe_pip.scan.dispatch.scan_blob`, which
+Every member is handed back to :func:`~safe_pip.scan.core.dispatch.scan_blob`, which
 sniffs it by content.  Stored zip members and tar members are scanned in place
 (no copy); compressed members are inflated under the byte and ratio limits.
 The only members not read are PyTorch tensor storages inside a recognised
@@ -15,12 +15,12 @@ import zlib
 from collections import Counter
 from collections.abc import Iterable
 
-from safe_pip.scan import layouts
-from safe_pip.scan import torch as torch_layout
-from safe_pip.scan.blob import Blob, Spool
-from safe_pip.scan.compressed import inflate
-from safe_pip.scan.context import ScanContext
-from safe_pip.scan.zipreader import ZipEntry, ZipFormatError, read_directory
+from safe_pip.scan.containers import layouts
+from safe_pip.scan.containers.compressed import inflate
+from safe_pip.scan.containers.zipreader import ZipEntry, ZipFormatError, read_directory
+from safe_pip.scan.core.blob import Blob, Spool
+from safe_pip.scan.core.context import ScanContext
+from safe_pip.scan.formats import torch as torch_layout
 
 _METHODS = {
     0: "stored",
@@ -97,7 +97,7 @@ def _read_members(
     location: str,
     depth: int,
 ) -> None:
-    from safe_pip.scan.dispatch import scan_blob
+    from safe_pip.scan.core.dispatch import scan_blob
 
     for entry in entries:
         loc = f"{location}!{entry.name}"
@@ -242,7 +242,7 @@ def read_tar(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
 def _tar_member(
     ctx: ScanContext, blob: Blob, m: tarfile.TarInfo, location: str, depth: int
 ) -> None:
-    from safe_pip.scan.dispatch import scan_blob
+    from safe_pip.scan.core.dispatch import scan_blob
 
     loc = f"{location}!{m.name}"
     ctx.charge_member(loc)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 import struct
 
-from safe_pip.scan.blob import Blob
-from safe_pip.scan.context import ScanContext
+from safe_pip.scan.core.blob import Blob
+from safe_pip.scan.core.context import ScanContext
 
 _FIXED = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
 _STRING, _ARRAY = 8, 9

@@ -81,7 +81,7 @@ def sniff(head: bytes, size: int) -> str:
         return LZMA  # .lzma "alone" format used by joblib
     if len(head) >= 2 and head[0] == 0x78 and (head[0] << 8 | head[1]) % 31 == 0:
         return ZLIB
-    from safe_pip.scan.pickle import looks_like_pickle_start
+    from safe_pip.scan.formats.pickle import looks_like_pickle_start
 
     if looks_like_pickle_start(head):
         return PICKLE_PROBE

@@ -14,10 +14,10 @@ custom-op library is actually shipped next to the model.
 
 from __future__ import annotations
 
-from safe_pip.scan.archive import unsafe_member_name
-from safe_pip.scan.blob import Blob
-from safe_pip.scan.context import ScanContext
-from safe_pip.scan.protobuf import LEN, VARINT, Message, ProtoError, well_formed
+from safe_pip.scan.containers.archive import unsafe_member_name
+from safe_pip.scan.core.blob import Blob
+from safe_pip.scan.core.context import ScanContext
+from safe_pip.scan.formats.protobuf import LEN, VARINT, Message, ProtoError, well_formed
 
 STANDARD_DOMAINS = frozenset(
     {

@@ -12,9 +12,9 @@ import ast
 import re
 import struct
 
-from safe_pip.scan.blob import Blob
-from safe_pip.scan.context import ScanContext
-from safe_pip.scan.pickle import scan_pickle
+from safe_pip.scan.core.blob import Blob
+from safe_pip.scan.core.context import ScanContext
+from safe_pip.scan.formats.pickle import scan_pickle
 
 _MAX_HEADER = 1 << 20
 _PY2_LONG = re.compile(r"\b(\d+)L\b")

@@ -16,8 +16,8 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-from safe_pip.scan.blob import Blob, Spool
-from safe_pip.scan.context import ScanContext
+from safe_pip.scan.core.blob import Blob, Spool
+from safe_pip.scan.core.context import ScanContext
 
 _IN_CHUNK = 1 << 16
 _OUT_CHUNK = 1 << 22
@@ -122,7 +122,7 @@ def _read(
     multi_member: bool = False,
     quiet_if_bogus: bool = False,
 ) -> None:
-    from safe_pip.scan.dispatch import scan_blob
+    from safe_pip.scan.core.dispatch import scan_blob
 
     ctx.saw(kind)
     spool, error = inflate(

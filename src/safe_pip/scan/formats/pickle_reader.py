@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from safe_pip.scan.blob import Blob
-from safe_pip.scan.context import ScanContext
-from safe_pip.scan.pickle import scan_pickle
+from safe_pip.scan.core.blob import Blob
+from safe_pip.scan.core.context import ScanContext
+from safe_pip.scan.formats.pickle import scan_pickle
 
 
 def read_pickle(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
