@@ -91,16 +91,20 @@ class _Checker:
     # -- which template variables may hold an underscore name -----------------------
     def _assignments(self) -> Iterator[tuple[nodes.Node, nodes.Node | None]]:
         """(target, value) of every binding the template makes; value None = unknown."""
-        for node in self.tree.find_all((nodes.Assign, nodes.AssignBlock)):
-            value = node.node if isinstance(node, nodes.Assign) else None
-            yield node.target, value
+        for assign in self.tree.find_all(nodes.Assign):
+            yield assign.target, assign.node
+        for block in self.tree.find_all(nodes.AssignBlock):
+            yield block.target, None
         for loop in self.tree.find_all(nodes.For):
             yield loop.target, loop.iter
         for with_ in self.tree.find_all(nodes.With):
             yield from zip(with_.targets, with_.values, strict=False)
-        for macro in self.tree.find_all((nodes.Macro, nodes.CallBlock)):
+        for macro in self.tree.find_all(nodes.Macro):
             for arg in macro.args:
                 yield arg, None  # arguments come from the template's own calls
+        for call in self.tree.find_all(nodes.CallBlock):
+            for arg in call.args:
+                yield arg, None
 
     def _tainted_names(self) -> set[str]:
         tainted: set[str] = set()
@@ -162,25 +166,25 @@ class _Checker:
 
     # -- the checks -------------------------------------------------------------------
     def problems(self) -> Iterator[Problem]:
-        for node in self.tree.find_all(nodes.Getattr):
-            if node.attr.startswith("_"):
-                yield Problem(f"attribute {node.attr!r}", node.lineno)
-        for node in self.tree.find_all(nodes.Getitem):
-            if isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
-                if node.arg.value.startswith("_"):
-                    yield Problem(f"subscript [{node.arg.value!r}]", node.lineno)
-            elif not self._key_is_safe(node.arg):
+        for ref in self.tree.find_all(nodes.Getattr):
+            if ref.attr.startswith("_"):
+                yield Problem(f"attribute {ref.attr!r}", ref.lineno)
+        for item in self.tree.find_all(nodes.Getitem):
+            if isinstance(item.arg, nodes.Const) and isinstance(item.arg.value, str):
+                if item.arg.value.startswith("_"):
+                    yield Problem(f"subscript [{item.arg.value!r}]", item.lineno)
+            elif not self._key_is_safe(item.arg):
                 yield Problem(
-                    "subscript with a computed key that may be an underscore name", node.lineno
+                    "subscript with a computed key that may be an underscore name", item.lineno
                 )
-        for node in self.tree.find_all(nodes.Filter):
-            yield from self._filter(node)
-        for node in self.tree.find_all(nodes.Call):
-            yield from self._call(node)
-        for node in self.tree.find_all(
+        for filt in self.tree.find_all(nodes.Filter):
+            yield from self._filter(filt)
+        for call in self.tree.find_all(nodes.Call):
+            yield from self._call(call)
+        for load in self.tree.find_all(
             (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)
         ):
-            yield Problem(f"{type(node).__name__.lower()} of another template", node.lineno)
+            yield Problem(f"{type(load).__name__.lower()} of another template", load.lineno)
 
     def _filter(self, node: nodes.Filter) -> Iterator[Problem]:
         if node.name == "attr":
