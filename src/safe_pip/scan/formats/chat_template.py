@@ -157,7 +157,9 @@ class _Checker:
         if isinstance(key, nodes.Getattr):
             # data the caller passed (loop.index0, message.role): safe unless the
             # template stored a computed name there (namespace attributes)
-            if isinstance(key.node, nodes.Name) and f"{key.node.name}.{key.attr}" in self.tainted:
+            if isinstance(key.node, nodes.Name) and (
+                key.node.name in self.tainted or f"{key.node.name}.{key.attr}" in self.tainted
+            ):
                 return False
             return self._key_is_safe(key.node) if isinstance(key.node, nodes.Getattr) else True
         if isinstance(key, nodes.Getitem):
