@@ -150,6 +150,11 @@ class _Checker:
             return self._key_is_safe(key.node)
         if isinstance(key, (nodes.Sub, nodes.Div, nodes.FloorDiv, nodes.Mod, nodes.Pow)):
             return True  # numbers only: strings do not subtract or divide
+        if isinstance(key, (nodes.Add, nodes.Mul)):
+            # loop.index0 + 1; a string sum or repetition is safe only if every part is
+            return self._key_is_safe(key.left) and self._key_is_safe(key.right)
+        if isinstance(key, nodes.Concat):
+            return all(self._key_is_safe(part) for part in key.nodes)
         if isinstance(key, nodes.Filter) and key.name in NUMERIC_FILTERS:
             return True
         if isinstance(key, nodes.Name):
