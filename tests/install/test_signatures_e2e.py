@@ -293,7 +293,7 @@ def test_json_page_that_errors_is_not_read_as_unsigned(
     """A page that could have stated a provenance but answered 503 blocks; a 404 says
     "no JSON API here" and the sidecars decide (here: none, which "available" allows)."""
     from safe_pip.commands.install import ArtifactState, _verify_signatures
-    from safe_pip.fetch import Fetcher, Quarantine
+    from safe_pip.gate.fetch import Fetcher, Quarantine
     from safe_pip.policy import load_policy
     from safe_pip.resolve import Resolved
 

@@ -32,7 +32,7 @@ from safe_pip.progress import Progress
 from safe_pip.report import ReportItem
 
 if TYPE_CHECKING:
-    from safe_pip.fetch import Fetcher
+    from safe_pip.gate.fetch import Fetcher
     from safe_pip.policy.model import Policy
     from safe_pip.resolve import PipArgs, Resolution, Resolved
 
@@ -279,7 +279,7 @@ def _pipeline(args: argparse.Namespace, state: Run, policy: Policy) -> None:
         state.exit_code = EXIT_OK
         return
 
-    from safe_pip.fetch import Fetcher, Quarantine
+    from safe_pip.gate.fetch import Fetcher, Quarantine
 
     fetcher = Fetcher(Quarantine.default(), settings)
     try:
@@ -332,7 +332,7 @@ def _net_settings(python: Path, pip_args: PipArgs, env: dict[str, str]) -> Any:
     """pip's effective network settings: its config files and env, then the command line."""
     import subprocess
 
-    from safe_pip.fetch import NetSettings, credentials_from_urls
+    from safe_pip.gate.fetch import Bounds, NetSettings, credentials_from_urls
 
     values: dict[str, str] = {}
     try:
@@ -367,7 +367,7 @@ def _net_settings(python: Path, pip_args: PipArgs, env: dict[str, str]) -> Any:
         proxy=pip_args.proxy or values.get("proxy") or None,
         credentials=credentials_from_urls(urls),
         index_urls=tuple(dict.fromkeys(u for u in urls if u)),
-        timeout=timeout_value,
+        bounds=Bounds(read_timeout=timeout_value),
     )
 
 
@@ -406,7 +406,7 @@ def _explain_resolve_failure(
         name = canonicalize_name(Requirement(missing).name)
     except Exception:
         return False
-    from safe_pip.fetch import Fetcher, Quarantine
+    from safe_pip.gate.fetch import Fetcher, Quarantine
 
     fetcher = Fetcher(Quarantine.default(), settings_future.result())
     try:
@@ -440,7 +440,7 @@ def _fetch_and_verify(
     user_pins: dict[str, frozenset[str]],
     allow_sdist: bool,
 ) -> None:
-    from safe_pip.fetch import FetchError, HashMismatch
+    from safe_pip.gate.fetch import FetchError, HashMismatch
     from safe_pip.verify.hashes import hash_findings
     from safe_pip.verify.index import FileInfo, index_findings, lookup_file_info
     from safe_pip.verify.names import name_findings
@@ -583,7 +583,7 @@ def _verify_signatures(
     page_errors: dict[str, str] = {}
 
     def json_page(url: str) -> tuple[str, Any]:
-        from safe_pip.fetch import FetchError
+        from safe_pip.gate.fetch import FetchError
 
         try:
             return url, json.loads(fetcher.get(url, accept=JSON_ACCEPT))
@@ -650,7 +650,7 @@ def _verify_signatures(
 
 
 def _scan_all(state: Run, policy: Policy) -> None:
-    from safe_pip.fetch import cache_dir
+    from safe_pip.gate.fetch import cache_dir
     from safe_pip.scan import SCANNER_VERSION
     from safe_pip.scan.core.engine import scan_path
     from safe_pip.verdict_cache import VerdictCache
