@@ -113,3 +113,42 @@ def test_find_links_counts_as_a_source(
             index_pins={"lib": str(links)},
         )
     ) == {"lib": "0.9"}
+
+
+def test_policy_keys_reach_the_resolver_and_the_fetcher(
+    index: IndexServer, extra: IndexServer, fetcher: Fetcher, tmp_path: Path
+) -> None:
+    """``[[package]] index`` pins the source; ``[network]`` bounds become the fetcher's."""
+    from safe_pip.gate.fetch import bounds_from_policy
+    from safe_pip.gate.resolve import index_pins, make_resolver
+    from safe_pip.policy import load_policy
+    from tests.support.venvs import isolated_env
+
+    index.add(build_wheel(tmp_path / "real", "torchtriton", "2.0.0"))
+    extra.add(build_wheel(tmp_path / "evil", "torchtriton", "3.0.0"))
+    policy_file = tmp_path / "policy.toml"
+    policy_file.write_text(
+        'version = 1\n[network]\nmax_page = "1MiB"\ndeadline = 30\n'
+        f'[[package]]\nname = "torchtriton"\nindex = "{index.simple_url}"\n'
+    )
+    home = tmp_path / "home"
+    home.mkdir()
+    policy = load_policy(policy_file, cwd=tmp_path, env=isolated_env(home))
+    assert index_pins(policy.packages) == {"torchtriton": index.simple_url}
+    bounds = bounds_from_policy(policy.network)
+    assert (bounds.max_page, bounds.deadline) == (1 << 20, 30)
+    import sys
+
+    resolve = make_resolver(Path(sys.executable), fetcher, packages=policy.packages)
+    res = resolve(request("torchtriton", index=index.simple_url, extra=[extra.simple_url]))
+    assert picked(res) == {"torchtriton": "2.0.0"} and res.artifacts[0].findings == ()
+
+
+def test_two_different_pins_for_one_project_fail_closed() -> None:
+    from safe_pip.gate.resolve import index_pins
+    from safe_pip.policy.model import PackageRule
+
+    with pytest.raises(ResolveError, match="two indexes"):
+        index_pins(
+            [PackageRule("x", index="https://a/simple"), PackageRule("x", index="https://b/")]
+        )

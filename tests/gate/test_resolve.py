@@ -33,11 +33,20 @@ def test_dependencies_extras_and_markers(
                 "plug[fast]",
                 "other; extra == 'docs'",
             ],
+            metadata_extra=["Provides-Extra: docs"],
         )
     )
     index.add(build_wheel(w, "lib", "1.0"))
     index.add(build_wheel(w, "lib", "2.0"))
-    index.add(build_wheel(w, "plug", "1.0", requires=["speed; extra == 'fast'"]))
+    index.add(
+        build_wheel(
+            w,
+            "plug",
+            "1.0",
+            requires=["speed; extra == 'fast'"],
+            metadata_extra=["Provides-Extra: fast"],
+        )
+    )
     index.add(build_wheel(w, "speed", "0.5"))
     index.add(build_wheel(w, "never", "1.0"))
     index.add(build_wheel(w, "other", "1.0"))

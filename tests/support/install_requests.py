@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from packaging.requirements import Requirement
 
@@ -20,7 +21,7 @@ def request(
     no_index: bool = False,
     constraints: Sequence[str] = (),
     hashes: dict[str, frozenset[str]] | None = None,
-    **options: object,
+    **options: Any,
 ) -> InstallRequest:
     hashes = hashes or {}
     return InstallRequest(
@@ -37,7 +38,7 @@ def request(
             find_links=tuple(find_links),
             no_index=no_index,
         ),
-        options=ResolveOptions(**options),  # type: ignore[arg-type]
+        options=ResolveOptions(**options),
     )
 
 

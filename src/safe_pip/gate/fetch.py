@@ -615,3 +615,61 @@ def fetch_all(
         return []
     with ThreadPoolExecutor(max(1, min(workers, len(wanted))), "safe-pip-fetch") as pool:
         return list(pool.map(one, wanted))
+
+
+def fetch_stage(
+    runs: Sequence[Any],
+    fetcher: Fetcher,
+    progress: Callable[[int, str], Any],
+    todo: Callable[[Any], bool],
+) -> None:
+    """The pipeline's fetch stage over its ``ArtifactRun`` records (``run.artifact`` is a
+    ``ResolvedArtifact``): files the resolver already downloaded are reused, the rest are
+    downloaded in parallel. A hash mismatch is an ``INSTALL-HASH-MISMATCH`` finding on its
+    artifact; any other failure raises :class:`FetchError` (nothing is installed)."""
+    from safe_pip.models import Finding, Severity
+
+    chosen = [r for r in runs if todo(r)]
+    bar = progress(len(chosen), "downloading")
+    try:
+        results = fetch_all(
+            [r.artifact for r in chosen],
+            fetcher,
+            on_done=lambda art: bar.advance(art.url.rsplit("/", 1)[-1]),
+        )
+    finally:
+        bar.close()
+    errors: list[str] = []
+    for run, got in zip(chosen, results, strict=True):
+        if isinstance(got, HashMismatch):
+            run.findings.append(
+                Finding(
+                    "INSTALL-HASH-MISMATCH",
+                    Severity.CRITICAL,
+                    str(got),
+                    run.artifact.filename,
+                    {"expected": got.expected, "actual": got.actual, "url": got.url},
+                )
+            )
+        elif isinstance(got, FetchError):
+            errors.append(str(got))
+        else:
+            run.path, run.sha256, run.size, run.cached_file = (
+                got.path,
+                got.sha256,
+                got.size,
+                got.cached,
+            )
+    if errors:
+        raise FetchError("; ".join(errors[:3]) + ("" if len(errors) <= 3 else " ..."))
+
+
+def bounds_from_policy(network: Any) -> Bounds:
+    """:class:`Bounds` from the policy's ``[network]`` table."""
+    return Bounds(
+        connect_timeout=network.connect_timeout,
+        read_timeout=network.read_timeout,
+        deadline=network.deadline,
+        max_download=network.max_download,
+        max_page=network.max_page,
+    )

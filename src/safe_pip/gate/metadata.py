@@ -34,6 +34,8 @@ class CoreMetadata:
     version: Version
     requires: tuple[Requirement, ...]
     requires_python: SpecifierSet | None
+    provides_extra: frozenset[str] = frozenset()
+    """Canonical extra names; pip ignores a requested extra the metadata does not provide."""
 
 
 def parse_metadata(raw: bytes, where: str) -> CoreMetadata:
@@ -62,7 +64,10 @@ def parse_metadata(raw: bytes, where: str) -> CoreMetadata:
         requires_python = SpecifierSet(rp_text) if rp_text else None
     except InvalidSpecifier as exc:
         raise MetadataError(f"{where}: invalid Requires-Python {rp_text!r}") from exc
-    return CoreMetadata(name, version, tuple(requires), requires_python)
+    extras = frozenset(
+        canonicalize_name(str(e).strip()) for e in msg.get_all("Provides-Extra") or []
+    )
+    return CoreMetadata(name, version, tuple(requires), requires_python, extras)
 
 
 def metadata_from_wheel(path: Path, project: str) -> bytes:

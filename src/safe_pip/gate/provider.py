@@ -257,9 +257,10 @@ class Provider(AbstractProvider[Req, Cand, str]):
             yield Req(cand.name, pin=cand.base, parent=label)
             if self.settings.no_deps:
                 return
-            meta_requires = self._requires(cand.base)
-            for req in meta_requires:
-                if req.marker is not None and self.target.evaluate(req.marker, cand.extras):
+            # pip ignores (with a warning) an extra the metadata does not provide.
+            extras = cand.extras & self._provided_extras(cand.base)
+            for req in self._requires(cand.base) if extras else ():
+                if req.marker is not None and self.target.evaluate(req.marker, extras):
                     yield self._dep(req, label)
             return
         if cand.origin != "installed":
@@ -276,6 +277,11 @@ class Provider(AbstractProvider[Req, Cand, str]):
         if cand.installed is not None:
             return tuple(Requirement(r) for r in cand.installed.requires)
         return self.load(cand).metadata.requires
+
+    def _provided_extras(self, cand: Cand) -> frozenset[str]:
+        if cand.installed is not None:
+            return frozenset(canonicalize_name(e) for e in cand.installed.provides_extra)
+        return self.load(cand).metadata.provides_extra
 
     def _dep(self, req: Requirement, parent: str) -> Req:
         return Req(

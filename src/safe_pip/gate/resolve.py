@@ -414,3 +414,46 @@ def confusion_finding(cand: Cand, project: ProjectOffers, *, pinned: bool) -> Fi
             "policy_key": "package.index",
         },
     )
+
+
+def index_pins(packages: Sequence[object]) -> dict[str, str]:
+    """``[[package]] index`` values by canonical name; two different pins fail closed."""
+    pins: dict[str, str] = {}
+    for rule in packages:
+        pin = getattr(rule, "index", None)
+        if not pin:
+            continue
+        name = canonicalize_name(str(getattr(rule, "name", "")))
+        if pins.setdefault(name, pin).rstrip("/") != pin.rstrip("/"):
+            raise ResolveError(
+                f"the policy pins {name} to two indexes ({pins[name]} and {pin}); "
+                "say which one in one [[package]] block"
+            )
+    return pins
+
+
+def make_resolver(
+    python: Path,
+    fetcher: Fetcher,
+    *,
+    packages: Sequence[object] = (),
+    build_metadata: BuildMetadata | None = None,
+) -> Callable[[InstallRequest], Resolution]:
+    """The pipeline's resolve stage: probe ``python`` (once), then :func:`resolve`.
+
+    ``packages`` are the policy's ``[[package]]`` rules (their ``index`` pins the source);
+    ``build_metadata`` is the build stage's hook, passed only when the policy allows builds.
+    """
+    from safe_pip.gate.target import probe_target
+
+    def run(request: InstallRequest) -> Resolution:
+        target = probe_target(python)
+        return resolve(
+            request,
+            target,
+            fetcher,
+            build_metadata=build_metadata,
+            index_pins=index_pins(packages),
+        )
+
+    return run

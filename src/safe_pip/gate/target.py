@@ -65,6 +65,7 @@ class InstalledDist:
     top_level: tuple[str, ...] = ()
     console_scripts: tuple[str, ...] = ()
     """Commands its entry points create (console and GUI scripts)."""
+    provides_extra: tuple[str, ...] = ()
 
     @property
     def key(self) -> NormalizedName:
@@ -162,6 +163,7 @@ def dists(dirs):
             out.append({
                 "name": name, "version": meta["Version"] or "",
                 "requires": list(meta.get_all("Requires-Dist") or []),
+                "provides_extra": list(meta.get_all("Provides-Extra") or []),
                 "requires_python": meta["Requires-Python"],
                 "location": d, "files": files,
                 "top_level": [t.strip() for t in top.splitlines() if t.strip()],
@@ -246,6 +248,7 @@ def _parse_probe(python: Path, raw: dict[str, object], path_var: str) -> Target:
             files=tuple(item["files"]),
             top_level=tuple(item["top_level"]),
             console_scripts=tuple(item["console_scripts"]),
+            provides_extra=tuple(item.get("provides_extra", ())),
         )
         installed.setdefault(dist.key, dist)
     scripts_dir = str(raw["scripts_dir"])
