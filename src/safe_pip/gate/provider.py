@@ -33,6 +33,7 @@ from unearth.link import Link
 from safe_pip.errors import FetchError
 from safe_pip.gate.fetch import Fetcher, HashMismatch, Once, file_url_path, strip_auth
 from safe_pip.gate.finder import Finder, Offer, Source, offer_from_link
+from safe_pip.gate.inputs import ResolveOptions
 from safe_pip.gate.metadata import CoreMetadata, MetadataError, metadata_from_wheel, parse_metadata
 from safe_pip.gate.target import InstalledDist, Target
 
@@ -135,18 +136,15 @@ class Loaded:
 class Settings:
     """What changes choices: pip's options and the parts of the policy that apply here."""
 
-    pre: bool = False
-    upgrade: bool = False
-    upgrade_strategy: str = "only-if-needed"
-    force_reinstall: bool = False
-    ignore_installed: bool = False
-    no_deps: bool = False
-    prefer_binary: bool = False
-    no_binary: frozenset[str] = frozenset()
+    options: ResolveOptions = field(default_factory=ResolveOptions)
     builds: bool = False
     """Whether sdists and local trees may be candidates (a build hook was passed in)."""
     index_pins: Mapping[str, str] = field(default_factory=dict)
     """Canonical name → the one source (index URL or find-links location) it may come from."""
+
+    def no_binary(self, name: str) -> bool:
+        names = {n if n == ":all:" else canonicalize_name(n) for n in self.options.no_binary}
+        return ":all:" in names or name in names
 
 
 BuildHook = Callable[[Cand, Path], bytes]
@@ -255,7 +253,7 @@ class Provider(AbstractProvider[Req, Cand, str]):
         label = f"{cand.name} {cand.version}"
         if cand.base is not None:
             yield Req(cand.name, pin=cand.base, parent=label)
-            if self.settings.no_deps:
+            if self.settings.options.no_deps:
                 return
             # pip ignores (with a warning) an extra the metadata does not provide.
             extras = cand.extras & self._provided_extras(cand.base)
@@ -267,7 +265,7 @@ class Provider(AbstractProvider[Req, Cand, str]):
             meta = self.load(cand).metadata
             if meta.requires_python is not None:
                 yield Req(PYTHON, specifier=meta.requires_python, parent=label)
-        if self.settings.no_deps:
+        if self.settings.options.no_deps:
             return
         for req in self._requires(cand):
             if self.target.evaluate(req.marker):
@@ -341,15 +339,15 @@ class Provider(AbstractProvider[Req, Cand, str]):
         return out
 
     def _upgrade_allowed(self, user_requested: bool) -> bool:
-        s = self.settings
-        if not s.upgrade:
+        o = self.settings.options
+        if not o.upgrade:
             return False
-        if s.upgrade_strategy == "eager":
+        if o.upgrade_strategy == "eager":
             return True
-        return s.upgrade_strategy == "only-if-needed" and user_requested
+        return o.upgrade_strategy == "only-if-needed" and user_requested
 
     def _installed(self, name: str, spec: SpecifierSet) -> Cand | None:
-        if self.settings.ignore_installed or self.settings.force_reinstall:
+        if self.settings.options.ignore_installed or self.settings.options.force_reinstall:
             return None
         dist = self.target.installed.get(canonicalize_name(name))
         if dist is None:
@@ -376,7 +374,7 @@ class Provider(AbstractProvider[Req, Cand, str]):
         offers = [o for o in self.finder.offers(name).offers if o.source.url in allowed_sources]
         s = self.settings
         binary_only = not s.builds
-        no_binary = ":all:" in s.no_binary or name in s.no_binary
+        no_binary = s.no_binary(name)
         control = FormatControl(
             only_binary={canonicalize_name(":all:")} if binary_only else set(),
             no_binary={canonicalize_name(name)} if no_binary else set(),
@@ -391,7 +389,7 @@ class Provider(AbstractProvider[Req, Cand, str]):
         if not exact:
             usable = [o for o in usable if o.yanked is None]
             fitting = [o for o in fitting if o.yanked is None]
-        prereleases = True if s.pre else None
+        prereleases = True if s.options.pre else None
         versions = {str(o.version) for o in usable}
         keep = set(spec.filter(versions, prereleases=prereleases))
         chosen = [o for o in usable if str(o.version) in keep]
@@ -425,7 +423,7 @@ class Provider(AbstractProvider[Req, Cand, str]):
             key = (
                 bool(hashes) and (f"sha256:{first.sha256}" in hashes),
                 any(o.yanked is None for o in group),
-                self.settings.prefer_binary and first.kind == "wheel",
+                self.settings.options.prefer_binary and first.kind == "wheel",
                 first.version,
                 tag_value,
                 -first.source.rank,

@@ -145,21 +145,13 @@ def resolve(
     from resolvelib import BaseReporter, Resolver
     from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 
-    opts = request.options
     idx = request.index
     finder = Finder(
         fetcher,
         sources_of(idx.index_url, idx.extra_index_urls, idx.find_links, no_index=idx.no_index),
     )
     settings = Settings(
-        pre=opts.pre,
-        upgrade=opts.upgrade,
-        upgrade_strategy=opts.upgrade_strategy,
-        force_reinstall=opts.force_reinstall,
-        ignore_installed=opts.ignore_installed,
-        no_deps=opts.no_deps,
-        prefer_binary=opts.prefer_binary,
-        no_binary=frozenset(n if n == ":all:" else canonicalize_name(n) for n in opts.no_binary),
+        options=request.options,
         builds=build_metadata is not None,
         index_pins={canonicalize_name(k): v for k, v in (index_pins or {}).items()},
     )
