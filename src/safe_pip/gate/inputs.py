@@ -7,7 +7,7 @@ requirements, constraints, local trees the user named (build candidates, for the
 build stage, never for pip), explicit index and network settings and resolve
 options. Nothing else reaches pip: the final pip runs as ``python -I -m pip`` in
 an empty directory with ``PIP_CONFIG_FILE`` set to the null device, no inherited
-``PIP_*`` and a generated requirements file (see :func:`isolated_pip_env`).
+``PIP_*`` and a generated requirements file (``gate.install.isolated_pip_env``).
 
 The grammar is the target pip's (:mod:`.pip_options`); the order in which pip
 applies settings is pip's (configuration, then the command line, then each
@@ -39,6 +39,7 @@ from packaging.utils import (
 
 from safe_pip.errors import UsageError
 from safe_pip.gate import pip_config, req_files
+from safe_pip.gate.install import isolated_pip_env
 from safe_pip.gate.pip_options import (
     OptionSpec,
     PipGrammar,
@@ -239,19 +240,6 @@ def probe_target(python: Path, *, timeout: float = 60.0) -> PipTarget:
         )
     except (ValueError, KeyError, IndexError, TypeError) as exc:
         raise InputError(f"unexpected answer from {python}: {proc.stdout[-300:]!r}") from exc
-
-
-def isolated_pip_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment every pip safe-pip starts gets: no ``PIP_*``, no configuration files."""
-    env = {
-        k: v
-        for k, v in (os.environ if environ is None else environ).items()
-        if not k.startswith(("PIP_", "PYTHON"))
-    }
-    env["PIP_CONFIG_FILE"] = os.devnull
-    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    env["PIP_NO_INPUT"] = "1"
-    return env
 
 
 def grammar_for(target: PipTarget) -> PipGrammar:
@@ -971,7 +959,6 @@ __all__ = [
     "RequirementInput",
     "ResolveOptions",
     "describe",
-    "isolated_pip_env",
     "probe_target",
     "read_inputs",
     "requirement_input",
