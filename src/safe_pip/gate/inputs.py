@@ -36,6 +36,7 @@ from packaging.utils import (
     canonicalize_name,
     parse_wheel_filename,
 )
+from packaging.version import InvalidVersion, Version
 
 from safe_pip.errors import UsageError
 from safe_pip.gate import pip_config, req_files
@@ -46,6 +47,7 @@ from safe_pip.gate.pip_options import (
     PipGrammarError,
     load_grammar,
     parse_options,
+    pip_version_of,
 )
 
 
@@ -242,9 +244,22 @@ def probe_target(python: Path, *, timeout: float = 60.0) -> PipTarget:
         raise InputError(f"unexpected answer from {python}: {proc.stdout[-300:]!r}") from exc
 
 
+MIN_PIP = Version("22.2")
+"""Oldest pip the gate drives (its final install and reports rely on 22.2's options)."""
+
+
 def grammar_for(target: PipTarget) -> PipGrammar:
     if target.pip_dir is None:
         raise InputError(f"{target.python} has no pip; safe-pip reads pip's options from it")
+    try:
+        version = Version(pip_version_of(target.pip_dir))
+    except (PipGrammarError, InvalidVersion) as exc:
+        raise InputError(f"cannot tell the version of pip in {target.pip_dir}: {exc}") from exc
+    if version < MIN_PIP:
+        raise InputError(
+            f"pip {version} in {target.python} is too old; safe-pip needs pip {MIN_PIP} or "
+            f"newer ({target.python} -m pip install -U pip)"
+        )
     try:
         return load_grammar(target.pip_dir)
     except PipGrammarError as exc:
