@@ -556,9 +556,9 @@ def _unique(options: list[OptionSpec], where: str) -> list[OptionSpec]:
 
 
 def _cache_dir() -> Path:
-    from safe_pip.fetch import cache_dir
+    from safe_pip.gate.fetch import cache_dir
 
-    return cache_dir() / "pip-grammar"
+    return Path(cache_dir()) / "pip-grammar"
 
 
 def _source_key(pip_dir: Path) -> str:
