@@ -22,18 +22,19 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 from urllib.request import url2pathname
 
 import platformdirs
 
-from safe_pip.errors import SafePipError
+from safe_pip.errors import NetworkError
 
 CHUNK = 1 << 20
 TIMEOUT = 60.0
+MAX_REDIRECTS = 5
 
 
-class FetchError(SafePipError):
+class FetchError(NetworkError):
     """A download failed or could not be verified; nothing is installed."""
 
 
@@ -209,25 +210,60 @@ class Fetcher:
             )
         return bare, auth  # None → requests falls back to ~/.netrc
 
-    def get(self, url: str, *, accept: str | None = None) -> bytes:
-        """A small document (an index page): fully read, errors raised as FetchError."""
+    def get(
+        self,
+        url: str,
+        *,
+        accept: str | None = None,
+        limit: int | None = None,
+        https_only: bool = False,
+    ) -> bytes:
+        """A small document (an index page, a signature, a policy): fully read.
+
+        ``limit`` caps the body (a larger one is refused, never truncated).  With
+        ``https_only`` redirects are followed by hand and a hop to anything but https is
+        refused *before* it is requested.  Errors are :class:`FetchError` carrying the
+        HTTP status, or ``unreachable`` when no server answered.
+        """
         import requests
 
         bare, auth = self._auth_for(url)
         headers = {"Accept": accept} if accept else {}
-        host = urlsplit(bare).netloc.rsplit("@", 1)[-1]
-        try:
-            resp = self.session.get(
-                bare,
-                headers=headers,
-                auth=auth,
-                timeout=self.settings.timeout,
-                verify=self._verify_for(host),
-            )
-            resp.raise_for_status()
-            return resp.content
-        except requests.RequestException as exc:
-            raise FetchError(f"cannot fetch {bare}: {exc}") from exc
+        for _ in range(MAX_REDIRECTS + 1):
+            if https_only and urlsplit(bare).scheme != "https":
+                raise FetchError(f"refusing to fetch {bare}: https only")
+            host = urlsplit(bare).netloc.rsplit("@", 1)[-1]
+            try:
+                with self.session.get(
+                    bare,
+                    headers=headers,
+                    auth=auth,
+                    timeout=self.settings.timeout,
+                    verify=self._verify_for(host),
+                    stream=True,
+                    allow_redirects=not https_only,
+                ) as resp:
+                    if https_only and resp.is_redirect and "location" in resp.headers:
+                        bare, auth = self._auth_for(urljoin(bare, resp.headers["location"]))
+                        continue
+                    resp.raise_for_status()
+                    body = bytearray()
+                    for chunk in resp.iter_content(CHUNK):
+                        body += chunk
+                        if limit is not None and len(body) > limit:
+                            raise FetchError(f"{bare} is larger than {limit} bytes; refusing it")
+                    return bytes(body)
+            except requests.exceptions.SSLError as exc:
+                # Not "the network is down": someone answered with the wrong certificate.
+                raise FetchError(f"cannot fetch {bare}: TLS failed: {exc}") from exc
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                raise FetchError(f"cannot fetch {bare}: {exc}", unreachable=True) from exc
+            except requests.HTTPError as exc:
+                status = exc.response.status_code if exc.response is not None else None
+                raise FetchError(f"cannot fetch {bare}: {exc}", status=status) from exc
+            except requests.RequestException as exc:
+                raise FetchError(f"cannot fetch {bare}: {exc}") from exc
+        raise FetchError(f"cannot fetch {url}: more than {MAX_REDIRECTS} redirects")
 
     def fetch(
         self,

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from safe_pip.commands.policy_flags import add_policy_flags, flags_toml
+from safe_pip.commands.policy_flags import add_policy_flags
 from safe_pip.errors import EXIT_BLOCKED, EXIT_ERROR, EXIT_OK, SafePipError, UsageError
 from safe_pip.models import Artifact, Decision, Finding, ScanResult, Severity, Verdict
 from safe_pip.progress import Progress
@@ -164,9 +164,9 @@ def run(args: argparse.Namespace) -> int:
     policy: Policy | None = None
     audit_path = audit_log.default_path()
     try:
-        from safe_pip.policy import load_policy
+        from safe_pip.commands.policy_flags import load_from_args
 
-        policy = load_policy(args.policy, flags=flags_toml(args))
+        policy = load_from_args(args)
         state.policy_digest = policy.digest()
         if policy.audit.log is not None:
             audit_path = Path(policy.audit.log).expanduser()
@@ -561,7 +561,7 @@ def _verify_signatures(
         return
     import tempfile
 
-    from safe_pip.verify import parse_expected, sources, verify_artifact_signatures
+    from safe_pip.verify import sources, verify_artifact_signatures
     from safe_pip.verify.index import JSON_ACCEPT, candidate_pages
 
     todo = [
@@ -625,11 +625,7 @@ def _verify_signatures(
                 )
                 for source, why in found.unreadable
             )
-            pubs = policy.for_package(item.name, item.version).publishers or ()
-            expected = parse_expected(
-                publishers=[str(p) for p in pubs if p.kind != "identity"],
-                identities=[(p.identity, p.issuer) for p in pubs if p.kind == "identity"],
-            )
+            expected = policy.for_package(item.name, item.version).publishers or ()
             art.findings.extend(
                 verify_artifact_signatures(
                     path,

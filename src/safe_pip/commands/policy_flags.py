@@ -1,4 +1,6 @@
-"""Individual command-line flags, turned into the top policy layer.
+"""How commands load the policy: the one-run flags as the top layer, and the HTTP client.
+
+Individual command-line flags, turned into the top policy layer.
 
 ``--policy FILE`` adds a whole file; these flags add single values for one run
 (``--deny NAME``, ``--min-age 7d``...).  They become a TOML layer named
@@ -11,6 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from safe_pip.policy import Policy
+    from safe_pip.policy.remote import Http
 
 
 def add_policy_flags(parser: argparse.ArgumentParser) -> None:
@@ -64,3 +71,21 @@ def flags_toml(args: argparse.Namespace) -> str | None:
     for table, entries in sections.items():
         lines += ["", f"[{table}]", *entries]
     return "\n".join(lines) + "\n"
+
+
+def policy_http() -> Http:
+    """The gate's HTTP client, for an org policy that ``[remote]`` points at.
+
+    Commands load the policy; the policy package never imports the gate, so this is
+    where the two meet (see ``safe_pip.policy.remote``).
+    """
+    from safe_pip.fetch import Fetcher, Quarantine
+
+    return Fetcher(Quarantine.default())
+
+
+def load_from_args(args: argparse.Namespace) -> Policy:
+    """The effective policy for a command: its ``--policy`` file, its flags, the layers."""
+    from safe_pip.policy import load_policy
+
+    return load_policy(getattr(args, "policy", None), flags=flags_toml(args), http=policy_http)

@@ -165,9 +165,10 @@ def run(inv: Invocation) -> int:
 
 
 def _policy() -> Policy:
+    from safe_pip.commands.policy_flags import policy_http
     from safe_pip.policy import load_policy
 
-    return load_policy(None)
+    return load_policy(None, http=policy_http)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

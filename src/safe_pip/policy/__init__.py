@@ -17,7 +17,8 @@ Public API (everything else in this package is an implementation detail):
 - :func:`shipped_policy_text` — the shipped ``default``/``strict``/``org`` profiles.
 """
 
-from safe_pip.policy.layering import Conflict, MergeResult
+from safe_pip.policy.keys import Conflict, SourceRef
+from safe_pip.policy.layering import MergeResult
 from safe_pip.policy.load import check_files, load_policy, resolve_policy
 from safe_pip.policy.model import (
     AuditPolicy,
@@ -32,13 +33,12 @@ from safe_pip.policy.model import (
     PackageRule,
     Policy,
     PolicyException,
-    Publisher,
     RemoteOrigin,
     ScanLimits,
     ScanPolicy,
     SignaturesPolicy,
-    SourceRef,
 )
+from safe_pip.policy.pins import Identity, Pin, Publisher
 from safe_pip.policy.shipped import PROFILES, shipped_policy_text
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "Conflict",
     "EnforcementPolicy",
     "HashesPolicy",
+    "Identity",
     "IndexPolicy",
     "InstallPolicy",
     "LayerInfo",
@@ -55,6 +56,7 @@ __all__ = [
     "NamesPolicy",
     "PackagePolicy",
     "PackageRule",
+    "Pin",
     "Policy",
     "PolicyException",
     "Publisher",
