@@ -26,21 +26,24 @@ class PolicyError(SafePipError):
     """A policy file is missing, unreadable or invalid."""
 
 
-class NetworkError(SafePipError):
-    """A download failed; what kind of failure it was, for callers that treat them apart.
-
-    ``status`` is the HTTP status when a server answered with an error.  ``unreachable``
-    is true when no server answered at all (connection refused, DNS failure, timeout);
-    never for a TLS failure, where *someone* answered with the wrong certificate.  Defined
-    here, below every layer, so the verifiers and the policy loader can handle the gate's
-    download errors without importing the gate.
-    """
-
-    def __init__(self, message: str, *, status: int | None = None, unreachable: bool = False):
-        super().__init__(message)
-        self.status = status
-        self.unreachable = unreachable
-
-
 class NotImplementedYet(SafePipError):
     """A command whose implementation has not landed yet."""
+
+
+class FetchError(SafePipError):
+    """A download or an index read failed, or broke a bound; nothing is installed.
+
+    Defined here, below every layer, because the gate raises it and the verify stage
+    (signature sources) must tell "absent" (``status`` 404/410) from "unreadable".
+    """
+
+    def __init__(
+        self, message: str, *, status: int | None = None, unreachable: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        """The HTTP status when the server answered, None for connection-level failures."""
+        self.unreachable = unreachable
+        """No server answered at all (refused, DNS, timeout); never for a TLS failure,
+        where *someone* answered with the wrong certificate.  The org policy loader may
+        fall back to a fresh cached copy only then."""

@@ -60,6 +60,13 @@ time = "2m"
 [audit]
 log = "audit.jsonl"
 
+[network]
+connect_timeout = 5
+read_timeout = "30s"
+deadline = "5m"
+max_download = "1GiB"
+max_page = "8MiB"
+
 [enforcement]
 escape_hatch = true
 gate_download = true
@@ -73,6 +80,7 @@ publisher = [
   {{ identity = "x@y.z", issuer = "https://idp.example" }},
 ]
 allow_globals = ["torch.nn.Module"]
+index = "https://download.example/whl/cpu"
 
 [[exception]]
 package = "legacy"

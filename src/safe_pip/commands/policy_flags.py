@@ -79,9 +79,9 @@ def policy_http() -> Http:
     Commands load the policy; the policy package never imports the gate, so this is
     where the two meet (see ``safe_pip.policy.remote``).
     """
-    from safe_pip.fetch import Fetcher, Quarantine
+    from safe_pip.gate.fetch import Fetcher, NetSettings, Quarantine
 
-    return Fetcher(Quarantine.default())
+    return Fetcher(Quarantine.default(), NetSettings(https_only=True))
 
 
 def load_from_args(args: argparse.Namespace) -> Policy:

@@ -375,6 +375,12 @@ class PackageRule:
     allow_globals: tuple[str, ...] = entry_field(
         items(v.global_pattern), (), doc="pickle globals allowed for this package only"
     )
+    index: str | None = entry_field(
+        plain(v.string),
+        None,
+        doc="the one index URL or find-links location the project may come from "
+        "(dependency confusion: other sources are not considered for it)",
+    )
     source: SourceRef = field(default=BUILTIN, compare=False)
 
     def applies_to(self, name: str, version: str | None) -> bool:
@@ -529,7 +535,24 @@ def _exception_rules(lower: object, upper: object) -> bool:
     return set(lower) <= set(upper) or "*" in upper
 
 
-# -- audit and enforcement ------------------------------------------------------------------
+# -- network, audit and enforcement ---------------------------------------------------------
+@dataclass(frozen=True)
+class NetworkPolicy:
+    """``[network]``: bounds on every read of the install gate (timeouts in seconds)."""
+
+    connect_timeout: float = setting(
+        15.0, plain(v.seconds), LOWER, doc="seconds to establish a connection"
+    )
+    read_timeout: float = setting(
+        60.0, plain(v.seconds), LOWER, doc="seconds of silence allowed between two reads"
+    )
+    deadline: float = setting(900.0, plain(v.seconds), LOWER, doc="seconds one request may take")
+    max_download: int = setting(4 << 30, plain(v.size), LOWER, doc="bytes one artifact may have")
+    max_page: int = setting(
+        64 << 20, plain(v.size), LOWER, doc="bytes one index page may have, decompressed"
+    )
+
+
 @dataclass(frozen=True)
 class AuditPolicy:
     """``[audit]``: where the install gate appends its audit records."""
@@ -664,6 +687,7 @@ class Policy:
     signatures: SignaturesPolicy = table(SignaturesPolicy, doc="signatures")
     scan: ScanPolicy = table(ScanPolicy, doc="the scanner")
     audit: AuditPolicy = table(AuditPolicy, doc="the audit log")
+    network: NetworkPolicy = table(NetworkPolicy, doc="bounds on the gate's downloads")
     enforcement: EnforcementPolicy = table(EnforcementPolicy, doc="org-wide enforcement")
     packages: tuple[PackageRule, ...] = entries(
         PackageRule, toml="package", check=_check_packages, doc="per-package rules"

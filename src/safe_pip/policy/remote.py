@@ -32,9 +32,10 @@ copy is verified again before each use, never trusted because it is there.
 
 Layering: this module holds no HTTP client of its own and imports nothing of the gate.
 The command that loads the policy hands in the gate's client (``safe_pip.fetch.Fetcher``,
-anything with the :class:`Http` shape) through ``load_policy(http=...)``; the gate and
-the verifiers only ever read the policy *model*.  Download failures arrive as
-:class:`~safe_pip.errors.NetworkError`, which says whether the server answered.
+anything with the :class:`Http` shape, made ``https_only`` so a redirect to plain http is
+refused before it is followed) through ``load_policy(http=...)``; the gate and the
+verifiers only ever read the policy *model*.  Download failures arrive as
+:class:`~safe_pip.errors.FetchError`, which says whether a server answered at all.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from pathlib import Path, PurePosixPath
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from safe_pip.errors import NetworkError, PolicyError
+from safe_pip.errors import FetchError, PolicyError
 from safe_pip.policy.model import RemoteOrigin, RemoteSource
 from safe_pip.policy.parse import Layer, parse_text
 from safe_pip.policy.values import format_duration
@@ -73,14 +74,7 @@ class Unreachable(Exception):
 class Http(Protocol):
     """The HTTP client the loading command hands in (the gate's ``Fetcher``)."""
 
-    def get(
-        self,
-        url: str,
-        *,
-        accept: str | None = None,
-        limit: int | None = None,
-        https_only: bool = False,
-    ) -> bytes: ...
+    def get(self, url: str, *, accept: str | None = None) -> bytes: ...
 
     def close(self) -> None: ...
 
@@ -100,7 +94,7 @@ def cache_folder(spec: RemoteSource, env: Mapping[str, str]) -> Path:
 
     The key includes identity and issuer so that a pointer changed to another
     signer can never be served a copy someone else signed.  The root follows
-    ``safe_pip.fetch.cache_dir`` (``SAFE_PIP_CACHE_DIR`` overrides platformdirs),
+    ``safe_pip.gate.fetch.cache_dir`` (``SAFE_PIP_CACHE_DIR`` overrides platformdirs),
     read from ``env`` so tests and callers with their own environment agree.
     """
     override = env.get("SAFE_PIP_CACHE_DIR", "").strip()
@@ -147,9 +141,11 @@ def _store(folder: Path, spec: RemoteSource, body: bytes, bundle: bytes, when: d
 # -- network --------------------------------------------------------------------------------
 def _get(http: Http, url: str, limit: int) -> bytes | None:
     """GET an https URL: its body, ``None`` when absent, PolicyError/Unreachable otherwise."""
+    if urlsplit(url).scheme != "https":
+        raise PolicyError(f"refusing to fetch the org policy over {url}: https only")
     try:
-        return http.get(url, limit=limit, https_only=True)
-    except NetworkError as exc:
+        body = http.get(url, accept="*/*")
+    except FetchError as exc:
         if exc.status in ABSENT:
             return None
         if exc.unreachable:
@@ -161,6 +157,9 @@ def _get(http: Http, url: str, limit: int) -> bytes | None:
                 f"cannot fetch the org policy: {url} answered HTTP {exc.status}"
             ) from exc
         raise PolicyError(f"cannot fetch the org policy: {exc}") from exc
+    if len(body) > limit:
+        raise PolicyError(f"{url} is larger than {limit} bytes; refusing it")
+    return body
 
 
 def _bundle_urls(spec: RemoteSource) -> tuple[str, ...]:

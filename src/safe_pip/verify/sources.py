@@ -13,8 +13,8 @@ Sources, in order (docs/signatures.md, "How the gate finds signatures"):
 
 This module only finds and fetches; :func:`safe_pip.verify.verify_artifact_signatures`
 decides what the signatures prove, and what their absence means.  It never imports the
-gate: the gate's client comes in as ``fetcher`` (anything with :class:`Http`'s shape) and
-its failures are :class:`~safe_pip.errors.NetworkError`.
+gate: the gate's client comes in as ``fetcher`` (anything with :class:`Fetcher`'s shape) and
+its failures are :class:`~safe_pip.errors.FetchError`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from safe_pip.errors import NetworkError
+from safe_pip.errors import FetchError
 
 SidecarKind = Literal["provenance", "attestation", "bundle"]
 
@@ -46,8 +46,8 @@ ABSENT_STATUSES = frozenset({404, 410})
 NO_JSON_STATUSES = frozenset({404, 406, 410})
 
 
-class Http(Protocol):
-    """The part of the gate's HTTP client this module uses."""
+class Fetcher(Protocol):
+    """What signature discovery needs from the gate's fetcher (verify may not import gate)."""
 
     def get(self, url: str, *, accept: str | None = None) -> bytes: ...
 
@@ -114,7 +114,7 @@ def remote_signatures(
     filename: str,
     sha256: str | None,
     page_docs: Sequence[tuple[str, Any, str | None]],
-    fetcher: Http,
+    fetcher: Fetcher,
     scratch: Path,
     *,
     project: str | None = None,
@@ -139,7 +139,7 @@ def remote_signatures(
             return found
         try:
             found.provenance = fetcher.get(target)
-        except NetworkError as exc:  # advertised but not served: never read as "unsigned"
+        except FetchError as exc:  # advertised but not served: never read as "unsigned"
             found.unreadable.append((target, str(exc)))
         return found
     # No page stated anything; one that failed might have: fail closed on it.
@@ -149,7 +149,7 @@ def remote_signatures(
             try:
                 found.provenance = fetcher.get(target)
                 break
-            except NetworkError as exc:
+            except FetchError as exc:
                 if http_status(exc) not in ABSENT_STATUSES:
                     found.unreadable.append((target, str(exc)))
     base = url.split("#", 1)[0]
@@ -158,7 +158,7 @@ def remote_signatures(
             continue  # the Integrity API already answered
         try:
             raw = fetcher.get(base + suffix)
-        except NetworkError as exc:
+        except FetchError as exc:
             if http_status(exc) not in ABSENT_STATUSES:
                 found.unreadable.append((base + suffix, str(exc)))
             continue
@@ -190,9 +190,6 @@ def local_sidecars(url: str) -> Signatures:
 
 
 def http_status(exc: BaseException) -> int | None:
-    """The HTTP status behind a download error, or None for connection-level failures."""
-    if isinstance(exc, NetworkError) and exc.status is not None:
-        return exc.status
-    response = getattr(exc.__cause__, "response", None)
-    status = getattr(response, "status_code", None)
+    """The HTTP status behind a ``FetchError``, or None for connection-level failures."""
+    status = getattr(exc, "status", None)
     return status if isinstance(status, int) else None

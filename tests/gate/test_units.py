@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from safe_pip import audit_log
 from safe_pip.errors import SafePipError
-from safe_pip.fetch import Fetcher, FetchError, HashMismatch, NetSettings, Quarantine
-from safe_pip.install import VettedFile, install_command, requirements_text
+from safe_pip.gate import journal as audit_log
+from safe_pip.gate.fetch import Bounds, Fetcher, FetchError, HashMismatch, NetSettings, Quarantine
+from safe_pip.gate.install import VettedFile, install_command, requirements_text
+from safe_pip.gate.scan_cache import ScanResultCache
 from safe_pip.models import Finding, ScanResult, Severity, Skipped
 from safe_pip.policy.model import InstallPolicy, NamePattern, NamesPolicy, Policy
 from safe_pip.resolve import (
@@ -23,7 +24,6 @@ from safe_pip.resolve import (
     parse_pip_args,
     parse_report,
 )
-from safe_pip.verdict_cache import VerdictCache
 from safe_pip.verify.hashes import pins_from_requirements, read_requirement_files
 from safe_pip.verify.index import FileInfo, file_info_from_page, index_findings
 from safe_pip.verify.names import find_typosquat, name_findings
@@ -287,7 +287,9 @@ def test_fetch_refuses_advertised_hash_mismatch(tmp_path: Path) -> None:
 
 
 def test_fetch_errors_fail_closed(tmp_path: Path) -> None:
-    fetcher = Fetcher(Quarantine(tmp_path / "q"), NetSettings(timeout=3))
+    fetcher = Fetcher(
+        Quarantine(tmp_path / "q"), NetSettings(bounds=Bounds(read_timeout=3, retries=0))
+    )
     with IndexServer() as index:
         with pytest.raises(FetchError):
             fetcher.fetch(f"{index.url}/files/missing.whl", expected_sha256=None)
@@ -308,7 +310,7 @@ def test_fetch_file_url(tmp_path: Path) -> None:
 
 
 def test_fetch_sends_index_credentials(tmp_path: Path) -> None:
-    from safe_pip.fetch import credentials_from_urls
+    from safe_pip.gate.fetch import credentials_from_urls
 
     creds = credentials_from_urls(["https://user:s%40cret@idx.example:8443/simple"])
     assert creds == {"idx.example:8443": ("user", "s@cret")}
@@ -330,7 +332,7 @@ def test_install_command_is_pinned(tmp_path: Path) -> None:
 
 
 def test_verdict_cache_roundtrip_and_keying(tmp_path: Path) -> None:
-    cache = VerdictCache(tmp_path)
+    cache = ScanResultCache(tmp_path / "cache", key_path=tmp_path / "key")
     result = ScanResult(
         "a.whl",
         (Finding("PICKLE-GLOBAL-UNKNOWN", Severity.MEDIUM, "m", "a.whl!x", {"module": "m"}),),
@@ -341,7 +343,7 @@ def test_verdict_cache_roundtrip_and_keying(tmp_path: Path) -> None:
     assert cache.get("ab" * 32, "1", "policy") == result
     assert cache.get("ab" * 32, "2", "policy") is None
     assert cache.get("ab" * 32, "1", "other") is None
-    for entry in tmp_path.rglob("*.json"):
+    for entry in (tmp_path / "cache").rglob("*.json"):
         entry.write_text("{broken")
     assert cache.get("ab" * 32, "1", "policy") is None
 
