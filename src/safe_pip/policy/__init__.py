@@ -17,9 +17,9 @@ Public API (everything else in this package is an implementation detail):
 - :func:`shipped_policy_text` — the shipped ``default``/``strict``/``org`` profiles.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from safe_pip.policy.keys import Conflict, SourceRef
-from safe_pip.policy.layering import MergeResult
-from safe_pip.policy.load import check_files, load_policy, resolve_policy
 from safe_pip.policy.model import (
     AuditPolicy,
     EnforcementPolicy,
@@ -40,6 +40,29 @@ from safe_pip.policy.model import (
 )
 from safe_pip.policy.pins import Identity, Pin, Publisher
 from safe_pip.policy.shipped import PROFILES, shipped_policy_text
+
+if TYPE_CHECKING:
+    from safe_pip.policy.layering import MergeResult
+    from safe_pip.policy.load import check_files, load_policy, resolve_policy
+
+_LAZY = {
+    "MergeResult": "safe_pip.policy.layering",
+    "check_files": "safe_pip.policy.load",
+    "load_policy": "safe_pip.policy.load",
+    "resolve_policy": "safe_pip.policy.load",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Loading (files, the network, sigstore) is imported on first use: the verifiers
+    import the pin types from this package, and ``safe-pip --help`` must stay fast."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'safe_pip.policy' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "PROFILES",
