@@ -11,45 +11,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import struct
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.attacks import evil_wheel
 from tests.support.venvs import isolated_env
 from tests.support.wheels import build_sdist, build_wheel, sha256_file
 
 pytestmark = pytest.mark.slow
-
-
-def evil_pickle(marker: Path) -> bytes:
-    """Protocol-2 pickle calling os.system(f"touch {marker}"), written from raw opcodes."""
-    cmd = f"touch {marker}".encode()
-    return (
-        b"\x80\x02"
-        + b"cos\nsystem\n"
-        + b"X"
-        + struct.pack("<I", len(cmd))
-        + cmd
-        + b"\x85"  # TUPLE1
-        + b"R"  # REDUCE
-        + b"."
-    )
-
-
-def evil_wheel(tmp: Path, marker: Path, name: str = "modelzoo", version: str = "1.0") -> Path:
-    mod = name.replace("-", "_")
-    return build_wheel(
-        tmp,
-        name,
-        version,
-        {
-            f"{mod}/__init__.py": b"",
-            f"{mod}/model.pt": evil_pickle(marker),
-        },
-    )
 
 
 def test_clean_install_with_dependency(index, venv, safe_pip, dists, tmp_path, home):
@@ -424,8 +396,12 @@ def test_verdict_cache_hit_on_second_run(index, venv, safe_pip, dists, tmp_path)
 
 
 def test_pip_too_old_is_a_clear_error(safe_pip, tmp_path):
+    old_pip = tmp_path / "site" / "pip"
+    old_pip.mkdir(parents=True)
+    (old_pip / "__init__.py").write_text('__version__ = "21.3.1"\n')
+    answer = json.dumps({"prefix": str(tmp_path), "base": "/usr", "pip": str(old_pip)})
     fake = tmp_path / "oldpython"
-    fake.write_text("#!/bin/sh\necho 21.3.1\n")
+    fake.write_text(f"#!/bin/sh\necho '{answer}'\n")
     fake.chmod(0o755)
     r = safe_pip("--python", fake, "cleanpkg")
     assert r.code == 2
