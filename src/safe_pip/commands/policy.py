@@ -104,11 +104,11 @@ def _check(files: list[Path]) -> int:
 
 
 def _show(cli_file: Path | None, flags: str | None) -> int:
-    from safe_pip.commands.policy_flags import policy_http
+    from safe_pip.gate.fetch import https_client
     from safe_pip.policy import resolve_policy
     from safe_pip.policy.show import render
 
-    result = resolve_policy(cli_file, flags=flags, http=policy_http)
+    result = resolve_policy(cli_file, flags=flags, http=https_client)
     sys.stdout.write(render(result.policy, result.conflicts))
     for conflict in result.conflicts:
         print(f"safe-pip: error: {conflict}", file=sys.stderr)

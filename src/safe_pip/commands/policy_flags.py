@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from safe_pip.policy import Policy
-    from safe_pip.policy.remote import Http
 
 
 def add_policy_flags(parser: argparse.ArgumentParser) -> None:
@@ -73,19 +72,14 @@ def flags_toml(args: argparse.Namespace) -> str | None:
     return "\n".join(lines) + "\n"
 
 
-def policy_http() -> Http:
-    """The gate's HTTP client, for an org policy that ``[remote]`` points at.
-
-    Commands load the policy; the policy package never imports the gate, so this is
-    where the two meet (see ``safe_pip.policy.remote``).
-    """
-    from safe_pip.gate.fetch import Fetcher, NetSettings, Quarantine
-
-    return Fetcher(Quarantine.default(), NetSettings(https_only=True))
-
-
 def load_from_args(args: argparse.Namespace) -> Policy:
-    """The effective policy for a command: its ``--policy`` file, its flags, the layers."""
+    """The effective policy for a command: its ``--policy`` file, its flags, the layers.
+
+    Commands load the policy; the policy package never imports the gate, so this is where
+    the two meet: an org policy named by ``[remote]`` is fetched with the gate's https-only
+    client (``safe_pip.gate.fetch.https_client``, see ``safe_pip.policy.remote``).
+    """
+    from safe_pip.gate.fetch import https_client
     from safe_pip.policy import load_policy
 
-    return load_policy(getattr(args, "policy", None), flags=flags_toml(args), http=policy_http)
+    return load_policy(getattr(args, "policy", None), flags=flags_toml(args), http=https_client)

@@ -128,14 +128,14 @@ def _from_policy(path: Path, filename: str) -> tuple[list[Expected] | None, Path
     Returns ``None`` for the publishers when the policy pins none, ``[]`` when its
     blocks intersect to nothing (nothing is acceptable: fail closed).
     """
-    from safe_pip.commands.policy_flags import policy_http
+    from safe_pip.gate.fetch import https_client
     from safe_pip.policy import load_policy
     from safe_pip.verify.bundles import dist_key
 
     key = dist_key(filename)
     if key is None:
         raise UsageError(f"--policy needs a wheel or sdist filename, not {filename!r}")
-    policy = load_policy(path, http=policy_http)
+    policy = load_policy(path, http=https_client)
     pkg = policy.for_package(str(key[0]), str(key[1]))
     root = policy.signatures.trusted_root
     return (None if pkg.publishers is None else list(pkg.publishers)), root

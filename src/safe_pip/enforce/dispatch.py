@@ -165,10 +165,10 @@ def run(inv: Invocation) -> int:
 
 
 def _policy() -> Policy:
-    from safe_pip.commands.policy_flags import policy_http
+    from safe_pip.gate.fetch import https_client
     from safe_pip.policy import load_policy
 
-    return load_policy(None, http=policy_http)
+    return load_policy(None, http=https_client)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

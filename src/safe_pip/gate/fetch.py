@@ -571,6 +571,16 @@ class Fetcher:
         return Fetched(url, path, sha, size, False)
 
 
+def https_client() -> Fetcher:
+    """The gate's client for documents that must come over https only (the org policy
+    named by a ``[remote]`` pointer): a redirect to plain http is refused before it is sent.
+
+    The policy package never imports the gate; commands and the server pass this to
+    ``load_policy(http=...)``.
+    """
+    return Fetcher(Quarantine.default(), NetSettings(https_only=True))
+
+
 def _https_only_adapter() -> Any:
     from requests.adapters import BaseAdapter
 

@@ -8,7 +8,7 @@ error: a broken or loosening policy stops the command.  An org file with a
 ``safe_pip.policy.remote``); a fetch or signature failure is a PolicyError too.
 
 The network is reached only for such a pointer, through the ``http`` factory the caller
-passes (commands hand in the gate's client: ``safe_pip.commands.policy_flags.policy_http``);
+passes (commands hand in the gate's client: ``safe_pip.gate.fetch.https_client``);
 without one, a pointer is an error rather than a silent fallback.
 """
 
