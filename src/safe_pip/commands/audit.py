@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from safe_pip.commands.policy_flags import add_policy_flags, flags_toml
+from safe_pip.commands.policy_flags import add_policy_flags
 from safe_pip.errors import EXIT_BLOCKED, EXIT_OK, UsageError
 
 
@@ -57,15 +57,15 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from safe_pip.commands.policy_flags import load_from_args
     from safe_pip.enforce.discover import venv_python
     from safe_pip.inventory import site
     from safe_pip.inventory.audit import audit
-    from safe_pip.policy import load_policy
 
     for folder in args.models:
         if not folder.exists():
             raise UsageError(f"--models {folder}: no such file or directory")
-    policy = load_policy(args.policy, flags=flags_toml(args))
+    policy = load_from_args(args)
     if args.path is not None:
         env = site.from_path(args.path)
     else:

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from safe_pip.commands.policy_flags import add_policy_flags, flags_toml
+from safe_pip.commands.policy_flags import add_policy_flags
 from safe_pip.errors import EXIT_BLOCKED, EXIT_OK, UsageError
 
 
@@ -28,15 +28,16 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from safe_pip.commands.policy_flags import load_from_args
     from safe_pip.report import ReportItem, renderer
     from safe_pip.scan.core.engine import iter_files
-    from safe_pip.scan.runner import load_policy_for, scan_and_decide
+    from safe_pip.scan.runner import scan_and_decide
 
     paths = [Path(p) for p in args.paths]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}")
-    policy = load_policy_for(args.policy, flags_toml(args))
+    policy = load_from_args(args)
     files = list(iter_files(paths))
     items: list[ReportItem] = scan_and_decide(files, policy)
     out = renderer(args.format)(items, "scan")

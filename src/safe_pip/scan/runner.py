@@ -19,13 +19,6 @@ if TYPE_CHECKING:
     from safe_pip.policy import Policy
 
 
-def load_policy_for(cli_file: Path | None, flags: str | None = None) -> Policy:
-    """The effective layered policy (org → user → project → ``--policy`` → flags)."""
-    from safe_pip.policy import load_policy
-
-    return load_policy(cli_file, flags=flags)
-
-
 def scan_and_decide(files: Sequence[Path], policy: Policy | None) -> list[ReportItem]:
     from safe_pip.decide import decide
 
