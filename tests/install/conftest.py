@@ -9,7 +9,6 @@ HOME and XDG cache/state dirs).
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -24,6 +23,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tests.support.index_server import IndexServer  # noqa: E402
+from tests.support.report_schema import load_report  # noqa: E402
 from tests.support.venvs import copy_venv, installed, isolated_env, make_template, venv_python  # noqa: E402
 
 
@@ -60,11 +60,11 @@ class Result:
     stderr: str
 
     def json(self) -> dict[str, Any]:
-        return dict(json.loads(self.stdout))
+        return load_report(self.stdout)
 
     def rules(self) -> set[str]:
         doc = self.json()
-        return {f["rule_id"] for a in doc["artifacts"] for f in a["findings"]}
+        return {f["rule_id"] for a in doc["targets"] for f in a["findings"]}
 
 
 Runner = Callable[..., Result]

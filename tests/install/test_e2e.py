@@ -59,7 +59,7 @@ def test_clean_install_with_dependency(index, venv, safe_pip, dists, tmp_path, h
     assert r.code == 0, r.stderr
     doc = r.json()
     assert doc["outcome"] == "installed"
-    assert {a["name"]: a["verdict"] for a in doc["artifacts"]} == {
+    assert {a["distribution"]["name"]: a["decision"] for a in doc["targets"]} == {
         "cleanpkg": "allow",
         "helperlib": "allow",
     }
@@ -68,7 +68,7 @@ def test_clean_install_with_dependency(index, venv, safe_pip, dists, tmp_path, h
     log = home / "state" / "safe-pip" / "audit.jsonl"
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert len(records) == 1 and records[0]["outcome"] == "installed"
-    assert {a["sha256"] for a in records[0]["artifacts"]} == {a["sha256"] for a in doc["artifacts"]}
+    assert {a["sha256"] for a in records[0]["artifacts"]} == {a["sha256"] for a in doc["targets"]}
 
 
 def test_malicious_model_blocked(index, venv, safe_pip, dists, tmp_path):
@@ -92,7 +92,7 @@ def test_clean_package_depending_on_malicious_installs_nothing(
         "--python", venv, "--format", "json", "-i", index.simple_url, "nicewrapper", "otherdep"
     )
     assert r.code == 1
-    verdicts = {a["name"]: a["verdict"] for a in r.json()["artifacts"]}
+    verdicts = {a["distribution"]["name"]: a["decision"] for a in r.json()["targets"]}
     assert verdicts == {"nicewrapper": "allow", "otherdep": "allow", "modelzoo": "block"}
     got = dists(venv)
     assert not {"nicewrapper", "otherdep", "modelzoo"} & set(got)
@@ -222,7 +222,7 @@ def test_typosquat_as_a_dependency_is_a_warning(index, venv, safe_pip, dists, tm
     assert "httpx2" not in dists(venv)
     r = safe_pip("--python", venv, "--format", "json", "-i", index.simple_url, "niceclient")
     assert r.code == 0, r.stdout + r.stderr
-    dep = next(a for a in r.json()["artifacts"] if a["name"] == "httpx2")
+    dep = next(a for a in r.json()["targets"] if a["distribution"]["name"] == "httpx2")
     (finding,) = [f for f in dep["findings"] if f["rule_id"] == "NAME-TYPOSQUAT"]
     assert finding["severity"] == "low"
     assert dists(venv).get("httpx2") == "1.0"
@@ -280,9 +280,9 @@ def test_cooldown(index, venv, safe_pip, dists, tmp_path):
         policy='[install]\nmin_age = "7d"\n',
     )
     assert r.code == 1, r.stdout + r.stderr
-    by_name = {a["name"]: a for a in r.json()["artifacts"]}
+    by_name = {a["distribution"]["name"]: a for a in r.json()["targets"]}
     assert [f["rule_id"] for f in by_name["freshpkg"]["findings"]] == ["INDEX-TOO-NEW"]
-    assert by_name["agedpkg"]["verdict"] == "allow"
+    assert by_name["agedpkg"]["decision"] == "allow"
     assert [f["rule_id"] for f in by_name["nodatepkg"]["findings"]] == ["INDEX-AGE-UNKNOWN"]
     assert not {"freshpkg", "agedpkg", "nodatepkg"} & set(dists(venv))
 
@@ -412,8 +412,8 @@ def test_verdict_cache_hit_on_second_run(index, venv, safe_pip, dists, tmp_path)
     )
     second = safe_pip("--python", venv, "--format", "json", "-i", index.simple_url, "cleanpkg")
     assert first.code == 0 and second.code == 0, second.stderr
-    assert first.json()["artifacts"][0]["scan_cached"] is False
-    assert second.json()["artifacts"][0]["scan_cached"] is True
+    assert first.json()["targets"][0]["cached"] is False
+    assert second.json()["targets"][0]["cached"] is True
     assert dists(venv)["cleanpkg"] == "1.0"
 
 

@@ -26,10 +26,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from safe_pip.commands.policy_flags import add_policy_flags, flags_toml
+from safe_pip.commands.report_flags import add_report_flags
 from safe_pip.errors import EXIT_BLOCKED, EXIT_ERROR, EXIT_OK, SafePipError, UsageError
 from safe_pip.models import Artifact, Decision, Finding, ScanResult, Severity, Verdict
 from safe_pip.progress import Progress
-from safe_pip.report import ReportItem
+from safe_pip.report import Report, Subject
 
 if TYPE_CHECKING:
     from safe_pip.fetch import Fetcher
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from safe_pip.resolve import PipArgs, Resolution, Resolved
 
 TAKES_UNKNOWN_ARGS = True
-JSON_SCHEMA_VERSION = 1
 FETCH_WORKERS = 8
 
 
@@ -57,12 +57,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dry-run", action="store_true", help="resolve, verify and decide; install nothing"
     )
-    parser.add_argument(
-        "--format", choices=("text", "json", "sarif"), default="text", help="output format"
-    )
-    parser.add_argument(
-        "--report", type=Path, metavar="FILE", help="also write the JSON (or SARIF) report here"
-    )
+    add_report_flags(parser)
     parser.add_argument(
         "--yes", "-y", action="store_true", help="never ask; proceed when the policy allows"
     )
@@ -86,16 +81,8 @@ class ArtifactState:
     scan_cached: bool = False
     verdict: Verdict | None = None
 
-    def report_item(self) -> ReportItem:
-        """This artifact as the shared report renderers (text, SARIF) take it."""
-        scan = self.scan or ScanResult(self.label, (), (), {}, sha256=self.sha256, size=self.size)
-        verdict = self.verdict or Verdict(
-            self.label,
-            Decision.BLOCK,
-            tuple(self.findings),
-            (),
-            notes=("not decided: the run failed",),
-        )
+    def subject(self) -> Subject:
+        """This artifact as the report model takes it."""
         artifact = None
         if self.item is not None:
             artifact = Artifact(
@@ -107,13 +94,15 @@ class ArtifactState:
                 size=self.size,
                 requested=self.item.requested,
             )
-        label = f"{self.item.name} {self.item.version} ({self.label})" if self.item else self.label
-        if self.scan_cached:
-            label += " [verdict cache]"
-        scan = ScanResult(
-            label, scan.findings, scan.skipped, scan.inventory, scan.sha256, scan.size
+        return Subject(
+            "artifact",
+            self.label,
+            self.verdict,
+            pending=tuple(self.findings),
+            scan=self.scan,
+            distribution=artifact,
+            cached=self.scan_cached,
         )
-        return ReportItem(scan, verdict, artifact)
 
     def to_dict(self) -> dict[str, Any]:
         item = self.item
@@ -165,7 +154,9 @@ def run(args: argparse.Namespace) -> int:
     audit_path = audit_log.default_path()
     try:
         from safe_pip.policy import load_policy
+        from safe_pip.report import check_report_file
 
+        check_report_file(args.report)
         policy = load_policy(args.policy, flags=flags_toml(args))
         state.policy_digest = policy.digest()
         if policy.audit.log is not None:
@@ -724,66 +715,34 @@ def _confirm(args: argparse.Namespace, state: Run) -> bool:
 # --- output ----------------------------------------------------------------------------------
 
 
-def _document(state: Run) -> dict[str, Any]:
-    return {
-        "schema_version": JSON_SCHEMA_VERSION,
-        "command": "install",
-        "target": str(state.python),
-        "dry_run": state.dry_run,
-        "outcome": state.outcome,
-        "exit_code": state.exit_code,
-        "error": state.error,
-        "policy_digest": state.policy_digest,
-        "timings": state.timings,
-        "notes": state.notes,
-        "artifacts": [a.to_dict() for a in state.artifacts],
-    }
+_OUTCOMES = {"allowed": "nothing-to-do"}
 
 
-def _sarif(state: Run) -> dict[str, Any]:
-    from safe_pip.report.sarif import document
+def _report(state: Run) -> Report:
+    from safe_pip.report import EnvironmentInfo, RunInfo
 
-    return document([a.report_item() for a in state.artifacts], "install")
-
-
-_OUTCOMES = {
-    "installed": "installed",
-    "would-install": "would install (dry run): nothing was installed",
-    "blocked": "blocked by policy: nothing was installed",
-    "declined": "declined: nothing was installed",
-    "allowed": "nothing to do",
-    "error": "error: nothing was installed",
-}
-
-
-def _text(state: Run) -> str:
-    from safe_pip.report.text import render
-
-    items = [a.report_item() for a in state.artifacts]
-    lines = [render(items, "install").rstrip("\n")] if items else []
-    lines += [f"note: {n}" for n in state.notes]
-    lines.append(f"safe-pip: {_OUTCOMES.get(state.outcome, state.outcome)}")
-    return "\n".join(lines)
+    return Report(
+        command="install",
+        subjects=tuple(a.subject() for a in state.artifacts),
+        outcome=_OUTCOMES.get(state.outcome, state.outcome),  # type: ignore[arg-type]
+        exit_code=state.exit_code,
+        error=state.error,
+        notes=tuple(state.notes),
+        environment=EnvironmentInfo(python=str(state.python)),
+        run=RunInfo(state.dry_run, state.policy_digest, dict(state.timings)),
+    )
 
 
 def _emit(args: argparse.Namespace, state: Run, *, partial: bool = False) -> None:
-    fmt = args.format
-    if fmt == "text" or partial:
-        out = sys.stdout if not partial else sys.stderr
-        if state.error:
-            print(f"safe-pip: error: {state.error}", file=sys.stderr)
-        print(_text(state), file=out)
-    elif fmt == "json":
-        print(json.dumps(_document(state), indent=2))
-    else:
-        print(json.dumps(_sarif(state), indent=2))
+    from safe_pip.report import ReportWriteError, emit
+    from safe_pip.report.text import use_colour, verdict_lines
+
     if partial:
+        colour = use_colour(sys.stderr)
+        print("\n".join(verdict_lines(_report(state), colour=colour)), file=sys.stderr)
         return
-    if state.error and fmt != "text":
-        print(f"safe-pip: error: {state.error}", file=sys.stderr)
-    if args.report is not None:
-        doc = _sarif(state) if fmt == "sarif" else _document(state)
-        try:
-            args.report.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-        except OSError as exc:
-            print(f"safe-pip: error: cannot write the report {args.report}: {exc}", file=sys.stderr)
+    try:
+        emit(_report(state), args.format, args.report)
+    except ReportWriteError as exc:
+        print(f"safe-pip: error: {exc}", file=sys.stderr)
+        state.exit_code = EXIT_ERROR

@@ -7,7 +7,7 @@ Sources, in order (docs/signatures.md, "How the gate finds signatures"):
    ``null`` means "none" and nothing else is probed.
 2. Otherwise the Integrity API path derived from the index base
    (``<root>/integrity/<project>/<version>/<file>/provenance``), then the sidecars
-   ``<file url>.provenance``, ``.publish.attestation``, ``.sigstore`` and
+   ``<file url>.provenance``, ``.publish.attestation``, ``.slsa.attestation``, ``.sigstore`` and
    ``.sigstore.json``. A 404/410 means absent; any other failure blocks, so an
    index that errors cannot make a bad signature look like a missing one.
 3. For ``file://`` and find-links folders, the same sidecar names next to the file.
@@ -28,8 +28,14 @@ if TYPE_CHECKING:
     from safe_pip.fetch import Fetcher
 
 #: Signature files looked for next to an artifact (find-links, ``file://``, indexes that do
-#: not state PEP 740 provenance in their JSON API).
-SIDECAR_SUFFIXES = (".provenance", ".publish.attestation", ".sigstore", ".sigstore.json")
+#: not state PEP 740 provenance in their JSON API), by the gate and by ``safe-pip verify``.
+SIDECAR_SUFFIXES = (
+    ".provenance",
+    ".publish.attestation",
+    ".slsa.attestation",
+    ".sigstore",
+    ".sigstore.json",
+)
 #: HTTP answers that mean "no such signature file"; any other failure blocks (fail closed).
 ABSENT_STATUSES = frozenset({404, 410})
 #: Answers to a PEP 691 JSON request that mean "no JSON API or no such project here".
