@@ -123,6 +123,7 @@ def document(report: Report) -> dict[str, Any]:
             "dry_run": run.dry_run,
             "policy_digest": run.policy_digest,
             "timings": dict(run.timings),
+            "installed": list(run.installed),
         },
         "targets": [subject_dict(s) for s in subjects],
     }

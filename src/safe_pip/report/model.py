@@ -38,7 +38,8 @@ How a command builds and prints its report (the install gate does exactly this):
         error=None,                           # one line for people when outcome == "error"
         notes=("...",),
         environment=EnvironmentInfo(python=str(python)),
-        run=RunInfo(dry_run=False, policy_digest=digest, timings={"resolve": 1.2}),
+        run=RunInfo(dry_run=False, policy_digest=digest, timings={"resolve": 1.2},
+                    installed=("name version", ...)),
     )
     return emit(report, args.format, args.report)  # stdout + --report FILE; returns exit_code
 
@@ -82,11 +83,15 @@ Outcome = Literal[
     "would-install",
     "nothing-to-do",
     "declined",
+    "install-failed",
+    "interrupted",
     "error",
 ]
 """What the run came to.  ``clean``/``blocked`` for scan and audit, ``verified``/
 ``not-verified`` for verify; install adds ``installed``, ``would-install`` (dry run),
-``nothing-to-do`` and ``declined`` (the user said no); ``error`` for any command."""
+``nothing-to-do``, ``declined`` (the user said no), ``install-failed`` (pip failed after it
+started: ``run.installed`` says what is in the target now) and ``interrupted``; ``error``
+for any command."""
 
 
 @dataclass(frozen=True)
@@ -170,7 +175,9 @@ class RunInfo:
     dry_run: bool
     policy_digest: str | None = None
     timings: Mapping[str, float] = field(default_factory=dict)
-    """Seconds per stage (``prepare``, ``resolve``, ``fetch``, ``verify``, ``scan``...)."""
+    """Seconds per stage (``inputs``, ``resolve``, ``fetch``, ``verify``, ``scan``...)."""
+    installed: tuple[str, ...] = ()
+    """``name version`` of each distribution the run put into the target."""
 
 
 @dataclass(frozen=True)

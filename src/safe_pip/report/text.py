@@ -23,12 +23,12 @@ _COLOURS = {
 _RESET = "\x1b[0m"
 
 _INSTALL_OUTCOMES = {
-    "installed": "installed",
     "would-install": "would install (dry run): nothing was installed",
     "blocked": "blocked by policy: nothing was installed",
     "declined": "declined: nothing was installed",
     "nothing-to-do": "nothing to do",
     "error": "error: nothing was installed",
+    "interrupted": "interrupted: nothing was installed",
 }
 
 
@@ -114,6 +114,17 @@ def _summary(report: Report) -> list[str]:
     return [line]
 
 
+def _install_outcome(report: Report) -> str:
+    """One honest line on what happened to the target."""
+    installed = ", ".join(report.run.installed) if report.run else ""
+    if report.outcome == "installed":
+        return f"installed: {installed}"
+    if report.outcome == "install-failed":
+        what = installed or "none of the vetted files"
+        return f"pip failed after it started; now installed from this run: {what}"
+    return _INSTALL_OUTCOMES.get(report.outcome, report.outcome)
+
+
 def _tail(report: Report) -> list[str]:
     """What a command adds after the verdicts: audit's inventory, install's outcome."""
     if report.command == "audit":
@@ -127,9 +138,7 @@ def _tail(report: Report) -> list[str]:
             "files scanned (no model inside)"
         ]
     if report.command == "install":
-        return [f"note: {n}" for n in report.notes] + [
-            f"safe-pip: {_INSTALL_OUTCOMES.get(report.outcome, report.outcome)}"
-        ]
+        return [f"note: {n}" for n in report.notes] + [f"safe-pip: {_install_outcome(report)}"]
     return [f"note: {n}" for n in report.notes]
 
 
