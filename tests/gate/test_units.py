@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from safe_pip.decide import decide
 from safe_pip.errors import SafePipError
 from safe_pip.fetch import Fetcher, FetchError, HashMismatch, NetSettings, Quarantine
 from safe_pip.gate import journal as audit_log
@@ -72,10 +73,14 @@ def test_legitimate_names_pass(name: str) -> None:
 def test_name_findings_respect_policy() -> None:
     deny = NamesPolicy(deny=(NamePattern("evil-*"),))
     assert [f.rule_id for f in name_findings("Evil_Pkg", deny, location="x")] == ["NAME-DENIED"]
-    warn = NamesPolicy(typosquat="warn")
-    [finding] = name_findings("reqeusts", warn, location="x")
+    # The verifier reports at fixed severities; the policy's setting is applied by decide.
+    warn = Policy(names=NamesPolicy(typosquat="warn"))
+    verdict = decide(name_findings("reqeusts", warn.names, location="x"), target="x", policy=warn)
+    [finding] = verdict.warnings
     assert finding.severity < Severity.MEDIUM
-    assert name_findings("reqeusts", NamesPolicy(typosquat="off"), location="x") == []
+    off = Policy(names=NamesPolicy(typosquat="off"))
+    verdict = decide(name_findings("reqeusts", off.names, location="x"), target="x", policy=off)
+    assert verdict.blocking == verdict.warnings == ()
     allow = NamesPolicy(allow=(NamePattern("reqeusts"),))
     assert name_findings("reqeusts", allow, location="x") == []
 
