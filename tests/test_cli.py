@@ -5,37 +5,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.scan.pickles import BENIGN, evil
+from tests.support.cli import safe_pip as run
 from tests.support.report_schema import load_report
 from tests.support.terminal import run_on_tty
 
 COMMANDS = ("install", "scan", "verify", "policy")
-
-
-def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
-    return subprocess.run(
-        [sys.executable, "-m", "safe_pip", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env or dict(os.environ, NO_COLOR="1"),
-        timeout=120,
-    )
-
-
-@pytest.fixture()
-def samples(tmp_path: Path) -> tuple[Path, Path]:
-    bad = tmp_path / "bad.pkl"
-    bad.write_bytes(evil())
-    good = tmp_path / "good.pkl"
-    good.write_bytes(BENIGN)
-    return bad, good
 
 
 @pytest.mark.parametrize("command", COMMANDS)

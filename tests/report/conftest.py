@@ -4,42 +4,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.scan.pickles import BENIGN, evil
+from tests.scan.pickles import evil
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 PA_SDIST = FIXTURES / "sigstore" / "pep740" / "pypi_attestations-0.0.19.tar.gz"
 PA_PUBLISHER = "github:trailofbits/pypi-attestations@release.yml"
-
-
-def safe_pip(
-    *args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """The real command in a subprocess, without colour unless ``env`` says otherwise."""
-    return subprocess.run(
-        [sys.executable, "-m", "safe_pip", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env or dict(os.environ, NO_COLOR="1"),
-        timeout=300,
-    )
-
-
-@pytest.fixture
-def samples(tmp_path: Path) -> tuple[Path, Path]:
-    """A pickle that calls os.system and one that only holds data."""
-    bad = tmp_path / "bad.pkl"
-    bad.write_bytes(evil())
-    good = tmp_path / "good.pkl"
-    good.write_bytes(BENIGN)
-    return bad, good
 
 
 def _record_hash(data: bytes) -> str:

@@ -13,7 +13,8 @@ import pytest
 
 from safe_pip.models import Artifact, Decision, Finding, ScanResult, Severity, Verdict
 from safe_pip.report import Report, Subject, render
-from tests.report.conftest import PA_PUBLISHER, PA_SDIST, safe_pip
+from tests.report.conftest import PA_PUBLISHER, PA_SDIST
+from tests.support.cli import safe_pip
 from tests.support.report_schema import load_report
 from tests.support.terminal import run_on_tty
 

@@ -11,7 +11,8 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
 from safe_pip.report import SCHEMA_VERSION
-from tests.report.conftest import PA_PUBLISHER, PA_SDIST, safe_pip
+from tests.report.conftest import PA_PUBLISHER, PA_SDIST
+from tests.support.cli import safe_pip
 from tests.support.report_schema import load_report
 from tests.support.venvs import isolated_env
 
