@@ -68,7 +68,9 @@ def dirty_venv(venv_template: Path, home: Path, tmp_path: Path) -> Path:
     return venv
 
 
-def test_audit_reports_modified_file_and_malicious_model(dirty_venv: Path, home: Path, tmp_path):
+def test_audit_reports_modified_file_and_malicious_model(
+    dirty_venv: Path, home: Path, tmp_path: Path
+) -> None:
     r = _audit(home, tmp_path, "--python", venv_python(dirty_venv), "--format", "json")
     assert r.returncode == 1, r.stderr
     doc = load_report(r.stdout)
@@ -92,7 +94,7 @@ def test_cyclonedx_validates_and_ties_the_model_to_its_package(
     dirty_venv: Path,
     home: Path,
     tmp_path: Path,
-):
+) -> None:
     r = _audit(home, tmp_path, "--path", _site(dirty_venv), "--format", "cyclonedx")
     assert r.returncode == 1, r.stderr
     assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(r.stdout) is None
@@ -114,7 +116,7 @@ def test_cyclonedx_validates_and_ties_the_model_to_its_package(
     assert model["bom-ref"] in deps["pkg:pypi/modelpkg@1.0"]
 
 
-def test_clean_environment_passes(venv_template: Path, home: Path, tmp_path: Path):
+def test_clean_environment_passes(venv_template: Path, home: Path, tmp_path: Path) -> None:
     venv = copy_venv(venv_template, tmp_path / "venv")
     r = _audit(home, tmp_path, "--python", venv_python(venv))
     assert r.returncode == 0, r.stdout + r.stderr
@@ -125,7 +127,7 @@ def test_unowned_pth_is_reported_and_never_run(
     venv_template: Path,
     home: Path,
     tmp_path: Path,
-):
+) -> None:
     venv = copy_venv(venv_template, tmp_path / "venv")
     marker = tmp_path / "pth-ran"
     (_site(venv) / "zz-evil.pth").write_text(
@@ -142,7 +144,7 @@ def test_models_folder_found_by_content(
     venv_template: Path,
     home: Path,
     tmp_path: Path,
-):
+) -> None:
     venv = copy_venv(venv_template, tmp_path / "venv")
     cache = tmp_path / "hf-cache" / "models--x--y" / "snapshots" / "abc"
     cache.mkdir(parents=True)
@@ -164,7 +166,9 @@ def test_models_folder_found_by_content(
     assert models[0]["distribution"] is None
 
 
-def test_exception_in_policy_allows_a_reviewed_change(dirty_venv: Path, home: Path, tmp_path):
+def test_exception_in_policy_allows_a_reviewed_change(
+    dirty_venv: Path, home: Path, tmp_path: Path
+) -> None:
     policy = tmp_path / "policy.toml"
     policy.write_text(
         "version = 1\n"

@@ -97,6 +97,10 @@ def safe_pip(home: Path, tmp_path: Path) -> Runner:
     return run
 
 
+Dists = Callable[..., dict[str, str]]
+"""``dists(python) -> {name: version}`` of what is installed there."""
+
+
 @pytest.fixture
-def dists() -> Callable[..., dict[str, str]]:
+def dists() -> Dists:
     return installed

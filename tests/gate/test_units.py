@@ -19,6 +19,7 @@ from safe_pip.gate.scan_cache import ScanResultCache
 from safe_pip.models import Finding, ScanResult, Severity, Skipped
 from safe_pip.policy.model import InstallPolicy, NamePattern, NamesPolicy, Policy
 from safe_pip.resolve import (
+    Resolved,
     ResolveError,
     check_pip_version,
     is_local_build,
@@ -203,10 +204,8 @@ def test_parse_report_rejects_garbage() -> None:
 # --- index checks ------------------------------------------------------------------------------
 
 
-def _item(**kw: object):  # type: ignore[no-untyped-def]
-    from safe_pip.resolve import Resolved
-
-    base: dict[str, object] = dict(
+def _item() -> Resolved:
+    return Resolved(
         name="alpha",
         version="1.0",
         url="https://idx/files/alpha-1.0-py3-none-any.whl",
@@ -218,8 +217,6 @@ def _item(**kw: object):  # type: ignore[no-untyped-def]
         is_yanked=False,
         page_url="https://idx/simple/alpha/",
     )
-    base.update(kw)
-    return Resolved(**base)  # type: ignore[arg-type]
 
 
 def test_index_findings() -> None:
@@ -227,9 +224,11 @@ def test_index_findings() -> None:
     policy = Policy(install=InstallPolicy(min_age=dt.timedelta(days=7), yanked="block"))
     young = FileInfo(now - dt.timedelta(days=1), False, "", None, "page")
     old = FileInfo(now - dt.timedelta(days=30), True, "broken", None, "page")
-    rules = lambda info: [  # noqa: E731
-        f.rule_id for f in index_findings(_item(), policy=policy, info=info, now=now, location="x")
-    ]
+
+    def rules(info: FileInfo | None) -> list[str]:
+        found = index_findings(_item(), policy=policy, info=info, now=now, location="x")
+        return [f.rule_id for f in found]
+
     assert rules(young) == ["INDEX-TOO-NEW"]
     assert rules(old) == ["INDEX-YANKED"]
     assert rules(None) == ["INDEX-AGE-UNKNOWN"]

@@ -8,7 +8,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import (
+
+from safe_pip.cli import main
+from tests.support.report_schema import load_report
+from tests.verify.conftest import (
     GH_ISSUER,
     GL_PUBLISHER,
     GL_SDIST,
@@ -18,9 +21,6 @@ from conftest import (
     RFC_SAN,
     RFC_WHEEL,
 )
-from tests.support.report_schema import load_report
-
-from safe_pip.cli import main
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str]:
