@@ -4,7 +4,8 @@ Each test gets: a real index on 127.0.0.1, a wheel builder, a fresh virtual
 environment copied from a session template, and a ``safe_pip`` runner that
 starts the real command in a subprocess with pip's machine configuration
 switched off (PIP_CONFIG_FILE=os.devnull, no inherited PIP_* variables, own
-HOME and XDG cache/state dirs).
+HOME and XDG cache/state dirs). The resolver's tests add a second index (``extra``), a
+bounded fetcher and this interpreter probed as a target (``here``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from safe_pip.gate.fetch import Bounds, Fetcher, NetSettings, Quarantine  # noqa: E402
+from safe_pip.gate.target import Target, probe_target  # noqa: E402
 from tests.support.index_server import IndexServer  # noqa: E402
 from tests.support.report_schema import load_report  # noqa: E402
 from tests.support.venvs import copy_venv, installed, isolated_env, make_template, venv_python  # noqa: E402
@@ -51,6 +54,28 @@ def index() -> Iterator[IndexServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def extra() -> Iterator[IndexServer]:
+    """A second index (an ``--extra-index-url``), for index-priority tests."""
+    with IndexServer() as server:
+        yield server
+
+
+FAST = Bounds(connect_timeout=3, read_timeout=3, deadline=10, retries=0)
+
+
+@pytest.fixture
+def fetcher(tmp_path: Path) -> Iterator[Fetcher]:
+    with Fetcher(Quarantine(tmp_path / "quarantine"), NetSettings(bounds=FAST)) as f:
+        yield f
+
+
+@pytest.fixture(scope="session")
+def here() -> Target:
+    """This interpreter, probed like a target (the tests' project names are not installed)."""
+    return probe_target(Path(sys.executable))
 
 
 @dataclass

@@ -47,8 +47,8 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from safe_pip.fetch import Fetcher, Quarantine
     from safe_pip.gate import legacy, pipeline, scan
+    from safe_pip.gate.fetch import Fetcher, Quarantine
     from safe_pip.gate.journal import Journal, default_path
     from safe_pip.policy import load_policy
     from safe_pip.progress import Progress

@@ -33,7 +33,7 @@ from safe_pip.gate.state import ArtifactRun, ProgressFactory, StageBlocked
 from safe_pip.models import Finding, Severity
 
 if TYPE_CHECKING:
-    from safe_pip.fetch import Fetcher, NetSettings
+    from safe_pip.gate.fetch import Fetcher, NetSettings
     from safe_pip.policy.model import Policy
     from safe_pip.resolve import PipArgs, Resolved
 
@@ -116,7 +116,7 @@ def read_inputs(args: Sequence[str], python: Path) -> LegacyInputs:
             cert=settings.cert,
             client_cert=settings.client_cert,
             proxy=settings.proxy,
-            timeout=settings.timeout,
+            timeout=settings.bounds.read_timeout,
         ),
         options=ResolveOptions(),
         install_args=pip_args.install,
@@ -126,7 +126,7 @@ def read_inputs(args: Sequence[str], python: Path) -> LegacyInputs:
 
 def net_settings(python: Path, pip_args: PipArgs) -> NetSettings:
     """pip's effective network settings: its config files and env, then the command line."""
-    from safe_pip.fetch import NetSettings, credentials_from_urls
+    from safe_pip.gate.fetch import Bounds, NetSettings, credentials_from_urls
 
     values: dict[str, str] = {}
     env = pip_env()
@@ -162,13 +162,13 @@ def net_settings(python: Path, pip_args: PipArgs) -> NetSettings:
         proxy=pip_args.proxy or values.get("proxy") or None,
         credentials=credentials_from_urls(urls),
         index_urls=tuple(dict.fromkeys(u for u in urls if u)),
-        timeout=timeout_value,
+        bounds=Bounds(read_timeout=timeout_value),
     )
 
 
 def fetch_settings(request: InstallRequest) -> NetSettings:
     """The fetcher's settings for a request (credentials come from the index URLs)."""
-    from safe_pip.fetch import NetSettings, credentials_from_urls
+    from safe_pip.gate.fetch import Bounds, NetSettings, credentials_from_urls
 
     index = request.index
     urls = ([index.index_url] if index.index_url else []) + list(index.extra_index_urls)
@@ -179,7 +179,7 @@ def fetch_settings(request: InstallRequest) -> NetSettings:
         proxy=index.proxy,
         credentials=credentials_from_urls(urls),
         index_urls=tuple(urls),
-        timeout=index.timeout or 60.0,
+        bounds=Bounds(read_timeout=index.timeout or 60.0),
     )
 
 
@@ -241,7 +241,7 @@ def _explain_failure(
 ) -> None:
     """Resolver failures that are really policy refusals become findings (exit 1)."""
     from safe_pip import resolve as rs
-    from safe_pip.fetch import FetchError
+    from safe_pip.gate.fetch import FetchError
 
     stderr = getattr(exc, "stderr", "") or ""
     pinned = any(r.hashes for r in request.requirements)
@@ -286,7 +286,7 @@ def fetch_all(
     todo: Callable[[ArtifactRun], bool],
 ) -> None:
     """Bring every artifact ``todo`` selects into quarantine; network errors raise."""
-    from safe_pip.fetch import FetchError, HashMismatch
+    from safe_pip.gate.fetch import FetchError, HashMismatch
 
     chosen = [r for r in runs if todo(r)]
     bar = progress(len(chosen), "downloading")

@@ -31,7 +31,7 @@ from safe_pip.gate.state import ArtifactRun, ProgressFactory, StageBlocked, no_p
 from safe_pip.models import Decision, Verdict
 
 if TYPE_CHECKING:
-    from safe_pip.fetch import Fetcher
+    from safe_pip.gate.fetch import Fetcher
     from safe_pip.policy.model import Policy
 
 OUTCOMES = {

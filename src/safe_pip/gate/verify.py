@@ -28,7 +28,7 @@ from safe_pip.verify.index import FileInfo, index_findings
 from safe_pip.verify.names import name_findings
 
 if TYPE_CHECKING:
-    from safe_pip.fetch import Fetcher
+    from safe_pip.gate.fetch import Fetcher
     from safe_pip.policy.model import Policy
     from safe_pip.resolve import Resolved
 
@@ -140,7 +140,7 @@ def verify_signatures(
     page_errors: dict[str, str] = {}
 
     def json_page(url: str) -> tuple[str, Any]:
-        from safe_pip.fetch import FetchError
+        from safe_pip.gate.fetch import FetchError
         from safe_pip.verify import sources
         from safe_pip.verify.index import JSON_ACCEPT
 
