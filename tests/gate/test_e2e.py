@@ -470,8 +470,12 @@ def test_verdict_cache_hit_on_second_run(
 
 
 def test_pip_too_old_is_a_clear_error(safe_pip: Runner, tmp_path: Path) -> None:
+    old_pip = tmp_path / "site" / "pip"
+    old_pip.mkdir(parents=True)
+    (old_pip / "__init__.py").write_text('__version__ = "21.3.1"\n')
+    answer = json.dumps({"prefix": str(tmp_path), "base": "/usr", "pip": str(old_pip)})
     fake = tmp_path / "oldpython"
-    fake.write_text("#!/bin/sh\necho 21.3.1\n")
+    fake.write_text(f"#!/bin/sh\necho '{answer}'\n")
     fake.chmod(0o755)
     r = safe_pip("--python", fake, "cleanpkg")
     assert r.code == 2

@@ -191,11 +191,13 @@ def resolve(
 
 
 def _applies(r: RequirementInput, target: Target) -> bool:
-    return target.evaluate(r.requirement.marker)
+    return r.requirement is None or target.evaluate(r.requirement.marker)
 
 
 def _req(r: RequirementInput, *, user: bool) -> Req:
     req = r.requirement
+    if req is None:  # a nameless local tree: only its build can name it
+        raise ResolveError(f"{r.origin}: {r.local_path or r.url} must be built before it resolves")
     return Req(
         canonicalize_name(req.name),
         frozenset(canonicalize_name(e) for e in req.extras),

@@ -17,8 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from packaging.utils import canonicalize_name
-
 from safe_pip.gate.inputs import InstallRequest
 from safe_pip.gate.resolve import ResolvedArtifact
 from safe_pip.gate.state import ArtifactRun
@@ -39,9 +37,9 @@ def user_pins(request: InstallRequest) -> dict[str, frozenset[str]]:
     """Project name -> the sha256 digests the user's ``--hash`` options allow."""
     pins: dict[str, set[str]] = {}
     for req in request.requirements + request.constraints:
-        if req.hashes:
+        if req.hashes and req.name:
             digests = {h.split(":", 1)[-1].lower() for h in req.hashes}
-            pins.setdefault(canonicalize_name(req.requirement.name), set()).update(digests)
+            pins.setdefault(req.name, set()).update(digests)
     return {name: frozenset(d) for name, d in pins.items()}
 
 
