@@ -29,6 +29,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("intel", "intel", "sync and query known-malicious and vulnerability data (OSV)"),
     ("shim", "shim", "install, remove or show the PATH shims that route pip through safe-pip"),
     ("shell-init", "shell_init", "print shell functions that route pip through safe-pip"),
+    ("serve", "serve", "run the organisation's vetting index in front of upstream indexes"),
 )
 
 

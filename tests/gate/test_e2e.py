@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -19,39 +18,12 @@ from pathlib import Path
 import pytest
 
 from tests.gate.conftest import Dists, Runner
+from tests.support.attacks import evil_wheel
 from tests.support.index_server import IndexServer
 from tests.support.venvs import isolated_env
 from tests.support.wheels import build_sdist, build_wheel, sha256_file
 
 pytestmark = pytest.mark.slow
-
-
-def evil_pickle(marker: Path) -> bytes:
-    """Protocol-2 pickle calling os.system(f"touch {marker}"), written from raw opcodes."""
-    cmd = f"touch {marker}".encode()
-    return (
-        b"\x80\x02"
-        + b"cos\nsystem\n"
-        + b"X"
-        + struct.pack("<I", len(cmd))
-        + cmd
-        + b"\x85"  # TUPLE1
-        + b"R"  # REDUCE
-        + b"."
-    )
-
-
-def evil_wheel(tmp: Path, marker: Path, name: str = "modelzoo", version: str = "1.0") -> Path:
-    mod = name.replace("-", "_")
-    return build_wheel(
-        tmp,
-        name,
-        version,
-        {
-            f"{mod}/__init__.py": b"",
-            f"{mod}/model.pt": evil_pickle(marker),
-        },
-    )
 
 
 def test_clean_install_with_dependency(

@@ -41,6 +41,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="also scan model files in DIR (repeatable), e.g. a Hugging Face cache",
     )
     parser.add_argument("--policy", type=Path, metavar="FILE", help="policy file (CLI layer)")
+    parser.add_argument(
+        "--push",
+        metavar="URL",
+        help="send the inventory to a safe-pip serve index (token in $SAFE_PIP_PUSH_TOKEN)",
+    )
+    parser.add_argument("--machine", help="machine name for --push (default: this host's name)")
     add_policy_flags(parser)
     add_report_flags(parser)
 
@@ -62,6 +68,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         env = site.from_python(args.python or venv_python() or Path(sys.executable))
     result = audit(env, policy, model_dirs=tuple(args.models))
+    if args.push:
+        from safe_pip.server.push import push
+
+        dists = [(d.dist.name, d.dist.version) for d in result.dists]
+        push(args.push, dists, environment=env.description, machine=args.machine)
     report = Report.judged(
         "audit",
         tuple(result.items),
