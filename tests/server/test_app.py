@@ -308,3 +308,25 @@ def test_cooldown_refuses_until_old_enough(
     p = page(server.url, "freshpkg")
     assert p.status_code == 303 and "INDEX-TOO-NEW" in p.headers["location"]
     assert upstream.files[entry.filename].downloads == 0
+
+
+def test_pep740_provenance_passes_through_for_allowed_files(
+    upstream: IndexServer, serve: Serve, tmp_path: Path
+) -> None:
+    entry = upstream.add(build_wheel(tmp_path / "w", "signedpkg", "1.0"))
+    doc = json.dumps({"version": 1, "attestation_bundles": []}).encode()
+    entry.sidecars["provenance"] = doc
+    entry.pep740 = True
+    entry.provenance_url = f"{upstream.url}/files/{entry.filename}.provenance"
+    # Signature checking is the gate's business (tests/gate); here only the pass-through.
+    server = serve([upstream.simple_url], policy='[signatures]\nrequire = "off"\n')
+    assert "provenance" not in page(server.url, "signedpkg").json()["files"][0]
+    assert (
+        requests.get(file_url(server.url, "signedpkg") + ".provenance", timeout=30).status_code
+        == 404
+    )
+    assert requests.get(file_url(server.url, "signedpkg"), timeout=60).status_code == 200
+    listed = page(server.url, "signedpkg").json()["files"][0]
+    assert listed["provenance"].endswith(".provenance")
+    got = requests.get(file_url(server.url, "signedpkg") + ".provenance", timeout=30)
+    assert got.status_code == 200 and got.content == doc

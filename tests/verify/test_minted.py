@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import zipfile
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -224,7 +223,7 @@ def gate(
     path: Path,
     root: Path | None,
     *,
-    expected: Sequence[Expected],
+    expected: list[Expected],
     require: str,
     sidecars: tuple[Path, ...] | list[Path] = (),
     prov: bytes | None = None,

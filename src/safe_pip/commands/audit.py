@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from safe_pip.commands.policy_flags import add_policy_flags, flags_toml
+from safe_pip.commands.policy_flags import add_policy_flags, load_from_args
 from safe_pip.commands.report_flags import add_report_flags
 from safe_pip.errors import UsageError
 
@@ -55,14 +55,13 @@ def run(args: argparse.Namespace) -> int:
     from safe_pip.enforce.discover import venv_python
     from safe_pip.inventory import site
     from safe_pip.inventory.audit import audit
-    from safe_pip.policy import load_policy
     from safe_pip.report import EnvironmentInfo, Report, check_report_file, emit
 
     for folder in args.models:
         if not folder.exists():
             raise UsageError(f"--models {folder}: no such file or directory")
     check_report_file(args.report)
-    policy = load_policy(args.policy, flags=flags_toml(args))
+    policy = load_from_args(args)
     if args.path is not None:
         env = site.from_path(args.path)
     else:

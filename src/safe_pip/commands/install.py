@@ -18,7 +18,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from safe_pip.commands.policy_flags import add_policy_flags, flags_toml
+from safe_pip.commands.policy_flags import add_policy_flags
 from safe_pip.commands.report_flags import add_report_flags
 from safe_pip.errors import EXIT_ERROR, SafePipError
 from safe_pip.gate.pipeline import InstallResult, Interrupted
@@ -47,10 +47,10 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from safe_pip.commands.policy_flags import load_from_args
     from safe_pip.gate import legacy, pipeline, scan
     from safe_pip.gate.fetch import Fetcher, Quarantine
     from safe_pip.gate.journal import Journal, default_path
-    from safe_pip.policy import load_policy
     from safe_pip.progress import Progress
     from safe_pip.report import check_report_file
 
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops the run the way Ctrl-C does
     python = legacy.target_python(args.python)
     command = ["safe-pip", *sys.argv[1:]]
-    policy = load_policy(args.policy, flags=flags_toml(args))
+    policy = load_from_args(args)
     log = Path(policy.audit.log).expanduser() if policy.audit.log else default_path()
     with Journal(log) as journal:
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from safe_pip.commands.policy_flags import add_policy_flags, flags_toml
+from safe_pip.commands.policy_flags import add_policy_flags, load_from_args
 from safe_pip.commands.report_flags import add_report_flags
 from safe_pip.errors import UsageError
 
@@ -24,7 +24,6 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from safe_pip.judge import judge_files
-    from safe_pip.policy import load_policy
     from safe_pip.report import Report, check_report_file, emit
     from safe_pip.scan.core.engine import iter_files
 
@@ -33,6 +32,6 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}")
     check_report_file(args.report)
-    policy = load_policy(args.policy, flags=flags_toml(args))
+    policy = load_from_args(args)
     subjects = judge_files(list(iter_files(paths)), policy)
     return emit(Report.judged("scan", tuple(subjects)), args.format, args.report)

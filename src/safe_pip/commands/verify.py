@@ -16,10 +16,10 @@ from safe_pip.commands.report_flags import add_report_flags
 from safe_pip.errors import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
+    from safe_pip.policy.pins import Expected
     from safe_pip.report import SignatureCheck, Subject
     from safe_pip.verify.bundles import Verified
     from safe_pip.verify.errors import SignatureError
-    from safe_pip.verify.publisher import Expected
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -109,7 +109,7 @@ class _Outcome:
 
 
 def _expected_from_args(args: argparse.Namespace) -> list[Expected]:
-    from safe_pip.verify.publisher import Identity, PublisherSyntaxError, parse_publisher
+    from safe_pip.policy.pins import Identity, PublisherSyntaxError, parse_publisher
 
     if bool(args.cert_identity) != bool(args.cert_oidc_issuer):
         raise UsageError("--cert-identity and --cert-oidc-issuer must be given together")
@@ -128,39 +128,27 @@ def _from_policy(path: Path, filename: str) -> tuple[list[Expected] | None, Path
     Returns ``None`` for the publishers when the policy pins none, ``[]`` when its
     blocks intersect to nothing (nothing is acceptable: fail closed).
     """
+    from safe_pip.gate.fetch import https_client
+    from safe_pip.policy import load_policy
     from safe_pip.verify.bundles import dist_key
-    from safe_pip.verify.publisher import Identity, Publisher
 
-    try:
-        from safe_pip.policy import load_policy  # type: ignore[attr-defined,unused-ignore]
-    except ImportError as exc:
-        raise UsageError(f"--policy is not available in this build ({exc})") from exc
     key = dist_key(filename)
     if key is None:
         raise UsageError(f"--policy needs a wheel or sdist filename, not {filename!r}")
-    policy = load_policy(path)
+    policy = load_policy(path, http=https_client)
     pkg = policy.for_package(str(key[0]), str(key[1]))
-    root = getattr(policy.signatures, "trusted_root", None)
-    if pkg.publishers is None:
-        return None, root
-    out: list[Expected] = []
-    for p in pkg.publishers:
-        if p.kind == "identity":
-            out.append(Identity(p.identity, p.issuer))
-        elif p.kind == "google":
-            out.append(Publisher("google", email=getattr(p, "email", "") or p.identity))
-        else:
-            out.append(Publisher(p.kind, p.repository, p.workflow, p.environment or None))
-    return out, root
+    root = policy.signatures.trusted_root
+    return (None if pkg.publishers is None else list(pkg.publishers)), root
 
 
-def _discover(target: Path) -> list[Path]:
-    from safe_pip.verify.sources import SIDECAR_SUFFIXES
+def _discover(target: Path) -> list[tuple[str, Path]]:
+    """Sidecar files next to ``target``, with their kind (the gate's one list)."""
+    from safe_pip.verify.sources import SIDECARS
 
     return [
-        target.with_name(target.name + s)
-        for s in SIDECAR_SUFFIXES
-        if target.with_name(target.name + s).is_file()
+        (kind, target.with_name(target.name + suffix))
+        for suffix, kind in SIDECARS
+        if target.with_name(target.name + suffix).is_file()
     ]
 
 
@@ -181,15 +169,7 @@ def _verify_dist(
     jobs += [("provenance", p) for p in args.provenance]
     jobs += [("attestation", p) for p in args.attestation]
     if not jobs:
-        for side in _discover(target):
-            kind = (
-                "provenance"
-                if side.name.endswith(".provenance")
-                else "attestation"
-                if side.name.endswith(".attestation")
-                else "bundle"
-            )
-            jobs.append((kind, side))
+        jobs = _discover(target)
     if not jobs:
         err = SignatureError(
             Reason.NO_SIGNATURE, f"no attestation, provenance or bundle found for {filename}"

@@ -86,11 +86,12 @@ def load_server_policy(path: str | None) -> Policy:
     A server has no user or project: neither the home folder of the account it runs as nor
     its working directory may change what it allows.
     """
+    from safe_pip.gate.fetch import https_client
     from safe_pip.policy import load_policy
     from safe_pip.policy.discover import ORG_ENV
 
     env = {ORG_ENV: str(Path(path).absolute()) if path else "", "XDG_CONFIG_HOME": "/nonexistent"}
-    return load_policy(None, cwd=Path("/"), env=env)
+    return load_policy(None, cwd=Path("/"), env=env, http=https_client)
 
 
 @dataclass

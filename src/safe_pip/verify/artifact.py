@@ -12,10 +12,8 @@ decide whether *absence* is a finding:
 ``always``     every artifact must carry a verifying signature.
 
 A signature that verifies without any expected identity is reported as
-``SIG-UNPINNED`` (info).  Sidecars are classified by name: ``*.provenance``,
-``*.attestation`` (``.publish.attestation``, ``.slsa.attestation``),
-``*.sigstore``/``*.sigstore.json``/``*.bundle``; anything else is rejected
-rather than ignored.
+``SIG-UNPINNED`` (info).  Sidecars are classified by name with the one list in
+:data:`safe_pip.verify.sources.SIDECARS`; anything else is rejected rather than ignored.
 """
 
 from __future__ import annotations
@@ -29,6 +27,7 @@ from typing import TYPE_CHECKING
 from packaging.utils import canonicalize_name
 
 from safe_pip.models import Finding, Severity
+from safe_pip.policy.pins import Expected
 from safe_pip.verify.bundles import (
     Verified,
     dist_key,
@@ -39,14 +38,13 @@ from safe_pip.verify.bundles import (
 from safe_pip.verify.errors import IDENTITY_REASONS, Reason, SignatureError
 from safe_pip.verify.model_signing import ModelTree, find_model_signatures, verify_model
 from safe_pip.verify.provenance import load_attestation, verify_attestation, verify_provenance
-from safe_pip.verify.publisher import Expected
+from safe_pip.verify.sources import sidecar_kind
 from safe_pip.verify.trust import make_verifier
 
 if TYPE_CHECKING:
     from sigstore.verify import Verifier
 
 REQUIRE_LEVELS = ("off", "available", "listed", "always")
-_BUNDLE_SUFFIXES = (".sigstore", ".sigstore.json", ".bundle", ".bundle.json")
 MAX_MODEL_SIGNATURES = 64
 
 
@@ -200,12 +198,13 @@ def _verify_sidecar(
 ) -> list[Verified]:
     """Verify one sidecar file, chosen by its name."""
     src = side.name
-    if src.endswith(".provenance"):
+    kind = sidecar_kind(src)
+    if kind == "provenance":
         raw = read_signature_file(side)
         return verify_provenance(
             path, raw, expected=expected, verifier=verifier, filename=filename, source=src
         )
-    if src.endswith(".attestation"):
+    if kind == "attestation":
         att = load_attestation(read_signature_file(side), src)
         return [
             verify_attestation(
@@ -218,7 +217,7 @@ def _verify_sidecar(
                 sha256=sha256,
             )
         ]
-    if src.endswith(_BUNDLE_SUFFIXES):
+    if kind == "bundle":
         raw = read_signature_file(side)
         return [
             verify_bundle(
