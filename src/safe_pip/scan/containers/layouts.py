@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from safe_pip.scan.core.blob import Blob
 from safe_pip.scan.core.context import ScanContext
 from safe_pip.scan.dist.wheel import WheelCheck, wheel_dist_info
-from safe_pip.scan.formats import keras, torchscript
+from safe_pip.scan.formats import exported_program, keras, torchscript
 from safe_pip.scan.formats.torch import TorchLayout
 
 
@@ -26,7 +26,7 @@ class ZipHooks:
         location: str,
         wheel: WheelCheck | None,
         keras_config: bool,
-        scripts: Sequence[torchscript.ArchiveCheck] = (),
+        scripts: Sequence[torchscript.ArchiveCheck | exported_program.ArchiveCheck] = (),
     ) -> None:
         self.location = location
         self.wheel = wheel
@@ -65,7 +65,11 @@ def _script_prefixes(names: Sequence[str], layout: TorchLayout | None) -> list[s
 def for_zip(
     ctx: ScanContext, names: Sequence[str], location: str, layout: TorchLayout | None
 ) -> ZipHooks | None:
+    scripts: list[torchscript.ArchiveCheck | exported_program.ArchiveCheck]
     scripts = [torchscript.ArchiveCheck(p) for p in _script_prefixes(names, layout)]
+    programs = exported_program.archive_prefixes(set(names))
+    if programs:
+        scripts.append(exported_program.ArchiveCheck(programs))
     dist_info = None if layout is not None else wheel_dist_info(list(names))
     wheel = WheelCheck(dist_info, location) if dist_info else None
     if wheel is not None:
