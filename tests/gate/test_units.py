@@ -1,0 +1,387 @@
+"""Fast tests of the install gate's pieces (no venvs, no pip subprocesses)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import multiprocessing
+from pathlib import Path
+
+import pytest
+
+from safe_pip.decide import decide
+from safe_pip.errors import SafePipError
+from safe_pip.gate import journal as audit_log
+from safe_pip.gate.fetch import Bounds, Fetcher, FetchError, HashMismatch, NetSettings, Quarantine
+from safe_pip.gate.install import VettedFile, install_command, requirements_text
+from safe_pip.gate.scan_cache import ScanResultCache
+from safe_pip.models import Finding, ScanResult, Severity, Skipped
+from safe_pip.policy.model import InstallPolicy, NamePattern, NamesPolicy, Policy
+from safe_pip.resolve import (
+    Resolved,
+    ResolveError,
+    check_pip_version,
+    is_local_build,
+    parse_pip_args,
+    parse_report,
+)
+from safe_pip.verify.hashes import pins_from_requirements, read_requirement_files
+from safe_pip.verify.index import FileInfo, file_info_from_page, index_findings
+from safe_pip.verify.names import find_typosquat, name_findings
+from tests.support.index_server import IndexServer
+from tests.support.wheels import build_wheel, sha256_file
+
+# --- names -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "target", "kind"),
+    [
+        ("torchvision-optimized", "torchvision", "prefix"),
+        ("reqeusts", "requests", "swap"),
+        ("requestss", "requests", "repeat"),
+        ("requets", "requests", "edit"),
+        ("scikitlearn", "scikit-learn", "separator"),
+        ("python-requests", "requests", "suffix"),
+        ("Torch_Optimized", "torch", "prefix"),
+    ],
+)
+def test_typosquats_found(name: str, target: str, kind: str) -> None:
+    match = find_typosquat(name)
+    assert match is not None and (match.target, match.kind) == (target, kind)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "requests",
+        "numpy",
+        "pytest-cov",
+        "types-requests",
+        "safe-pip",
+        "cleanpkg",
+        "scikit-learn",
+        "Scikit_Learn",
+        "django-myapp",
+        "pytest-foobar",
+    ],
+)
+def test_legitimate_names_pass(name: str) -> None:
+    assert find_typosquat(name) is None
+
+
+def test_name_findings_respect_policy() -> None:
+    deny = NamesPolicy(deny=(NamePattern("evil-*"),))
+    assert [f.rule_id for f in name_findings("Evil_Pkg", deny, location="x")] == ["NAME-DENIED"]
+    # The verifier reports at fixed severities; the policy's setting is applied by decide.
+    warn = Policy(names=NamesPolicy(typosquat="warn"))
+    verdict = decide(name_findings("reqeusts", warn.names, location="x"), target="x", policy=warn)
+    [finding] = verdict.warnings
+    assert finding.severity < Severity.MEDIUM
+    off = Policy(names=NamesPolicy(typosquat="off"))
+    verdict = decide(name_findings("reqeusts", off.names, location="x"), target="x", policy=off)
+    assert verdict.blocking == verdict.warnings == ()
+    allow = NamesPolicy(allow=(NamePattern("reqeusts"),))
+    assert name_findings("reqeusts", allow, location="x") == []
+
+
+# --- pip arguments and requirement files -------------------------------------------------------
+
+
+def test_parse_pip_args_splits_resolve_and_install_options() -> None:
+    args = parse_pip_args(
+        [
+            "-r",
+            "req.txt",
+            "--target=/t",
+            "-U",
+            "--index-url",
+            "https://u:p@idx/simple",
+            "-e",
+            "./src",
+            "pkg[extra]>=1",
+            "--no-index",
+            "-qq",
+            "-c",
+            "cons.txt",
+        ]
+    )
+    assert args.requirement_files == (Path("req.txt"),)
+    assert args.editables == ("./src",)
+    assert args.requirements == ("pkg[extra]>=1",)
+    assert args.install == ("--target", "/t", "-U", "-qq")
+    assert args.index_urls == ("https://u:p@idx/simple",)
+    assert args.no_index
+
+
+def test_parse_pip_args_refuses_report() -> None:
+    with pytest.raises(SafePipError):
+        parse_pip_args(["--report", "x.json", "pkg"])
+
+
+@pytest.mark.parametrize(
+    ("spec", "local"),
+    [
+        ("requests>=2", False),
+        ("./dir", True),
+        ("pkg @ https://h/pkg-1.0.tar.gz", True),
+        ("pkg @ https://h/pkg-1.0-py3-none-any.whl", False),
+        ("git+https://h/r.git", True),
+        (".", True),
+    ],
+)
+def test_is_local_build(spec: str, local: bool) -> None:
+    assert is_local_build(spec) is local
+
+
+def test_requirement_files_with_hashes_and_nesting(tmp_path: Path) -> None:
+    (tmp_path / "base.txt").write_text(
+        "# comment\nalpha==1.0 \\\n  --hash=sha256:" + "a" * 64 + " \\\n"
+        "  --hash=sha256:" + "B" * 64 + "\n--index-url https://idx/simple\n"
+    )
+    (tmp_path / "req.txt").write_text("-r base.txt\nbeta==2 --hash=sha256:" + "c" * 64 + "\n-e .\n")
+    lines = read_requirement_files([tmp_path / "req.txt"])
+    pins = pins_from_requirements(lines)
+    assert pins == {"alpha": frozenset({"a" * 64, "b" * 64}), "beta": frozenset({"c" * 64})}
+    assert [ln.editable for ln in lines] == [False, False, True]
+
+
+def test_requirement_files_refuse_weak_hashes(tmp_path: Path) -> None:
+    (tmp_path / "r.txt").write_text("alpha==1 --hash=md5:" + "a" * 32 + "\n")
+    with pytest.raises(SafePipError, match="sha256"):
+        read_requirement_files([tmp_path / "r.txt"])
+
+
+def test_missing_requirement_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(SafePipError):
+        read_requirement_files([tmp_path / "missing.txt"])
+
+
+def test_old_pip_refused() -> None:
+    from packaging.version import Version
+
+    with pytest.raises(ResolveError, match="too old"):
+        check_pip_version(Version("22.1"), Path("python"))
+    check_pip_version(Version("22.2"), Path("python"))
+
+
+def test_parse_report_and_log() -> None:
+    report = {
+        "version": "1",
+        "pip_version": "26.0",
+        "install": [
+            {
+                "download_info": {
+                    "url": "https://idx/files/Alpha-1.0-py3-none-any.whl",
+                    "archive_info": {"hashes": {"sha256": "AB" * 32}},
+                },
+                "requested": True,
+                "is_yanked": True,
+                "metadata": {"name": "Alpha", "version": "1.0"},
+            }
+        ],
+    }
+    log = (
+        "x Looking in indexes: https://idx/simple\n"
+        "  Found link https://idx/files/Alpha-1.0-py3-none-any.whl#sha256=ab "
+        "(from https://idx/simple/alpha/), version: 1.0\n"
+    )
+    res = parse_report(report, log)
+    [item] = res.items
+    assert (item.name, item.kind, item.advertised_sha256) == ("alpha", "wheel", "ab" * 32)
+    assert item.page_url == "https://idx/simple/alpha/" and item.is_yanked
+    assert res.index_urls == ("https://idx/simple",)
+
+
+def test_parse_report_rejects_garbage() -> None:
+    with pytest.raises(ResolveError):
+        parse_report({"version": "2", "install": []})
+    with pytest.raises(ResolveError):
+        parse_report({"version": "1", "install": [{"metadata": {}}]})
+
+
+# --- index checks ------------------------------------------------------------------------------
+
+
+def _item() -> Resolved:
+    return Resolved(
+        name="alpha",
+        version="1.0",
+        url="https://idx/files/alpha-1.0-py3-none-any.whl",
+        filename="alpha-1.0-py3-none-any.whl",
+        kind="wheel",
+        advertised_sha256=None,
+        requested=True,
+        is_direct=False,
+        is_yanked=False,
+        page_url="https://idx/simple/alpha/",
+    )
+
+
+def test_index_findings() -> None:
+    now = dt.datetime(2026, 1, 10, tzinfo=dt.timezone.utc)
+    policy = Policy(install=InstallPolicy(min_age=dt.timedelta(days=7), yanked="block"))
+    young = FileInfo(now - dt.timedelta(days=1), False, "", None, "page")
+    old = FileInfo(now - dt.timedelta(days=30), True, "broken", None, "page")
+
+    def rules(info: FileInfo | None) -> list[str]:
+        found = index_findings(_item(), policy=policy, info=info, now=now, location="x")
+        return [f.rule_id for f in found]
+
+    assert rules(young) == ["INDEX-TOO-NEW"]
+    assert rules(old) == ["INDEX-YANKED"]
+    assert rules(None) == ["INDEX-AGE-UNKNOWN"]
+    from safe_pip.policy.model import IndexPolicy
+
+    strict = Policy(index=IndexPolicy(allowed=("https://internal/simple",)))
+    found = index_findings(_item(), policy=strict, info=None, now=now, location="x")
+    assert [f.rule_id for f in found] == ["INDEX-NOT-ALLOWED"]
+
+
+def test_file_info_from_pep691_page() -> None:
+    page = json.dumps(
+        {
+            "files": [
+                {
+                    "filename": "a-1.whl",
+                    "upload-time": "2025-01-02T03:04:05.000Z",
+                    "yanked": "bad build",
+                    "hashes": {"sha256": "AA"},
+                }
+            ]
+        }
+    ).encode()
+    info = file_info_from_page(page, "a-1.whl", "p")
+    assert info.upload_time == dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
+    assert info.yanked and info.yanked_reason == "bad build" and info.sha256 == "aa"
+    assert file_info_from_page(b"<html>", "a-1.whl", "p").upload_time is None
+
+
+# --- fetch -------------------------------------------------------------------------------------
+
+
+def test_fetch_hashes_while_streaming_and_reuses_quarantine(tmp_path: Path) -> None:
+    wheel = build_wheel(tmp_path / "w", "alpha", "1.0")
+    digest = sha256_file(wheel)
+    with IndexServer() as index:
+        index.add(wheel)
+        fetcher = Fetcher(Quarantine(tmp_path / "q"))
+        url = f"{index.url}/files/{wheel.name}"
+        got = fetcher.fetch(url, expected_sha256=digest)
+        assert got.sha256 == digest and not got.cached
+        assert got.path.read_bytes() == wheel.read_bytes()
+        again = fetcher.fetch(url, expected_sha256=digest)
+        assert again.cached and index.count(wheel.name) == 1
+        # A tampered quarantine entry is never trusted: it is dropped and downloaded again.
+        got.path.write_bytes(b"tampered")
+        third = fetcher.fetch(url, expected_sha256=digest)
+        assert not third.cached and third.path.read_bytes() == wheel.read_bytes()
+
+
+def test_fetch_refuses_advertised_hash_mismatch(tmp_path: Path) -> None:
+    wheel = build_wheel(tmp_path / "w", "alpha", "1.0")
+    with IndexServer() as index:
+        index.add(wheel).serve_bytes = b"not the wheel"
+        fetcher = Fetcher(Quarantine(tmp_path / "q"))
+        with pytest.raises(HashMismatch):
+            fetcher.fetch(f"{index.url}/files/{wheel.name}", expected_sha256=sha256_file(wheel))
+    leftovers = [p for p in (tmp_path / "q").rglob("*") if p.is_file()]
+    assert leftovers == []
+
+
+def test_fetch_errors_fail_closed(tmp_path: Path) -> None:
+    fetcher = Fetcher(
+        Quarantine(tmp_path / "q"), NetSettings(bounds=Bounds(read_timeout=3, retries=0))
+    )
+    with IndexServer() as index:
+        with pytest.raises(FetchError):
+            fetcher.fetch(f"{index.url}/files/missing.whl", expected_sha256=None)
+        url = index.url
+    with pytest.raises(FetchError):
+        fetcher.fetch(f"{url}/files/gone.whl", expected_sha256=None)
+    with pytest.raises(FetchError):
+        fetcher.fetch("ftp://h/x.whl", expected_sha256=None)
+
+
+def test_fetch_file_url(tmp_path: Path) -> None:
+    wheel = build_wheel(tmp_path / "w", "alpha", "1.0")
+    fetcher = Fetcher(Quarantine(tmp_path / "q"))
+    got = fetcher.fetch(wheel.as_uri(), expected_sha256=None)
+    assert got.sha256 == sha256_file(wheel)
+    with pytest.raises(HashMismatch):
+        fetcher.fetch(wheel.as_uri(), expected_sha256="0" * 64)
+
+
+def test_fetch_sends_index_credentials(tmp_path: Path) -> None:
+    from safe_pip.gate.fetch import credentials_from_urls
+
+    creds = credentials_from_urls(["https://user:s%40cret@idx.example:8443/simple"])
+    assert creds == {"idx.example:8443": ("user", "s@cret")}
+    fetcher = Fetcher(Quarantine(tmp_path / "q"), NetSettings(credentials=creds))
+    _bare, auth = fetcher._auth_for("https://idx.example:8443/files/a.whl")
+    assert auth == ("user", "s@cret")
+
+
+# --- install, cache, audit log -------------------------------------------------------------------
+
+
+def test_install_command_is_pinned(tmp_path: Path) -> None:
+    f = tmp_path / "alpha-1.0-py3-none-any.whl"
+    text = requirements_text([VettedFile(f, "ab" * 32)])
+    assert text == f"{f.resolve().as_uri()} --hash=sha256:{'ab' * 32}\n"
+    cmd = install_command(Path("py"), tmp_path / "r.txt", ["--target", "/t"])
+    for flag in ("--no-index", "--no-deps", "--require-hashes"):
+        assert flag in cmd
+
+
+def test_verdict_cache_roundtrip_and_keying(tmp_path: Path) -> None:
+    cache = ScanResultCache(tmp_path / "cache", key_path=tmp_path / "key")
+    result = ScanResult(
+        "a.whl",
+        (Finding("PICKLE-GLOBAL-UNKNOWN", Severity.MEDIUM, "m", "a.whl!x", {"module": "m"}),),
+        (Skipped("a.whl!y", "too big"),),
+        {"zip": 1},
+    )
+    cache.put("ab" * 32, "1", "policy", result)
+    assert cache.get("ab" * 32, "1", "policy") == result
+    assert cache.get("ab" * 32, "2", "policy") is None
+    assert cache.get("ab" * 32, "1", "other") is None
+    for entry in (tmp_path / "cache").rglob("*.json"):
+        entry.write_text("{broken")
+    assert cache.get("ab" * 32, "1", "policy") is None
+
+
+def _append_many(path: str, tag: int) -> None:
+    for i in range(50):
+        audit_log.append(Path(path), {"tag": tag, "i": i, "pad": "x" * 5000})
+
+
+def test_audit_log_concurrent_appends_lose_nothing(tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_append_many, args=(str(log), t)) for t in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    lines = log.read_text().splitlines()
+    assert len(lines) == 200
+    assert sorted((r["tag"], r["i"]) for r in map(json.loads, lines)) == [
+        (t, i) for t in range(4) for i in range(50)
+    ]
+
+
+def test_audit_log_unwritable_is_an_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(SafePipError):
+        audit_log.append(blocker / "audit.jsonl", {"x": 1})
+    with pytest.raises(SafePipError):
+        audit_log.check_writable(blocker / "audit.jsonl")
+
+
+def test_quarantine_refuses_unsafe_names(tmp_path: Path) -> None:
+    q = Quarantine(tmp_path)
+    with pytest.raises(FetchError):
+        q.path_for(hashlib.sha256(b"").hexdigest(), "../evil.whl")
