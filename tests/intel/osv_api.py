@@ -45,10 +45,10 @@ def matching(records: Mapping[str, Mapping[str, Any]], name: str, version: str) 
     for doc in records.values():
         for affected in doc.get("affected", []):
             pkg = affected["package"]
-            if pkg["ecosystem"] == "PyPI" and canonicalize_name(pkg["name"]) == name:
-                if _affects(affected, version):
-                    out.append(doc)
-                    break
+            same = pkg["ecosystem"] == "PyPI" and canonicalize_name(pkg["name"]) == name
+            if same and _affects(affected, version):
+                out.append(doc)
+                break
     return out
 
 
