@@ -45,8 +45,8 @@ def matching(records: Mapping[str, Mapping[str, Any]], name: str, version: str) 
     for doc in records.values():
         for affected in doc.get("affected", []):
             pkg = affected["package"]
-            same = pkg["ecosystem"] == "PyPI" and canonicalize_name(pkg["name"]) == name
-            if same and _affects(affected, version):
+            ours = pkg["ecosystem"] == "PyPI" and canonicalize_name(pkg["name"]) == name
+            if ours and _affects(affected, version):
                 out.append(doc)
                 break
     return out

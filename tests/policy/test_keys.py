@@ -10,7 +10,6 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from policy_machine import Machine
 
 from safe_pip.errors import PolicyError
 from safe_pip.policy import Policy, check_files
@@ -18,6 +17,7 @@ from safe_pip.policy.keys import walk
 from safe_pip.policy.layering import merge
 from safe_pip.policy.parse import parse_text
 from safe_pip.policy.show import render
+from tests.policy.policy_machine import Machine
 
 FULL = """\
 version = 1
