@@ -461,10 +461,17 @@ class PolicyException:
         return today > self.expires
 
     def covers(
-        self, rule_id: str, package: str | None, version: str | None, sha256: str | None
+        self,
+        rule_id: str,
+        package: str | None,
+        version: str | None,
+        sha256: str | None,
+        advisories: frozenset[str] = frozenset(),
     ) -> bool:
         """Whether this exception is about this finding on this file (expiry aside)."""
         if self.rule not in ("*", rule_id):
+            return False
+        if self.advisory is not None and self.advisory not in advisories:
             return False
         if package is None:
             # A local file scanned without a package: only a hash identifies it.
