@@ -272,3 +272,20 @@ def test_allowlist_is_current_with_installed_torch() -> None:
     }
     assert "aten::from_file" in torchscript_ops.EXCLUDED
     assert "aten::add" in torchscript_ops.OPS
+
+
+def test_names_only_in_text_the_parser_skips_are_reported() -> None:
+    """A lexer that read the file differently from Python's could see these as code."""
+    from safe_pip.scan.formats.torchscript import code_uses
+
+    source = (
+        "class A:\n  def f(self, x: Tensor) -> Tensor:\n"
+        "    # torch.from_file(x) ops.myns.run(x) __torch__.torch.classes.c10d.ProcessGroup\n"
+        "    return x\n"
+    )
+    targets = {u.target for u in code_uses(source, "__torch__")}
+    assert {
+        "aten::from_file",
+        "myns::run",
+        "__torch__.torch.classes.c10d.ProcessGroup",
+    } <= targets
