@@ -27,6 +27,26 @@ RULES: tuple[Rule, ...] = (
         _EXC,
     ),
     Rule(
+        "WHEEL-PTH-DORMANT",
+        "Wheel installs a .pth start-up line that is dormant unless its own variable is set",
+        S.LOW,
+        "A .pth line site.py executes at every start does nothing unless an environment "
+        "variable named for the distribution itself is set (COVERAGE_PROCESS_START), and then "
+        "only imports and calls the distribution's own code; judged on its syntax tree. "
+        "Reported so it stays visible.",
+        "Informational: does not block under the default policy.",
+    ),
+    Rule(
+        "WHEEL-PLUGIN-AUTOLOAD",
+        "Wheel registers a plugin that a tool loads in every process",
+        S.HIGH,
+        "An entry point in a group a tool imports without being asked (pytest11 in every "
+        "pytest process, torch.backends on import torch; see safe_pip/data/plugin_groups.json). "
+        "Low when the entry point names the wheel's own code (which is scanned like any "
+        "module); high when it names code the wheel does not ship.",
+        _EXC,
+    ),
+    Rule(
         "WHEEL-STARTUP-HOOK",
         "Wheel installs sitecustomize or usercustomize",
         S.HIGH,
@@ -38,18 +58,22 @@ RULES: tuple[Rule, ...] = (
         "WHEEL-FOREIGN-PACKAGE",
         "Wheel writes into another distribution's or the standard library's package",
         S.HIGH,
-        "Files land in a top-level package owned by another well-known distribution "
-        "(torch/, numpy/, pip/, setuptools/ ...) or named like a standard-library module, "
-        "replacing or shadowing code the user did not ask to change.",
+        "Files overwrite a file another installed distribution owns (from its RECORD), land "
+        "in a top-level package another owns (torch/, pip/ ...), in a folder named like a "
+        "standard-library module, or in the interpreter's own library folder; shared "
+        "namespaces (google/, nvidia/) are judged per file. Computed against the target "
+        "environment; safe-pip scan uses a shipped default.",
         _EXC,
     ),
     Rule(
         "WHEEL-SCRIPT-SHADOW",
-        "Wheel installs a command named like a system or Python tool",
+        "Wheel installs a command that replaces another's",
         S.HIGH,
-        "A script in *.data/scripts or a console_scripts/gui_scripts entry point is named "
-        "like pip, python, sudo, ls, git ...; on PATH it would run instead of the real "
-        "tool.",
+        "A script in *.data/scripts or a console_scripts/gui_scripts entry point (read with "
+        "importlib.metadata's own parser, as pip does) has the name of a command another "
+        "distribution or the environment itself installed (pip, python, torchrun ...) or of "
+        "a command on the target's PATH (sudo, ls, git ...), or is a path rather than a name. "
+        "Computed against the target environment; safe-pip scan uses a shipped default.",
         _EXC,
     ),
     Rule(
@@ -57,9 +81,18 @@ RULES: tuple[Rule, ...] = (
         "Wheel RECORD does not match its files",
         S.HIGH,
         "The RECORD file is missing, or lists a hash or size that differs from the member, "
-        "a file that is not in the wheel, or omits a file that is. pip verifies RECORD "
+        "or omits a file the wheel ships. pip verifies RECORD "
         "only partially; a mismatch means the wheel was altered after it was built.",
         _EXC,
+    ),
+    Rule(
+        "WHEEL-RECORD-ABSENT",
+        "Wheel RECORD lists files the wheel does not ship",
+        S.LOW,
+        "RECORD names files that are not in the archive. pip installs only what the zip "
+        "holds, so nothing unvetted lands; a sloppy build, not an attack (a hash mismatch or "
+        "an unlisted file is WHEEL-RECORD-MISMATCH and blocks).",
+        "Informational: does not block under the default policy.",
     ),
     Rule(
         "PY-UNSAFE-LOAD",

@@ -9,7 +9,7 @@ the zip — the loaders go by those names — never from the zip's own file name
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from safe_pip.scan.core.blob import Blob
 from safe_pip.scan.core.context import ScanContext
@@ -32,9 +32,9 @@ class ZipHooks:
         if self.keras_config and name == "config.json" and data is not None:
             keras.read_config_json(ctx, data, loc)
 
-    def finish(self, ctx: ScanContext) -> None:
+    def finish(self, ctx: ScanContext, reread: Callable[[str], bytes | None] | None = None) -> None:
         if self.wheel is not None:
-            self.wheel.finish(ctx)
+            self.wheel.finish(ctx, reread)
 
 
 def for_zip(

@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from safe_pip.models import Finding, Severity, Skipped
+from safe_pip.models import Finding, Severity, Skipped, TargetEnvironment
 from safe_pip.rules import get_rule
 from safe_pip.scan.core.limits import Limits
 
@@ -21,8 +21,12 @@ class BudgetExhausted(Exception):
 
 
 class ScanContext:
-    def __init__(self, limits: Limits | None = None) -> None:
+    def __init__(
+        self, limits: Limits | None = None, target: TargetEnvironment | None = None
+    ) -> None:
         self.limits = limits or Limits()
+        self.target = target
+        """The environment being installed into; None for ``safe-pip scan`` without one."""
         self.deadline = time.monotonic() + self.limits.time_budget
         self.findings: list[Finding] = []
         self.skipped: list[Skipped] = []

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from safe_pip.models import ScanResult
+from safe_pip.models import ScanResult, TargetEnvironment
 from safe_pip.scan.core.blob import open_file
 from safe_pip.scan.core.context import BudgetExhausted, ScanContext
 from safe_pip.scan.core.dispatch import scan_blob
@@ -20,10 +20,20 @@ from safe_pip.scan.core.limits import Limits
 
 
 def scan_path(
-    path: Path, *, limits: Limits | None = None, display: str | None = None
+    path: Path,
+    *,
+    limits: Limits | None = None,
+    display: str | None = None,
+    target: TargetEnvironment | None = None,
 ) -> ScanResult:
-    """Scan one file (of any kind) and everything nested inside it."""
-    ctx = ScanContext(limits)
+    """Scan one file (of any kind) and everything nested inside it.
+
+    ``target`` is the environment the file will be installed into (the install gate builds
+    it from the target interpreter): shadowing is computed against what it holds and Python
+    source is read with its grammar. Without it (``safe-pip scan``) the shipped default
+    environment stands in and every Python reading is considered.
+    """
+    ctx = ScanContext(limits, target)
     name = display or str(path)
     size: int | None = None
     try:

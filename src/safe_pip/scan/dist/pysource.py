@@ -158,6 +158,7 @@ def check_tree(
         name = _qualname(call.func, aliases)
         reason = _unsafe_load(name, call)
         if reason:
+            extra = {"torch_default": True} if _torch_default(name, call) else {}
             # A test module is imported by the test runner, not by ``import pkg``.
             in_tests = not whole_file and is_test_path(location)
             when = "build" if whole_file else "test-suite import" if in_tests else "import"
@@ -167,6 +168,7 @@ def check_tree(
                 f"{location}:{call.lineno}",
                 severity=Severity.LOW if in_tests else None,
                 call=name,
+                **extra,
             )
 
 
@@ -255,6 +257,19 @@ def _unsafe_load(name: str, call: ast.Call) -> str | None:
         if isinstance(ap, ast.Constant) and ap.value is True:
             return "numpy.load(allow_pickle=True) unpickles object arrays"
     return None
+
+
+def _torch_default(name: str, call: ast.Call) -> bool:
+    """``torch.load`` left to torch's own ``weights_only`` default (no override at all)."""
+    if name not in ("torch.load", "torch.serialization.load"):
+        return False
+    kw = {k.arg for k in call.keywords}
+    if None in kw or "pickle_module" in kw or len(call.args) > 2:
+        return False  # **kwargs, or a pickle_module (which turns the default off)
+    if any(isinstance(a, ast.Starred) for a in call.args):
+        return False
+    wo = next((k.value for k in call.keywords if k.arg == "weights_only"), None)
+    return wo is None or (isinstance(wo, ast.Constant) and wo.value is None)
 
 
 def _is_main_guard(node: ast.AST) -> bool:
