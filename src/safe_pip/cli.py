@@ -17,6 +17,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("verify", "verify", "verify a distribution's sigstore bundle or PEP 740 provenance"),
     ("policy", "policy", "write, check and show the effective policy"),
     ("audit", "audit", "inventory and audit an installed environment and model folders"),
+    ("intel", "intel", "sync and query known-malicious and vulnerability data (OSV)"),
     ("shim", "shim", "install, remove or show the PATH shims that route pip through safe-pip"),
     ("shell-init", "shell_init", "print shell functions that route pip through safe-pip"),
 )

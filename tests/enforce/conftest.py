@@ -1,7 +1,7 @@
 """Fixtures for enforcement tests: real shells, a relocated venv, the local test index.
 
 The install gate's fixtures (``venv_template``, ``home``, ``index``) are reused
-from ``tests/install/conftest.py``.  A copied venv's console scripts still name
+from ``tests/gate/conftest.py``.  A copied venv's console scripts still name
 the template's interpreter in their shebang, and the shims read exactly that
 to pick their target, so :func:`relocated_venv` rewrites the shebangs of the
 copy, as a venv built in place would have them.  Every subprocess gets
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.install.conftest import home, index, venv_template  # noqa: F401
+from tests.gate.conftest import home, index, venv_template  # noqa: F401
 from tests.support.venvs import copy_venv, isolated_env, venv_python
 from tests.support.wheels import build_wheel
 

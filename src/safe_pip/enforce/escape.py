@@ -39,7 +39,7 @@ def requested(env: dict[str, str] | None = None) -> str | None:
 
 
 def audit_path(policy: Policy) -> Path:
-    from safe_pip import audit_log
+    from safe_pip.gate import journal as audit_log
 
     if policy.audit.log is not None:
         return Path(policy.audit.log).expanduser()
@@ -50,7 +50,7 @@ def record(
     policy: Policy, *, command: Sequence[str], target: str, reason: str, allowed: bool
 ) -> None:
     """Append the bypass (or the refused attempt) to the audit log; raises if it cannot."""
-    from safe_pip import audit_log
+    from safe_pip.gate import journal as audit_log
 
     rec = audit_log.make_record(
         command=list(command),

@@ -17,7 +17,7 @@ from functools import cache
 
 from safe_pip.models import Severity
 
-_MODULES = ("scan", "formats", "wheel", "verify", "install", "policy", "audit")
+_MODULES = ("scan", "formats", "wheel", "verify", "install", "policy", "audit", "intel")
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from safe_pip import audit_log
 from safe_pip.errors import SafePipError
 from safe_pip.fetch import Fetcher, FetchError, HashMismatch, NetSettings, Quarantine
-from safe_pip.install import VettedFile, install_command, requirements_text
+from safe_pip.gate import journal as audit_log
+from safe_pip.gate.install import VettedFile, install_command, requirements_text
+from safe_pip.gate.scan_cache import ScanResultCache
 from safe_pip.models import Finding, ScanResult, Severity, Skipped
 from safe_pip.policy.model import InstallPolicy, NamePattern, NamesPolicy, Policy
 from safe_pip.resolve import (
@@ -23,7 +24,6 @@ from safe_pip.resolve import (
     parse_pip_args,
     parse_report,
 )
-from safe_pip.verdict_cache import VerdictCache
 from safe_pip.verify.hashes import pins_from_requirements, read_requirement_files
 from safe_pip.verify.index import FileInfo, file_info_from_page, index_findings
 from safe_pip.verify.names import find_typosquat, name_findings
@@ -330,7 +330,7 @@ def test_install_command_is_pinned(tmp_path: Path) -> None:
 
 
 def test_verdict_cache_roundtrip_and_keying(tmp_path: Path) -> None:
-    cache = VerdictCache(tmp_path)
+    cache = ScanResultCache(tmp_path / "cache", key_path=tmp_path / "key")
     result = ScanResult(
         "a.whl",
         (Finding("PICKLE-GLOBAL-UNKNOWN", Severity.MEDIUM, "m", "a.whl!x", {"module": "m"}),),
@@ -341,7 +341,7 @@ def test_verdict_cache_roundtrip_and_keying(tmp_path: Path) -> None:
     assert cache.get("ab" * 32, "1", "policy") == result
     assert cache.get("ab" * 32, "2", "policy") is None
     assert cache.get("ab" * 32, "1", "other") is None
-    for entry in tmp_path.rglob("*.json"):
+    for entry in (tmp_path / "cache").rglob("*.json"):
         entry.write_text("{broken")
     assert cache.get("ab" * 32, "1", "policy") is None
 

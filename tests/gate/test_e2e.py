@@ -66,9 +66,14 @@ def test_clean_install_with_dependency(index, venv, safe_pip, dists, tmp_path, h
     got = dists(venv)
     assert got["cleanpkg"] == "1.0" and got["helperlib"] == "2.0"
     log = home / "state" / "safe-pip" / "audit.jsonl"
-    records = [json.loads(line) for line in log.read_text().splitlines()]
+    every = [json.loads(line) for line in log.read_text().splitlines()]
+    # The intent (what pip is about to install) is written before pip starts, the outcome after.
+    assert [r["kind"] for r in every] == ["intent", "outcome"]
+    assert every[0]["run_id"] == every[1]["run_id"]
+    records = [r for r in every if r["kind"] == "outcome"]
     assert len(records) == 1 and records[0]["outcome"] == "installed"
     assert {a["sha256"] for a in records[0]["artifacts"]} == {a["sha256"] for a in doc["artifacts"]}
+    assert {a["sha256"] for a in every[0]["artifacts"]} == {a["sha256"] for a in doc["artifacts"]}
 
 
 def test_malicious_model_blocked(index, venv, safe_pip, dists, tmp_path):
@@ -398,8 +403,9 @@ def test_two_concurrent_installs_share_one_audit_log(index, venv_template, tmp_p
     for p in procs:
         p.communicate(timeout=300)
         assert p.returncode == 0
-    records = [json.loads(line) for line in log.read_text().splitlines()]
-    assert len(records) == 2
+    every = [json.loads(line) for line in log.read_text().splitlines()]
+    records = [r for r in every if r["kind"] == "outcome"]
+    assert len(records) == 2 and len(every) == 4
     assert sorted(r["artifacts"][0]["name"] for r in records) == ["cleanpkg", "helperlib"]
     assert installed(pythons[0]).get("cleanpkg") == "1.0"
     assert installed(pythons[1]).get("helperlib") == "1.0"

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from safe_pip.verify.provenance import predicate_types
-from tests.install.conftest import Result, Runner
+from tests.gate.conftest import Result, Runner
 from tests.support import fakesigstore as fs
 from tests.support.index_server import IndexServer
 from tests.support.wheels import build_wheel
@@ -292,34 +292,33 @@ def test_json_page_that_errors_is_not_read_as_unsigned(
 ) -> None:
     """A page that could have stated a provenance but answered 503 blocks; a 404 says
     "no JSON API here" and the sidecars decide (here: none, which "available" allows)."""
-    from safe_pip.commands.install import ArtifactState, _verify_signatures
     from safe_pip.fetch import Fetcher, Quarantine
+    from safe_pip.gate.resolve import ResolvedArtifact
+    from safe_pip.gate.state import ArtifactRun
+    from safe_pip.gate.verify import verify_signatures
     from safe_pip.policy import load_policy
-    from safe_pip.resolve import Resolved
 
     entry = index.add(wheel)
     page = f"{index.simple_url}{NAME}/"
     index.documents[f"/simple/{NAME}/"] = status
-    item = Resolved(
+    item = ResolvedArtifact(
         name=NAME,
         version="1.0",
         url=f"{index.url}/files/{wheel.name}#sha256={entry.sha256}",
         filename=wheel.name,
         kind="wheel",
-        advertised_sha256=entry.sha256,
-        requested=True,
-        is_direct=False,
-        is_yanked=False,
-        page_url=page,
+        index_url=page,
+        requested_as=NAME,
+        hashes={"sha256": entry.sha256},
     )
-    art = ArtifactState(item=item, label=wheel.name, path=wheel, sha256=entry.sha256)
+    art = ArtifactRun(artifact=item, label=wheel.name, path=wheel, sha256=entry.sha256)
     pfile = tmp_path / "policy.toml"
     pfile.write_text("version = 1\n" + policy(root, "available"), encoding="utf-8")
     fetcher = Fetcher(Quarantine(tmp_path / "q"))
     try:
         isolated = {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "config")}
         pol = load_policy(pfile, cwd=tmp_path, env=isolated)  # no machine or user layers
-        _verify_signatures([art], pol, fetcher, (index.simple_url,))
+        verify_signatures([art], pol, fetcher, (index.simple_url,))
     finally:
         fetcher.close()
     got = [(f.rule_id, f.detail.get("source")) for f in art.findings]

@@ -1,0 +1,209 @@
+"""Known-malicious and vulnerable packages: sync the OSV data, show its state, look a package up.
+
+``safe-pip intel sync [--from URL|FILE]`` fills the local database from the OSV export named by
+``[intel] source`` (or ``--from``: a mirror, a local copy of the zip, a folder of records);
+``safe-pip intel status`` shows its source, age and counts; ``safe-pip intel lookup
+NAME[==VERSION]`` shows what it knows about a project. The install gate and ``safe-pip audit``
+read the same database, offline.
+
+Exit codes: 0 done (lookup: nothing known against it); 1 lookup found a malicious report or a
+vulnerability; 2 usage or internal error (a failed sync leaves the previous database as it was).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from safe_pip.errors import EXIT_BLOCKED, EXIT_OK, UsageError
+
+DEFAULT_SOURCE = "https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip"
+"""osv.dev's export of every PyPI advisory (vulnerabilities and MAL- reports)."""
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="intel_command", metavar="ACTION", required=True)
+    s = sub.add_parser("sync", help="download the OSV data into the local database")
+    s.add_argument("--from", dest="source", metavar="URL|FILE", help="where to sync from")
+    s.add_argument("--policy", type=Path, metavar="FILE", help="policy file (a layer)")
+    st = sub.add_parser("status", help="the local database's source, age and counts")
+    lk = sub.add_parser("lookup", help="what the database knows about a project")
+    lk.add_argument("requirement", metavar="NAME[==VERSION]")
+    lk.add_argument("--sha256", metavar="HEX", help="also look up a file digest")
+    for p in (s, st, lk):
+        p.add_argument("--format", choices=("text", "json"), default="text")
+        p.add_argument("--db", type=Path, metavar="FILE", help=argparse.SUPPRESS)
+
+
+def _db_path(args: argparse.Namespace) -> Path:
+    from safe_pip.fetch import cache_dir
+    from safe_pip.intel import default_db_path
+
+    return Path(args.db) if args.db else default_db_path(cache_dir())
+
+
+def run(args: argparse.Namespace) -> int:
+    action = args.intel_command
+    if action == "sync":
+        return _sync(args)
+    if action == "status":
+        return _status(args)
+    return _lookup(args)
+
+
+def _emit(args: argparse.Namespace, doc: dict[str, Any], text: str) -> None:
+    if args.format == "json":
+        print(json.dumps({"schema_version": 1, "command": "intel", **doc}, indent=2))
+    else:
+        print(text)
+
+
+def _sync(args: argparse.Namespace) -> int:
+    from safe_pip.intel.sync import sync
+
+    source = args.source or _policy_source(args.policy)
+    result = sync(source, _db_path(args), download=_http_download)
+    lines = [
+        f"safe-pip: synced {result.records} advisories ({result.mode}) from {source}",
+    ]
+    if result.newest_record:
+        lines.append(f"newest record: {result.newest_record:%Y-%m-%d %H:%M} UTC")
+    if result.rejected:
+        print(
+            f"safe-pip: warning: {len(result.rejected)} records could not be read and were "
+            f"skipped, e.g. {result.rejected[0]}",
+            file=sys.stderr,
+        )
+    _emit(
+        args,
+        {
+            "action": "sync",
+            "source": source,
+            "mode": result.mode,
+            "records": result.records,
+            "rejected": result.rejected,
+        },
+        "\n".join(lines),
+    )
+    return EXIT_OK
+
+
+def _policy_source(policy_file: Path | None) -> str:
+    from safe_pip.policy import load_policy
+
+    policy = load_policy(policy_file)
+    intel = getattr(policy, "intel", None)
+    source = getattr(intel, "source", None)
+    return str(source) if source else DEFAULT_SOURCE
+
+
+def _status(args: argparse.Namespace) -> int:
+    from safe_pip.intel.store import IntelDB
+
+    with IntelDB(_db_path(args)) as db:
+        st = db.status()
+    now = dt.datetime.now(dt.timezone.utc)
+    age_days = (now - st.synced_at).total_seconds() / 86400
+    text = "\n".join(
+        [
+            f"database:  {st.path}",
+            f"source:    {st.source}",
+            f"synced:    {st.synced_at:%Y-%m-%d %H:%M} UTC ({age_days:.1f} days ago)",
+            "newest:    "
+            + (f"{st.newest_record:%Y-%m-%d %H:%M} UTC" if st.newest_record else "unknown"),
+            f"malicious: {st.malicious} reports",
+            f"vulnerabilities: {st.vulnerabilities} advisories over {st.packages} projects",
+        ]
+        + ([f"skipped:   {st.rejected} unreadable records"] if st.rejected else [])
+    )
+    _emit(
+        args,
+        {
+            "action": "status",
+            "database": str(st.path),
+            "source": st.source,
+            "synced_at": st.synced_at.isoformat(),
+            "age_days": round(age_days, 3),
+            "newest_record": st.newest_record.isoformat() if st.newest_record else None,
+            "malicious": st.malicious,
+            "vulnerabilities": st.vulnerabilities,
+            "packages": st.packages,
+            "rejected": st.rejected,
+        },
+        text,
+    )
+    return EXIT_OK
+
+
+def _lookup(args: argparse.Namespace) -> int:
+    from safe_pip.intel.check import findings_for
+    from safe_pip.intel.store import IntelDB
+
+    try:
+        req = Requirement(args.requirement)
+    except InvalidRequirement as exc:
+        raise UsageError(f"not NAME or NAME==VERSION: {args.requirement!r}") from exc
+    pinned = [s.version for s in req.specifier if s.operator in ("==", "===")]
+    if len(req.specifier) and not pinned:
+        raise UsageError("lookup takes NAME or NAME==VERSION")
+    name = canonicalize_name(req.name)
+    with IntelDB(_db_path(args)) as db:
+        if pinned:
+            findings = findings_for(db, name, pinned[0], args.sha256, location=str(req))
+            rows = [f.to_dict() for f in findings]
+            lines = [f"{f.rule_id} [{f.severity}] {f.message}" for f in findings]
+            hit = bool(findings)
+        else:
+            matches = db.for_name(name)
+            files = db.for_sha256(args.sha256) if args.sha256 else []
+            rows = [
+                {
+                    "id": m.advisory.id,
+                    "kind": m.advisory.kind,
+                    "level": m.advisory.level,
+                    "aliases": list(m.advisory.aliases),
+                    "versions": list(m.affected.versions),
+                    "fixed_versions": list(m.affected.fixed_versions()),
+                    "summary": m.advisory.summary,
+                }
+                for m in matches
+            ] + [{"id": f.advisory_id, "kind": f.kind, "filename": f.filename} for f in files]
+            lines = [
+                f"{r['id']} ({r['kind']}"
+                + (f", {r['level']}" if "level" in r else "")
+                + f"): {r.get('summary') or r.get('filename') or ''}"
+                for r in rows
+            ]
+            hit = bool(rows)
+    if not lines:
+        lines = [f"safe-pip: nothing known against {req}"]
+    _emit(args, {"action": "lookup", "query": str(req), "results": rows}, "\n".join(lines))
+    return EXIT_BLOCKED if hit else EXIT_OK
+
+
+def _http_download(url: str, dest: Path, max_bytes: int) -> None:
+    """A bounded GET into ``dest``: connect/read deadlines and a byte cap."""
+    import requests
+
+    from safe_pip.intel.sync import SyncError
+
+    try:
+        with requests.get(url, stream=True, timeout=(15, 60)) as resp:
+            if resp.status_code != 200:
+                raise SyncError(f"HTTP {resp.status_code}")
+            total = 0
+            with dest.open("wb") as out:
+                for chunk in resp.iter_content(1 << 16):  # decoded: the cap counts what is stored
+                    total += len(chunk)
+                    if total > max_bytes:
+                        raise SyncError(f"larger than {max_bytes} bytes")
+                    out.write(chunk)
+    except requests.RequestException as exc:
+        raise SyncError(str(exc)) from exc

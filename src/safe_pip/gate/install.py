@@ -1,0 +1,219 @@
+"""Install: the final pip call, which can only install the vetted files.
+
+``python -I -m pip install --no-index --no-deps --require-hashes -r vetted.txt`` where
+``vetted.txt`` names each quarantined file by absolute path with the sha256 safe-pip
+computed while downloading it. ``--no-index`` means pip cannot fetch anything else,
+``--no-deps`` that it cannot add anything the resolver did not choose, and
+``--require-hashes`` that the bytes pip reads are the bytes that were scanned (a file
+swapped in the quarantine after the scan fails here).
+
+pip reads nothing safe-pip did not read: it runs isolated (``-I``: no ``PYTHONPATH``, no
+user site, no current folder on ``sys.path``, so a ``pip/`` folder in the working directory
+is not imported) in an empty temporary folder, with ``PIP_CONFIG_FILE`` set to the null
+device and no inherited ``PIP_*`` variable; only the generated requirements file and the
+placement options the user gave (``--target``, ``--prefix``, ``--user``...) reach it.
+
+Once pip has started, it is allowed to finish: SIGINT, SIGTERM and SIGHUP are held until it
+exits (pip runs in its own session, so a Ctrl-C at the terminal does not reach it either),
+and the caller learns exactly what landed. A half-stopped pip is the one outcome that
+cannot be reported honestly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from safe_pip.errors import SafePipError
+
+INSTALL_TIMEOUT = 3600.0
+HELD_SIGNALS = tuple(
+    s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None
+)
+
+
+class InstallError(SafePipError):
+    """pip failed to install the vetted files (some may have been installed: see the report)."""
+
+
+@dataclass(frozen=True)
+class VettedFile:
+    path: Path
+    sha256: str
+    name: str = ""
+    version: str = ""
+
+
+@dataclass(frozen=True)
+class InstallRun:
+    """What the final pip call did."""
+
+    returncode: int
+    stderr: str
+    interrupted: str | None
+    """The signal that arrived while pip worked (held until it finished), if any."""
+    present: Mapping[str, str] | None
+    """After a failure: which vetted distributions the target now holds (name -> version),
+    ``None`` if that could not be determined."""
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+def requirements_text(files: Sequence[VettedFile]) -> str:
+    lines = []
+    for f in files:
+        if any(c in str(f.path) for c in "\n\r"):
+            raise InstallError(f"refusing a quarantine path with a line break: {f.path!r}")
+        lines.append(f"{f.path.resolve().as_uri()} --hash=sha256:{f.sha256}")
+    return "\n".join(lines) + "\n"
+
+
+def install_command(python: Path, requirements: Path, install_args: Sequence[str]) -> list[str]:
+    return [
+        str(python),
+        "-I",
+        "-m",
+        "pip",
+        "install",
+        "--no-index",
+        "--no-deps",
+        "--require-hashes",
+        "--only-binary",
+        ":all:",
+        *install_args,
+        "-r",
+        str(requirements),
+    ]
+
+
+def isolated_pip_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The caller's environment without anything that would make pip read another input."""
+    env = {
+        k: v
+        for k, v in (os.environ if base is None else base).items()
+        if not k.startswith("PIP_") and k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")
+    }
+    env.update(
+        {
+            "PIP_CONFIG_FILE": os.devnull,
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "PIP_NO_INPUT": "1",
+        }
+    )
+    return env
+
+
+@contextmanager
+def held_signals() -> Iterator[list[str]]:
+    """Hold SIGINT/SIGTERM/SIGHUP while the block runs; yields the names of those that came."""
+    arrived: list[str] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield arrived
+        return
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        arrived.append(signal.Signals(signum).name)
+
+    previous = {s: signal.signal(s, note) for s in HELD_SIGNALS}
+    try:
+        yield arrived
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def install(
+    python: Path,
+    files: Sequence[VettedFile],
+    install_args: Sequence[str],
+    *,
+    allow_sdist: bool = False,
+    timeout: float = INSTALL_TIMEOUT,
+) -> InstallRun:
+    """Run pip on exactly ``files`` and wait for it, whatever signal arrives meanwhile."""
+    if not files:
+        raise InstallError("nothing to install")
+    with (
+        tempfile.TemporaryDirectory(prefix="safe-pip-install-") as tmp,
+        tempfile.TemporaryDirectory(prefix="safe-pip-cwd-") as cwd,
+    ):
+        req = Path(tmp) / "vetted-requirements.txt"
+        req.write_text(requirements_text(files), encoding="utf-8")
+        cmd = install_command(python, req, install_args)
+        if allow_sdist:
+            cmd.remove("--only-binary")
+            cmd.remove(":all:")
+        with held_signals() as arrived:
+            try:
+                proc = subprocess.Popen(
+                    cmd,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    stdin=subprocess.DEVNULL,
+                    text=True,
+                    env=isolated_pip_env(),
+                    cwd=cwd,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                raise InstallError(f"cannot run pip with {python}: {exc}") from exc
+            try:
+                _out, err = _communicate(proc, timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                _out, err = proc.communicate()
+                err += f"\nsafe-pip: pip did not finish within {timeout:.0f}s and was stopped"
+        interrupted = arrived[0] if arrived else None
+        present = None if proc.returncode == 0 else installed_versions(python, install_args)
+    return InstallRun(proc.returncode, err, interrupted, present)
+
+
+def _communicate(proc: subprocess.Popen[str], timeout: float) -> tuple[str, str]:
+    """``communicate`` that a held signal's EINTR cannot cut short."""
+    while True:
+        try:
+            return proc.communicate(timeout=timeout)
+        except InterruptedError:  # pragma: no cover - PEP 475 retries for us
+            continue
+
+
+_LIST = (
+    "import importlib.metadata as m, json, sys\n"
+    "kw = {'path': sys.argv[1:]} if sys.argv[1:] else {}\n"
+    "print(json.dumps({(d.metadata['Name'] or '').lower(): d.version "
+    "for d in m.distributions(**kw)}))\n"
+)
+
+
+def installed_versions(python: Path, install_args: Sequence[str]) -> dict[str, str] | None:
+    """What the target holds now (under ``--target`` if given), read without importing it."""
+    paths: list[str] = []
+    args = list(install_args)
+    for i, arg in enumerate(args):
+        if arg in ("-t", "--target") and i + 1 < len(args):
+            paths.append(args[i + 1])
+        elif arg.startswith("--target="):
+            paths.append(arg.split("=", 1)[1])
+    try:
+        out = subprocess.run(
+            [str(python), "-I", "-c", _LIST, *paths],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=isolated_pip_env(),
+        )
+        found = json.loads(out.stdout) if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else None

@@ -1,0 +1,91 @@
+"""Scan stage: every quarantined file through the scanner, or its cached, MAC-checked result.
+
+The scanner itself (:mod:`safe_pip.scan`) takes bytes and limits and knows nothing of pip;
+this stage feeds it the files the run fetched or built, keyed in the scan-result cache by
+sha256, scanner version and policy digest. Uncached files are scanned in a small process
+pool when there are several: one large checkpoint then no longer holds up twenty small
+wheels, and the two cores of a laptop are both used.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+
+from safe_pip.gate.scan_cache import ScanResultCache
+from safe_pip.gate.state import ArtifactRun, ProgressFactory
+from safe_pip.models import ScanResult
+from safe_pip.scan import SCANNER_VERSION
+from safe_pip.scan.core.engine import scan_path
+from safe_pip.scan.core.limits import Limits
+
+POOL_MIN_BYTES = 4 << 20
+"""Below this much uncached data a process pool costs more (start-up) than it saves."""
+
+
+def default_cache() -> ScanResultCache:
+    from safe_pip.fetch import cache_dir
+
+    return ScanResultCache(cache_dir() / "scan-results")
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """fork where there is one: the workers start with the scanner already imported."""
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else None)
+
+
+def _scan_one(path: str, limits: Limits | None, display: str) -> ScanResult:
+    return scan_path(Path(path), limits=limits, display=display)
+
+
+def scan_all(
+    runs: Sequence[ArtifactRun],
+    *,
+    limits: Limits | None,
+    policy_digest: str,
+    cache: ScanResultCache,
+    progress: ProgressFactory,
+    workers: int | None = None,
+) -> None:
+    """Attach a scan result to every run that has a quarantined file (findings included)."""
+    todo = [r for r in runs if r.path is not None and r.sha256 is not None]
+    bar = progress(len(todo), "scanning")
+    try:
+        uncached: list[ArtifactRun] = []
+        for run in todo:
+            assert run.sha256 is not None
+            cached = cache.get(run.sha256, SCANNER_VERSION, policy_digest)
+            if cached is None:
+                uncached.append(run)
+                continue
+            run.scan, run.scan_cached = cached, True
+            bar.advance(run.label)
+        size = sum(r.size or 0 for r in uncached)
+        workers = workers if workers is not None else min(len(uncached), os.cpu_count() or 1, 4)
+        if workers > 1 and size >= POOL_MIN_BYTES:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
+                # Largest first: the long scans start at once, small ones fill the gaps.
+                order = sorted(uncached, key=lambda r: -(r.size or 0))
+                futures: list[tuple[ArtifactRun, Future[ScanResult]]] = [
+                    (r, pool.submit(_scan_one, str(r.path), limits, r.label)) for r in order
+                ]
+                for run, future in futures:
+                    run.scan = future.result()
+                    bar.advance(run.label)
+        else:
+            for run in uncached:
+                assert run.path is not None
+                run.scan = scan_path(run.path, limits=limits, display=run.label)
+                bar.advance(run.label)
+        for run in uncached:
+            assert run.sha256 is not None and run.scan is not None
+            cache.put(run.sha256, SCANNER_VERSION, policy_digest, run.scan)
+        for run in todo:
+            assert run.scan is not None
+            run.findings.extend(run.scan.findings)
+    finally:
+        bar.close()

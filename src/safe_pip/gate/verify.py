@@ -1,0 +1,232 @@
+"""Verify stage: what the bytes and the index say about each artifact, against the policy.
+
+Runs the verifiers of :mod:`safe_pip.verify` on every fetched artifact -- name rules,
+index rules (allowlist, yanked, cooldown), hash pins (the user's ``--hash`` values and the
+policy's) and signatures (PEP 740 provenance, sigstore sidecars) -- and adds their findings
+to the artifact's record. Verifiers report at fixed severities; only decide turns them into
+a verdict.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import tempfile
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from packaging.utils import canonicalize_name
+
+from safe_pip.gate.inputs import InstallRequest
+from safe_pip.gate.resolve import ResolvedArtifact
+from safe_pip.gate.state import ArtifactRun
+from safe_pip.models import Finding, Severity
+from safe_pip.verify.hashes import hash_findings
+from safe_pip.verify.index import FileInfo, index_findings
+from safe_pip.verify.names import name_findings
+
+if TYPE_CHECKING:
+    from safe_pip.fetch import Fetcher
+    from safe_pip.policy.model import Policy
+    from safe_pip.resolve import Resolved
+
+WORKERS = 8
+
+
+def user_pins(request: InstallRequest) -> dict[str, frozenset[str]]:
+    """Project name -> the sha256 digests the user's ``--hash`` options allow."""
+    pins: dict[str, set[str]] = {}
+    for req in request.requirements + request.constraints:
+        if req.hashes:
+            digests = {h.split(":", 1)[-1].lower() for h in req.hashes}
+            pins.setdefault(canonicalize_name(req.requirement.name), set()).update(digests)
+    return {name: frozenset(d) for name, d in pins.items()}
+
+
+def index_urls(request: InstallRequest) -> tuple[str, ...]:
+    """Every index the request may take files from, primary first."""
+    index = request.index
+    urls = ([index.index_url] if index.index_url else []) + list(index.extra_index_urls)
+    return tuple(dict.fromkeys(urls))
+
+
+def as_resolved(art: ResolvedArtifact) -> Resolved:
+    """The resolver's artifact in the shape :mod:`safe_pip.verify.index` reads today."""
+    from safe_pip.resolve import Resolved
+
+    return Resolved(
+        name=art.name,
+        version=art.version,
+        url=art.url,
+        filename=art.filename,
+        kind="dir" if art.kind == "local" else art.kind,
+        advertised_sha256=art.hashes.get("sha256"),
+        requested=art.requested,
+        is_direct=False,
+        is_yanked=art.yanked is not None,
+        page_url=art.index_url,
+        display_name=art.requested_as or art.name,
+    )
+
+
+def verify_all(
+    runs: Sequence[ArtifactRun],
+    *,
+    request: InstallRequest,
+    policy: Policy,
+    fetcher: Fetcher,
+    now: dt.datetime | None = None,
+) -> None:
+    """Add name, index, hash and signature findings to every fetched artifact."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    pins = user_pins(request)
+    for run in runs:
+        art = run.artifact
+        if art is None:
+            continue
+        loc = art.filename
+        run.findings += name_findings(art.name, policy.names, location=loc, requested=art.requested)
+        info = FileInfo(
+            art.upload_time, art.yanked is not None, art.yanked or "", None, art.index_url or ""
+        )
+        if art.upload_time is None:
+            info = FileInfo(None, art.yanked is not None, art.yanked or "", None, "not on the page")
+        run.findings += index_findings(
+            as_resolved(art), policy=policy, info=info, now=now, location=loc
+        )
+        if run.sha256 is not None:
+            run.findings += hash_findings(
+                art.name, art.version, run.sha256, user_pins=pins, policy=policy, location=loc
+            )
+    verify_signatures(runs, policy, fetcher, index_urls(request))
+
+
+def verify_signatures(
+    runs: Sequence[ArtifactRun],
+    policy: Policy,
+    fetcher: Fetcher,
+    indexes: Sequence[str] = (),
+) -> None:
+    """Find each artifact's signatures and verify them (docs/signatures.md).
+
+    Where signatures are looked for, in order: the index's PEP 691 JSON entry for the file
+    (a ``provenance`` key means the index has spoken: a URL must be readable, ``null``
+    means none and nothing else is probed; a page failing with anything but "no JSON API
+    here" blocks, since it might have stated one); otherwise the sidecars next to the file
+    (``.provenance``, ``.publish.attestation``, ``.sigstore``, ``.sigstore.json``), where a
+    404/410 means absent and any other failure blocks; for ``file://`` and find-links
+    folders the same sidecar names on disk. ``require = "off"`` skips all of it; what
+    absence means is decided by ``verify_artifact_signatures``.
+    """
+    if policy.signatures.require == "off":
+        return
+    from safe_pip.verify.index import candidate_pages
+
+    todo = [
+        r
+        for r in runs
+        if r.artifact is not None and r.path is not None and r.artifact.kind in ("wheel", "sdist")
+    ]
+    if not todo:
+        return
+    pages_of = {
+        id(r): candidate_pages(as_resolved(r.artifact), tuple(indexes))
+        for r in todo
+        if r.artifact is not None and not r.artifact.url.startswith("file:")
+    }
+    pages = list(dict.fromkeys(p for ps in pages_of.values() for p in ps))
+    page_errors: dict[str, str] = {}
+
+    def json_page(url: str) -> tuple[str, Any]:
+        from safe_pip.fetch import FetchError
+        from safe_pip.verify import sources
+        from safe_pip.verify.index import JSON_ACCEPT
+
+        try:
+            return url, json.loads(fetcher.get(url, accept=JSON_ACCEPT))
+        except ValueError:  # HTML, not PEP 691: this index has no JSON API
+            return url, None
+        except FetchError as exc:
+            if sources.http_status(exc) not in sources.NO_JSON_STATUSES:
+                page_errors[url] = str(exc)  # it might state a provenance we cannot see
+            return url, None
+
+    with (
+        tempfile.TemporaryDirectory(prefix="safe-pip-sig-") as tmp,
+        ThreadPoolExecutor(max_workers=WORKERS) as pool,
+    ):
+        docs = dict(pool.map(json_page, pages))
+        list(
+            pool.map(
+                lambda pos, run: _verify_one(
+                    run,
+                    policy,
+                    fetcher,
+                    pages_of.get(id(run), []),
+                    docs,
+                    page_errors,
+                    Path(tmp) / str(pos),
+                ),
+                range(len(todo)),
+                todo,
+            )
+        )
+
+
+def _verify_one(
+    run: ArtifactRun,
+    policy: Policy,
+    fetcher: Fetcher,
+    pages: Sequence[str],
+    docs: Mapping[str, Any],
+    page_errors: Mapping[str, str],
+    scratch: Path,
+) -> None:
+    from safe_pip.verify import parse_expected, sources, verify_artifact_signatures
+
+    art, path = run.artifact, run.path
+    assert art is not None and path is not None
+    if art.url.startswith("file:"):
+        found = sources.local_sidecars(art.url)
+    else:
+        found = sources.remote_signatures(
+            art.url,
+            art.filename,
+            run.sha256,
+            [(p, docs.get(p), page_errors.get(p)) for p in pages],
+            fetcher,
+            scratch,
+            project=art.name,
+            version=art.version,
+        )
+    run.findings.extend(
+        Finding(
+            "SIG-INVALID",
+            Severity.HIGH,
+            f"a signature source for {art.filename} could not be read, so what it holds could "
+            f"not be checked: {source}: {why}",
+            art.filename,
+            {"reason": "unavailable", "source": source},
+        )
+        for source, why in found.unreadable
+    )
+    pubs = policy.for_package(art.name, art.version).publishers or ()
+    expected = parse_expected(
+        publishers=[str(p) for p in pubs if p.kind != "identity"],
+        identities=[(p.identity, p.issuer) for p in pubs if p.kind == "identity"],
+    )
+    run.findings.extend(
+        verify_artifact_signatures(
+            path,
+            name=art.name,
+            version=art.version,
+            sidecars=found.sidecars,
+            provenance_json=found.provenance,
+            expected=expected,
+            require=policy.signatures.require,
+            trusted_root=policy.signatures.trusted_root,
+            filename=art.filename,
+        )
+    )
