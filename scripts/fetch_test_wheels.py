@@ -51,6 +51,10 @@ POPULAR: tuple[str, ...] = (
 
 ENV_VAR = "SAFE_PIP_TEST_WHEELS"
 
+#: The user's own pip, wheels only, no dependencies (every wanted file is named).
+PIP_DOWNLOAD = (sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                "--disable-pip-version-check")  # fmt: skip
+
 REAL_LIST = (
     Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "real-wheels" / "wheels.txt"
 )
@@ -138,13 +142,7 @@ def _download_pinned(batch: list[RealWheel], folder: Path) -> int:
     # An empty constraint file replaces the configured one (an empty value would not).
     env = {**os.environ, "PIP_CONSTRAINT": os.devnull}
     cmd = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--no-deps",
-        "--only-binary=:all:",
-        "--disable-pip-version-check",
+        *PIP_DOWNLOAD,
         "--require-hashes",
         *REAL_TARGET,
         "--dest",
@@ -219,18 +217,7 @@ def fetch(spec: str, cache: Path) -> bool:
     if have and (not version or any(f"-{version}" in p.name for p in have)):
         print(f"{name}: cached ({have[-1].name})")
         return True
-    cmd = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--no-deps",
-        "--only-binary=:all:",
-        "--disable-pip-version-check",
-        "--dest",
-        str(cache),
-        spec,
-    ]
+    cmd = [*PIP_DOWNLOAD, "--dest", str(cache), spec]
     print(f"{name}: {' '.join(cmd[3:])}", flush=True)
     result = subprocess.run(cmd, check=False)
     if result.returncode != 0:

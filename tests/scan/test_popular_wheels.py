@@ -18,6 +18,7 @@ Each is scanned whole in its own ``safe-pip scan`` process and must exit 0. Mark
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -33,6 +34,7 @@ def _load_fetch_script() -> ModuleType:
     spec = importlib.util.spec_from_file_location("fetch_test_wheels", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 

@@ -122,10 +122,32 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "PY-UNPARSEABLE",
-        "Python module cannot be parsed",
+        "Python module cannot be parsed, and cannot run",
         S.LOW,
-        "A .py file is not valid Python for the scanner's parser (often a newer or older "
-        "syntax); its import-time code was not checked.",
+        "A .py file is not valid Python for the interpreter that would import it (the target "
+        "interpreter compiled it and refused, or its encoding cannot be decoded), or the "
+        "scanner cannot parse it and it holds no code-execution words: importing it raises "
+        "before any of it runs.",
         "Informational: does not block under the default policy.",
+    ),
+    Rule(
+        "PY-UNREADABLE-CODE",
+        "Python module the scanner cannot parse but the importing interpreter may run",
+        S.HIGH,
+        "The scanner's Python cannot parse the file (newer syntax: a 3.12 f-string on a 3.11 "
+        "scanner), the target interpreter accepts it (or no target was given), and it holds "
+        "code-execution words (exec, eval, compile, __import__, system, load ...): its "
+        "import-time code cannot be checked, so it is not passed as harmless.",
+        _EXC,
+    ),
+    Rule(
+        "PY-EXOTIC-ENCODING",
+        "Python module declares an encoding that hides its code from byte readers",
+        S.HIGH,
+        "The PEP 263 coding declaration names a codec in which ASCII bytes do not stand for "
+        "themselves (utf-7, utf-16, ...): Python decodes it before compiling, so the code it "
+        "runs differs from what a reader or a byte search sees. The decoded text is scanned "
+        "too.",
+        _EXC,
     ),
 )

@@ -150,6 +150,8 @@ def _read_members(
                 )
             if hooks is not None:
                 hooks.member(ctx, entry.name, data, loc)
+                if hooks.scanned_before(ctx, loc):
+                    continue
             if layout and layout.torchscript:
                 ctx.torchscript += 1
                 try:

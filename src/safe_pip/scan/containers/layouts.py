@@ -32,6 +32,11 @@ class ZipHooks:
         if self.keras_config and name == "config.json" and data is not None:
             keras.read_config_json(ctx, data, loc)
 
+    def scanned_before(self, ctx: ScanContext, loc: str) -> bool:
+        """The member just hashed has the same bytes (and the same reading) as one already
+        scanned in this artifact: its findings were reported there (wheels only)."""
+        return self.wheel is not None and self.wheel.scanned_before(ctx, loc)
+
     def finish(self, ctx: ScanContext, reread: Callable[[str], bytes | None] | None = None) -> None:
         if self.wheel is not None:
             self.wheel.finish(ctx, reread)

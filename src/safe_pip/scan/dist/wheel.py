@@ -34,6 +34,7 @@ from email.parser import BytesParser
 from safe_pip.models import Finding, Severity, TargetEnvironment
 from safe_pip.scan.core.blob import Blob
 from safe_pip.scan.core.context import ScanContext
+from safe_pip.scan.core.paths import is_test_path
 from safe_pip.scan.dist import entrypoints, pth
 from safe_pip.scan.dist.layout import Place, place, site_dirs
 from safe_pip.scan.dist.shadowing import default_environment, norm, owner_of
@@ -41,6 +42,8 @@ from safe_pip.scan.dist.shadowing import default_environment, norm, owner_of
 _WHEEL = re.compile(r"^([^/]+)\.dist-info/WHEEL$")
 _RECORD_SELF = ("RECORD", "RECORD.jws", "RECORD.p7s")
 _MAX_META = 16 * 1024 * 1024
+_DEDUPE_MIN = 512
+"""Members smaller than this are not worth a set entry (empty __init__.py and the like)."""
 _STARTUP_MODULES = ("sitecustomize", "usercustomize")
 _STDLIB_HARMLESS = frozenset({"test", "tests", "this", "antigravity", "idlelib", "turtledemo"})
 
@@ -57,6 +60,7 @@ class WheelCheck:
     files: dict[str, list[tuple[str | None, int]]] = field(default_factory=dict)
     """member → [(sha256 digest b64 or None if unreadable, size)] (duplicates keep all)."""
     texts: dict[str, bytes] = field(default_factory=dict)
+    _last: str | None = None
 
     @property
     def dist(self) -> str:
@@ -70,9 +74,27 @@ class WheelCheck:
         for piece in data.chunks():
             h.update(piece)
         digest = base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode()
+        self._last = digest if data.size >= _DEDUPE_MIN else None
         self.files.setdefault(name, []).append((digest, data.size))
         if self._wanted(name) and data.size <= _MAX_META:
             self.texts[name] = data.read(0, data.size)
+
+    def scanned_before(self, ctx: ScanContext, loc: str) -> bool:
+        """Scan a member once per digest (virtualenv embeds pip and setuptools twice over).
+
+        Everything a reader's verdict can depend on besides the bytes is in the key: the file
+        name (``.py``, ``setup.py``), whether it sits in a test folder, the wheel's own
+        packages and a TorchScript archive around it.
+        """
+        if self._last is None:
+            return False
+        base = loc.rsplit("!", 1)[-1].rsplit("/", 1)[-1]
+        key = (self._last, base, is_test_path(loc), ctx.own_packages, ctx.torchscript > 0)
+        if key in ctx.scanned:
+            ctx.saw("duplicate")
+            return True
+        ctx.scanned.add(key)
+        return False
 
     def _wanted(self, name: str) -> bool:
         if name.startswith(f"{self.dist_info}/"):
@@ -86,6 +108,7 @@ class WheelCheck:
         )
 
     def finish(self, ctx: ScanContext, reread: Reread | None = None) -> None:
+        ctx.drain()  # source findings of offloaded members, before they are judged here
         ctx.saw("wheel")
         env = ctx.target or default_environment()
         python = ctx.target.python_version if ctx.target else None
