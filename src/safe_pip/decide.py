@@ -7,10 +7,14 @@ blocked (or allowed)?" always has one answer, here:
    match ``[scan] allow_globals`` (global, or the package's own block) are
    dropped, with a note.  ``PICKLE-GLOBAL-DANGEROUS`` is never dropped: the
    known gadgets can only be excepted, deliberately and with an expiry.
-2. Findings of severity MEDIUM or worse block; lower ones are warnings.
-   ``[scan] unknown_globals = "warn"`` turns ``PICKLE-GLOBAL-UNKNOWN`` into a
-   warning.
-3. A blocking finding covered by an ``[[exception]]`` (package, optional
+2. :data:`SETTINGS` — the one table of policy settings that soften a rule —
+   turns a finding into a warning (reported at low severity, so every report
+   format shows what the policy made of it) or drops it: typosquats
+   (``[names] typosquat``), yanked releases (``[install] yanked``) and unknown
+   pickle globals (``[scan] unknown_globals``).  Scanners and verifiers report
+   these at fixed severities and never read the setting.
+3. Findings of severity MEDIUM or worse block; lower ones are warnings.
+4. A blocking finding covered by an ``[[exception]]`` (package, optional
    version, optional sha256, rule or ``*``) becomes an
    :class:`~safe_pip.models.AppliedException`.  An exception past its
    ``expires`` date is not applied; it is reported in ``notes`` and as a
@@ -24,8 +28,11 @@ layers pass ``safe_pip.policy.load_policy()``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+import enum
+import functools
+from collections.abc import Mapping, Sequence
 
 from safe_pip.models import AppliedException, Decision, Finding, Severity, Verdict
 from safe_pip.policy.model import Policy, PolicyException
@@ -33,6 +40,39 @@ from safe_pip.policy.model import Policy, PolicyException
 BLOCK_AT = Severity.MEDIUM
 UNKNOWN_GLOBAL = "PICKLE-GLOBAL-UNKNOWN"
 EXPIRED_RULE = "POLICY-EXCEPTION-EXPIRED"
+
+
+class Treatment(enum.Enum):
+    """What a policy setting does to a rule's findings."""
+
+    WARN = "warn"
+    """A warning, at low severity: reported, never blocking."""
+    OFF = "off"
+    """Dropped: the policy turned the check off."""
+
+
+SETTINGS: Mapping[str, tuple[str, Mapping[str, Treatment]]] = {
+    # rule id: (policy key, {setting value: treatment}); any other value: decided by severity
+    "NAME-TYPOSQUAT": ("names.typosquat", {"warn": Treatment.WARN, "off": Treatment.OFF}),
+    "INDEX-YANKED": ("install.yanked", {"warn": Treatment.WARN, "allow": Treatment.OFF}),
+    UNKNOWN_GLOBAL: ("scan.unknown_globals", {"warn": Treatment.WARN}),
+}
+"""The only place a policy setting changes what a finding means.  A new softening
+setting is a row here, not a severity computed inside a verifier."""
+
+
+def _setting(policy: Policy, key: str) -> object:
+    return functools.reduce(getattr, key.split("."), policy)
+
+
+def treatment(finding: Finding, policy: Policy) -> Treatment | None:
+    """What the policy's settings do to ``finding`` (None: decided by its severity)."""
+    entry = SETTINGS.get(finding.rule_id)
+    if entry is None:
+        return None
+    key, treatments = entry
+    value = _setting(policy, key)
+    return treatments.get(value) if isinstance(value, str) else None
 
 
 def decide(
@@ -60,9 +100,15 @@ def decide(
         if pattern is not None:
             allowed_globals.append(f"{_global_name(finding)} (allow_globals {pattern!r})")
             continue
-        if finding.severity < BLOCK_AT or (
-            finding.rule_id == UNKNOWN_GLOBAL and policy.scan.unknown_globals == "warn"
-        ):
+        how = treatment(finding, policy)
+        if how is Treatment.OFF:
+            continue
+        if how is Treatment.WARN:
+            warnings.append(
+                dataclasses.replace(finding, severity=min(finding.severity, Severity.LOW))
+            )
+            continue
+        if finding.severity < BLOCK_AT:
             warnings.append(finding)
             continue
         applied = _apply_exceptions(

@@ -28,3 +28,22 @@ class PolicyError(SafePipError):
 
 class NotImplementedYet(SafePipError):
     """A command whose implementation has not landed yet."""
+
+
+class FetchError(SafePipError):
+    """A download or an index read failed, or broke a bound; nothing is installed.
+
+    Defined here, below every layer, because the gate raises it and the verify stage
+    (signature sources) must tell "absent" (``status`` 404/410) from "unreadable".
+    """
+
+    def __init__(
+        self, message: str, *, status: int | None = None, unreachable: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        """The HTTP status when the server answered, None for connection-level failures."""
+        self.unreachable = unreachable
+        """No server answered at all (refused, DNS, timeout); never for a TLS failure,
+        where *someone* answered with the wrong certificate.  The org policy loader may
+        fall back to a fresh cached copy only then."""

@@ -93,7 +93,7 @@ def install(
 def sig_findings(r: Result) -> list[dict[str, object]]:
     return [
         f
-        for a in r.json()["artifacts"]
+        for a in r.json()["targets"]
         for f in a["findings"]
         if str(f["rule_id"]).startswith("SIG-")
     ]
@@ -292,7 +292,7 @@ def test_json_page_that_errors_is_not_read_as_unsigned(
 ) -> None:
     """A page that could have stated a provenance but answered 503 blocks; a 404 says
     "no JSON API here" and the sidecars decide (here: none, which "available" allows)."""
-    from safe_pip.fetch import Fetcher, Quarantine
+    from safe_pip.gate.fetch import Fetcher, Quarantine
     from safe_pip.gate.resolve import ResolvedArtifact
     from safe_pip.gate.state import ArtifactRun
     from safe_pip.gate.verify import verify_signatures

@@ -36,10 +36,9 @@ def sdist_refused(what: str, why: str) -> Finding:
 def local_inputs(request: InstallRequest) -> list[str]:
     """The local trees and archives the user named, as they are shown in reports."""
     shown = []
-    for req in request.requirements:
-        if req.local_path is None:
-            continue
-        spec = req.local_path + (f" ({req.origin})" if req.origin != "command line" else "")
+    for req in request.build_candidates:
+        where = req.local_path or req.url or str(req.requirement)
+        spec = where + (f" ({req.origin})" if req.origin != "command line" else "")
         shown.append(f"-e {spec}" if req.editable else spec)
     return shown
 

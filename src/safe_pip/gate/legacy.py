@@ -27,13 +27,13 @@ from packaging.utils import canonicalize_name
 
 from safe_pip.errors import SafePipError, UsageError
 from safe_pip.gate.build import sdist_refused
-from safe_pip.gate.inputs import IndexSettings, InstallRequest, RequirementInput, ResolveOptions
+from safe_pip.gate.inputs import InstallRequest, RequirementInput
 from safe_pip.gate.resolve import Resolution, ResolvedArtifact
 from safe_pip.gate.state import ArtifactRun, ProgressFactory, StageBlocked
 from safe_pip.models import Finding, Severity
 
 if TYPE_CHECKING:
-    from safe_pip.fetch import Fetcher, NetSettings
+    from safe_pip.gate.fetch import Fetcher, NetSettings
     from safe_pip.policy.model import Policy
     from safe_pip.resolve import PipArgs, Resolved
 
@@ -91,42 +91,23 @@ def _requirement(
 
 
 def read_inputs(args: Sequence[str], python: Path) -> LegacyInputs:
-    """The user's pip arguments, requirement files and pip configuration, as a request."""
-    from safe_pip import resolve as rs
-    from safe_pip.verify.hashes import read_requirement_files
+    """The request from :func:`safe_pip.gate.inputs.read_inputs` (every input, pip's grammar).
 
-    pip_args = rs.parse_pip_args(args)
-    if not (pip_args.requirements or pip_args.requirement_files or pip_args.editables):
+    ``pip_args`` is kept only for the legacy dry-run resolver below; the request - with its
+    build candidates, index settings and pins - is what the pipeline judges.
+    """
+    from safe_pip import resolve as rs
+    from safe_pip.gate import inputs
+
+    request = inputs.read_inputs(args, python=python)
+    if not request.requirements:
         raise UsageError("nothing to install: name a requirement, -r FILE or -e PATH")
-    reqs = [_requirement(e, "command line", frozenset(), True) for e in pip_args.editables]
-    reqs += [_requirement(r, "command line", frozenset(), False) for r in pip_args.requirements]
-    for line in read_requirement_files(pip_args.requirement_files):
-        reqs.append(_requirement(line.spec, line.where, line.hashes, line.editable))
-    settings = net_settings(python, pip_args)
-    urls = settings.index_urls
-    request = InstallRequest(
-        requirements=tuple(reqs),
-        constraints=(),
-        index=IndexSettings(
-            index_url=urls[0] if urls else None,
-            extra_index_urls=tuple(urls[1:]),
-            find_links=pip_args.find_links,
-            no_index=pip_args.no_index,
-            trusted_hosts=settings.trusted_hosts,
-            cert=settings.cert,
-            client_cert=settings.client_cert,
-            proxy=settings.proxy,
-            timeout=settings.timeout,
-        ),
-        options=ResolveOptions(),
-        install_args=pip_args.install,
-    )
-    return LegacyInputs(request, pip_args)
+    return LegacyInputs(request, rs.parse_pip_args(args))
 
 
 def net_settings(python: Path, pip_args: PipArgs) -> NetSettings:
     """pip's effective network settings: its config files and env, then the command line."""
-    from safe_pip.fetch import NetSettings, credentials_from_urls
+    from safe_pip.gate.fetch import Bounds, NetSettings, credentials_from_urls
 
     values: dict[str, str] = {}
     env = pip_env()
@@ -162,13 +143,13 @@ def net_settings(python: Path, pip_args: PipArgs) -> NetSettings:
         proxy=pip_args.proxy or values.get("proxy") or None,
         credentials=credentials_from_urls(urls),
         index_urls=tuple(dict.fromkeys(u for u in urls if u)),
-        timeout=timeout_value,
+        bounds=Bounds(read_timeout=timeout_value),
     )
 
 
 def fetch_settings(request: InstallRequest) -> NetSettings:
     """The fetcher's settings for a request (credentials come from the index URLs)."""
-    from safe_pip.fetch import NetSettings, credentials_from_urls
+    from safe_pip.gate.fetch import Bounds, NetSettings, credentials_from_urls
 
     index = request.index
     urls = ([index.index_url] if index.index_url else []) + list(index.extra_index_urls)
@@ -179,7 +160,7 @@ def fetch_settings(request: InstallRequest) -> NetSettings:
         proxy=index.proxy,
         credentials=credentials_from_urls(urls),
         index_urls=tuple(urls),
-        timeout=index.timeout or 60.0,
+        bounds=Bounds(read_timeout=index.timeout or 60.0),
     )
 
 
@@ -241,7 +222,7 @@ def _explain_failure(
 ) -> None:
     """Resolver failures that are really policy refusals become findings (exit 1)."""
     from safe_pip import resolve as rs
-    from safe_pip.fetch import FetchError
+    from safe_pip.gate.fetch import FetchError
 
     stderr = getattr(exc, "stderr", "") or ""
     pinned = any(r.hashes for r in request.requirements)
@@ -286,7 +267,7 @@ def fetch_all(
     todo: Callable[[ArtifactRun], bool],
 ) -> None:
     """Bring every artifact ``todo`` selects into quarantine; network errors raise."""
-    from safe_pip.fetch import FetchError, HashMismatch
+    from safe_pip.gate.fetch import FetchError, HashMismatch
 
     chosen = [r for r in runs if todo(r)]
     bar = progress(len(chosen), "downloading")

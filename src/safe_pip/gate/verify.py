@@ -17,8 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from packaging.utils import canonicalize_name
-
 from safe_pip.gate.inputs import InstallRequest
 from safe_pip.gate.resolve import ResolvedArtifact
 from safe_pip.gate.state import ArtifactRun
@@ -28,7 +26,7 @@ from safe_pip.verify.index import FileInfo, index_findings
 from safe_pip.verify.names import name_findings
 
 if TYPE_CHECKING:
-    from safe_pip.fetch import Fetcher
+    from safe_pip.gate.fetch import Fetcher
     from safe_pip.policy.model import Policy
     from safe_pip.resolve import Resolved
 
@@ -39,9 +37,9 @@ def user_pins(request: InstallRequest) -> dict[str, frozenset[str]]:
     """Project name -> the sha256 digests the user's ``--hash`` options allow."""
     pins: dict[str, set[str]] = {}
     for req in request.requirements + request.constraints:
-        if req.hashes:
+        if req.hashes and req.name:
             digests = {h.split(":", 1)[-1].lower() for h in req.hashes}
-            pins.setdefault(canonicalize_name(req.requirement.name), set()).update(digests)
+            pins.setdefault(req.name, set()).update(digests)
     return {name: frozenset(d) for name, d in pins.items()}
 
 
@@ -140,7 +138,7 @@ def verify_signatures(
     page_errors: dict[str, str] = {}
 
     def json_page(url: str) -> tuple[str, Any]:
-        from safe_pip.fetch import FetchError
+        from safe_pip.gate.fetch import FetchError
         from safe_pip.verify import sources
         from safe_pip.verify.index import JSON_ACCEPT
 
@@ -184,7 +182,7 @@ def _verify_one(
     page_errors: Mapping[str, str],
     scratch: Path,
 ) -> None:
-    from safe_pip.verify import parse_expected, sources, verify_artifact_signatures
+    from safe_pip.verify import sources, verify_artifact_signatures
 
     art, path = run.artifact, run.path
     assert art is not None and path is not None
@@ -212,11 +210,7 @@ def _verify_one(
         )
         for source, why in found.unreadable
     )
-    pubs = policy.for_package(art.name, art.version).publishers or ()
-    expected = parse_expected(
-        publishers=[str(p) for p in pubs if p.kind != "identity"],
-        identities=[(p.identity, p.issuer) for p in pubs if p.kind == "identity"],
-    )
+    expected = policy.for_package(art.name, art.version).publishers or ()
     run.findings.extend(
         verify_artifact_signatures(
             path,
