@@ -21,6 +21,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("shim", "shim", "install, remove or show the PATH shims that route pip through safe-pip"),
     ("shell-init", "shell_init", "print shell functions that route pip through safe-pip"),
     ("serve", "serve", "run the organisation's vetting index in front of upstream indexes"),
+    ("completion", "completion", "print a tab-completion script for bash, zsh or fish"),
 )
 
 
