@@ -22,8 +22,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from safe_pip.cli import build_parser
+    """Print the script for the parser this run was parsed with (``cli`` hands it in)."""
     from safe_pip.completion import script
 
-    sys.stdout.write(script(args.shell, build_parser()))
+    sys.stdout.write(script(args.shell, args._parser))
     return EXIT_OK
