@@ -1,0 +1,45 @@
+"""verify/index.py reports a yanked release at one fixed severity; the policy's
+``[install] yanked`` setting is applied by decide, end to end from a real policy file."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from safe_pip.decide import decide
+from safe_pip.models import Severity
+from safe_pip.policy import load_policy
+from safe_pip.verify.index import artifact_findings
+
+NOW = dt.datetime(2026, 1, 10, tzinfo=dt.timezone.utc)
+
+
+@dataclass(frozen=True)
+class _Artifact:
+    name: str = "alpha"
+    version: str = "1.0"
+    url: str = "https://idx.test/files/alpha-1.0-py3-none-any.whl"
+    page_url: str | None = "https://idx.test/simple/alpha/"
+    yanked: str | None = "broken build"
+    upload_time: dt.datetime | None = NOW - dt.timedelta(days=90)
+
+
+@pytest.mark.parametrize(
+    "setting, blocks, warns",
+    [("block", True, False), ("warn", False, True), ("allow", False, False)],
+)
+def test_yanked_is_high_whatever_the_setting_and_decide_applies_it(
+    tmp_path: Path, setting: str, blocks: bool, warns: bool
+) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text(f'version = 1\n[install]\nyanked = "{setting}"\n')
+    policy = load_policy(path, cwd=tmp_path, env={"HOME": str(tmp_path)})
+    findings = artifact_findings(_Artifact(), policy=policy, now=NOW, location="alpha.whl")
+    (yanked,) = [f for f in findings if f.rule_id == "INDEX-YANKED"]
+    assert yanked.severity is Severity.HIGH and "broken build" in yanked.message
+    verdict = decide(findings, target="alpha.whl", policy=policy)
+    assert any(f.rule_id == "INDEX-YANKED" for f in verdict.blocking) is blocks
+    assert any(f.rule_id == "INDEX-YANKED" for f in verdict.warnings) is warns
