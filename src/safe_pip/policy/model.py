@@ -730,7 +730,7 @@ class Policy:
         return next((p for p in patterns if global_matches(p, module, name)), None)
 
     def digest(self) -> str:
-        """A stable sha256 of what this policy decides (for the verdict cache).
+        """A stable sha256 of what this policy decides (the scan-result cache is keyed by it).
 
         Every compared field counts; sources, origins and notes are left out, so the same
         rules loaded from different files give the same digest.  Exceptions expire by
