@@ -9,7 +9,7 @@ the zip — the loaders go by those names — never from the zip's own file name
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from safe_pip.scan.core.blob import Blob
 from safe_pip.scan.core.context import ScanContext
@@ -36,14 +36,21 @@ class ZipHooks:
     def member(self, ctx: ScanContext, name: str, data: Blob | None, loc: str) -> None:
         if self.wheel is not None:
             self.wheel.member(ctx, name, data, loc)
-        if self.keras_config and name == "config.json" and data is not None:
+        if data is not None and name == "config.json" and self.keras_config:
             keras.read_config_json(ctx, data, loc)
+        elif data is not None and name.endswith("/config.json"):
+            keras.read_folder_config(ctx, data, loc)
         for script in self.scripts:
             script.member(ctx, name, data, loc)
 
-    def finish(self, ctx: ScanContext) -> None:
+    def scanned_before(self, ctx: ScanContext, loc: str) -> bool:
+        """The member just hashed has the same bytes (and the same reading) as one already
+        scanned in this artifact: its findings were reported there (wheels only)."""
+        return self.wheel is not None and self.wheel.scanned_before(ctx, loc)
+
+    def finish(self, ctx: ScanContext, reread: Callable[[str], bytes | None] | None = None) -> None:
         if self.wheel is not None:
-            self.wheel.finish(ctx)
+            self.wheel.finish(ctx, reread)
 
 
 def _script_prefixes(names: Sequence[str], layout: TorchLayout | None) -> list[str]:
@@ -62,6 +69,10 @@ def _script_prefixes(names: Sequence[str], layout: TorchLayout | None) -> list[s
     return sorted(prefixes)
 
 
+def _has_folder_config(names: Sequence[str]) -> bool:
+    return any(n.endswith("/config.json") for n in names)
+
+
 def for_zip(
     ctx: ScanContext, names: Sequence[str], location: str, layout: TorchLayout | None
 ) -> ZipHooks | None:
@@ -75,6 +86,6 @@ def for_zip(
     if wheel is not None:
         scripts = []  # a wheel is installed, not loaded by torch.jit; its files are Python
     is_keras = layout is None and keras.is_keras_archive(set(names))
-    if wheel is None and not is_keras and not scripts:
+    if wheel is None and not is_keras and not scripts and not _has_folder_config(names):
         return None
     return ZipHooks(location, wheel, is_keras, scripts)
