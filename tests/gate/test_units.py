@@ -18,6 +18,7 @@ from safe_pip.gate.scan_cache import ScanResultCache
 from safe_pip.models import Finding, ScanResult, Severity, Skipped
 from safe_pip.policy.model import InstallPolicy, NamePattern, NamesPolicy, Policy
 from safe_pip.resolve import (
+    Resolved,
     ResolveError,
     check_pip_version,
     is_local_build,
@@ -198,8 +199,7 @@ def test_parse_report_rejects_garbage() -> None:
 # --- index checks ------------------------------------------------------------------------------
 
 
-def _item(**kw: object):  # type: ignore[no-untyped-def]
-    from safe_pip.resolve import Resolved
+def _item(**kw: object) -> Resolved:
 
     base: dict[str, object] = dict(
         name="alpha",
@@ -222,9 +222,11 @@ def test_index_findings() -> None:
     policy = Policy(install=InstallPolicy(min_age=dt.timedelta(days=7), yanked="block"))
     young = FileInfo(now - dt.timedelta(days=1), False, "", None, "page")
     old = FileInfo(now - dt.timedelta(days=30), True, "broken", None, "page")
-    rules = lambda info: [  # noqa: E731
-        f.rule_id for f in index_findings(_item(), policy=policy, info=info, now=now, location="x")
-    ]
+
+    def rules(info: FileInfo | None) -> list[str]:
+        found = index_findings(_item(), policy=policy, info=info, now=now, location="x")
+        return [f.rule_id for f in found]
+
     assert rules(young) == ["INDEX-TOO-NEW"]
     assert rules(old) == ["INDEX-YANKED"]
     assert rules(None) == ["INDEX-AGE-UNKNOWN"]

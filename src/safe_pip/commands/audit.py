@@ -16,9 +16,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from safe_pip.commands.policy_flags import add_policy_flags, flags_toml
 from safe_pip.errors import EXIT_BLOCKED, EXIT_OK, UsageError
+from safe_pip.models import Finding, Severity
+
+if TYPE_CHECKING:
+    from safe_pip.policy.model import Policy
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -64,9 +69,26 @@ def run(args: argparse.Namespace) -> int:
         env = site.from_path(args.path)
     else:
         env = site.from_python(args.python or venv_python() or Path(sys.executable))
-    result = audit(env, policy, model_dirs=tuple(args.models))
+    result = audit(env, policy, model_dirs=tuple(args.models), journal_findings=_unrecorded(policy))
     sys.stdout.write(_render(args.format, result))
     return EXIT_BLOCKED if result.blocked else EXIT_OK
+
+
+def _unrecorded(policy: Policy) -> tuple[Finding, ...]:
+    """Installs the audit log shows started (intent) but never finished (outcome)."""
+    from safe_pip.gate import journal
+
+    log = Path(policy.audit.log).expanduser() if policy.audit.log else journal.default_path()
+    return tuple(
+        Finding(
+            "AUDIT-INSTALL-UNRECORDED",
+            Severity.MEDIUM,
+            item.describe(),
+            f"{log}#run={item.run_id}",
+            {"run_id": item.run_id, "target": item.target, "files": list(item.files)},
+        )
+        for item in journal.unfinished(log)
+    )
 
 
 def _render(fmt: str, result: object) -> str:

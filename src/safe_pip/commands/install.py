@@ -20,7 +20,7 @@ from types import FrameType
 from typing import Any
 
 from safe_pip.commands.policy_flags import add_policy_flags, flags_toml
-from safe_pip.errors import EXIT_ERROR, SafePipError
+from safe_pip.errors import EXIT_ERROR
 from safe_pip.gate.pipeline import InstallResult, Interrupted
 from safe_pip.models import Artifact, Decision, ScanResult, Verdict
 from safe_pip.report import ReportItem
@@ -47,47 +47,36 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from safe_pip.fetch import Fetcher, Quarantine
-    from safe_pip.gate import legacy, pipeline, scan
+    from safe_pip.gate import legacy, pipeline
+    from safe_pip.gate.install import SignalHold
     from safe_pip.gate.journal import Journal, default_path
     from safe_pip.policy import load_policy
     from safe_pip.progress import Progress
 
-    signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops the run the way Ctrl-C does
+    for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)):
+        signal.signal(signum, _interrupt)  # stop the run the way Ctrl-C does
     python = legacy.target_python(args.python)
-    command = ["safe-pip", *sys.argv[1:]]
     policy = load_policy(args.policy, flags=flags_toml(args))
     log = Path(policy.audit.log).expanduser() if policy.audit.log else default_path()
-    with Journal(log) as journal:
-        try:
-            inputs = legacy.read_inputs(args.extra_args, python)
-        except SafePipError as exc:
-            result = InstallResult(target=python, dry_run=args.dry_run, error=str(exc))
-            result.exit_code = exc.exit_code
-            pipeline._record(journal, command, result)
-            return _emit(args, result)
-        fetcher = Fetcher(Quarantine.default(), legacy.fetch_settings(inputs.request))
-        try:
-            stages = pipeline.Stages(
-                resolve=legacy.resolver(inputs.pip_args, python, policy, fetcher),
-                fetcher=fetcher,
-                fetch=legacy.fetch_all,
-                cache=scan.default_cache(),
-            )
-            result = pipeline.run(
-                inputs.request,
+    stages = legacy.stages(args.extra_args, python, policy)
+    hold = SignalHold()
+    try:
+        with Journal(log) as journal:
+            ctx = pipeline.Context(
                 policy=policy,
                 target=python,
-                stages=stages,
                 journal=journal,
-                command=command,
+                command=["safe-pip", *sys.argv[1:]],
                 dry_run=args.dry_run,
                 confirm=lambda partial: _confirm(args, partial),
                 progress=Progress,
+                hold=hold,
             )
-        finally:
-            fetcher.close()
-    return _emit(args, result)
+            result = pipeline.run(stages, ctx)
+        hold.start()  # whatever happened is reported as it happened, not cut off
+        return _emit(args, result)
+    finally:
+        hold.release()
 
 
 def _confirm(args: argparse.Namespace, result: InstallResult) -> bool:

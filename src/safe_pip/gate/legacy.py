@@ -15,7 +15,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from packaging.utils import canonicalize_name
 from safe_pip.errors import SafePipError, UsageError
 from safe_pip.gate.build import sdist_refused
 from safe_pip.gate.inputs import IndexSettings, InstallRequest, RequirementInput, ResolveOptions
+from safe_pip.gate.pipeline import Stages
 from safe_pip.gate.resolve import Resolution, ResolvedArtifact
 from safe_pip.gate.state import ArtifactRun, ProgressFactory, StageBlocked
 from safe_pip.models import Finding, Severity
@@ -203,45 +203,91 @@ def _artifact(
     )
 
 
-def resolver(
-    pip_args: PipArgs, python: Path, policy: Policy, fetcher: Fetcher
-) -> Callable[[InstallRequest], Resolution]:
-    """A ``resolve(request) -> Resolution`` that runs the target pip's dry run."""
+def resolve_with_pip(
+    pip_args: PipArgs, python: Path, policy: Policy, request: InstallRequest, fetcher: Fetcher
+) -> Resolution:
+    """The target pip's dry run, as a :class:`Resolution`."""
     from safe_pip import resolve as rs
     from safe_pip.verify.index import lookup_file_info
 
-    def resolve(request: InstallRequest) -> Resolution:
-        env = pip_env()
-        rs.check_pip_version(rs.pip_version(python, env=env), python)
-        allow_sdist = policy.install.allow_sdist
-        try:
-            resolution = rs.resolve(python, pip_args, allow_sdist=allow_sdist, env=env)
-        except rs.ResolveError as exc:
-            _explain_failure(exc, request, policy, fetcher)
-            raise
-        indexes = resolution.index_urls or fetcher.settings.index_urls
+    env = pip_env()
+    rs.check_pip_version(rs.pip_version(python, env=env), python)
+    try:  # never let pip build: sdists are built by the gate's build stage, if at all
+        resolution = rs.resolve(python, pip_args, allow_sdist=False, env=env)
+    except rs.ResolveError as exc:
+        sdist = _explain_failure(exc, request, policy, fetcher)
+        if sdist is not None:
+            return Resolution((sdist,))
+        raise
+    indexes = resolution.index_urls or fetcher.settings.index_urls
 
-        def one(item: Resolved) -> ResolvedArtifact:
-            info = None
-            if policy.install.min_age.total_seconds() > 0:
-                info = lookup_file_info(item, indexes, lambda u, a: fetcher.get(u, accept=a))
-            yanked = None
-            if item.is_yanked or (info is not None and info.yanked):
-                yanked = info.yanked_reason if info is not None else ""
-            return _artifact(item, info.upload_time if info else None, yanked)
+    def one(item: Resolved) -> ResolvedArtifact:
+        info = None
+        if policy.install.min_age.total_seconds() > 0:
+            info = lookup_file_info(item, indexes, lambda u, a: fetcher.get(u, accept=a))
+        yanked = None
+        if item.is_yanked or (info is not None and info.yanked):
+            yanked = info.yanked_reason if info is not None else ""
+        return _artifact(item, info.upload_time if info else None, yanked)
 
-        with ThreadPoolExecutor(max_workers=FETCH_WORKERS) as pool:
-            return Resolution(tuple(pool.map(one, resolution.items)))
+    with ThreadPoolExecutor(max_workers=FETCH_WORKERS) as pool:
+        return Resolution(tuple(pool.map(one, resolution.items)))
 
-    return resolve
+
+def stages(args: Sequence[str], python: Path, policy: Policy) -> Stages:
+    """The pipeline's outside stages for ``safe-pip install ARGS`` with today's pieces."""
+    from safe_pip.fetch import Fetcher, Quarantine
+    from safe_pip.gate.scan import default_cache
+
+    read: list[LegacyInputs] = []
+
+    def read_request() -> InstallRequest:
+        read.append(read_inputs(args, python))
+        return read[-1].request
+
+    def resolve(request: InstallRequest, fetcher: Fetcher) -> Resolution:
+        mine = read[-1]
+        args = mine.pip_args if request is mine.request else pip_args_for(request)
+        return resolve_with_pip(args, python, policy, request, fetcher)
+
+    return Stages(
+        read_inputs=read_request,
+        resolve=resolve,
+        fetcher=lambda request: Fetcher(Quarantine.default(), fetch_settings(request)),
+        fetch=fetch_all,
+        cache=default_cache(),
+    )
+
+
+def pip_args_for(request: InstallRequest) -> PipArgs:
+    """pip arguments for a request the gate made (build dependencies, built wheels)."""
+    from safe_pip import resolve as rs
+
+    index = request.index
+    args: list[str] = []
+    if index.index_url:
+        args += ["-i", index.index_url]
+    for url in index.extra_index_urls:
+        args += ["--extra-index-url", url]
+    for link in index.find_links:
+        args += ["-f", link]
+    for host in index.trusted_hosts:
+        args += ["--trusted-host", host]
+    if index.no_index:
+        args.append("--no-index")
+    if request.options.ignore_installed:
+        args.append("--ignore-installed")
+    args += list(request.install_args)
+    args += [str(r.requirement) for r in request.requirements]
+    return rs.parse_pip_args(args)
 
 
 def _explain_failure(
     exc: Exception, request: InstallRequest, policy: Policy, fetcher: Fetcher
-) -> None:
-    """Resolver failures that are really policy refusals become findings (exit 1)."""
+) -> ResolvedArtifact | None:
+    """Resolver failures that are really policy refusals become findings (exit 1); a
+    source-only project the policy lets the gate build is returned as its sdist."""
     from safe_pip import resolve as rs
-    from safe_pip.fetch import FetchError
 
     stderr = getattr(exc, "stderr", "") or ""
     pinned = any(r.hashes for r in request.requirements)
@@ -260,23 +306,67 @@ def _explain_failure(
         )
         raise StageBlocked(label, [finding]) from exc
     missing = rs.unmatched_requirement(stderr)
-    if missing is None or policy.install.allow_sdist:
-        return
+    if missing is None:
+        return None
     try:
-        name = canonicalize_name(Requirement(missing).name)
+        wanted = Requirement(missing)
     except InvalidRequirement:
-        return
+        return None
+    name = canonicalize_name(wanted.name)
     for index in fetcher.settings.index_urls:
         page = index.rstrip("/") + f"/{name}/"
         try:
             doc = json.loads(fetcher.get(page, accept="application/vnd.pypi.simple.v1+json"))
         except (SafePipError, ValueError):
             continue
-        files = [f.get("filename", "") for f in doc.get("files", []) if isinstance(f, dict)]
-        if any(f.endswith((".tar.gz", ".zip", ".tar.bz2")) for f in files):
+        sdist = _newest_sdist(doc, page, name, wanted)
+        if sdist is None:
+            continue
+        if not policy.install.allow_sdist:
             why = f"has no wheel for this environment, only an sdist on {page}"
             raise StageBlocked(name, [sdist_refused(name, why)]) from exc
-    del FetchError
+        return sdist
+    return None
+
+
+def _newest_sdist(
+    doc: object, page: str, name: str, wanted: Requirement
+) -> ResolvedArtifact | None:
+    """The newest sdist on a PEP 691 page that satisfies ``wanted``."""
+    from urllib.parse import urljoin
+
+    from packaging.utils import InvalidSdistFilename, parse_sdist_filename
+    from packaging.version import Version
+
+    files = doc.get("files", []) if isinstance(doc, dict) else []
+    best: tuple[Version, dict[str, object]] | None = None
+    for entry in files:
+        if not isinstance(entry, dict) or entry.get("yanked"):
+            continue
+        try:
+            _, version = parse_sdist_filename(str(entry.get("filename", "")))
+        except InvalidSdistFilename:
+            continue
+        if wanted.specifier.contains(version, prereleases=True) and (
+            best is None or version > best[0]
+        ):
+            best = (version, entry)
+    if best is None:
+        return None
+    version, entry = best
+    hashes = entry.get("hashes")
+    return ResolvedArtifact(
+        name=name,
+        version=str(version),
+        filename=str(entry["filename"]),
+        url=urljoin(page, str(entry.get("url", ""))),
+        kind="sdist",
+        index_url=page,
+        requested_as=wanted.name,
+        hashes={"sha256": str(hashes["sha256"])}
+        if isinstance(hashes, dict) and "sha256" in hashes
+        else {},
+    )
 
 
 def fetch_all(
@@ -322,6 +412,3 @@ def fetch_all(
         bar.close()
     if errors:
         raise FetchError("; ".join(errors[:3]) + ("" if len(errors) <= 3 else " ..."))
-
-
-__all__ = ["fetch_all", "read_inputs", "resolver", "target_python", "time"]

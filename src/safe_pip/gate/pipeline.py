@@ -13,17 +13,20 @@ scan-result cache) and allowed.
 
 from __future__ import annotations
 
-import datetime as dt
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
 from safe_pip.errors import EXIT_BLOCKED, EXIT_ERROR, EXIT_OK, SafePipError
 from safe_pip.gate import build, install, scan, verify
-from safe_pip.gate.inputs import InstallRequest
+from safe_pip.gate.inputs import InstallRequest, RequirementInput, ResolveOptions
 from safe_pip.gate.journal import Journal
 from safe_pip.gate.resolve import Resolution
 from safe_pip.gate.scan_cache import ScanResultCache
@@ -46,8 +49,8 @@ OUTCOMES = {
 }
 
 
-class Interrupted(Exception):
-    """SIGINT/SIGTERM arrived before pip started: stop, install nothing, record it."""
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM (or SIGHUP) arrived before pip started: stop as Ctrl-C does, install nothing."""
 
 
 @dataclass
@@ -65,6 +68,7 @@ class InstallResult:
     installed: list[str] = field(default_factory=list)
     """``name version`` of each distribution this run put into the target."""
     policy_digest: str | None = None
+    cleanup: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @property
     def summary(self) -> str:
@@ -93,12 +97,28 @@ class InstallResult:
 
 @dataclass(frozen=True)
 class Stages:
-    """The pieces a run needs from outside: the resolver, the fetcher, the caches."""
+    """The stages that come from outside the loop: inputs, resolver, fetcher, cache."""
 
-    resolve: Callable[[InstallRequest], Resolution]
-    fetcher: Fetcher
+    read_inputs: Callable[[], InstallRequest]
+    resolve: Callable[[InstallRequest, Fetcher], Resolution]
+    fetcher: Callable[[InstallRequest], Fetcher]
     fetch: Callable[..., None]
     cache: ScanResultCache
+
+
+@dataclass
+class Context:
+    """How this run is carried out and recorded (not what it installs)."""
+
+    policy: Policy
+    target: Path
+    journal: Journal
+    command: Sequence[str]
+    dry_run: bool = False
+    confirm: Callable[[InstallResult], bool] | None = None
+    progress: ProgressFactory = no_progress
+    hold: install.SignalHold = field(default_factory=install.SignalHold)
+    """Started before the intent record; the caller releases it once it has reported."""
 
 
 @contextmanager
@@ -111,95 +131,219 @@ def _timed(result: InstallResult, stage: str) -> Iterator[None]:
         result.timings[stage] = round(spent, 4)
 
 
-def run(
-    request: InstallRequest,
-    *,
-    policy: Policy,
-    target: Path,
-    stages: Stages,
-    journal: Journal,
-    command: Sequence[str],
-    dry_run: bool = False,
-    confirm: Callable[[InstallResult], bool] | None = None,
-    progress: ProgressFactory = no_progress,
-) -> InstallResult:
-    """Run the gate for ``request`` into ``target``; never raises for a failed install."""
-    result = InstallResult(target=target, dry_run=dry_run, policy_digest=policy.digest())
+def run(stages: Stages, ctx: Context) -> InstallResult:
+    """Run the gate; never raises for a failed install, always writes the outcome record."""
+    policy = ctx.policy
+    result = InstallResult(target=ctx.target, dry_run=ctx.dry_run)
     try:
-        result.notes += [u.describe() for u in journal.recover()]
-        _stages(request, policy, stages, journal, command, result, confirm, progress)
+        result.policy_digest = policy.digest()
+        result.notes += [u.describe() for u in ctx.journal.recover()]
+        with _timed(result, "inputs"):
+            request = stages.read_inputs()
+        fetcher = stages.fetcher(request)
+        try:
+            _stages(request, stages, fetcher, ctx, result)
+        finally:
+            fetcher.close()
     except StageBlocked as exc:
-        result.artifacts.append(ArtifactRun(artifact=None, label=exc.label))
-        result.artifacts[-1].findings.extend(exc.findings)
-        _decide(result.artifacts, policy)
-        result.outcome, result.exit_code = "blocked", EXIT_BLOCKED
+        if exc.findings:
+            result.artifacts.append(ArtifactRun(artifact=None, label=exc.label))
+            result.artifacts[-1].findings.extend(exc.findings)
+        _blocked(result, policy)
     except SafePipError as exc:
         result.outcome, result.exit_code, result.error = "error", exc.exit_code, str(exc)
-    except (KeyboardInterrupt, Interrupted):
-        result.outcome, result.exit_code, result.error = "interrupted", EXIT_ERROR, "interrupted"
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM turned into Interrupted
+        result.outcome, result.exit_code = "interrupted", EXIT_ERROR
+        result.error = f"interrupted ({exc or 'SIGINT'})"
     except Exception as exc:  # fail closed on bugs too, and say so
         result.outcome, result.exit_code = "error", EXIT_ERROR
         result.error = f"internal error: {type(exc).__name__}: {exc}"
-    _record(journal, command, result)
+    if ctx.hold.arrived:
+        result.notes.append(
+            f"{', '.join(dict.fromkeys(ctx.hold.arrived))} arrived after pip had started; pip "
+            "was allowed to finish so that the environment is not left half-installed"
+        )
+    _record(ctx.journal, ctx.command, result)
+    for clean in result.cleanup:
+        clean()
     return result
 
 
 def _stages(
     request: InstallRequest,
-    policy: Policy,
     stages: Stages,
-    journal: Journal,
-    command: Sequence[str],
+    fetcher: Fetcher,
+    ctx: Context,
     result: InstallResult,
-    confirm: Callable[[InstallResult], bool] | None,
-    progress: ProgressFactory,
 ) -> None:
-    runs = result.artifacts
+    policy, runs = ctx.policy, result.artifacts
     runs += build.refuse_local(request, policy)
     if runs:
         return _blocked(result, policy)
-    with _timed(result, "resolve"):
-        resolution = stages.resolve(request)
-    if not resolution.artifacts:
+    gate = _Gate(stages, fetcher, ctx, result, request)
+    request = gate.build_local(request)
+    for _ in range(MAX_BUILD_ROUNDS):
+        with _timed(result, "resolve"):
+            resolution = stages.resolve(request, fetcher)
+        chosen = [ArtifactRun(artifact=a, label=a.filename) for a in resolution.artifacts]
+        build.refuse_sdists(chosen, policy)
+        sdists = [
+            r for r in chosen if build.needs_fetch(r) and r.artifact and r.artifact.kind == "sdist"
+        ]
+        if not sdists:
+            break
+        request = gate.build_sdists(request, sdists)  # then resolve again: their dependencies
+    else:
+        raise SafePipError(f"still resolving to sdists after {MAX_BUILD_ROUNDS} build rounds")
+    if not chosen:
         result.notes.append("nothing to install: every requirement is already satisfied")
         result.outcome, result.exit_code = "allowed", EXIT_OK
         return None
-    runs += [ArtifactRun(artifact=a, label=a.filename) for a in resolution.artifacts]
-    build.refuse_sdists(runs, policy)
-    with _timed(result, "fetch"):
-        stages.fetch(runs, stages.fetcher, progress, build.needs_fetch)
-    with _timed(result, "verify"):
-        verify.verify_all(runs, request=request, policy=policy, fetcher=stages.fetcher)
-    with _timed(result, "scan"):
-        scan.scan_all(
-            runs,
-            limits=policy.scan.limits.to_limits(),
-            policy_digest=result.policy_digest or policy.digest(),
-            cache=stages.cache,
-            progress=progress,
-        )
-    result.notes += [
-        f"the cached scan of {sha[:16]}… failed its integrity check and was discarded; "
-        "the file was scanned again"
-        for sha in stages.cache.discarded
-    ]
-    _decide(runs, policy)
+    for run in chosen:
+        run.built_from = gate.built_from.get(run.artifact.filename if run.artifact else "")
+    runs += chosen
+    gate.vet(chosen, request)
     if not all(r.vetted for r in runs):
         return _blocked(result, policy)
-    if dry_run_done(result):
+    if ctx.dry_run:
+        result.outcome, result.exit_code = "would-install", EXIT_OK
         return None
-    if confirm is not None and not confirm(result):
+    if ctx.confirm is not None and not ctx.confirm(result):
         result.outcome, result.exit_code = "declined", EXIT_BLOCKED
         return None
     with _timed(result, "install"):
-        _install(request, policy, journal, command, result)
+        _install(request, ctx, result)
     return None
 
 
-def dry_run_done(result: InstallResult) -> bool:
-    if result.dry_run:
-        result.outcome, result.exit_code = "would-install", EXIT_OK
-    return result.dry_run
+MAX_BUILD_ROUNDS = 8
+"""Resolve -> build the sdists it chose -> resolve again: at most this many times."""
+
+
+@dataclass
+class _Gate:
+    """The vetting steps, for the install's artifacts and for what a build needs."""
+
+    stages: Stages
+    fetcher: Fetcher
+    ctx: Context
+    result: InstallResult
+    request: InstallRequest
+    built_from: dict[str, str] = field(default_factory=dict)
+    """Built wheel file name -> the source it was built from."""
+
+    def vet(self, runs: Sequence[ArtifactRun], request: InstallRequest) -> None:
+        """fetch -> verify -> scan -> decide, for runs already in the result."""
+        policy, result = self.ctx.policy, self.result
+        with _timed(result, "fetch"):
+            self.stages.fetch(runs, self.fetcher, self.ctx.progress, build.needs_fetch)
+        with _timed(result, "verify"):
+            verify.verify_all(runs, request=request, policy=policy, fetcher=self.fetcher)
+        with _timed(result, "scan"):
+            scan.scan_all(
+                runs,
+                limits=policy.scan.limits.to_limits(),
+                policy_digest=result.policy_digest or policy.digest(),
+                cache=self.stages.cache,
+                progress=self.ctx.progress,
+            )
+        cache = self.stages.cache
+        for sha in cache.discarded:
+            result.notes.append(
+                f"the cached scan of {sha[:16]}… failed its integrity check and was "
+                "discarded; the file was scanned again"
+            )
+        cache.discarded.clear()
+        _decide(runs, policy)
+
+    def vet_requirements(self, requirements: Sequence[str], label: str) -> list[ArtifactRun]:
+        """A build's requirements through the whole gate (build.Vet); blocks if refused."""
+        sub = InstallRequest(
+            requirements=tuple(
+                RequirementInput(Requirement(r), origin=label) for r in requirements
+            ),
+            constraints=(),
+            index=self.request.index,
+            options=ResolveOptions(ignore_installed=True),
+        )
+        with _timed(self.result, "resolve"):
+            resolution = self.stages.resolve(sub, self.fetcher)
+        runs = [
+            ArtifactRun(artifact=a, label=a.filename, for_build=label) for a in resolution.artifacts
+        ]
+        for run in runs:  # a build of a build dependency is one build too far
+            if run.artifact is not None and run.artifact.kind != "wheel":
+                run.findings.append(build.sdist_refused(run.label, f"is a {label} without a wheel"))
+        self.result.artifacts.extend(runs)
+        self.vet(runs, sub)
+        if not all(r.vetted for r in runs):
+            raise StageBlocked(label, [])
+        return runs
+
+    def _build(self, source: Path, label: str, editable: bool) -> Path:
+        with _timed(self.result, "build"):
+            built = build.build_wheel(
+                source,
+                label=label,
+                editable=editable,
+                python=self.ctx.target,
+                vet=self.vet_requirements,
+                out_dir=self.workdir / str(len(self.built_from)),
+            )
+        self.built_from[built.wheel.name] = label
+        return built.wheel
+
+    @property
+    def workdir(self) -> Path:
+        if not hasattr(self, "_tmp"):
+            self._tmp = tempfile.TemporaryDirectory(prefix="safe-pip-built-")
+            self.result.cleanup.append(self._tmp.cleanup)
+        return Path(self._tmp.name)
+
+    def build_local(self, request: InstallRequest) -> InstallRequest:
+        """Build each local tree the user named; the request then names the wheels."""
+        reqs = []
+        for req in request.requirements:
+            if req.local_path is None:
+                reqs.append(req)
+                continue
+            label = build.shown(req)
+            wheel = self._build(Path(req.local_path), label, req.editable)
+            reqs.append(_wheel_requirement(req, wheel, label))
+        return replace(request, requirements=tuple(reqs))
+
+    def build_sdists(
+        self, request: InstallRequest, sdists: Sequence[ArtifactRun]
+    ) -> InstallRequest:
+        """Vet each sdist file itself, build it, and name its wheel in the request."""
+        self.result.artifacts.extend(sdists)
+        self.vet(sdists, request)
+        if not all(r.vetted for r in sdists):
+            raise StageBlocked("sdists", [])
+        reqs = list(request.requirements)
+        for run in sdists:
+            assert run.artifact is not None and run.path is not None
+            wheel = self._build(run.path, run.artifact.filename, False)
+            mine = [r for r in reqs if canonicalize_name(r.requirement.name) == run.artifact.name]
+            base = mine[0] if mine else RequirementInput(Requirement(run.artifact.name), "sdist")
+            reqs = [r for r in reqs if r not in mine]
+            reqs.append(_wheel_requirement(base, wheel, run.artifact.filename))
+            run.for_build = f"source of {wheel.name}"
+        return replace(request, requirements=tuple(reqs))
+
+
+def _wheel_requirement(req: RequirementInput, wheel: Path, label: str) -> RequirementInput:
+    """``name[extras] @ file:///…/built.whl`` for what was built from ``req``."""
+    from safe_pip.gate.identity import from_filename
+
+    named = from_filename(wheel.name)
+    name = named.name if named else req.requirement.name
+    extras = f"[{','.join(sorted(req.requirement.extras))}]" if req.requirement.extras else ""
+    return RequirementInput(
+        Requirement(f"{name}{extras} @ {wheel.resolve().as_uri()}"),
+        origin=f"built from {label}",
+        hashes=req.hashes,
+    )
 
 
 def _blocked(result: InstallResult, policy: Policy) -> None:
@@ -231,33 +375,18 @@ def _decide(runs: Sequence[ArtifactRun], policy: Policy) -> None:
         run.verdict = verdict
 
 
-def _install(
-    request: InstallRequest,
-    policy: Policy,
-    journal: Journal,
-    command: Sequence[str],
-    result: InstallResult,
-) -> None:
-    runs = result.artifacts
+def _install(request: InstallRequest, ctx: Context, result: InstallResult) -> None:
+    runs = [r for r in result.artifacts if r.for_build is None]
     files = [
         install.VettedFile(r.path, r.sha256, r.name, r.version or "")
         for r in runs
         if r.path is not None and r.sha256 is not None
     ]
-    journal.intent(
-        command=command, target=str(result.target), artifacts=[r.to_dict() for r in runs]
+    ctx.hold.start()  # from the intent record to the outcome record, no signal cuts in
+    ctx.journal.intent(
+        command=ctx.command, target=str(result.target), artifacts=[r.to_dict() for r in runs]
     )
-    done = install.install(
-        result.target,
-        files,
-        request.install_args,
-        allow_sdist=policy.install.allow_sdist,
-    )
-    if done.interrupted:
-        result.notes.append(
-            f"{done.interrupted} arrived while pip was installing the vetted files; pip was "
-            "allowed to finish so that the environment is not left half-installed"
-        )
+    done = install.install(result.target, files, request.install_args)
     if done.ok:
         result.installed = [f"{f.name} {f.version}" for f in files]
         result.outcome, result.exit_code = "installed", EXIT_OK
@@ -267,7 +396,9 @@ def _install(
         result.notes.append("could not tell which of the vetted files pip installed")
     else:
         result.installed = [
-            f"{f.name} {f.version}" for f in files if present.get(f.name) == f.version
+            f"{f.name} {f.version}"
+            for f in files
+            if present.get(canonicalize_name(f.name)) == f.version
         ]
     tail = " | ".join(done.stderr.strip().splitlines()[-5:])
     result.outcome, result.exit_code = "install-failed", EXIT_ERROR
@@ -295,6 +426,3 @@ def _record(journal: Journal, command: Sequence[str], result: InstallResult) -> 
     except SafePipError as exc:
         result.error = (result.error + "; " if result.error else "") + str(exc)
         result.exit_code = EXIT_ERROR
-
-
-__all__ = ["InstallResult", "Interrupted", "Stages", "dt", "run"]

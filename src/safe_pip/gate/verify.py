@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.utils import canonicalize_name
 
+from safe_pip.gate import identity
 from safe_pip.gate.inputs import InstallRequest
 from safe_pip.gate.resolve import ResolvedArtifact
 from safe_pip.gate.state import ArtifactRun
@@ -87,7 +88,12 @@ def verify_all(
         if art is None:
             continue
         loc = art.filename
-        run.findings += name_findings(art.name, policy.names, location=loc, requested=art.requested)
+        found = identity.claims(art, run.path)
+        run.findings += identity.mismatch_findings(art, found, fetched=run.path is not None)
+        for name in identity.names(found):  # every name the artifact carries
+            for finding in name_findings(name, policy.names, location=loc, requested=art.requested):
+                if finding not in run.findings:
+                    run.findings.append(finding)
         info = FileInfo(
             art.upload_time, art.yanked is not None, art.yanked or "", None, art.index_url or ""
         )

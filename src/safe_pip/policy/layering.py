@@ -284,6 +284,7 @@ def _build(
             _get(eff, "install.allow_sdist", bool),
             _get(eff, "install.min_age", dt.timedelta),
             cast(Yanked, _get(eff, "install.yanked", str)),
+            _get(eff, "install.local_builds", bool),
         ),
         hashes=HashesPolicy(cast(HashRequire, _get(eff, "hashes.require", str))),
         signatures=SignaturesPolicy(

@@ -129,6 +129,8 @@ class InstallPolicy:
     allow_sdist: bool = False
     min_age: dt.timedelta = dt.timedelta(0)
     yanked: Yanked = "block"
+    local_builds: bool = True
+    """Build the local trees the user names (``.``, ``-e .``) through the gate."""
 
 
 @dataclass(frozen=True)

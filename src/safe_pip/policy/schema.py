@@ -181,6 +181,13 @@ SPECS: tuple[KeySpec, ...] = (
     ),
     KeySpec("install.min_age", _plain(v.duration), _I.min_age, _at_least, "may only be raised"),
     _ranked("install.yanked", _I.yanked, "block", "warn", "allow"),
+    KeySpec(
+        "install.local_builds",
+        _plain(v.boolean),
+        _I.local_builds,
+        _false_is_strict,
+        "may only be turned off",
+    ),
     _ranked("hashes.require", _H.require, "always", "pinned", "never"),
     _ranked("signatures.require", _S.require, "always", "listed", "available", "off"),
     KeySpec("signatures.trusted_root", v.path, None, _equal, "cannot be changed"),
