@@ -28,3 +28,16 @@ class PolicyError(SafePipError):
 
 class NotImplementedYet(SafePipError):
     """A command whose implementation has not landed yet."""
+
+
+class FetchError(SafePipError):
+    """A download or an index read failed, or broke a bound; nothing is installed.
+
+    Defined here, below every layer, because the gate raises it and the verify stage
+    (signature sources) must tell "absent" (``status`` 404/410) from "unreadable".
+    """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        """The HTTP status when the server answered, None for connection-level failures."""

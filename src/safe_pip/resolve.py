@@ -297,7 +297,7 @@ def pip_version(python: Path, *, env: Mapping[str, str] | None = None) -> Versio
         # Fall back to asking pip itself (metadata may be missing on odd installs).
         try:
             out = subprocess.run(
-                [str(python), "-m", "pip", "--version"],
+                [str(python), "-I", "-m", "pip", "--version"],
                 capture_output=True,
                 text=True,
                 timeout=120,
@@ -474,7 +474,7 @@ def resolve(
             ours += ["--only-binary", ":all:"]
         user = list(pip_args.resolve)
         split = user.index("--") if "--" in user else len(user)
-        cmd = [str(python), "-m", "pip", "install", *user[:split], *ours, *user[split:]]
+        cmd = [str(python), "-I", "-m", "pip", "install", *user[:split], *ours, *user[split:]]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
         except subprocess.TimeoutExpired as exc:

@@ -212,3 +212,25 @@ def test_sdist_is_built_through_the_gate_where_allowed(
     assert imports(venv, "srcproj", home) == "42"
     record = json.loads((home / "state" / "safe-pip" / "audit.jsonl").read_text().splitlines()[-1])
     assert record["outcome"] == "installed"
+
+
+def test_built_wheel_is_scanned_before_it_is_installed(
+    index: IndexServer, venv: Path, safe_pip: Runner, tmp_path: Path
+) -> None:
+    """The build may run (its dependencies were vetted), but what it built carries a model
+    that would run code on load: the built wheel is scanned and blocked, not installed."""
+    ran, marker = tmp_path / "BACKEND-RAN", tmp_path / "PWNED"
+    tree = project(tmp_path / "proj", "localproj", ran)
+    backend = (tree / "tinybackend.py").read_text()
+    backend = backend.replace(
+        'for p in (HERE / NAME).glob("*.py")}',
+        'for p in (HERE / NAME).glob("*.py")}\n    files[NAME + "/model.pt"] = EVIL',
+    ).replace("import buildhelper", f"EVIL = {evil_pickle(marker)!r}\nimport buildhelper")
+    (tree / "tinybackend.py").write_text(backend)
+    index.add(helper(tmp_path / "w"))
+    r = safe_pip("--python", venv, "--format", "json", "-i", index.simple_url, tree)
+    assert r.code == 1, r.stdout + r.stderr
+    built = next(a for a in r.json()["artifacts"] if a["built_from"])
+    assert built["verdict"] == "block" and "PICKLE-GLOBAL-DANGEROUS" in built["blocking"]
+    assert ran.exists() and not marker.exists()
+    assert "localproj" not in installed(venv)

@@ -158,8 +158,9 @@ def test_index_serving_other_bytes_than_advertised(
     entry.serve_bytes = build_wheel(
         tmp_path / "evil", "swapped", "1.0", {"swapped/__init__.py": b"print('other bytes')\n"}
     ).read_bytes()
-    # pip's dry run sees the real file; safe-pip's own download gets the swapped bytes.
-    entry.tamper_from = 1
+    # The resolver reads the PEP 658 file (real); the one download of the wheel, safe-pip's
+    # fetch into quarantine, gets another valid wheel's bytes.
+    entry.tamper_from = 0
     r = safe_pip("--python", venv, "--format", "json", "-i", index.simple_url, "swapped")
     assert r.code == 1, r.stdout + r.stderr
     assert "INSTALL-HASH-MISMATCH" in r.rules()
@@ -406,7 +407,8 @@ def test_download_failure_after_resolve_exit_2(
     index: IndexServer, venv: Path, safe_pip: Runner, dists: Dists, tmp_path: Path
 ) -> None:
     entry = index.add(build_wheel(tmp_path / "w", "flaky", "1.0"))
-    entry.fail_status, entry.tamper_from = 503, 1
+    # The resolver reads the PEP 658 file; the download itself fails.
+    entry.fail_status, entry.tamper_from = 503, 0
     r = safe_pip("--python", venv, "-i", index.simple_url, "flaky")
     assert r.code == 2, r.stdout + r.stderr
     assert "flaky" not in dists(venv)
@@ -494,8 +496,12 @@ def test_verdict_cache_hit_on_second_run(
 
 
 def test_pip_too_old_is_a_clear_error(safe_pip: Runner, tmp_path: Path) -> None:
+    old_pip = tmp_path / "site" / "pip"
+    old_pip.mkdir(parents=True)
+    (old_pip / "__init__.py").write_text('__version__ = "21.3.1"\n')
+    answer = json.dumps({"prefix": str(tmp_path), "base": "/usr", "pip": str(old_pip)})
     fake = tmp_path / "oldpython"
-    fake.write_text("#!/bin/sh\necho 21.3.1\n")
+    fake.write_text(f"#!/bin/sh\necho '{answer}'\n")
     fake.chmod(0o755)
     r = safe_pip("--python", fake, "cleanpkg")
     assert r.code == 2

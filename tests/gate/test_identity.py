@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from safe_pip.fetch import Fetcher, Quarantine
+from safe_pip.gate.fetch import Fetcher, Quarantine
 from safe_pip.gate.inputs import IndexSettings, InstallRequest, ResolveOptions
 from safe_pip.gate.resolve import ResolvedArtifact
 from safe_pip.gate.state import ArtifactRun

@@ -221,3 +221,30 @@ def test_log_made_unwritable_while_pip_works_leaves_the_intent(
         "--python", venv, "--dry-run", "--format", "json", "-i", index.simple_url, "cleanpkg"
     )
     assert any("never recorded its outcome" in n for n in later.json()["notes"])
+
+
+def test_edited_scan_cache_entry_is_discarded_and_the_file_rescanned(
+    index: IndexServer, venv: Path, home: Path, tmp_path: Path, safe_pip: Runner
+) -> None:
+    """Someone who can write the cache folder turns a blocking scan into a clean one: the
+    entry's MAC no longer verifies, so it is thrown away and the wheel scanned again."""
+    from tests.gate.test_e2e import evil_wheel
+
+    marker = tmp_path / "PWNED"
+    index.add(evil_wheel(tmp_path / "w", marker))
+    args = ("--python", venv, "--format", "json", "-i", index.simple_url, "modelzoo")
+    first = safe_pip("--dry-run", *args)
+    assert first.code == 1, first.stdout + first.stderr
+    entries = list((home / "cache" / "safe-pip" / "scan-results").rglob("*.json"))
+    assert entries
+    for entry in entries:
+        doc = json.loads(entry.read_text())
+        doc["result"]["findings"] = []
+        entry.write_text(json.dumps(doc))
+    second = safe_pip(*args)
+    assert second.code == 1, second.stdout + second.stderr
+    assert "PICKLE-GLOBAL-DANGEROUS" in second.rules()
+    (art,) = second.json()["artifacts"]
+    assert art["scan_cached"] is False
+    assert any("integrity check" in n for n in second.json()["notes"])
+    assert "modelzoo" not in installed(venv) and not marker.exists()

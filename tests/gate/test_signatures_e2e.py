@@ -292,7 +292,7 @@ def test_json_page_that_errors_is_not_read_as_unsigned(
 ) -> None:
     """A page that could have stated a provenance but answered 503 blocks; a 404 says
     "no JSON API here" and the sidecars decide (here: none, which "available" allows)."""
-    from safe_pip.fetch import Fetcher, Quarantine
+    from safe_pip.gate.fetch import Fetcher, Quarantine
     from safe_pip.gate.resolve import ResolvedArtifact
     from safe_pip.gate.state import ArtifactRun
     from safe_pip.gate.verify import verify_signatures
@@ -307,7 +307,8 @@ def test_json_page_that_errors_is_not_read_as_unsigned(
         url=f"{index.url}/files/{wheel.name}#sha256={entry.sha256}",
         filename=wheel.name,
         kind="wheel",
-        index_url=page,
+        index_url=index.simple_url,
+        page_url=page,
         requested_as=NAME,
         hashes={"sha256": entry.sha256},
     )

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from safe_pip.errors import SafePipError
-from safe_pip.fetch import Fetcher, FetchError, HashMismatch, NetSettings, Quarantine
 from safe_pip.gate import journal as audit_log
+from safe_pip.gate.fetch import Bounds, Fetcher, FetchError, HashMismatch, NetSettings, Quarantine
 from safe_pip.gate.install import VettedFile, install_command, requirements_text
 from safe_pip.gate.scan_cache import ScanResultCache
 from safe_pip.models import Finding, ScanResult, Severity, Skipped
@@ -289,7 +289,9 @@ def test_fetch_refuses_advertised_hash_mismatch(tmp_path: Path) -> None:
 
 
 def test_fetch_errors_fail_closed(tmp_path: Path) -> None:
-    fetcher = Fetcher(Quarantine(tmp_path / "q"), NetSettings(timeout=3))
+    fetcher = Fetcher(
+        Quarantine(tmp_path / "q"), NetSettings(bounds=Bounds(read_timeout=3, retries=0))
+    )
     with IndexServer() as index:
         with pytest.raises(FetchError):
             fetcher.fetch(f"{index.url}/files/missing.whl", expected_sha256=None)
@@ -310,7 +312,7 @@ def test_fetch_file_url(tmp_path: Path) -> None:
 
 
 def test_fetch_sends_index_credentials(tmp_path: Path) -> None:
-    from safe_pip.fetch import credentials_from_urls
+    from safe_pip.gate.fetch import credentials_from_urls
 
     creds = credentials_from_urls(["https://user:s%40cret@idx.example:8443/simple"])
     assert creds == {"idx.example:8443": ("user", "s@cret")}

@@ -4,9 +4,12 @@ It speaks what pip and safe-pip speak to a real index: PEP 503 HTML project
 pages with ``#sha256=`` fragments, PEP 691 JSON (api-version 1.1, so files carry
 PEP 700 ``upload-time``) chosen by the ``Accept`` header, PEP 658 ``.metadata``
 files, arbitrary sidecars such as ``<file>.provenance``, PEP 740's ``provenance``
-key in the JSON, and extra documents at any path (an Integrity API stand-in).  To test fail-closed
-paths it can serve bytes that differ from the advertised hash, answer 503, or
-go down entirely.  Nothing here touches the network beyond the loopback.
+key in the JSON, ``data-requires-python`` / ``requires-python``, and extra documents at any path
+(an Integrity API stand-in).  To test fail-closed paths it can serve bytes that differ from the
+advertised hash, answer 503, go down entirely, or answer any path with a hand-made
+:class:`Raw` response: a gzip bomb, a body that trickles in slowly, a body shorter than its
+``Content-Length``, a body with no length at all.  Nothing here touches the network beyond
+the loopback.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import json
 import re
 import shutil
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -39,6 +43,20 @@ def _project_of(filename: str) -> str:
 
 
 @dataclass
+class Raw:
+    """A hand-made answer for one path, for the bounds and fail-closed tests."""
+
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    status: int = 200
+    delay: float = 0.0
+    """Seconds to sleep before each ``piece`` of the body (a trickling server)."""
+    piece: int = 1024
+    length: int | None = None
+    """``Content-Length`` to announce (None: the real length; -1: none, close at the end)."""
+
+
+@dataclass
 class IndexFile:
     filename: str
     path: Path
@@ -54,7 +72,12 @@ class IndexFile:
     fail_status: int | None = None
     downloads: int = 0
     metadata: bytes | None = None
+    metadata_served: bytes | None = None
+    """If set, served as the ``.metadata`` file instead of ``metadata`` (whose hash the
+    pages advertise): an index that lies about PEP 658 metadata."""
     sidecars: dict[str, bytes] = field(default_factory=dict)
+    requires_python: str | None = None
+    """Served as ``data-requires-python`` (HTML) and ``requires-python`` (JSON)."""
     pep740: bool = False
     """If set, the JSON entry carries PEP 740's ``provenance`` key (``provenance_url``,
     relative to the project page or absolute; None is served as ``null``)."""
@@ -70,6 +93,8 @@ class IndexServer:
         self.json_api = True
         """False: a plain PEP 503 index (HTML pages only, whatever the Accept header asks)."""
         self.requests: list[str] = []
+        self.raw: dict[str, Raw] = {}
+        """Paths answered with a hand-made :class:`Raw` response (checked first)."""
         self.documents: dict[str, bytes | int] = {}
         """Extra paths (``/integrity/...``): bytes are served, an int is answered as that
         status.  Checked before the normal routes, so it can also fail one sidecar."""
@@ -86,6 +111,7 @@ class IndexServer:
         upload_time: dt.datetime | None = OLD,
         yanked: bool | str = False,
         metadata: bool = True,
+        requires_python: str | None = None,
     ) -> IndexFile:
         digest = hashlib.sha256()
         with path.open("rb") as fh:
@@ -104,6 +130,7 @@ class IndexServer:
             upload_time=upload_time,
             yanked=yanked,
             metadata=meta,
+            requires_python=requires_python,
         )
         self.files[path.name] = entry
         return entry
@@ -160,6 +187,8 @@ class IndexServer:
             if f.yanked:
                 reason = f.yanked if isinstance(f.yanked, str) else ""
                 attrs += f' data-yanked="{html.escape(reason)}"'
+            if f.requires_python:
+                attrs += f' data-requires-python="{html.escape(f.requires_python)}"'
             href = f"{self.url}/files/{f.filename}#sha256={f.sha256}"
             links.append(f'<a href="{html.escape(href)}"{attrs}>{html.escape(f.filename)}</a><br/>')
         body = (
@@ -184,6 +213,8 @@ class IndexServer:
                 item["core-metadata"] = {"sha256": hashlib.sha256(f.metadata).hexdigest()}
             if f.pep740:
                 item["provenance"] = f.provenance_url
+            if f.requires_python:
+                item["requires-python"] = f.requires_python
             files.append(item)
         doc = {"meta": {"api-version": "1.1"}, "name": project, "files": files, "versions": []}
         return json.dumps(doc).encode()
@@ -217,6 +248,10 @@ def _make_handler(index: IndexServer) -> type[BaseHTTPRequestHandler]:
             path = self.path.split("?", 1)[0]
             with index._lock:
                 index.requests.append(path)
+            raw = index.raw.get(path)
+            if raw is not None:
+                self._send_raw(raw)
+                return
             if index.status_override is not None:
                 self._send(index.status_override, b"unavailable", "text/plain")
                 return
@@ -245,6 +280,29 @@ def _make_handler(index: IndexServer) -> type[BaseHTTPRequestHandler]:
                 return
             self._send(404, b"not found", "text/plain")
 
+        def _send_raw(self, raw: Raw) -> None:
+            self.send_response(raw.status)
+            for key, value in raw.headers.items():
+                self.send_header(key, value)
+            if raw.length is None:
+                self.send_header("Content-Length", str(len(raw.body)))
+            elif raw.length >= 0:
+                self.send_header("Content-Length", str(raw.length))
+            else:
+                self.send_header("Connection", "close")
+                self.close_connection = True
+            self.end_headers()
+            try:
+                for start in range(0, len(raw.body), raw.piece):
+                    if raw.delay:
+                        time.sleep(raw.delay)
+                    self.wfile.write(raw.body[start : start + raw.piece])
+                    self.wfile.flush()
+            except OSError:
+                pass  # the client gave up (a deadline test): nothing to do
+            if raw.length is not None:
+                self.close_connection = True
+
         def _serve_file(self, name: str) -> None:
             entry = index.files.get(name)
             if entry is not None:
@@ -268,7 +326,8 @@ def _make_handler(index: IndexServer) -> type[BaseHTTPRequestHandler]:
                 return
             for base in index.files.values():
                 if name == base.filename + ".metadata" and base.metadata is not None:
-                    self._send(200, base.metadata, "application/octet-stream")
+                    served = base.metadata_served or base.metadata
+                    self._send(200, served, "application/octet-stream")
                     return
                 if name.startswith(base.filename + "."):
                     sidecar = name[len(base.filename) + 1 :]

@@ -36,6 +36,7 @@ def build_wheel(
     requires: Sequence[str] = (),
     tag: str = "py3-none-any",
     summary: str = "test package",
+    metadata_extra: Sequence[str] = (),
 ) -> Path:
     """Write ``<name>-<version>-<tag>.whl`` into ``out_dir`` and return its path.
 
@@ -53,6 +54,7 @@ def build_wheel(
         f"Summary: {summary}",
     ]
     metadata += [f"Requires-Dist: {req}" for req in requires]
+    metadata += list(metadata_extra)
     wheel_meta = "\n".join(
         ["Wheel-Version: 1.0", "Generator: safe-pip-tests", "Root-Is-Purelib: true", f"Tag: {tag}"]
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -47,7 +48,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from safe_pip.gate import legacy, pipeline
+    from safe_pip.gate import pipeline
     from safe_pip.gate.install import SignalHold
     from safe_pip.gate.journal import Journal, default_path
     from safe_pip.policy import load_policy
@@ -55,10 +56,10 @@ def run(args: argparse.Namespace) -> int:
 
     for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)):
         signal.signal(signum, _interrupt)  # stop the run the way Ctrl-C does
-    python = legacy.target_python(args.python)
+    python = target_python(args.python)
     policy = load_policy(args.policy, flags=flags_toml(args))
     log = Path(policy.audit.log).expanduser() if policy.audit.log else default_path()
-    stages = legacy.stages(args.extra_args, python, policy)
+    stages = pipeline.default_stages(args.extra_args, python, policy)
     hold = SignalHold()
     try:
         with Journal(log) as journal:
@@ -77,6 +78,18 @@ def run(args: argparse.Namespace) -> int:
         return _emit(args, result)
     finally:
         hold.release()
+
+
+def target_python(explicit: Path | None) -> Path:
+    """``--python``, else the active virtual environment, else this interpreter."""
+    if explicit is not None:
+        return explicit
+    venv = os.environ.get("VIRTUAL_ENV")
+    if venv:
+        candidate = Path(venv) / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+        if candidate.exists():
+            return candidate
+    return Path(sys.executable)
 
 
 def _confirm(args: argparse.Namespace, result: InstallResult) -> bool:

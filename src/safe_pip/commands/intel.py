@@ -43,7 +43,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def _db_path(args: argparse.Namespace) -> Path:
-    from safe_pip.fetch import cache_dir
+    from safe_pip.gate.fetch import cache_dir
     from safe_pip.intel import default_db_path
 
     return Path(args.db) if args.db else default_db_path(cache_dir())

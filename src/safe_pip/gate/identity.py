@@ -117,6 +117,8 @@ def claims(art: ResolvedArtifact, path: Path | None) -> list[Identity]:
     out = [Identity("resolver", art.name, art.version)]
     if art.requested_as:
         out.append(Identity("requested", art.requested_as, None))
+    if art.metadata_name:  # what the resolver read (PEP 658 file, or a build's metadata)
+        out.append(Identity("resolution metadata", art.metadata_name, art.metadata_version))
     named = from_filename(art.filename)
     if named is not None:
         out.append(named)

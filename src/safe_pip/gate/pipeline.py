@@ -24,17 +24,17 @@ from typing import TYPE_CHECKING, Any
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from safe_pip.errors import EXIT_BLOCKED, EXIT_ERROR, EXIT_OK, SafePipError
+from safe_pip.errors import EXIT_BLOCKED, EXIT_ERROR, EXIT_OK, SafePipError, UsageError
 from safe_pip.gate import build, install, scan, verify
 from safe_pip.gate.inputs import InstallRequest, RequirementInput, ResolveOptions
 from safe_pip.gate.journal import Journal
-from safe_pip.gate.resolve import Resolution
+from safe_pip.gate.resolve import BuildMetadata, Resolution, ResolutionBlocked, ResolvedArtifact
 from safe_pip.gate.scan_cache import ScanResultCache
 from safe_pip.gate.state import ArtifactRun, ProgressFactory, StageBlocked, no_progress
 from safe_pip.models import Decision, Verdict
 
 if TYPE_CHECKING:
-    from safe_pip.fetch import Fetcher
+    from safe_pip.gate.fetch import Fetcher
     from safe_pip.policy.model import Policy
 
 OUTCOMES = {
@@ -100,10 +100,53 @@ class Stages:
     """The stages that come from outside the loop: inputs, resolver, fetcher, cache."""
 
     read_inputs: Callable[[], InstallRequest]
-    resolve: Callable[[InstallRequest, Fetcher], Resolution]
+    resolve: Callable[[InstallRequest, Fetcher, BuildMetadata | None], Resolution]
+    """``(request, fetcher, build hook or None) -> Resolution``."""
     fetcher: Callable[[InstallRequest], Fetcher]
     fetch: Callable[..., None]
     cache: ScanResultCache
+
+
+def default_stages(args: Sequence[str], python: Path, policy: Policy) -> Stages:
+    """The stages for ``safe-pip install ARGS`` into ``python``: inputs read with pip's
+    grammar, the in-process resolver, the bounded fetcher, the user's scan-result cache."""
+    from safe_pip.gate import fetch, inputs
+    from safe_pip.gate.resolve import make_resolver
+
+    def fetcher_for(request: InstallRequest) -> Fetcher:
+        index = request.index
+        urls = ([index.index_url] if index.index_url else []) + list(index.extra_index_urls)
+        settings = fetch.NetSettings(
+            cert=index.cert,
+            client_cert=index.client_cert,
+            trusted_hosts=index.trusted_hosts,
+            proxy=index.proxy,
+            credentials=fetch.credentials_from_urls([*urls, *index.find_links]),
+            bounds=fetch.bounds_from_policy(policy.network),
+            index_urls=tuple(urls),
+        )
+        return fetch.Fetcher(fetch.Quarantine.default(), settings)
+
+    def resolve(
+        request: InstallRequest, fetcher: Fetcher, hook: BuildMetadata | None
+    ) -> Resolution:
+        target = Path(request.python) if request.python else python
+        run = make_resolver(target, fetcher, packages=policy.packages, build_metadata=hook)
+        return run(request)
+
+    def read() -> InstallRequest:
+        request = inputs.read_inputs(args, python=python)
+        if not request.requirements:
+            raise UsageError("nothing to install: name a requirement, -r FILE or -e PATH")
+        return request
+
+    return Stages(
+        read_inputs=read,
+        resolve=resolve,
+        fetcher=fetcher_for,
+        fetch=fetch.fetch_stage,
+        cache=scan.default_cache(),
+    )
 
 
 @dataclass
@@ -140,11 +183,17 @@ def run(stages: Stages, ctx: Context) -> InstallResult:
         result.notes += [u.describe() for u in ctx.journal.recover()]
         with _timed(result, "inputs"):
             request = stages.read_inputs()
+        if request.python:  # pip's own --python: the interpreter to install into
+            ctx.target = result.target = Path(request.python)
         fetcher = stages.fetcher(request)
         try:
             _stages(request, stages, fetcher, ctx, result)
         finally:
             fetcher.close()
+    except ResolutionBlocked as exc:
+        result.artifacts.append(ArtifactRun(artifact=None, label="resolution"))
+        result.artifacts[-1].findings.extend(exc.findings)
+        _blocked(result, policy)
     except StageBlocked as exc:
         if exc.findings:
             result.artifacts.append(ArtifactRun(artifact=None, label=exc.label))
@@ -181,31 +230,30 @@ def _stages(
     if runs:
         return _blocked(result, policy)
     gate = _Gate(stages, fetcher, ctx, result, request)
-    request = gate.build_local(request)
-    for _ in range(MAX_BUILD_ROUNDS):
-        with _timed(result, "resolve"):
-            resolution = stages.resolve(request, fetcher)
-        chosen = [ArtifactRun(artifact=a, label=a.filename) for a in resolution.artifacts]
-        build.refuse_sdists(chosen, policy)
-        sdists = [
-            r for r in chosen if build.needs_fetch(r) and r.artifact and r.artifact.kind == "sdist"
-        ]
-        if not sdists:
-            break
-        request = gate.build_sdists(request, sdists)  # then resolve again: their dependencies
-    else:
-        raise SafePipError(f"still resolving to sdists after {MAX_BUILD_ROUNDS} build rounds")
+    builds = build.Builds(
+        python=ctx.target,
+        policy=policy,
+        request=request,
+        vet=gate.vet_requirements,
+        vet_source=gate.vet_source,
+        workdir=gate.workdir,
+    )
+    with _timed(result, "build"):
+        request = builds.name_sources(request)
+    with _timed(result, "resolve"):
+        resolution = stages.resolve(request, fetcher, builds.hook())
+    chosen = [ArtifactRun(artifact=a, label=a.filename) for a in resolution.artifacts]
     if not chosen:
         result.notes.append("nothing to install: every requirement is already satisfied")
         result.outcome, result.exit_code = "allowed", EXIT_OK
         return None
-    for run in chosen:
-        run.built_from = gate.built_from.get(run.artifact.filename if run.artifact else "")
+    build.refuse_sdists(chosen, policy)
+    chosen = gate.build_sources(chosen, builds)
     runs += chosen
     gate.vet(chosen, request)
     if not all(r.vetted for r in runs):
         return _blocked(result, policy)
-    if ctx.dry_run:
+    if ctx.dry_run or request.dry_run:
         result.outcome, result.exit_code = "would-install", EXIT_OK
         return None
     if ctx.confirm is not None and not ctx.confirm(result):
@@ -214,10 +262,6 @@ def _stages(
     with _timed(result, "install"):
         _install(request, ctx, result)
     return None
-
-
-MAX_BUILD_ROUNDS = 8
-"""Resolve -> build the sdists it chose -> resolve again: at most this many times."""
 
 
 @dataclass
@@ -229,11 +273,29 @@ class _Gate:
     ctx: Context
     result: InstallResult
     request: InstallRequest
-    built_from: dict[str, str] = field(default_factory=dict)
-    """Built wheel file name -> the source it was built from."""
+    sources: dict[str, ArtifactRun] = field(default_factory=dict)
+    """Sdists vetted before their backend ran, by file name."""
+
+    def vet_source(self, art: ResolvedArtifact) -> ArtifactRun:
+        """An sdist file through verify, scan and decide (build.Builds asks, before any of
+        its code runs); blocks the install if it is refused."""
+        from safe_pip.gate.fetch import hash_file
+
+        if art.filename in self.sources:
+            return self.sources[art.filename]
+        if art.local_file is not None and art.sha256 is None:
+            art = replace(art, sha256=hash_file(Path(art.local_file)))
+        run = ArtifactRun(artifact=art, label=art.filename)
+        run.for_build = f"source of {art.name} {art.version}"
+        self.result.artifacts.append(run)
+        self.vet([run], self.request)
+        self.sources[art.filename] = run
+        if not run.vetted:
+            raise StageBlocked(art.filename, [])
+        return run
 
     def vet(self, runs: Sequence[ArtifactRun], request: InstallRequest) -> None:
-        """fetch -> verify -> scan -> decide, for runs already in the result."""
+        """fetch -> verify -> scan -> decide."""
         policy, result = self.ctx.policy, self.result
         with _timed(result, "fetch"):
             self.stages.fetch(runs, self.fetcher, self.ctx.progress, build.needs_fetch)
@@ -267,83 +329,62 @@ class _Gate:
             options=ResolveOptions(ignore_installed=True),
         )
         with _timed(self.result, "resolve"):
-            resolution = self.stages.resolve(sub, self.fetcher)
+            resolution = self.stages.resolve(sub, self.fetcher, None)  # no builds for builds
         runs = [
             ArtifactRun(artifact=a, label=a.filename, for_build=label) for a in resolution.artifacts
         ]
-        for run in runs:  # a build of a build dependency is one build too far
-            if run.artifact is not None and run.artifact.kind != "wheel":
-                run.findings.append(build.sdist_refused(run.label, f"is a {label} without a wheel"))
         self.result.artifacts.extend(runs)
         self.vet(runs, sub)
         if not all(r.vetted for r in runs):
             raise StageBlocked(label, [])
         return runs
 
-    def _build(self, source: Path, label: str, editable: bool) -> Path:
+    def build_sources(
+        self, chosen: Sequence[ArtifactRun], builds: build.Builds
+    ) -> list[ArtifactRun]:
+        """Each sdist is vetted as a file, then every sdist and local tree becomes a wheel."""
+        sdists = [r for r in chosen if r.artifact and r.artifact.kind == "sdist"]
+        if sdists and not all(build.needs_fetch(r) for r in sdists):
+            return list(chosen)  # refused: decide reports it, nothing is built
+        for run in sdists:
+            assert run.artifact is not None
+            vetted = self.vet_source(run.artifact)  # already vetted when the hook ran
+            run.path = vetted.path
+        out: list[ArtifactRun] = []
+        for run in chosen:
+            art = run.artifact
+            if art is None or art.kind == "wheel":
+                out.append(run)
+            elif art.kind in ("sdist", "local"):
+                out.append(self._built(art, builds, run.path))
+        return out
+
+    def _built(
+        self, art: ResolvedArtifact, builds: build.Builds, quarantined: Path | None
+    ) -> ArtifactRun:
+        if quarantined is not None:
+            art = replace(art, local_file=quarantined)
         with _timed(self.result, "build"):
-            built = build.build_wheel(
-                source,
-                label=label,
-                editable=editable,
-                python=self.ctx.target,
-                vet=self.vet_requirements,
-                out_dir=self.workdir / str(len(self.built_from)),
-            )
-        self.built_from[built.wheel.name] = label
-        return built.wheel
+            wheel = builds.wheel(art)
+        built = ResolvedArtifact(
+            name=art.name,
+            version=art.version,
+            filename=wheel.name,
+            url=wheel.resolve().as_uri(),
+            kind="wheel",
+            index_url=None,
+            requested_as=art.requested_as,
+            metadata_name=art.metadata_name,
+            metadata_version=art.metadata_version,
+        )
+        return ArtifactRun(artifact=built, label=wheel.name, built_from=builds.label(art))
 
     @property
     def workdir(self) -> Path:
         if not hasattr(self, "_tmp"):
-            self._tmp = tempfile.TemporaryDirectory(prefix="safe-pip-built-")
+            self._tmp = tempfile.TemporaryDirectory(prefix="safe-pip-build-")
             self.result.cleanup.append(self._tmp.cleanup)
         return Path(self._tmp.name)
-
-    def build_local(self, request: InstallRequest) -> InstallRequest:
-        """Build each local tree the user named; the request then names the wheels."""
-        reqs = []
-        for req in request.requirements:
-            if req.local_path is None:
-                reqs.append(req)
-                continue
-            label = build.shown(req)
-            wheel = self._build(Path(req.local_path), label, req.editable)
-            reqs.append(_wheel_requirement(req, wheel, label))
-        return replace(request, requirements=tuple(reqs))
-
-    def build_sdists(
-        self, request: InstallRequest, sdists: Sequence[ArtifactRun]
-    ) -> InstallRequest:
-        """Vet each sdist file itself, build it, and name its wheel in the request."""
-        self.result.artifacts.extend(sdists)
-        self.vet(sdists, request)
-        if not all(r.vetted for r in sdists):
-            raise StageBlocked("sdists", [])
-        reqs = list(request.requirements)
-        for run in sdists:
-            assert run.artifact is not None and run.path is not None
-            wheel = self._build(run.path, run.artifact.filename, False)
-            mine = [r for r in reqs if canonicalize_name(r.requirement.name) == run.artifact.name]
-            base = mine[0] if mine else RequirementInput(Requirement(run.artifact.name), "sdist")
-            reqs = [r for r in reqs if r not in mine]
-            reqs.append(_wheel_requirement(base, wheel, run.artifact.filename))
-            run.for_build = f"source of {wheel.name}"
-        return replace(request, requirements=tuple(reqs))
-
-
-def _wheel_requirement(req: RequirementInput, wheel: Path, label: str) -> RequirementInput:
-    """``name[extras] @ file:///…/built.whl`` for what was built from ``req``."""
-    from safe_pip.gate.identity import from_filename
-
-    named = from_filename(wheel.name)
-    name = named.name if named else req.requirement.name
-    extras = f"[{','.join(sorted(req.requirement.extras))}]" if req.requirement.extras else ""
-    return RequirementInput(
-        Requirement(f"{name}{extras} @ {wheel.resolve().as_uri()}"),
-        origin=f"built from {label}",
-        hashes=req.hashes,
-    )
 
 
 def _blocked(result: InstallResult, policy: Policy) -> None:

@@ -27,7 +27,7 @@ POOL_MIN_BYTES = 4 << 20
 
 
 def default_cache() -> ScanResultCache:
-    from safe_pip.fetch import cache_dir
+    from safe_pip.gate.fetch import cache_dir
 
     return ScanResultCache(cache_dir() / "scan-results")
 

@@ -35,6 +35,7 @@ from safe_pip.policy.model import (
     LayerInfo,
     NamePattern,
     NamesPolicy,
+    NetworkPolicy,
     PackageRule,
     Policy,
     PolicyException,
@@ -307,6 +308,13 @@ def _build(
         packages=tuple(packages),
         exceptions=tuple(exceptions),
         audit=AuditPolicy(_opt_path(eff, "audit.log")),
+        network=NetworkPolicy(
+            connect_timeout=_number(eff, "network.connect_timeout"),
+            read_timeout=_number(eff, "network.read_timeout"),
+            deadline=_number(eff, "network.deadline"),
+            max_download=_get(eff, "network.max_download", int),
+            max_page=_get(eff, "network.max_page", int),
+        ),
         enforcement=EnforcementPolicy(
             _get(eff, "enforcement.escape_hatch", bool),
             _get(eff, "enforcement.gate_download", bool),

@@ -246,6 +246,9 @@ class PackageRule:
     publishers: tuple[Publisher, ...] = ()
     allow_globals: tuple[str, ...] = ()
     source: SourceRef = field(default=BUILTIN, compare=False)
+    index: str | None = None
+    """The one index URL or find-links location the project may come from (dependency
+    confusion: other sources are not considered for it)."""
 
     def applies_to(self, name: str, version: str | None) -> bool:
         if canonicalize_name(name) != self.name:
@@ -303,6 +306,17 @@ def _same_version(a: str, b: str) -> bool:
         return Version(a) == Version(b)
     except InvalidVersion:
         return a == b
+
+
+@dataclass(frozen=True)
+class NetworkPolicy:
+    """``[network]``: bounds on every read of the install gate (timeouts in seconds)."""
+
+    connect_timeout: float = 15.0
+    read_timeout: float = 60.0
+    deadline: float = 900.0
+    max_download: int = 4 << 30
+    max_page: int = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -385,6 +399,7 @@ class Policy:
     packages: tuple[PackageRule, ...] = ()
     exceptions: tuple[PolicyException, ...] = ()
     audit: AuditPolicy = field(default_factory=AuditPolicy)
+    network: NetworkPolicy = field(default_factory=NetworkPolicy)
     enforcement: EnforcementPolicy = field(default_factory=EnforcementPolicy)
     locked: bool = False
     lower_exceptions: tuple[str, ...] = ("*",)

@@ -271,9 +271,16 @@ class _Reader:
                     entry.get("allow_globals", []),
                 )
             )
+            index_pin = (
+                self.value((*at, "index"), "package.index", v.string, entry["index"])
+                if "index" in entry
+                else None
+            )
         except ValueError:
             return
-        rule = PackageRule(name, versions, hashes, tuple(pubs), allow, self.source(*at))
+        rule = PackageRule(
+            name, versions, hashes, tuple(pubs), allow, self.source(*at), index=index_pin
+        )
         self.packages.append(rule)
 
     def exception(self, index: int, entry: dict[str, Any]) -> None:

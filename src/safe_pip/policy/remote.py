@@ -84,7 +84,7 @@ def cache_folder(spec: RemoteSource, env: Mapping[str, str]) -> Path:
 
     The key includes identity and issuer so that a pointer changed to another
     signer can never be served a copy someone else signed.  The root follows
-    ``safe_pip.fetch.cache_dir`` (``SAFE_PIP_CACHE_DIR`` overrides platformdirs),
+    ``safe_pip.gate.fetch.cache_dir`` (``SAFE_PIP_CACHE_DIR`` overrides platformdirs),
     read from ``env`` so tests and callers with their own environment agree.
     """
     override = env.get("SAFE_PIP_CACHE_DIR", "").strip()

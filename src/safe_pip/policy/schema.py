@@ -22,6 +22,7 @@ from safe_pip.policy.model import (
     HashesPolicy,
     InstallPolicy,
     NamesPolicy,
+    NetworkPolicy,
     ScanLimits,
     ScanPolicy,
     SignaturesPolicy,
@@ -154,7 +155,7 @@ def _exception_rules(lower: SettingValue, org: SettingValue) -> bool:
 
 _N, _I, _H = NamesPolicy(), InstallPolicy(), HashesPolicy()
 _S, _C, _L = SignaturesPolicy(), ScanPolicy(), ScanLimits()
-_A, _E = AuditPolicy(), EnforcementPolicy()
+_A, _E, _W = AuditPolicy(), EnforcementPolicy(), NetworkPolicy()
 
 SPECS: tuple[KeySpec, ...] = (
     KeySpec("locked", _plain(v.boolean), False, _equal, "is decided by the org layer"),
@@ -220,6 +221,21 @@ SPECS: tuple[KeySpec, ...] = (
     KeySpec("scan.limits.time", _plain(v.seconds), _L.time, _at_most, "may only be lowered"),
     KeySpec("audit.log", v.path, None, _equal, "cannot be changed"),
     KeySpec(
+        "network.connect_timeout",
+        _plain(v.seconds),
+        _W.connect_timeout,
+        _at_most,
+        "may only be lowered",
+    ),
+    KeySpec(
+        "network.read_timeout", _plain(v.seconds), _W.read_timeout, _at_most, "may only be lowered"
+    ),
+    KeySpec("network.deadline", _plain(v.seconds), _W.deadline, _at_most, "may only be lowered"),
+    KeySpec(
+        "network.max_download", _plain(v.size), _W.max_download, _at_most, "may only be lowered"
+    ),
+    KeySpec("network.max_page", _plain(v.size), _W.max_page, _at_most, "may only be lowered"),
+    KeySpec(
         "enforcement.escape_hatch",
         _plain(v.boolean),
         _E.escape_hatch,
@@ -248,12 +264,13 @@ TABLES = (
     "scan.limits",
     "audit",
     "enforcement",
+    "network",
 )
 ARRAYS_OF_TABLES = ("package", "exception")
 SPECIAL = ("version", "names.deny", "remote")
 REMOTE_KEYS = ("url", "identity", "issuer", "trusted_root", "max_age", "bundle")
 REMOTE_REQUIRED = ("url", "identity", "issuer")
-PACKAGE_KEYS = ("name", "versions", "hashes", "publisher", "allow_globals")
+PACKAGE_KEYS = ("name", "versions", "hashes", "publisher", "allow_globals", "index")
 EXCEPTION_KEYS = ("package", "version", "sha256", "rule", "reason", "expires")
 
 

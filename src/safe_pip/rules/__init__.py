@@ -17,7 +17,17 @@ from functools import cache
 
 from safe_pip.models import Severity
 
-_MODULES = ("scan", "formats", "wheel", "verify", "install", "policy", "audit", "intel")
+_MODULES = (
+    "scan",
+    "formats",
+    "torchscript",
+    "wheel",
+    "verify",
+    "install",
+    "policy",
+    "audit",
+    "intel",
+)
 
 
 @dataclass(frozen=True)

@@ -105,10 +105,21 @@ RULES: tuple[Rule, ...] = (
         "GGUF-TEMPLATE-INJECTION",
         "GGUF chat template reaches Python internals",
         S.CRITICAL,
-        "A Jinja template in the GGUF metadata (tokenizer.chat_template or another string) "
-        "uses __class__, __globals__, __subclasses__, __import__, cycler, joiner, lipsum or "
-        "similar. Rendering it outside a sandbox runs arbitrary code (CVE-2024-34359, "
-        "llama-cpp-python).",
+        "A Jinja template in the GGUF metadata (tokenizer.chat_template or another string "
+        "that parses as one), read with jinja2's own parser, reaches an attribute or "
+        "subscript whose name is or may be computed to be an underscore name (__class__, "
+        "__globals__, '__cla' ~ 'ss__', |join, |attr, map(attribute=...)), formats with "
+        "attribute fields ('{0.__class__}'.format) or includes other templates. Rendering "
+        "it outside a sandbox runs arbitrary code (CVE-2024-34359, llama-cpp-python).",
+        _EXC,
+    ),
+    Rule(
+        "GGUF-TEMPLATE-UNREADABLE",
+        "GGUF chat template could not be judged",
+        S.HIGH,
+        "A template-keyed string does not parse with jinja2, or is larger than the size "
+        "the scanner judges whole (it is never cut and called clean). A runtime with "
+        "another Jinja implementation may still render it.",
         _EXC,
     ),
     Rule(

@@ -68,6 +68,20 @@ RULES: tuple[Rule, ...] = (
         "Add the index URL to [index] allowed (org layer), or install from an allowed index.",
     ),
     Rule(
+        "INDEX-CONFUSION",
+        "Project offered by more than one index",
+        S.HIGH,
+        "More than one configured source (the primary index, an --extra-index-url, a "
+        "find-links location) lists this project, and they do not all serve the chosen "
+        "file with the same sha256: which file is installed depends on which index "
+        "answered. That is dependency confusion: in the torchtriton attack a higher "
+        "version on the public index silently won over the PyTorch nightly index. Files "
+        "every source serves with the same advertised sha256 (a mirror) are not reported.",
+        'Say which index the project may come from: [[package]] name = "..." '
+        'index = "<index URL or find-links location>" (the other sources are then ignored '
+        "for it).",
+    ),
+    Rule(
         "INDEX-YANKED",
         "Release was yanked",
         S.HIGH,

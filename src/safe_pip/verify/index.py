@@ -14,7 +14,7 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from safe_pip.models import Finding, Severity
 
@@ -106,6 +106,52 @@ def lookup_file_info(
     return FileInfo(None, False, "", None, "; ".join(reasons) or "no index page known")
 
 
+class IndexedArtifact(Protocol):
+    """What the index checks read of a resolved artifact (``gate.resolve.ResolvedArtifact``;
+    verify may not import the gate, so the shape is stated here)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def page_url(self) -> str | None: ...
+    @property
+    def yanked(self) -> str | None: ...
+    @property
+    def upload_time(self) -> dt.datetime | None: ...
+
+
+def artifact_findings(
+    artifact: IndexedArtifact, *, policy: Policy, now: dt.datetime, location: str
+) -> list[Finding]:
+    """Allowlist, yanked and cooldown findings from what the resolver read on the page.
+
+    The resolver read each project page once; its yanked mark and PEP 700 upload time are
+    carried on the artifact, so these checks hold for every pip version and cost no request.
+    """
+    if artifact.upload_time is not None:
+        age_source = artifact.page_url or artifact.url
+    elif artifact.page_url:
+        age_source = f"{artifact.page_url} states no upload time (PEP 700 needs PEP 691 JSON)"
+    else:
+        age_source = "not listed on an index page"
+    return _findings(
+        artifact.name,
+        artifact.version,
+        artifact.url,
+        artifact.page_url,
+        artifact.yanked,
+        artifact.upload_time,
+        age_source,
+        policy=policy,
+        now=now,
+        location=location,
+    )
+
+
 def index_findings(
     item: Resolved,
     *,
@@ -114,43 +160,66 @@ def index_findings(
     now: dt.datetime,
     location: str,
 ) -> list[Finding]:
-    """Allowlist, yanked and cooldown findings for one resolved artifact."""
+    """Allowlist, yanked and cooldown findings for one item of pip's report."""
+    yanked = item.is_yanked or (info is not None and info.yanked)
+    return _findings(
+        item.display_name or item.name,
+        item.version,
+        item.url,
+        item.page_url,
+        (info.yanked_reason if info is not None else "") if yanked else None,
+        info.upload_time if info is not None else None,
+        info.source if info else "not looked up",
+        policy=policy,
+        now=now,
+        location=location,
+    )
+
+
+def _findings(
+    name: str,
+    version: str,
+    url: str,
+    page_url: str | None,
+    yanked: str | None,
+    uploaded: dt.datetime | None,
+    age_source: str,
+    *,
+    policy: Policy,
+    now: dt.datetime,
+    location: str,
+) -> list[Finding]:
     findings: list[Finding] = []
-    origin = item.page_url or item.url
-    if not (policy.index.permits(item.url) or (item.page_url and policy.index.permits(origin))):
+    origin = page_url or url
+    if not (policy.index.permits(url) or (page_url and policy.index.permits(origin))):
         findings.append(
             Finding(
                 "INDEX-NOT-ALLOWED",
                 Severity.HIGH,
-                f"{item.display_name or item.name} {item.version} comes from {origin}, which is "
-                f"not under any [index] allowed URL",
+                f"{name} {version} comes from {origin}, which is not under any [index] allowed URL",
                 location,
-                {"url": item.url, "page": item.page_url, "allowed": list(policy.index.allowed)},
+                {"url": url, "page": page_url, "allowed": list(policy.index.allowed)},
             )
         )
-    yanked = item.is_yanked or (info is not None and info.yanked)
-    if yanked and policy.install.yanked != "allow":
-        reason = info.yanked_reason if info is not None else ""
+    if yanked is not None and policy.install.yanked != "allow":
         findings.append(
             Finding(
                 "INDEX-YANKED",
                 Severity.HIGH if policy.install.yanked == "block" else Severity.LOW,
-                f"{item.name} {item.version} was yanked from its index"
-                + (f": {reason}" if reason else ""),
+                f"{name} {version} was yanked from its index" + (f": {yanked}" if yanked else ""),
                 location,
-                {"reason": reason},
+                {"reason": yanked},
             )
         )
     min_age = policy.install.min_age
     if min_age > dt.timedelta(0):
-        uploaded = info.upload_time if info is not None else None
         if uploaded is None:
             findings.append(
                 Finding(
                     "INDEX-AGE-UNKNOWN",
                     Severity.HIGH,
-                    f"{item.name} {item.version}: the upload time is unknown "
-                    f"({info.source if info else 'not looked up'}), and [install] min_age "
+                    f"{name} {version}: the upload time is unknown "
+                    f"({age_source}), and [install] min_age "
                     f"requires {min_age} since upload",
                     location,
                     {"min_age_seconds": min_age.total_seconds()},
@@ -163,7 +232,7 @@ def index_findings(
                     Finding(
                         "INDEX-TOO-NEW",
                         Severity.HIGH,
-                        f"{item.name} {item.version} was uploaded {uploaded.isoformat()} "
+                        f"{name} {version} was uploaded {uploaded.isoformat()} "
                         f"({_human(age)} ago); [install] min_age requires {_human(min_age)}",
                         location,
                         {

@@ -22,10 +22,14 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from safe_pip.fetch import Fetcher
+
+class Fetcher(Protocol):
+    """What signature discovery needs from the gate's fetcher (verify may not import gate)."""
+
+    def get(self, url: str, *, accept: str | None = None) -> bytes: ...
+
 
 #: Signature files looked for next to an artifact (find-links, ``file://``, indexes that do
 #: not state PEP 740 provenance in their JSON API).
@@ -106,7 +110,7 @@ def remote_signatures(
     """
     from urllib.parse import urljoin, urlsplit
 
-    from safe_pip.fetch import FetchError
+    from safe_pip.errors import FetchError
 
     found = Signatures()
     stated = pep740_entry(filename, sha256, page_docs)
@@ -172,6 +176,5 @@ def local_sidecars(url: str) -> Signatures:
 
 def http_status(exc: BaseException) -> int | None:
     """The HTTP status behind a ``FetchError``, or None for connection-level failures."""
-    response = getattr(exc.__cause__, "response", None)
-    status = getattr(response, "status_code", None)
+    status = getattr(exc, "status", None)
     return status if isinstance(status, int) else None

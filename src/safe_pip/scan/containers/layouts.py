@@ -14,45 +14,63 @@ from collections.abc import Sequence
 from safe_pip.scan.core.blob import Blob
 from safe_pip.scan.core.context import ScanContext
 from safe_pip.scan.dist.wheel import WheelCheck, wheel_dist_info
-from safe_pip.scan.formats import keras
+from safe_pip.scan.formats import keras, torchscript
 from safe_pip.scan.formats.torch import TorchLayout
 
 
 class ZipHooks:
     """Called by the archive reader for each member's data and once at the end."""
 
-    def __init__(self, location: str, wheel: WheelCheck | None, keras_config: bool) -> None:
+    def __init__(
+        self,
+        location: str,
+        wheel: WheelCheck | None,
+        keras_config: bool,
+        scripts: Sequence[torchscript.ArchiveCheck] = (),
+    ) -> None:
         self.location = location
         self.wheel = wheel
         self.keras_config = keras_config
+        self.scripts = tuple(scripts)
 
     def member(self, ctx: ScanContext, name: str, data: Blob | None, loc: str) -> None:
         if self.wheel is not None:
             self.wheel.member(ctx, name, data, loc)
         if self.keras_config and name == "config.json" and data is not None:
             keras.read_config_json(ctx, data, loc)
+        for script in self.scripts:
+            script.member(ctx, name, data, loc)
 
     def finish(self, ctx: ScanContext) -> None:
         if self.wheel is not None:
             self.wheel.finish(ctx)
 
 
+def _script_prefixes(names: Sequence[str], layout: TorchLayout | None) -> list[str]:
+    """Folders ``torch.jit.load`` could treat as a TorchScript archive.
+
+    torch takes the archive's folder from its *first* member and then reads
+    ``<folder>/data.pkl`` and ``<folder>/code/…``, whatever else the zip holds, so any
+    folder with both is checked, not only a zip whose every member sits in one folder.
+    """
+    listed = set(names)
+    prefixes = {layout.prefix} if layout is not None and layout.torchscript else set()
+    for n in names:
+        head, sep, rest = n.partition("/")
+        if sep and rest.startswith("code/") and f"{head}/data.pkl" in listed:
+            prefixes.add(head)
+    return sorted(prefixes)
+
+
 def for_zip(
     ctx: ScanContext, names: Sequence[str], location: str, layout: TorchLayout | None
 ) -> ZipHooks | None:
-    if layout is not None:
-        if layout.torchscript:
-            code = sorted(
-                n for n in names if n.startswith(f"{layout.prefix}/code/") and not n.endswith("/")
-            )
-            # Inventory only: TorchScript compiles code/ but cannot import Python modules,
-            # and its pickles are judged by the engine; a finding here would flag every
-            # scripted model (the real fixtures must stay at zero findings).
-            ctx.saw("torchscript-code", len(code))
-        return None
-    dist_info = wheel_dist_info(list(names))
+    scripts = [torchscript.ArchiveCheck(p) for p in _script_prefixes(names, layout)]
+    dist_info = None if layout is not None else wheel_dist_info(list(names))
     wheel = WheelCheck(dist_info, location) if dist_info else None
-    is_keras = keras.is_keras_archive(set(names))
-    if wheel is None and not is_keras:
+    if wheel is not None:
+        scripts = []  # a wheel is installed, not loaded by torch.jit; its files are Python
+    is_keras = layout is None and keras.is_keras_archive(set(names))
+    if wheel is None and not is_keras and not scripts:
         return None
-    return ZipHooks(location, wheel, is_keras)
+    return ZipHooks(location, wheel, is_keras, scripts)

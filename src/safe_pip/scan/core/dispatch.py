@@ -65,7 +65,7 @@ def _by_name(ctx: ScanContext, fmt: str, blob: Blob, location: str) -> Reader | 
     if fmt not in (S.DATA, S.PICKLE_PROBE):
         return None
     from safe_pip.scan.dist import pysource
-    from safe_pip.scan.formats import onnx, tensorflow
+    from safe_pip.scan.formats import onnx, tensorflow, torchscript
 
     if name.endswith(".py"):
         return pysource.read_python if fmt == S.DATA else _python_or_pickle
@@ -73,6 +73,8 @@ def _by_name(ctx: ScanContext, fmt: str, blob: Blob, location: str) -> Reader | 
         return tensorflow.read_saved_model
     if fmt == S.DATA and onnx.looks_like_onnx(blob):
         return onnx.read_onnx
+    if torchscript.looks_like_flatbuffer(blob):  # torch.jit.load goes by these bytes
+        return torchscript.read_flatbuffer if fmt == S.DATA else _flatbuffer_or_pickle
     return None
 
 
@@ -82,6 +84,14 @@ def _python_or_pickle(ctx: ScanContext, blob: Blob, location: str, depth: int) -
     from safe_pip.scan.formats import pickle_reader
 
     pysource.read_python(ctx, blob, location, depth)
+    pickle_reader.probe_pickle(ctx, blob, location, depth)
+
+
+def _flatbuffer_or_pickle(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
+    """A TorchScript flatbuffer whose first bytes could also start a protocol 0/1 pickle."""
+    from safe_pip.scan.formats import pickle_reader, torchscript
+
+    torchscript.read_flatbuffer(ctx, blob, location, depth)
     pickle_reader.probe_pickle(ctx, blob, location, depth)
 
 

@@ -5,40 +5,27 @@ template that some runtimes render with an unsandboxed environment
 (llama-cpp-python, CVE-2024-34359): a template that walks ``__class__``,
 ``__globals__`` or ``__subclasses__`` runs arbitrary Python.  The reader parses
 the header and every key/value (bounds-checked, arrays skipped without
-materialising them), then checks each template-like string.  Tensor infos are
+materialising them), then judges every template-keyed string whole with jinja2's
+parser (:mod:`chat_template`); a longer one than the bound is a finding.  Tensor infos are
 checked for bounds only; tensor data is never read.
 """
 
 from __future__ import annotations
 
-import re
 import struct
 
 from safe_pip.scan.core.blob import Blob
 from safe_pip.scan.core.context import ScanContext
+from safe_pip.scan.formats.chat_template import TemplateUnreadable, template_problems
 
 _FIXED = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
 _STRING, _ARRAY = 8, 9
 _MAX_KV = 1_000_000
 _MAX_STRING = 64 * 1024 * 1024
-_MAX_TEMPLATE_CHECK = 4 * 1024 * 1024
-
-_DUNDER = re.compile(r"__\w+__|\|\s*attr\b")
-"""Checked on whole Jinja blocks, string literals included: ``x['__class__']`` and
-``|attr('__globals__')`` hide the name in a literal."""
-
-_NAMES = re.compile(
-    r"\b(?:cycler|joiner|lipsum|url_for|get_flashed_messages|request|config)\b"
-    r"|\bself\s*[.\[]"
-    r"|\.\s*(?:mro|func_globals|f_globals|gi_frame|tb_frame|popen|system)\b"
-    r"|\b(?:os|subprocess|builtins|importlib)\s*\."
-)
-"""Checked on Jinja blocks with string literals removed, so prose in a system prompt
-cannot trip it. None of these appear in ordinary chat templates (``namespace``,
-``loop`` and ``raise_exception`` are fine)."""
-
-_BLOCK = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{\{.*|\{%.*", re.S)
-_LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"", re.S)
+_MAX_TEMPLATE = 8 * 1024 * 1024
+"""Templates are judged whole up to this size; a longer one is a finding, never cut.
+Real chat templates are a few kilobytes."""
+_TEMPLATE_MARKS = ("{{", "{%", "{#")
 
 
 class _Corrupt(Exception):
@@ -64,13 +51,14 @@ class _Reader:
     def count(self) -> int:
         return int(struct.unpack("<Q", self.take(8))[0]) if self.wide else self.u32()
 
-    def string(self, keep: int = _MAX_STRING) -> str:
+    def string(self, keep: int = _MAX_STRING) -> tuple[str, int]:
+        """The string's first ``keep`` bytes, decoded, and its full length in bytes."""
         n = self.count()
         if n > _MAX_STRING or self.pos + n > self.blob.size:
             raise _Corrupt(f"string of {n} bytes at offset {self.pos} is out of bounds")
         text = self.blob.read(self.pos, min(n, keep)).decode("utf-8", "replace")
         self.pos += n
-        return text
+        return text, n
 
 
 def read_gguf(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
@@ -92,7 +80,7 @@ def read_gguf(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
         for i in range(n_kv):
             if i & 0xFF == 0:
                 ctx.check_time(location)
-            key = r.string(4096)
+            key, _ = r.string(4096)
             vtype = r.u32()
             _value(ctx, r, vtype, key, location, 0)
         for _ in range(min(n_tensors, 1 << 32)):
@@ -109,9 +97,28 @@ def _value(ctx: ScanContext, r: _Reader, vtype: int, key: str, loc: str, level: 
     if vtype in _FIXED:
         r.take(_FIXED[vtype])
     elif vtype == _STRING:
-        text = r.string(_MAX_TEMPLATE_CHECK)
-        if "template" in key or "{%" in text or "{{" in text:
-            check_template(ctx, key, text, loc)
+        start = r.pos + (8 if r.wide else 4)
+        text, n = r.string(_MAX_TEMPLATE)
+        if "template" in key:
+            if n > _MAX_TEMPLATE:
+                ctx.report(
+                    "GGUF-TEMPLATE-UNREADABLE",
+                    f"template {key!r} is {n} bytes, more than the {_MAX_TEMPLATE} judged; "
+                    "nothing of it was cut and called clean",
+                    loc,
+                    key=key,
+                )
+            else:
+                check_template(ctx, key, text, loc)
+        elif n > _MAX_TEMPLATE and _marked(r.blob, start, n):
+            ctx.report(
+                "GGUF-TEMPLATE-UNREADABLE",
+                f"string {key!r} of {n} bytes holds Jinja markers past the judged size",
+                loc,
+                key=key,
+            )
+        elif any(m in text for m in _TEMPLATE_MARKS):
+            check_template(ctx, key, text, loc, strict=False)
     elif vtype == _ARRAY and level == 0:
         etype, n = r.u32(), r.count()
         if etype in _FIXED:
@@ -129,18 +136,43 @@ def _value(ctx: ScanContext, r: _Reader, vtype: int, key: str, loc: str, level: 
         raise _Corrupt(f"unknown value type {vtype} under {key!r}")
 
 
-def check_template(ctx: ScanContext, key: str, text: str, location: str) -> None:
-    """Report Jinja blocks in ``text`` that reach Python internals."""
-    hits: set[str] = set()
-    for block in _BLOCK.findall(text):
-        hits.update(m.group(0) for m in _DUNDER.finditer(block))
-        hits.update(m.group(0) for m in _NAMES.finditer(_LITERAL.sub("''", block)))
-    if hits:
-        ordered = sorted(hits)
+def _marked(blob: Blob, start: int, n: int) -> bool:
+    """Does the string at ``start`` contain a Jinja marker anywhere (read in chunks)?"""
+    step = 1 << 20
+    for off in range(start, start + n, step):
+        chunk = blob.read(off, min(step + 2, start + n - off))
+        if any(m.encode() in chunk for m in _TEMPLATE_MARKS):
+            return True
+    return False
+
+
+def check_template(
+    ctx: ScanContext, key: str, text: str, location: str, *, strict: bool = True
+) -> None:
+    """Judge a Jinja template with jinja2's parser.
+
+    ``strict`` (a template-keyed string a runtime renders): a parse failure is a finding.
+    Otherwise (any other string with Jinja markers, such as vocabulary tokens like
+    ``{{``) only a string that parses is judged: nothing renders it as a template.
+    """
+    try:
+        problems = template_problems(text)
+    except TemplateUnreadable as exc:
+        if strict:
+            ctx.report(
+                "GGUF-TEMPLATE-UNREADABLE",
+                f"template {key!r} does not parse with jinja2 ({exc}); another Jinja "
+                "implementation may still render it",
+                location,
+                key=key,
+            )
+        return
+    if problems:
+        shown = sorted({f"{p.what} (line {p.line})" for p in problems})
         ctx.report(
             "GGUF-TEMPLATE-INJECTION",
-            f"template {key!r} reaches Python internals: {', '.join(ordered[:8])}",
+            f"template {key!r} reaches Python internals: {'; '.join(shown[:8])}",
             location,
             key=key,
-            matches=ordered[:20],
+            matches=shown[:20],
         )

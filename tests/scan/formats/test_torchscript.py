@@ -1,0 +1,273 @@
+"""TorchScript: scripted code judged by what torch.jit runs, proven against torch itself.
+
+Every malicious archive here is made by torch (``torch.jit.script`` + ``torch.jit.save``,
+the flatbuffer and lite-interpreter writers), sometimes with the code text rewritten
+into another spelling torch accepts.  The differential tests load each one with the real
+``torch.jit.load`` (or ``torch.load``) in a subprocess whose payload is a tripwire: the
+scripted ``__setstate__`` calls ``torch.from_file(path, shared=True)``, which creates
+``path``; the file appearing proves the payload runs, and the scanner must block the
+same bytes.  Benign scripted models (tests/fixtures/torchscript, made by
+make_scripted.py there) must pass with zero findings.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from safe_pip.scan.formats import torchscript_ops
+
+from .helpers import blocking, rules, scan_bytes
+
+JIT: Any = torch.jit
+"""torch.jit, untyped: its loaders and the flatbuffer writer have no annotations."""
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "torchscript"
+MANIFEST: dict[str, str] = json.loads((FIXTURES / "manifest.json").read_text())
+
+
+@torch.jit.script
+class Tripwire:
+    """Its ``__setstate__`` creates the file named by its state: the payload under test."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.n = 0
+
+    def __getstate__(self) -> str:
+        return self.path
+
+    def __setstate__(self, path: str) -> None:
+        self.path = path
+        self.n = torch.from_file(path, True, 8).numel()  # used, so not dead code
+
+
+class Holder(torch.nn.Module):
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.t = Tripwire(path)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + 1
+
+
+PAYLOAD_LINE = "_0 = torch.numel(torch.from_file(path, True, 8))"
+"""The statement torch.jit.script writes for the payload; rewritten below."""
+
+
+def _scripted(path: Path) -> bytes:
+    buf = io.BytesIO()
+    torch.jit.save(torch.jit.script(Holder(str(path))), buf)
+    return buf.getvalue()
+
+
+def _rewrite(archive: bytes, old: str, new: str, *, extra: dict[str, bytes] | None = None) -> bytes:
+    """The archive with its code text rewritten (debug info dropped: it holds offsets)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(archive)) as zin, zipfile.ZipFile(out, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if info.filename.endswith(".debug_pkl"):
+                continue
+            if "/code/" in info.filename and info.filename.endswith(".py"):
+                text = data.decode()
+                assert old in text, text
+                data = text.replace(old, new).encode()
+            zout.writestr(info.filename, data)
+        for name, data in (extra or {}).items():
+            zout.writestr(name, data)
+    return out.getvalue()
+
+
+def _runs_payload(tmp_path: Path, data: bytes, tripwire: Path, loader: str = "jit") -> bool:
+    """Load ``data`` with the real torch in a subprocess; did the tripwire file appear?"""
+    model = tmp_path / "model.bin"
+    model.write_bytes(data)
+    load = "torch.jit.load(p)" if loader == "jit" else "torch.load(p, weights_only=False)"
+    code = "\n".join(
+        ("import sys, torch", "p = sys.argv[1]", "try:", f"    {load}", "except Exception:")
+    )
+    code += "\n    pass"
+    subprocess.run(
+        [sys.executable, "-c", code, str(model)], capture_output=True, timeout=120, check=False
+    )
+    return tripwire.exists()
+
+
+# -- the payload runs, and the scanner blocks it ---------------------------------------
+@pytest.mark.slow
+def test_scripted_setstate_calling_from_file_runs_and_blocks(tmp_path: Path) -> None:
+    wire = tmp_path / "created-by-payload"
+    data = _scripted(wire)
+    assert _runs_payload(tmp_path, data, wire)
+    res = scan_bytes(tmp_path, "model.pt", data)
+    finding = next(f for f in res.findings if f.rule_id == "TORCHSCRIPT-UNSAFE-OP")
+    assert "aten::from_file" in finding.message and "Tripwire.__setstate__" in finding.message
+    assert "/code/__torch__/" in finding.location
+
+
+@pytest.mark.slow
+def test_torch_load_hands_scripted_archive_to_jit(tmp_path: Path) -> None:
+    wire = tmp_path / "created-by-torch-load"
+    data = _scripted(wire)
+    assert _runs_payload(tmp_path, data, wire, loader="torch.load")
+    assert "TORCHSCRIPT-UNSAFE-OP" in blocking(scan_bytes(tmp_path, "m.pt", data))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "_0 = torch.numel(ops.aten.from_file(path, True, 8))",
+        "_0 = torch.numel(torch.autograd.from_file(path, True, 8))",
+        "_0 = torch.numel(ops.anything.autograd.from_file(path, True, 8))",
+        "_0 = torch.numel(getattr(torch, 'from_file')(path, True, 8))",
+        "f = torch.from_file\n    _0 = torch.numel(f(path, True, 8))",
+        "_0 = torch.numel(getattr(ops.aten, 'from_file')(path, True, 8))",
+        "_0 = torch.numel(torch .from_file (path, True, 8))",
+    ],
+)
+def test_other_spellings_torch_resolves_to_from_file(tmp_path: Path, spelling: str) -> None:
+    """Each spelling is proven to run by torch itself, then must block."""
+    wire = tmp_path / "created"
+    data = _rewrite(_scripted(wire), PAYLOAD_LINE, spelling)
+    assert _runs_payload(tmp_path, data, wire), spelling
+    res = scan_bytes(tmp_path, "m.pt", data)
+    assert "TORCHSCRIPT-UNSAFE-OP" in blocking(res), res.findings
+
+
+@pytest.mark.slow
+def test_archive_folder_taken_from_first_member(tmp_path: Path) -> None:
+    """torch reads the folder of the first member; an extra folder must not hide the code."""
+    wire = tmp_path / "created"
+    data = _rewrite(_scripted(wire), PAYLOAD_LINE, PAYLOAD_LINE, extra={"zz/readme.txt": b"x"})
+    assert _runs_payload(tmp_path, data, wire)
+    assert "TORCHSCRIPT-UNSAFE-OP" in blocking(scan_bytes(tmp_path, "m.pt", data))
+
+
+@pytest.mark.slow
+def test_flatbuffer_module_runs_and_blocks(tmp_path: Path) -> None:
+    """torch.jit.load accepts the flatbuffer format (PTMF at offset 4), bytecode and all."""
+    wire = tmp_path / "created"
+    module = JIT.load(io.BytesIO(_scripted(wire)))
+    wire.unlink()  # loading it here ran the payload once already
+    out = tmp_path / "m.ff"
+    JIT.save_jit_module_to_flatbuffer(module, str(out))
+    wire.unlink(missing_ok=True)
+    data = out.read_bytes()
+    assert _runs_payload(tmp_path, data, wire)
+    res = scan_bytes(tmp_path, "weights.bin", data)
+    assert "TORCHSCRIPT-UNSAFE-OP" in blocking(res)
+    assert res.inventory.get("torchscript-flatbuffer") == 1
+
+
+def test_lite_interpreter_bytecode_is_judged(tmp_path: Path) -> None:
+    wire = tmp_path / "created"
+    module = JIT.load(io.BytesIO(_scripted(wire)))
+    out = tmp_path / "m.ptl"
+    module._save_for_lite_interpreter(str(out))
+    res = scan_bytes(tmp_path, "m.ptl", out.read_bytes())
+    where = {
+        f.location.rsplit("!", 1)[-1] for f in res.findings if f.rule_id == "TORCHSCRIPT-UNSAFE-OP"
+    }
+    assert any(w.endswith("bytecode.pkl") for w in where), res.findings
+    assert any(w.endswith("test_torchscript.py") for w in where), res.findings
+
+
+# -- static cases: what torch would need a native library for, and unreadable code ----
+def test_save_and_rpc_ops_block(tmp_path: Path) -> None:
+    base = _scripted(tmp_path / "x")
+    for call, op in [
+        ("torch.save(torch.zeros([1]), path)\n    _0 = 1", "aten::save"),
+        ("_0 = ops.prim.rpc_async(path, path)", "prim::rpc_async"),
+        ("_0 = torch.not_an_operator(path)", "aten::not_an_operator"),
+    ]:
+        res = scan_bytes(tmp_path, "m.pt", _rewrite(base, PAYLOAD_LINE, call))
+        msgs = [f.message for f in res.findings if f.rule_id == "TORCHSCRIPT-UNSAFE-OP"]
+        assert any(op in m for m in msgs), (call, res.findings)
+
+
+def test_custom_namespace_and_torchbind_classes_are_reported(tmp_path: Path) -> None:
+    base = _scripted(tmp_path / "x")
+    res = scan_bytes(tmp_path, "a.pt", _rewrite(base, PAYLOAD_LINE, "_0 = ops.myns.run(path)"))
+    assert "TORCHSCRIPT-CUSTOM-OP" in blocking(res)
+    store = "__torch__.torch.classes.c10d.ProcessGroup"
+    res = scan_bytes(
+        tmp_path,
+        "b.pt",
+        _rewrite(base, PAYLOAD_LINE, f"_1 = annotate(Optional[{store}], None)\n    _0 = 1"),
+    )
+    assert "TORCHSCRIPT-CUSTOM-CLASS" in blocking(res)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "_0 = getattr(torch, path)(path)",  # a computed name: torch refuses it
+        "_0 = 1 +",  # not Python
+    ],
+)
+def test_unresolvable_or_unparseable_code_blocks(tmp_path: Path, body: str) -> None:
+    data = _rewrite(_scripted(tmp_path / "x"), PAYLOAD_LINE, body)
+    assert "TORCHSCRIPT-UNREADABLE" in blocking(scan_bytes(tmp_path, "m.pt", data))
+
+
+def test_non_utf8_code_blocks(tmp_path: Path) -> None:
+    data = _scripted(tmp_path / "x")
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as zin, zipfile.ZipFile(out, "w") as zout:
+        for info in zin.infolist():
+            raw = zin.read(info.filename)
+            if info.filename.endswith("test_torchscript.py"):
+                raw = raw.replace(b"return self.path", b"return self.path # \xff")
+            zout.writestr(info.filename, raw)
+    assert "TORCHSCRIPT-UNREADABLE" in blocking(scan_bytes(tmp_path, "m.pt", out.getvalue()))
+
+
+def test_damaged_flatbuffer_blocks(tmp_path: Path) -> None:
+    data = b"\x00\x00\x10\x00PTMF" + b"\x00" * 8
+    assert "TORCHSCRIPT-UNREADABLE" in blocking(scan_bytes(tmp_path, "m.ff", data))
+
+
+def test_python_package_named_code_in_a_wheel_is_not_torchscript(tmp_path: Path) -> None:
+    """A wheel's ``pkg/code/*.py`` is Python the wheel rules judge, not TorchScript."""
+    from tests.support.wheels import build_wheel
+
+    whl = build_wheel(
+        tmp_path,
+        "demo",
+        "1.0",
+        {"demo/__init__.py": b"", "demo/data.pkl": b"\x80\x04N.", "demo/code/x.py": b"a.save(1)\n"},
+    )
+    res = scan_bytes(tmp_path, whl.name, whl.read_bytes())
+    assert not {r for r in rules(res) if r.startswith("TORCHSCRIPT")}
+
+
+# -- benign: real scripted models pass --------------------------------------------------
+@pytest.mark.parametrize("name", sorted(MANIFEST))
+def test_benign_scripted_models_pass(tmp_path: Path, name: str) -> None:
+    res = scan_bytes(tmp_path, name, (FIXTURES / name).read_bytes())
+    assert not res.findings, res.findings
+    kinds = res.inventory
+    assert kinds.get("torchscript-code", 0) or kinds.get("torchscript-flatbuffer", 0)
+
+
+def test_allowlist_is_current_with_installed_torch() -> None:
+    """The committed table is what the generator makes from this torch's registry."""
+    if torch.__version__.split("+")[0] != "2.13.0":
+        pytest.skip("the table is generated from torch 2.13.0")
+    names = {s.name for s in torch._C._jit_get_all_schemas()}
+    judged = {n for n in names if n.split("::")[0] in ("aten", "prim", "quantized")}
+    assert set(torchscript_ops.OPS) | set(torchscript_ops.EXCLUDED) >= judged - {
+        n for n in judged if n.startswith("quantized::")
+    }
+    assert "aten::from_file" in torchscript_ops.EXCLUDED
+    assert "aten::add" in torchscript_ops.OPS
