@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.gate.conftest import Runner
-from tests.gate.test_e2e import evil_pickle
+from tests.support.attacks import evil_pickle
 from tests.support.index_server import IndexServer
 from tests.support.venvs import installed, isolated_env
 from tests.support.wheels import build_wheel
@@ -127,10 +127,16 @@ def test_local_tree_is_built_from_vetted_build_dependencies(
     r = safe_pip("--python", venv, "--format", "json", "-i", index.simple_url, *args)
     assert r.code == 0, r.stdout + r.stderr
     doc = r.json()
-    by_name = {a["name"]: a for a in doc["artifacts"]}
-    assert by_name["buildhelper"]["for_build"] and by_name["buildhelper"]["verdict"] == "allow"
-    assert by_name["localproj"]["built_from"] and by_name["localproj"]["scan_cached"] is False
-    assert doc["installed"] == ["localproj 1.0"]  # the build dependency is not installed
+    by_name = {a["distribution"]["name"]: a for a in doc["targets"]}
+    assert (
+        by_name["buildhelper"]["properties"].get("for-build")
+        and by_name["buildhelper"]["decision"] == "allow"
+    )
+    assert (
+        by_name["localproj"]["properties"].get("built-from")
+        and by_name["localproj"]["cached"] is False
+    )
+    assert doc["run"]["installed"] == ["localproj 1.0"]  # the build dependency is not installed
     assert set(installed(venv)) >= {"localproj"} and "buildhelper" not in installed(venv)
     assert ran.read_text() == "backend ran with buildhelper 1.0"
     assert imports(venv, "localproj", home) == "42"
@@ -144,8 +150,8 @@ def test_malicious_build_dependency_blocks_before_any_build(
     index.add(helper(tmp_path / "w", evil=marker))
     r = safe_pip("--python", venv, "--format", "json", "-i", index.simple_url, "-e", tree)
     assert r.code == 1, r.stdout + r.stderr
-    helper_run = next(a for a in r.json()["artifacts"] if a["name"] == "buildhelper")
-    assert helper_run["verdict"] == "block" and helper_run["for_build"]
+    helper_run = next(a for a in r.json()["targets"] if a["distribution"]["name"] == "buildhelper")
+    assert helper_run["decision"] == "block" and helper_run["properties"].get("for-build")
     assert "PICKLE-GLOBAL-DANGEROUS" in r.rules()
     assert not ran.exists() and not marker.exists()
     assert "localproj" not in installed(venv) and "buildhelper" not in installed(venv)
@@ -205,10 +211,15 @@ def test_sdist_is_built_through_the_gate_where_allowed(
         policy="[install]\nallow_sdist = true\n",
     )
     assert r.code == 0, r.stdout + r.stderr
-    by_file = {a["filename"]: a for a in r.json()["artifacts"]}
-    assert by_file["srcproj-1.0.tar.gz"]["for_build"]  # vetted (scanned) itself, not installed
-    assert by_file["srcproj-1.0-py3-none-any.whl"]["built_from"] == "srcproj-1.0.tar.gz"
-    assert r.json()["installed"] == ["srcproj 1.0"]
+    by_file = {a["target"]: a for a in r.json()["targets"]}
+    assert by_file["srcproj-1.0.tar.gz"]["properties"].get(
+        "for-build"
+    )  # vetted (scanned) itself, not installed
+    assert (
+        by_file["srcproj-1.0-py3-none-any.whl"]["properties"].get("built-from")
+        == "srcproj-1.0.tar.gz"
+    )
+    assert r.json()["run"]["installed"] == ["srcproj 1.0"]
     assert imports(venv, "srcproj", home) == "42"
     record = json.loads((home / "state" / "safe-pip" / "audit.jsonl").read_text().splitlines()[-1])
     assert record["outcome"] == "installed"
@@ -230,7 +241,9 @@ def test_built_wheel_is_scanned_before_it_is_installed(
     index.add(helper(tmp_path / "w"))
     r = safe_pip("--python", venv, "--format", "json", "-i", index.simple_url, tree)
     assert r.code == 1, r.stdout + r.stderr
-    built = next(a for a in r.json()["artifacts"] if a["built_from"])
-    assert built["verdict"] == "block" and "PICKLE-GLOBAL-DANGEROUS" in built["blocking"]
+    built = next(a for a in r.json()["targets"] if a["properties"].get("built-from"))
+    assert built["decision"] == "block" and "PICKLE-GLOBAL-DANGEROUS" in {
+        f["rule_id"] for f in built["findings"] if f["blocking"]
+    }
     assert ran.exists() and not marker.exists()
     assert "localproj" not in installed(venv)

@@ -11,50 +11,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import struct
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.gate.conftest import Runner
+from tests.gate.conftest import Dists, Runner
+from tests.support.attacks import evil_wheel
 from tests.support.index_server import IndexServer
 from tests.support.venvs import isolated_env
 from tests.support.wheels import build_sdist, build_wheel, sha256_file
 
 pytestmark = pytest.mark.slow
-
-Dists = Callable[..., dict[str, str]]
-
-
-def evil_pickle(marker: Path) -> bytes:
-    """Protocol-2 pickle calling os.system(f"touch {marker}"), written from raw opcodes."""
-    cmd = f"touch {marker}".encode()
-    return (
-        b"\x80\x02"
-        + b"cos\nsystem\n"
-        + b"X"
-        + struct.pack("<I", len(cmd))
-        + cmd
-        + b"\x85"  # TUPLE1
-        + b"R"  # REDUCE
-        + b"."
-    )
-
-
-def evil_wheel(tmp: Path, marker: Path, name: str = "modelzoo", version: str = "1.0") -> Path:
-    mod = name.replace("-", "_")
-    return build_wheel(
-        tmp,
-        name,
-        version,
-        {
-            f"{mod}/__init__.py": b"",
-            f"{mod}/model.pt": evil_pickle(marker),
-        },
-    )
 
 
 def test_clean_install_with_dependency(
@@ -66,7 +35,7 @@ def test_clean_install_with_dependency(
     assert r.code == 0, r.stderr
     doc = r.json()
     assert doc["outcome"] == "installed"
-    assert {a["name"]: a["verdict"] for a in doc["artifacts"]} == {
+    assert {a["distribution"]["name"]: a["decision"] for a in doc["targets"]} == {
         "cleanpkg": "allow",
         "helperlib": "allow",
     }
@@ -79,8 +48,8 @@ def test_clean_install_with_dependency(
     assert every[0]["run_id"] == every[1]["run_id"]
     records = [r for r in every if r["kind"] == "outcome"]
     assert len(records) == 1 and records[0]["outcome"] == "installed"
-    assert {a["sha256"] for a in records[0]["artifacts"]} == {a["sha256"] for a in doc["artifacts"]}
-    assert {a["sha256"] for a in every[0]["artifacts"]} == {a["sha256"] for a in doc["artifacts"]}
+    assert {a["sha256"] for a in records[0]["artifacts"]} == {a["sha256"] for a in doc["targets"]}
+    assert {a["sha256"] for a in every[0]["artifacts"]} == {a["sha256"] for a in doc["targets"]}
 
 
 def test_malicious_model_blocked(
@@ -106,7 +75,7 @@ def test_clean_package_depending_on_malicious_installs_nothing(
         "--python", venv, "--format", "json", "-i", index.simple_url, "nicewrapper", "otherdep"
     )
     assert r.code == 1
-    verdicts = {a["name"]: a["verdict"] for a in r.json()["artifacts"]}
+    verdicts = {a["distribution"]["name"]: a["decision"] for a in r.json()["targets"]}
     assert verdicts == {"nicewrapper": "allow", "otherdep": "allow", "modelzoo": "block"}
     got = dists(venv)
     assert not {"nicewrapper", "otherdep", "modelzoo"} & set(got)
@@ -255,7 +224,7 @@ def test_typosquat_as_a_dependency_is_a_warning(
     assert "httpx2" not in dists(venv)
     r = safe_pip("--python", venv, "--format", "json", "-i", index.simple_url, "niceclient")
     assert r.code == 0, r.stdout + r.stderr
-    dep = next(a for a in r.json()["artifacts"] if a["name"] == "httpx2")
+    dep = next(a for a in r.json()["targets"] if a["distribution"]["name"] == "httpx2")
     (finding,) = [f for f in dep["findings"] if f["rule_id"] == "NAME-TYPOSQUAT"]
     assert finding["severity"] == "low"
     assert dists(venv).get("httpx2") == "1.0"
@@ -319,9 +288,9 @@ def test_cooldown(
         policy='[install]\nmin_age = "7d"\n',
     )
     assert r.code == 1, r.stdout + r.stderr
-    by_name = {a["name"]: a for a in r.json()["artifacts"]}
+    by_name = {a["distribution"]["name"]: a for a in r.json()["targets"]}
     assert [f["rule_id"] for f in by_name["freshpkg"]["findings"]] == ["INDEX-TOO-NEW"]
-    assert by_name["agedpkg"]["verdict"] == "allow"
+    assert by_name["agedpkg"]["decision"] == "allow"
     assert [f["rule_id"] for f in by_name["nodatepkg"]["findings"]] == ["INDEX-AGE-UNKNOWN"]
     assert not {"freshpkg", "agedpkg", "nodatepkg"} & set(dists(venv))
 
@@ -490,8 +459,8 @@ def test_verdict_cache_hit_on_second_run(
     )
     second = safe_pip("--python", venv, "--format", "json", "-i", index.simple_url, "cleanpkg")
     assert first.code == 0 and second.code == 0, second.stderr
-    assert first.json()["artifacts"][0]["scan_cached"] is False
-    assert second.json()["artifacts"][0]["scan_cached"] is True
+    assert first.json()["targets"][0]["cached"] is False
+    assert second.json()["targets"][0]["cached"] is True
     assert dists(venv)["cleanpkg"] == "1.0"
 
 

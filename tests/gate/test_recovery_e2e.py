@@ -88,7 +88,7 @@ def test_signal_while_pip_installs_lets_it_finish_and_says_so(
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, out + err
     doc = json.loads(out)
-    assert doc["outcome"] == "installed" and doc["installed"] == ["bulkpkg 1.0"]
+    assert doc["outcome"] == "installed" and doc["run"]["installed"] == ["bulkpkg 1.0"]
     name = "SIGTERM" if how == "SIGTERM" else "SIGINT"
     assert any(name in n and "allowed to finish" in n for n in doc["notes"])
     assert "nothing was installed" not in out + err
@@ -109,7 +109,7 @@ def test_signal_before_pip_installs_nothing_and_is_recorded(
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 2, out + err
     doc = json.loads(out)
-    assert doc["outcome"] == "interrupted" and doc["installed"] == []
+    assert doc["outcome"] == "interrupted" and doc["run"]["installed"] == []
     assert "bulkpkg" not in installed(venv)
     assert [(r["kind"], r["outcome"]) for r in records(home)] == [("outcome", "interrupted")]
 
@@ -213,7 +213,7 @@ def test_log_made_unwritable_while_pip_works_leaves_the_intent(
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 2, out + err  # installed, but the outcome could not be recorded
     doc = json.loads(out)
-    assert doc["installed"] == ["bulkpkg 1.0"] and "audit log" in doc["error"]
+    assert doc["run"]["installed"] == ["bulkpkg 1.0"] and "audit log" in doc["error"]
     assert installed(venv).get("bulkpkg") == "1.0"
     assert [r["kind"] for r in records(home)] == ["intent"]  # the install has its record
     _chattr("-i", log)
@@ -228,7 +228,7 @@ def test_edited_scan_cache_entry_is_discarded_and_the_file_rescanned(
 ) -> None:
     """Someone who can write the cache folder turns a blocking scan into a clean one: the
     entry's MAC no longer verifies, so it is thrown away and the wheel scanned again."""
-    from tests.gate.test_e2e import evil_wheel
+    from tests.support.attacks import evil_wheel
 
     marker = tmp_path / "PWNED"
     index.add(evil_wheel(tmp_path / "w", marker))
@@ -244,7 +244,7 @@ def test_edited_scan_cache_entry_is_discarded_and_the_file_rescanned(
     second = safe_pip(*args)
     assert second.code == 1, second.stdout + second.stderr
     assert "PICKLE-GLOBAL-DANGEROUS" in second.rules()
-    (art,) = second.json()["artifacts"]
-    assert art["scan_cached"] is False
+    (art,) = second.json()["targets"]
+    assert art["cached"] is False
     assert any("integrity check" in n for n in second.json()["notes"])
     assert "modelzoo" not in installed(venv) and not marker.exists()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from safe_pip.decide import decide
 from safe_pip.errors import SafePipError
 from safe_pip.gate import journal as audit_log
 from safe_pip.gate.fetch import Bounds, Fetcher, FetchError, HashMismatch, NetSettings, Quarantine
@@ -73,10 +74,14 @@ def test_legitimate_names_pass(name: str) -> None:
 def test_name_findings_respect_policy() -> None:
     deny = NamesPolicy(deny=(NamePattern("evil-*"),))
     assert [f.rule_id for f in name_findings("Evil_Pkg", deny, location="x")] == ["NAME-DENIED"]
-    warn = NamesPolicy(typosquat="warn")
-    [finding] = name_findings("reqeusts", warn, location="x")
+    # The verifier reports at fixed severities; the policy's setting is applied by decide.
+    warn = Policy(names=NamesPolicy(typosquat="warn"))
+    verdict = decide(name_findings("reqeusts", warn.names, location="x"), target="x", policy=warn)
+    [finding] = verdict.warnings
     assert finding.severity < Severity.MEDIUM
-    assert name_findings("reqeusts", NamesPolicy(typosquat="off"), location="x") == []
+    off = Policy(names=NamesPolicy(typosquat="off"))
+    verdict = decide(name_findings("reqeusts", off.names, location="x"), target="x", policy=off)
+    assert verdict.blocking == verdict.warnings == ()
     allow = NamesPolicy(allow=(NamePattern("reqeusts"),))
     assert name_findings("reqeusts", allow, location="x") == []
 
@@ -199,9 +204,8 @@ def test_parse_report_rejects_garbage() -> None:
 # --- index checks ------------------------------------------------------------------------------
 
 
-def _item(**kw: object) -> Resolved:
-
-    base: dict[str, object] = dict(
+def _item() -> Resolved:
+    return Resolved(
         name="alpha",
         version="1.0",
         url="https://idx/files/alpha-1.0-py3-none-any.whl",
@@ -213,8 +217,6 @@ def _item(**kw: object) -> Resolved:
         is_yanked=False,
         page_url="https://idx/simple/alpha/",
     )
-    base.update(kw)
-    return Resolved(**base)  # type: ignore[arg-type]
 
 
 def test_index_findings() -> None:

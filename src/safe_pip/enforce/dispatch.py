@@ -165,9 +165,10 @@ def run(inv: Invocation) -> int:
 
 
 def _policy() -> Policy:
+    from safe_pip.gate.fetch import https_client
     from safe_pip.policy import load_policy
 
-    return load_policy(None)
+    return load_policy(None, http=https_client)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
