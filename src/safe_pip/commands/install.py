@@ -12,6 +12,7 @@ done by :mod:`safe_pip.gate.pipeline`; this module reads arguments and renders t
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -77,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
             )
             result = pipeline.run(stages, ctx)
         hold.start()  # whatever happened is reported as it happened, not cut off
+        if result.pip_report:
+            _pip_report(result.pip_report, result)
         return _emit(args, result)
     finally:
         hold.release()
@@ -92,6 +95,33 @@ def target_python(explicit: Path | None) -> Path:
         if candidate.exists():
             return candidate
     return Path(sys.executable)
+
+
+def _pip_report(path: str, result: InstallResult) -> None:
+    """pip's own ``--report FILE``: pip's installation-report format (version 1), for the
+    files this run installed (or, dry run, would install) -- pip's meaning, kept."""
+    import platform
+
+    install = [
+        {
+            "download_info": {
+                "url": a.artifact.url,
+                "archive_info": {"hashes": {"sha256": a.sha256}},
+            },
+            "is_direct": a.artifact.index_url is None,
+            "requested": a.artifact.requested,
+            "metadata": {"name": a.artifact.name, "version": a.artifact.version},
+        }
+        for a in result.artifacts
+        if a.artifact is not None and a.for_build is None and a.vetted
+    ]
+    doc = {
+        "version": "1",
+        "pip_version": "safe-pip",
+        "install": install if result.outcome in ("installed", "would-install") else [],
+        "environment": {"python_version": platform.python_version()},
+    }
+    Path(path).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
 
 
 def _confirm(args: argparse.Namespace, result: InstallResult) -> bool:

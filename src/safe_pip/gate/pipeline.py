@@ -67,6 +67,8 @@ class InstallResult:
     installed: list[str] = field(default_factory=list)
     """``name version`` of each distribution this run put into the target."""
     policy_digest: str | None = None
+    pip_report: str | None = None
+    """pip's own ``--report FILE`` from the request: written in pip's format by the command."""
     cleanup: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @property
@@ -182,6 +184,7 @@ def run(stages: Stages, ctx: Context) -> InstallResult:
         result.notes += [u.describe() for u in ctx.journal.recover()]
         with _timed(result, "inputs"):
             request = stages.read_inputs()
+        result.pip_report = request.pip_report
         if request.python:  # pip's own --python: the interpreter to install into
             ctx.target = result.target = Path(request.python)
         fetcher = stages.fetcher(request)
