@@ -30,6 +30,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("shim", "shim", "install, remove or show the PATH shims that route pip through safe-pip"),
     ("shell-init", "shell_init", "print shell functions that route pip through safe-pip"),
     ("serve", "serve", "run the organisation's vetting index in front of upstream indexes"),
+    ("completion", "completion", "print a tab-completion script for bash, zsh or fish"),
 )
 
 
@@ -63,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--debug", action="store_true", help="on an error, also print the traceback"
     )
+    # The whole tree, for commands that describe the CLI itself (safe-pip completion):
+    # commands sit below cli and may not import it.
+    parser.set_defaults(_parser=parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, module, help_text in COMMANDS:
         mod = importlib.import_module(f"safe_pip.commands.{module}")
