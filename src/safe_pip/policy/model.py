@@ -232,6 +232,12 @@ class InstallPolicy:
         doc="minimum time since upload before a release may be installed",
     )
     yanked: Yanked = ranked("block", "block", "warn", "allow", doc="what a yanked file does")
+    local_builds: bool = setting(
+        True,
+        plain(v.boolean),
+        OFF_ONLY,
+        doc="build the local trees you name (., -e ., paths) through the gate",
+    )
 
 
 @dataclass(frozen=True)
@@ -801,7 +807,7 @@ class Policy:
         return next((p for p in patterns if global_matches(p, module, name)), None)
 
     def digest(self) -> str:
-        """A stable sha256 of what this policy decides (for the verdict cache).
+        """A stable sha256 of what this policy decides (the scan-result cache is keyed by it).
 
         Every compared field counts; sources, origins and notes are left out, so the same
         rules loaded from different files give the same digest.  Exceptions expire by

@@ -26,7 +26,7 @@ How a command builds and prints its report (the install gate does exactly this):
             scan=scan_result,                 #   findings so far; rendered as blocking)
             distribution=Artifact(name, path=quarantine_path, version=..., url=..., sha256=...,
                                   size=..., requested=...),
-            cached=from_verdict_cache,
+            cached=from_scan_cache,
         )
         for ... in artifacts
     ]
@@ -130,7 +130,7 @@ class Subject:
     distribution: Artifact | None = None
     """The distribution this subject is (artifact, distribution) or was shipped by (model)."""
     cached: bool = False
-    """The scan result came from the verdict cache (same sha256, scanner and policy)."""
+    """The scan result came from the scan-result cache (same sha256, scanner and policy)."""
     properties: Mapping[str, str] = field(default_factory=dict)
     """Kind-specific facts, each listed in ``schema.json`` (e.g. a model's ``format``)."""
     signatures: tuple[SignatureCheck, ...] = ()

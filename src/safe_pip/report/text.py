@@ -69,7 +69,7 @@ def _label(s: Subject) -> str:
     """How a person recognises the subject; SARIF and JSON use the bare, stable target."""
     d = s.distribution
     label = f"{d.name} {d.version} ({s.target})" if s.kind == "artifact" and d else s.target
-    return label + (" [verdict cache]" if s.cached else "")
+    return label + (" [scan cache]" if s.cached else "")
 
 
 def _subject_lines(s: Subject, paint: _Paint) -> list[str]:
