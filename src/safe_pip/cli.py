@@ -21,6 +21,7 @@ from safe_pip.errors import EXIT_ERROR, SafePipError
 
 # (sub-command, module under safe_pip.commands, one-line help)
 COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("demo", "demo", "watch the gate install a clean package and block an attack, offline"),
     ("install", "install", "resolve, verify, scan, then install exactly the vetted files"),
     ("scan", "scan", "scan files, folders, wheels, sdists and model files"),
     ("verify", "verify", "verify a distribution's sigstore bundle or PEP 740 provenance"),
