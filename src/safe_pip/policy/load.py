@@ -95,6 +95,15 @@ def resolve_policy(
         if layer is None:
             continue
         info = LayerInfo(name, path)
+        if layer.publication is not None and name != "org":
+            problems.append(
+                Problem(
+                    path,
+                    layer.publication.source.line or 1,
+                    "[publication] is only read from the org policy (the signed file a "
+                    "[remote] pointer names)",
+                )
+            )
         if layer.remote is not None:
             if name != "org":
                 line = layer.remote.source.line or 1
