@@ -20,20 +20,6 @@ PUBLISH = next(t for t in predicate_types() if t.endswith("/publish/v1"))
 WIDGET = "github:acme/widget@release.yml"
 
 
-@pytest.fixture
-def fake(tmp_path: Path) -> tuple[fs.FakeSigstore, Path]:
-    f = fs.FakeSigstore()
-    return f, f.write_root(tmp_path / "fake_root.json")
-
-
-@pytest.fixture
-def dist(tmp_path: Path) -> Path:
-    p = tmp_path / "acme_widget-1.0-py3-none-any.whl"
-    with zipfile.ZipFile(p, "w") as zf:
-        zf.writestr("acme_widget/__init__.py", "")
-    return p
-
-
 def cli(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str]:
     rc = main(["verify", *map(str, argv)])
     out = capsys.readouterr()

@@ -8,13 +8,14 @@ runs through sigstore's real verifier against that CA's trusted root; sockets ar
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
+from typing import Any
 
 import fakesigstore as fs
 import pytest
+from conftest import run_verify as cli
 
-from safe_pip.cli import main
+from safe_pip.models import Finding
 from safe_pip.policy.pins import Identity, identity_from, parse_publisher
 from safe_pip.verify import Expected, verify_artifact_signatures
 from safe_pip.verify.provenance import predicate_types
@@ -23,27 +24,6 @@ PUBLISH = next(t for t in predicate_types() if t.endswith("/publish/v1"))
 SIGNER_SAN = "https://github.com/acme/release/.github/workflows/sign.yml@refs/heads/main"
 WIDGET = "github:acme/widget@release.yml"
 UNSIGNED_PUBLISHER = {"kind": "GitHub", "repository": "acme/widget", "workflow": "release.yml"}
-
-
-@pytest.fixture
-def fake(tmp_path: Path) -> tuple[fs.FakeSigstore, Path]:
-    f = fs.FakeSigstore()
-    return f, f.write_root(tmp_path / "fake_root.json")
-
-
-@pytest.fixture
-def dist(tmp_path: Path) -> Path:
-    p = tmp_path / "acme_widget-1.0-py3-none-any.whl"
-    with zipfile.ZipFile(p, "w") as zf:
-        zf.writestr("acme_widget/__init__.py", "")
-    return p
-
-
-def cli(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str]:
-    rc = main(["verify", *map(str, argv)])
-    out = capsys.readouterr()
-    assert "Traceback" not in out.out + out.err
-    return rc, out.out + out.err
 
 
 def bundle(fake: tuple[fs.FakeSigstore, Path], dist: Path, claims: fs.Claims) -> Path:
@@ -215,7 +195,12 @@ def test_workflow_in_an_identity_pin_is_the_build_config(
 
 
 # -- environments come from the certificate only ---------------------------------------------
-def rules(
+def rules(*args: Any, **kw: Any) -> set[str]:
+    """The rule ids ``verify_artifact_signatures`` reports (see ``findings``)."""
+    return {f.rule_id for f in findings(*args, **kw)}
+
+
+def findings(
     dist: Path,
     root: Path | None,
     expected: list[Expected],
@@ -223,8 +208,8 @@ def rules(
     *,
     require: str = "available",
     pinned: bool = False,
-) -> set[str]:
-    found = verify_artifact_signatures(
+) -> list[Finding]:
+    return verify_artifact_signatures(
         dist,
         name="acme-widget",
         version="1.0",
@@ -235,21 +220,10 @@ def rules(
         trusted_root=root,
         pinned=pinned,
     )
-    return {f.rule_id for f in found}
 
 
 def reasons(dist: Path, root: Path, expected: list[Expected], prov: bytes) -> set[str]:
-    found = verify_artifact_signatures(
-        dist,
-        name="acme-widget",
-        version="1.0",
-        sidecars=(),
-        provenance_json=prov,
-        expected=expected,
-        require="available",
-        trusted_root=root,
-    )
-    return {str(f.detail.get("reason")) for f in found}
+    return {str(f.detail.get("reason")) for f in findings(dist, root, expected, prov)}
 
 
 def test_environment_is_accepted_only_from_the_certificate(
