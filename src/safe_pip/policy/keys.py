@@ -427,13 +427,14 @@ def unknown_message(key: str, known: Sequence[str], where: str) -> str:
 
 
 def read_entry(
-    cls: type[T], raw: Mapping[str, Any], ctx: Context, label: str
+    cls: type[T], raw: Mapping[str, Any], ctx: Context, label: str, *, array: bool = False
 ) -> tuple[T | None, list[tuple[str | None, str, str | None]]]:
     """Read one table into ``cls``: the instance (or ``None``) and every problem.
 
     Problems are ``(key or None, message, item or None)`` so the caller can locate the
-    line.  ``label`` names the table in messages (``package``, ``remote``).  Fields that
-    are not declared (``source``) get ``ctx.source()`` when they are called ``source``.
+    line.  ``label`` names the table in messages (``package``, ``remote``; ``array`` for an
+    entry of an array of tables).  Fields that are not declared (``source``) get
+    ``ctx.source()`` when they are called ``source``.
     """
     declared = by_name(cls)
     problems: list[tuple[str | None, str, str | None]] = []
@@ -442,7 +443,7 @@ def read_entry(
             problems.append((name, unknown_message(name, sorted(declared), label), None))
     for name, m in declared.items():
         if m.required and m.meta.kind != "embed" and name not in raw:
-            header = f"[[{label}]]" if label in _ARRAY_LABELS else f"[{label}]"
+            header = f"[[{label}]]" if array else f"[{label}]"
             problems.append((None, f"{header} is missing required key {name!r}", None))
     values: dict[str, Any] = {}
     for name, m in declared.items():
@@ -457,9 +458,6 @@ def read_entry(
     if problems:
         return None, problems
     return _construct(cls, values, ctx), []
-
-
-_ARRAY_LABELS = {"package", "exception"}
 
 
 def _construct(cls: type[T], values: Mapping[str, Any], ctx: Context) -> T:

@@ -202,14 +202,20 @@ class _Reader:
         assert m.meta.cls is not None
         found = self.collected.setdefault(m.key, [])
         for index, entry in enumerate(value):
-            made = self.entry(m.meta.cls, entry, (*at, index), m.name)
+            made = self.entry(m.meta.cls, entry, (*at, index), m.name, array=True)
             if made is not None:
                 found.append(made)
 
     def entry(
-        self, cls: type, raw: dict[str, Any], at: tuple[_toml.PathPart, ...], label: str
+        self,
+        cls: type,
+        raw: dict[str, Any],
+        at: tuple[_toml.PathPart, ...],
+        label: str,
+        *,
+        array: bool = False,
     ) -> Any:
-        made, problems = read_entry(cls, raw, _Context(self, at), label)
+        made, problems = read_entry(cls, raw, _Context(self, at), label, array=array)
         for key, message, item in problems:
             self.problem((*at, key) if key is not None else at, message, item)
         return made
