@@ -171,7 +171,6 @@ HIGHER = Tighten(_at_least, "may only be raised")
 OFF_ONLY = Tighten(lambda lower, upper: lower is False or upper is True, "may only be turned off")
 ON_ONLY = Tighten(lambda lower, upper: lower is True or upper is False, "may only be turned on")
 FIXED = Tighten(lambda lower, upper: bool(lower == upper), "cannot be changed")
-SUBSET = Tighten(_subset, "may only be narrowed")
 
 
 def subset(rule: str) -> Tighten:
@@ -381,14 +380,6 @@ def walk(cls: type, prefix: str = "") -> Iterator[Member]:
             yield from walk(m.meta.cls, m.key + ".")
         else:
             yield m
-
-
-def find(cls: type, key: str) -> Member:
-    """The member declared under a dotted key such as ``install.min_age``."""
-    for m in walk(cls):
-        if m.key == key:
-            return m
-    raise KeyError(key)
 
 
 def default_of(m: Member) -> Any:

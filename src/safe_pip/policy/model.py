@@ -63,6 +63,7 @@ from safe_pip.policy.keys import (
     plain,
     ranked,
     setting,
+    subset,
     table,
     whose,
 )
@@ -152,9 +153,7 @@ class NamesPolicy:
     allow: tuple[NamePattern, ...] = setting(
         (),
         _name_patterns,
-        Tighten(
-            lambda lower, upper: set(lower) <= set(upper), "may only list names allowed above it"
-        ),
+        subset("may only list names allowed above it"),
         show=_show_patterns,
         check=_check_allow,
         doc="names exempt from the typosquat check (never from deny)",
