@@ -337,12 +337,14 @@ def test_json_page_that_errors_is_not_read_as_unsigned(
         hashes={"sha256": entry.sha256},
     )
     art = ArtifactRun(artifact=item, label=wheel.name, path=wheel, sha256=entry.sha256)
-    pfile = tmp_path / "policy.toml"
+    # the user's own policy: only it (or the org's) may name a trusted_root
+    pfile = tmp_path / "config" / "safe-pip" / "policy.toml"
+    pfile.parent.mkdir(parents=True)
     pfile.write_text("version = 1\n" + policy(root, "available"), encoding="utf-8")
     fetcher = Fetcher(Quarantine(tmp_path / "q"))
     try:
         isolated = {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "config")}
-        pol = load_policy(pfile, cwd=tmp_path, env=isolated)  # no machine or user layers
+        pol = load_policy(None, cwd=tmp_path, env=isolated)  # no machine or project layers
         verify_signatures([art], pol, fetcher, (index.simple_url,))
     finally:
         fetcher.close()
