@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 
 from safe_pip.enforce import shims
-from tests.enforce.conftest import BLOCKED, run_shell
+from tests.enforce.conftest import BLOCKED, EnvMaker, run_shell
+from tests.support.index_server import IndexServer
 from tests.support.venvs import installed, venv_python
 
 
@@ -31,8 +32,8 @@ def _write_bashrc(home: Path) -> None:
 
 
 def test_bash_functions_block_pip_and_python_m_pip(
-    blocked_index, shell_env, home, venv_dir, tmp_path
-):
+    blocked_index: IndexServer, shell_env: EnvMaker, home: Path, venv_dir: Path, tmp_path: Path
+) -> None:
     _write_bashrc(home)
     url = blocked_index.simple_url
     script = (
@@ -54,7 +55,9 @@ def test_bash_functions_block_pip_and_python_m_pip(
     assert {Path(str(rec["target"])).parent for rec in records} == {venv_dir / "bin"}
 
 
-def test_bash_functions_pass_pip_list_through_untouched(shell_env, home, venv_dir, tmp_path):
+def test_bash_functions_pass_pip_list_through_untouched(
+    shell_env: EnvMaker, home: Path, venv_dir: Path, tmp_path: Path
+) -> None:
     _write_bashrc(home)
     env = shell_env()
     py = venv_python(venv_dir)
@@ -70,8 +73,8 @@ def test_bash_functions_pass_pip_list_through_untouched(shell_env, home, venv_di
 
 
 def test_path_shims_block_in_a_non_interactive_shell(
-    blocked_index, shell_env, home, venv_dir, tmp_path
-):
+    blocked_index: IndexServer, shell_env: EnvMaker, home: Path, venv_dir: Path, tmp_path: Path
+) -> None:
     shim_dir = tmp_path / "shims"
     shims.install(shim_dir)
     env = shell_env(shim_dir)
@@ -93,7 +96,9 @@ def test_path_shims_block_in_a_non_interactive_shell(
     assert {Path(str(rec["target"])).parent for rec in records} == {venv_dir / "bin"}
 
 
-def test_shim_without_safe_pip_fails_closed(blocked_index, shell_env, home, venv_dir, tmp_path):
+def test_shim_without_safe_pip_fails_closed(
+    blocked_index: IndexServer, shell_env: EnvMaker, home: Path, venv_dir: Path, tmp_path: Path
+) -> None:
     shim_dir = tmp_path / "shims"
     shims.install(shim_dir, python=tmp_path / "gone" / "python")
     env = shell_env(shim_dir)
@@ -108,7 +113,9 @@ def test_shim_without_safe_pip_fails_closed(blocked_index, shell_env, home, venv
     assert blocked_index.requests == []  # the real pip never ran
 
 
-def test_bash_function_without_safe_pip_fails_closed(shell_env, home, venv_dir, tmp_path):
+def test_bash_function_without_safe_pip_fails_closed(
+    shell_env: EnvMaker, home: Path, venv_dir: Path, tmp_path: Path
+) -> None:
     out = subprocess.run(
         [
             sys.executable,

@@ -35,12 +35,14 @@ from safe_pip.errors import SafePipError
         (["wheel", "-wout", "x"], "vet-then-pass", ("x",), None),
     ],
 )
-def test_classify(args, kind, install_args, python):
+def test_classify(
+    args: list[str], kind: str, install_args: tuple[str, ...], python: str | None
+) -> None:
     route = classify(args, gate_download=True)
     assert (route.kind, route.install_args, route.python) == (kind, install_args, python)
 
 
-def test_download_passes_unless_gated():
+def test_download_passes_unless_gated() -> None:
     assert classify(["download", "x"]).kind == "pass"
 
 
@@ -57,7 +59,7 @@ def test_download_passes_unless_gated():
         (["-m", "venv", "pip"], None),
     ],
 )
-def test_python_m_pip(args, expected):
+def test_python_m_pip(args: list[str], expected: tuple[str, ...] | None) -> None:
     assert python_m_pip(args) == expected
 
 
@@ -67,7 +69,7 @@ def _script(path: Path, text: str) -> Path:
     return path
 
 
-def test_interpreter_from_shebangs(tmp_path: Path):
+def test_interpreter_from_shebangs(tmp_path: Path) -> None:
     plain = _script(tmp_path / "pip", "#!/venv/bin/python3.11\nimport sys\n")
     assert discover.interpreter_of(plain) == Path("/venv/bin/python3.11")
     long = _script(
@@ -77,7 +79,7 @@ def test_interpreter_from_shebangs(tmp_path: Path):
     assert discover.interpreter_of(long) == Path("/a long/path/bin/python")
 
 
-def test_find_real_skips_shims_and_shim_dirs(tmp_path: Path):
+def test_find_real_skips_shims_and_shim_dirs(tmp_path: Path) -> None:
     shim_dir, other, real = tmp_path / "shims", tmp_path / "other", tmp_path / "real"
     for d in (shim_dir, other, real):
         d.mkdir()
@@ -89,14 +91,14 @@ def test_find_real_skips_shims_and_shim_dirs(tmp_path: Path):
     assert discover.find_real("pip", path_env=str(shim_dir)) is None
 
 
-def test_shim_install_refuses_to_overwrite_foreign_files(tmp_path: Path):
+def test_shim_install_refuses_to_overwrite_foreign_files(tmp_path: Path) -> None:
     _script(tmp_path / "pip", "#!/bin/sh\necho mine\n")
     with pytest.raises(SafePipError, match="not a safe-pip shim"):
         shims.install(tmp_path, names=("pip",))
     assert (tmp_path / "pip").read_text() == "#!/bin/sh\necho mine\n"
 
 
-def test_shim_uninstall_removes_only_shims(tmp_path: Path):
+def test_shim_uninstall_removes_only_shims(tmp_path: Path) -> None:
     shims.install(tmp_path, names=("pip", "python3"))
     _script(tmp_path / "other", "#!/bin/sh\n")
     removed = shims.uninstall(tmp_path)
@@ -104,7 +106,7 @@ def test_shim_uninstall_removes_only_shims(tmp_path: Path):
     assert (tmp_path / "other").exists()
 
 
-def test_shim_status_reports_gating(tmp_path: Path):
+def test_shim_status_reports_gating(tmp_path: Path) -> None:
     shims.install(tmp_path / "s", names=("pip",))
     st = shims.status(tmp_path / "s", path_env=str(tmp_path / "s"))
     assert st.on_path and st.shims == ("pip",) and "(safe-pip shim)" in st.resolves["pip"]
@@ -112,7 +114,7 @@ def test_shim_status_reports_gating(tmp_path: Path):
     assert not st.on_path and st.resolves["pip"] == "(not found)"
 
 
-def test_python_shim_passes_ordinary_calls_to_the_real_interpreter(tmp_path: Path):
+def test_python_shim_passes_ordinary_calls_to_the_real_interpreter(tmp_path: Path) -> None:
     shim_dir = tmp_path / "shims"
     shims.install(shim_dir, names=("python3",), python=tmp_path / "missing")
     real_dir = tmp_path / "real"
@@ -134,7 +136,7 @@ def test_python_shim_passes_ordinary_calls_to_the_real_interpreter(tmp_path: Pat
 
 
 @pytest.mark.parametrize("shell", shells.SHELLS)
-def test_every_shell_snippet_wraps_pip_and_python(shell: str):
+def test_every_shell_snippet_wraps_pip_and_python(shell: str) -> None:
     text = shells.render(shell, Path("/opt/it's here/python"))
     for name in ("pip", "pip3", "pip3.12", "python", "python3"):
         assert name in text
@@ -142,6 +144,6 @@ def test_every_shell_snippet_wraps_pip_and_python(shell: str):
     assert "fail closed" in text
 
 
-def test_bash_snippet_is_valid_bash():
+def test_bash_snippet_is_valid_bash() -> None:
     text = shells.render("bash", Path("/opt/it's here/python"))
     subprocess.run(["bash", "-n"], input=text, text=True, check=True)

@@ -10,7 +10,6 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from policy_machine import Machine
 
 from safe_pip.errors import PolicyError
 from safe_pip.policy import Policy, check_files
@@ -18,6 +17,7 @@ from safe_pip.policy.keys import walk
 from safe_pip.policy.layering import merge
 from safe_pip.policy.parse import parse_text
 from safe_pip.policy.show import render
+from tests.policy.policy_machine import Machine
 
 FULL = """\
 version = 1
@@ -71,6 +71,12 @@ max_page = "8MiB"
 escape_hatch = true
 gate_download = true
 
+[intel]
+source = "https://osv.mirror.example/PyPI/all.zip"
+vulnerabilities = "block-high"
+max_age = "1d"
+on_stale = "block"
+
 [[package]]
 name = "torch"
 versions = ">=2,<3"
@@ -89,6 +95,7 @@ reason = "reviewed"
 expires = 2099-01-01
 version = "1.0"
 sha256 = "{b}"
+advisory = "GHSA-0000-0000-0000"
 """.format(a="a" * 64, b="b" * 64)
 
 

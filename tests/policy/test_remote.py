@@ -29,13 +29,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from policy_machine import Machine
-from tests.support import fakesigstore as fs
 
 from safe_pip.errors import PolicyError
 from safe_pip.policy.model import RemoteSource
 from safe_pip.policy.pins import Identity
 from safe_pip.policy.remote import META_FILE, POLICY_FILE, cache_folder
+from tests.policy.policy_machine import Machine
+from tests.support import fakesigstore as fs
 
 ISSUER = "https://token.actions.githubusercontent.com"
 SAN = "https://github.com/acme/policy/.github/workflows/sign.yml@refs/heads/main"

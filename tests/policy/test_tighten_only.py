@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from policy_machine import Machine
 
 from safe_pip.errors import PolicyError
 from safe_pip.policy.discover import system_org_path
+from tests.policy.policy_machine import Machine
 
 PYPROJECT_ATTACK = """\
 [project]
@@ -212,3 +212,13 @@ def test_checkout_policy_cannot_install_a_blocked_pth_package(machine: Machine) 
     assert "speedups" not in installed(venv)
     subprocess.run([str(venv), "-c", "pass"], check=True, env=dict(os.environ))
     assert not marker.exists()
+
+
+@pytest.mark.parametrize(("value", "ok"), [('"1d"', True), ('"30d"', False)])
+def test_durations_that_may_only_be_lowered(machine: Machine, value: str, ok: bool) -> None:
+    """LOWER and HIGHER compare durations as well as numbers (intel.max_age, install.min_age)."""
+    machine.write(machine.project / "safe-pip.toml", f"version = 1\n[intel]\nmax_age = {value}\n")
+    if ok:
+        assert machine.load().intel.max_age == dt.timedelta(days=1)
+    else:
+        assert [c.key for c in machine.resolve().conflicts] == ["intel.max_age"]

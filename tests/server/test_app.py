@@ -14,6 +14,8 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
 
 import pytest
 import requests
@@ -38,7 +40,8 @@ def page(base: str, project: str, *, json_api: bool = True) -> requests.Response
 
 def file_url(base: str, project: str) -> str:
     doc = page(base, project).json()
-    return requests.compat.urljoin(f"{base}/simple/{project}/", doc["files"][0]["url"])
+    url: str = doc["files"][0]["url"]
+    return urljoin(f"{base}/simple/{project}/", url)
 
 
 def test_clean_file_is_listed_vetted_and_served(
@@ -268,7 +271,7 @@ def test_admin_and_push_endpoints_need_their_tokens(
     upstream: IndexServer, serve: Serve, tmp_path: Path
 ) -> None:
     server = serve([upstream.simple_url])
-    inventory = {
+    inventory: dict[str, Any] = {
         "machine": "build-7",
         "environment": "/srv/app/.venv",
         "distributions": [{"name": "Torchvision_Optimized", "version": "1.0"}],

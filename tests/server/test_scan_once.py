@@ -13,6 +13,7 @@ import hashlib
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
 import requests
@@ -50,7 +51,7 @@ def _install_like_a_client(server: Served, project: str) -> tuple[int, str]:
     """What a client does: read the page, download the file it lists; (status, sha256)."""
     base = f"{server.url}/simple/{project}/"
     doc = requests.get(base, headers={"Accept": JSON}, timeout=120).json()
-    url = requests.compat.urljoin(base, doc["files"][0]["url"])
+    url = urljoin(base, doc["files"][0]["url"])
     r = requests.get(url, timeout=120)
     return r.status_code, hashlib.sha256(r.content).hexdigest()
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import socket
-import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,9 +16,7 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-
-import fakesigstore as fs
+from tests.support import fakesigstore as fs
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SIGSTORE = FIXTURES / "sigstore"

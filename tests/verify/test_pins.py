@@ -11,14 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import fakesigstore as fs
 import pytest
-from conftest import run_verify as cli
 
 from safe_pip.models import Finding
 from safe_pip.policy.pins import Identity, identity_from, parse_publisher
 from safe_pip.verify import Expected, verify_artifact_signatures
 from safe_pip.verify.provenance import predicate_types
+from tests.support import fakesigstore as fs
+from tests.verify.conftest import run_verify as cli
 
 PUBLISH = next(t for t in predicate_types() if t.endswith("/publish/v1"))
 SIGNER_SAN = "https://github.com/acme/release/.github/workflows/sign.yml@refs/heads/main"

@@ -151,6 +151,8 @@ def _number(value: object) -> float | None:
 
 
 def _at_most(lower: object, upper: object) -> bool:
+    if isinstance(lower, dt.timedelta) and isinstance(upper, dt.timedelta):
+        return lower <= upper
     a, b = _number(lower), _number(upper)
     return a is not None and b is not None and a <= b
 

@@ -75,6 +75,12 @@ Yanked = Literal["block", "warn", "allow"]
 HashRequire = Literal["always", "pinned", "never"]
 SignatureRequire = Literal["always", "listed", "available", "off"]
 UnknownGlobals = Literal["block", "warn"]
+IntelVulnerabilities = Literal[
+    "block-all", "block-medium", "block-high", "block-critical", "warn", "off"
+]
+IntelStale = Literal["block", "warn"]
+DEFAULT_INTEL_SOURCE = "https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip"
+"""osv.dev's export of every PyPI advisory: vulnerabilities and OpenSSF MAL- reports."""
 
 SCHEMA_VERSION = 1
 _DEFAULT_LIMITS = Limits()
@@ -445,16 +451,26 @@ class PolicyException:
     expires: dt.date = entry_field(plain(v.toml_date), doc="the last day it applies")
     version: str | None = entry_field(plain(v.exact_version), None, doc="one version only")
     sha256: str | None = entry_field(plain(v.sha256_hex), None, doc="one file only")
+    advisory: str | None = entry_field(
+        plain(v.string), None, doc="one advisory id only (INTEL-VULNERABLE, INTEL-MALICIOUS)"
+    )
     source: SourceRef = field(default=BUILTIN, compare=False)
 
     def expired(self, today: dt.date) -> bool:
         return today > self.expires
 
     def covers(
-        self, rule_id: str, package: str | None, version: str | None, sha256: str | None
+        self,
+        rule_id: str,
+        package: str | None,
+        version: str | None,
+        sha256: str | None,
+        advisories: frozenset[str] = frozenset(),
     ) -> bool:
         """Whether this exception is about this finding on this file (expiry aside)."""
         if self.rule not in ("*", rule_id):
+            return False
+        if self.advisory is not None and self.advisory not in advisories:
             return False
         if package is None:
             # A local file scanned without a package: only a hash identifies it.
@@ -532,6 +548,51 @@ def _exception_rules(lower: object, upper: object) -> bool:
     if not isinstance(lower, tuple) or not isinstance(upper, tuple):
         return False
     return set(lower) <= set(upper) or "*" in upper
+
+
+# -- threat intelligence --------------------------------------------------------------------
+def _intel_source(value: object) -> str:
+    """An http(s) URL of an OSV export, or a local file or folder (``file://`` or a path)."""
+    text = v.string(value)
+    return text
+
+
+@dataclass(frozen=True)
+class IntelPolicy:
+    """``[intel]``: known-malicious and known-vulnerable packages, from OSV data kept offline.
+
+    A malicious report (INTEL-MALICIOUS) always blocks; ``vulnerabilities`` says which
+    severities of known vulnerability block (``block-high``: high and critical); a missing or
+    older-than-``max_age`` database warns or blocks by ``on_stale``. A single advisory is
+    accepted with an ``[[exception]]`` for rule INTEL-VULNERABLE naming it in ``advisory``.
+    """
+
+    source: str = setting(
+        DEFAULT_INTEL_SOURCE,
+        plain(_intel_source),
+        FIXED,
+        doc="OSV export to sync from: an http(s) URL of the PyPI zip, or a local file/folder",
+    )
+    vulnerabilities: IntelVulnerabilities = ranked(
+        "warn",
+        "block-all",
+        "block-medium",
+        "block-high",
+        "block-critical",
+        "warn",
+        "off",
+        doc="which known vulnerabilities block (by the advisory's severity)",
+    )
+    max_age: dt.timedelta = setting(
+        dt.timedelta(days=7),
+        plain(v.duration),
+        LOWER,
+        show=lambda value: v.literal(value),
+        doc="how old the synced data may be before on_stale applies",
+    )
+    on_stale: IntelStale = ranked(
+        "warn", "block", "warn", doc="what a missing or stale database does"
+    )
 
 
 # -- network, audit and enforcement ---------------------------------------------------------
@@ -713,6 +774,7 @@ class Policy:
     scan: ScanPolicy = table(ScanPolicy, doc="the scanner")
     audit: AuditPolicy = table(AuditPolicy, doc="the audit log")
     network: NetworkPolicy = table(NetworkPolicy, doc="bounds on the gate's downloads")
+    intel: IntelPolicy = table(IntelPolicy, doc="known-malicious and vulnerability data")
     enforcement: EnforcementPolicy = table(EnforcementPolicy, doc="org-wide enforcement")
     packages: tuple[PackageRule, ...] = entries(
         PackageRule, toml="package", check=_check_packages, doc="per-package rules"

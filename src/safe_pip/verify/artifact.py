@@ -60,7 +60,10 @@ def _finding(rule: str, sev: Severity, msg: str, loc: str, **detail: object) -> 
     return Finding(rule, sev, msg, loc, {k: v for k, v in detail.items() if v is not None})
 
 
-def _failure(exc: SignatureError, loc: str, source: str, *, model: bool = False) -> Finding:
+def signature_failure(
+    exc: SignatureError, loc: str, source: str, *, model: bool = False
+) -> Finding:
+    """The finding for a signature that did not verify (the gate's and ``safe-pip verify``'s)."""
     if model:
         rule = "MODEL-SIG-UNVERIFIABLE" if exc.reason is Reason.UNSUPPORTED else "MODEL-SIG-INVALID"
         sev = Severity.MEDIUM if exc.reason is Reason.UNSUPPORTED else Severity.HIGH
@@ -146,13 +149,13 @@ def verify_artifact_signatures(
                 if (f := _success(v, loc)) is not None:
                     findings.append(f)
         except SignatureError as exc:
-            findings.append(_failure(exc, loc, source))
+            findings.append(signature_failure(exc, loc, source))
         except Exception as exc:  # fail closed on anything a hostile file triggers
             err = SignatureError(Reason.MALFORMED, f"{type(exc).__name__}: {exc}")
-            findings.append(_failure(err, loc, source))
+            findings.append(signature_failure(err, loc, source))
 
     if (bad := _check_filename(filename, name, version)) is not None:
-        findings.append(_failure(bad, loc, filename))
+        findings.append(signature_failure(bad, loc, filename))
         return findings
     if provenance_json is not None:
         raw_prov = provenance_json
@@ -264,7 +267,7 @@ def _verify_models(
         folders = find_model_signatures(zf)
         if len(folders) > MAX_MODEL_SIGNATURES:
             err = SignatureError(Reason.UNSUPPORTED, f"{len(folders)} model signatures")
-            return [_failure(err, loc, "model.sig", model=True)]
+            return [signature_failure(err, loc, "model.sig", model=True)]
         for folder in folders:
             source = f"{folder}/model.sig"
             mloc = f"{loc}!{source}"
@@ -292,5 +295,5 @@ def _verify_models(
                 last = None
                 break
             if last is not None:
-                out.append(_failure(last, mloc, source, model=True))
+                out.append(signature_failure(last, mloc, source, model=True))
     return out

@@ -194,3 +194,18 @@ def test_dense_attribute_storage_fails_closed(tmp_path: Path) -> None:
 def test_fixed_length_string_config_is_read(tmp_path: Path) -> None:
     data = h5_file({"model_config": json.dumps(_seq(LAMBDA)).encode()})
     assert "KERAS-LAMBDA" in rules(scan_bytes(tmp_path, "m.h5", data))
+
+
+def test_folder_config_keras_would_load_is_judged(tmp_path: Path) -> None:
+    """load_model(folder) builds any folder's config.json that names a class_name."""
+    from tests.support.wheels import build_wheel
+
+    files = {
+        "demo/__init__.py": b"",
+        "demo/model/config.json": json.dumps(_seq(LAMBDA)).encode(),
+        "demo/hf/config.json": b'{"model_type": "bert", "hidden_size": 8}',
+    }
+    whl = build_wheel(tmp_path, "demo", "1.0", files)
+    res = scan_bytes(tmp_path, whl.name, whl.read_bytes())
+    assert "KERAS-LAMBDA" in rules(res)
+    assert not [f for f in res.findings if "demo/hf/" in f.location]

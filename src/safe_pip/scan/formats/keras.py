@@ -161,6 +161,25 @@ def read_config_json(ctx: ScanContext, blob: Blob, location: str) -> None:
     check_config(ctx, config, location)
 
 
+def read_folder_config(ctx: ScanContext, blob: Blob, location: str) -> None:
+    """A ``config.json`` inside a folder (of a wheel or any zip).
+
+    ``keras.saving.load_model(folder)`` loads any folder holding a ``config.json``
+    (``is_keras_dir``) and hands it to ``deserialize_keras_object``, which needs a
+    top-level ``class_name``.  Only such files are judged: the many other ``config.json``
+    files (Hugging Face model configs, tool settings) are not Keras objects.
+    """
+    if blob.size > _MAX_CONFIG:
+        return
+    try:
+        config = json.loads(blob.read(0, blob.size))
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        return  # Keras could not build anything from it either
+    if isinstance(config, dict) and "class_name" in config:
+        ctx.saw("keras-folder-config")
+        check_config(ctx, config, location)
+
+
 def is_keras_archive(names: set[str]) -> bool:
     """What ``keras.saving.load_model`` needs from a zip: a top-level ``config.json``.
 
