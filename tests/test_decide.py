@@ -233,9 +233,12 @@ FINDINGS = {
 
 
 def _policy(tmp_path: Path, section: str, key: str, value: str) -> Policy:
-    path = tmp_path / "policy.toml"
+    # the user's own policy: --policy and project files may only tighten (warn/off loosen)
+    path = tmp_path / "config" / "safe-pip" / "policy.toml"
+    path.parent.mkdir(parents=True)
     path.write_text(f'version = 1\n[{section}]\n{key} = "{value}"\n')
-    return load_policy(path, cwd=tmp_path, env={"HOME": str(tmp_path)})
+    env = {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    return load_policy(cwd=tmp_path, env=env)
 
 
 @pytest.mark.parametrize(

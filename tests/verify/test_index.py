@@ -38,9 +38,11 @@ class _Artifact:
 def test_yanked_is_high_whatever_the_setting_and_decide_applies_it(
     tmp_path: Path, setting: str, blocks: bool, warns: bool
 ) -> None:
-    path = tmp_path / "policy.toml"
+    path = tmp_path / "config" / "safe-pip" / "policy.toml"  # the user's own: it may loosen
+    path.parent.mkdir(parents=True)
     path.write_text(f'version = 1\n[install]\nyanked = "{setting}"\n')
-    policy = load_policy(path, cwd=tmp_path, env={"HOME": str(tmp_path)})
+    env = {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    policy = load_policy(cwd=tmp_path, env=env)
     findings = artifact_findings(_Artifact(), policy=policy, now=NOW, location="alpha.whl")
     (yanked,) = [f for f in findings if f.rule_id == "INDEX-YANKED"]
     assert yanked.severity is Severity.HIGH and "broken build" in yanked.message
