@@ -71,6 +71,7 @@ from safe_pip.scan.core.limits import Limits
 
 Typosquat = Literal["block", "warn", "off"]
 Yanked = Literal["block", "warn", "allow"]
+EnforcementMode = Literal["enforce", "pilot"]
 HashRequire = Literal["always", "pinned", "never"]
 SignatureRequire = Literal["always", "listed", "available", "off"]
 UnknownGlobals = Literal["block", "warn"]
@@ -633,6 +634,8 @@ class EnforcementPolicy:
 
     ``escape_hatch``: whether a bypass of the gate is permitted at all.
     ``gate_download``: whether ``pip download``/``pip wheel`` are gated too.
+    ``mode``: ``"enforce"`` blocks; ``"pilot"`` (a warn-only roll-out) allows every artifact
+    but keeps what would have blocked it in the verdict, the report and the audit log.
     """
 
     escape_hatch: bool = setting(
@@ -640,6 +643,12 @@ class EnforcementPolicy:
     )
     gate_download: bool = setting(
         False, plain(v.boolean), ON_ONLY, doc="gate pip download and pip wheel too"
+    )
+    mode: EnforcementMode = ranked(
+        "enforce",
+        "enforce",
+        "pilot",
+        doc='"pilot": block nothing, report and log what would be blocked (size the impact)',
     )
 
 

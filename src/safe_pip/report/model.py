@@ -152,6 +152,11 @@ class Subject:
         return () if self.verdict is None else self.verdict.warnings
 
     @property
+    def would_block(self) -> tuple[Finding, ...]:
+        """Pilot mode: what would have blocked this subject (it was allowed)."""
+        return () if self.verdict is None else self.verdict.would_block
+
+    @property
     def notes(self) -> tuple[str, ...]:
         if self.verdict is None:
             return ("not decided: the run stopped before this subject's verdict",)
@@ -202,6 +207,11 @@ class Report:
     @property
     def decision(self) -> Decision:
         return Decision.BLOCK if self.blocked else Decision.ALLOW
+
+    @property
+    def would_block(self) -> int:
+        """Pilot mode: subjects allowed only because nothing is blocked."""
+        return sum(1 for s in self.subjects if s.would_block)
 
     @classmethod
     def judged(cls, command: Command, subjects: tuple[Subject, ...], **extra: Any) -> Report:
