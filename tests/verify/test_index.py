@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from safe_pip.decide import decide
 from safe_pip.models import Severity
-from safe_pip.policy import load_policy
 from safe_pip.policy.model import IndexPolicy, InstallPolicy, Policy
 from safe_pip.verify.index import artifact_findings
+from tests.policy.policy_machine import Machine
 
 NOW = dt.datetime(2026, 1, 10, tzinfo=dt.timezone.utc)
 
@@ -34,11 +33,10 @@ class _Artifact:
     [("block", True, False), ("warn", False, True), ("allow", False, False)],
 )
 def test_yanked_is_high_whatever_the_setting_and_decide_applies_it(
-    tmp_path: Path, setting: str, blocks: bool, warns: bool
+    machine: Machine, setting: str, blocks: bool, warns: bool
 ) -> None:
-    path = tmp_path / "policy.toml"
-    path.write_text(f'version = 1\n[install]\nyanked = "{setting}"\n')
-    policy = load_policy(path, cwd=tmp_path, env={"HOME": str(tmp_path)})
+    machine.write(machine.user, f'version = 1\n[install]\nyanked = "{setting}"\n')
+    policy = machine.load()
     findings = artifact_findings(_Artifact(), policy=policy, now=NOW, location="alpha.whl")
     (yanked,) = [f for f in findings if f.rule_id == "INDEX-YANKED"]
     assert yanked.severity is Severity.HIGH and "broken build" in yanked.message
