@@ -62,7 +62,7 @@ from safe_pip.models import Artifact, Decision, Finding, ScanResult, Verdict
 SCHEMA_VERSION = "2"
 """Version of the JSON shape (``schema.json``); bumped on any incompatible change."""
 
-Command = Literal["scan", "install", "verify", "audit"]
+Command = Literal["scan", "install", "verify", "audit", "lock"]
 
 SubjectKind = Literal["file", "artifact", "distribution", "model", "startup-hook"]
 """What a subject is:
@@ -81,6 +81,7 @@ Outcome = Literal[
     "not-verified",
     "installed",
     "would-install",
+    "locked",
     "nothing-to-do",
     "declined",
     "install-failed",
