@@ -58,6 +58,17 @@ RULES: tuple[Rule, ...] = (
         "Nothing to allow: it does not block.",
     ),
     Rule(
+        "DATA-UNACCOUNTED",
+        "Bytes the file's own loader never reads",
+        S.MEDIUM,
+        "The format that claims the file stops before its end, or leaves a gap: bytes after "
+        "a safetensors payload (also one with no tensors), after GGUF tensor data or numpy "
+        "array data, between zip members. The loader of that format never reads them, but "
+        "another reader of the same bytes may (a pickle or zip hidden behind a valid header). "
+        "The bytes were also scanned on their own; zero padding is not reported.",
+        _EXC,
+    ),
+    Rule(
         "PICKLE-LOADERS-DISAGREE",
         "Loaders read this pickle stream differently",
         S.HIGH,

@@ -10,6 +10,7 @@ checkpoint: ``torch.load`` reads them as raw bytes, never as code.
 from __future__ import annotations
 
 import io
+import struct
 import tarfile
 import zlib
 from collections import Counter
@@ -17,7 +18,7 @@ from collections.abc import Iterable
 
 from safe_pip.scan.containers import layouts
 from safe_pip.scan.containers.compressed import inflate
-from safe_pip.scan.containers.zipreader import ZipEntry, ZipFormatError, read_directory
+from safe_pip.scan.containers.zipreader import Directory, ZipEntry, ZipFormatError, read_directory
 from safe_pip.scan.core.blob import Blob, Spool
 from safe_pip.scan.core.context import ScanContext
 from safe_pip.scan.formats import torch as torch_layout
@@ -42,13 +43,37 @@ def unsafe_member_name(name: str) -> bool:
     return ".." in norm.split("/")
 
 
+def read_zip_if_found(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
+    """A zip wherever its central directory is (zip readers look for it at the end, not
+    for ``PK`` at the start): read when the directory parses cleanly, else nothing."""
+    try:
+        directory = read_directory(blob, ctx.limits.max_members)
+    except (ZipFormatError, struct.error, UnicodeDecodeError):
+        return
+    # data before the first member is what another reader of the file reads (a pickle, a
+    # self-extractor): expected here, not a problem of the archive
+    directory.problems = [p for p in directory.problems if "precede the first member" not in p]
+    if directory.problems or not directory.entries:
+        return
+    if any(e.problems and e.data_offset < 0 for e in directory.entries):
+        return
+    _read_zip(ctx, blob, location, depth, directory)
+
+
 def read_zip(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
     try:
-        entries, problems = read_directory(blob, ctx.limits.max_members)
+        directory = read_directory(blob, ctx.limits.max_members)
     except ZipFormatError as exc:
         ctx.saw("zip")
         ctx.report("ARCHIVE-CORRUPT", f"zip archive cannot be read: {exc}", location)
         return
+    _read_zip(ctx, blob, location, depth, directory)
+
+
+def _read_zip(
+    ctx: ScanContext, blob: Blob, location: str, depth: int, directory: Directory
+) -> None:
+    entries, problems = directory.entries, directory.problems
     layout = torch_layout.detect([e.name for e in entries])
     ctx.saw(layout.kind if layout else "zip")
     hooks = layouts.for_zip(ctx, [e.name for e in entries], location, layout)
@@ -72,6 +97,10 @@ def read_zip(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
         ctx.own_packages = outer_own
     if hooks is not None:
         hooks.finish(ctx, lambda name: _reread(blob, entries, name))
+    from safe_pip.scan.core.dispatch import unaccounted
+
+    for start, end in directory.gaps(blob):
+        unaccounted(ctx, blob, start, location, "between or after the zip's members", depth, end)
 
 
 _REREAD_MAX = 8 * 1024 * 1024

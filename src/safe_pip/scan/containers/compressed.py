@@ -189,5 +189,6 @@ def read_lzma(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
         depth,
         lambda: lzma.LZMADecompressor(lzma.FORMAT_ALONE),
         "lzma",
+        multi_member=True,  # lzma.LZMAFile (joblib's reader) goes on into a next stream
         quiet_if_bogus=True,
     )

@@ -78,12 +78,50 @@ def _find_eocd(blob: Blob) -> int:
     raise ZipFormatError("no end-of-central-directory record (truncated or not a zip)")
 
 
-def read_directory(blob: Blob, max_entries: int) -> tuple[list[ZipEntry], list[str]]:
+@dataclass
+class Directory:
+    """A parsed central directory and where the archive's parts lie."""
+
+    entries: list[ZipEntry]
+    problems: list[str]
+    start: int
+    """Offset of the central directory (members' data must end before it)."""
+    end: int
+    """Offset just past the end record and its comment (bytes after it belong to nothing)."""
+
+    def gaps(self, blob: Blob) -> list[tuple[int, int]]:
+        """Byte ranges between members, after the last one, and after the end record, that
+        no local header, member data or data descriptor covers (prepended data excluded:
+        it is a problem of its own)."""
+        spans = sorted(
+            (e.header_offset, e.data_offset + e.compressed_size, bool(e.flags & FLAG_DESCRIPTOR))
+            for e in self.entries
+            if e.data_offset >= 0
+        )
+        found: list[tuple[int, int]] = []
+        pos = spans[0][0] if spans else self.start
+        for begin, end, descriptor in spans:
+            if begin > pos:
+                found.append((pos, begin))
+            pos = max(pos, end + (_DESCRIPTOR_MAX if descriptor else 0))
+        if self.start > pos:
+            found.append((pos, self.start))
+        if blob.size > self.end:
+            found.append((self.end, blob.size))
+        return found
+
+
+_DESCRIPTOR_MAX = 24
+"""A data descriptor after a member (flag bit 3): signature, CRC and two sizes, zip64 or not."""
+FLAG_DESCRIPTOR = 0x8
+
+
+def read_directory(blob: Blob, max_entries: int) -> Directory:
     """Parse the central directory; returns entries and archive-level problems."""
     problems: list[str] = []
     eocd = _find_eocd(blob)
     rec = blob.read(eocd, 22)
-    (_, _, _, _n_this, n_total, cd_size, cd_offset, _) = struct.unpack("<4sHHHHIIH", rec)
+    (_, _, _, _n_this, n_total, cd_size, cd_offset, comment) = struct.unpack("<4sHHHHIIH", rec)
     count = n_total
     cd_end_at = eocd
     if eocd >= 20 and blob.read(eocd - 20, 4) == _EOCD64_LOC:
@@ -126,7 +164,7 @@ def read_directory(blob: Blob, max_entries: int) -> tuple[list[ZipEntry], list[s
         )
     for e in entries:
         _read_local(blob, e)
-    return entries, problems
+    return Directory(entries, problems, cd_offset + concat, eocd + 22 + comment)
 
 
 def _zip64_extra(extra: bytes, usize: int, csize: int, off: int) -> tuple[int, int, int]:

@@ -85,6 +85,11 @@ def _release(mm: mmap.mmap, pos: int, n: int) -> None:
         mm.madvise(mmap.MADV_DONTNEED, start, end - start)
 
 
+def is_zero(blob: Blob) -> bool:
+    """True when every byte of ``blob`` is zero (padding), read in pieces."""
+    return all(not piece.tobytes().strip(b"\x00") for piece in blob.chunks())
+
+
 @contextmanager
 def open_file(path: Path) -> Iterator[Blob]:
     """Map a file read-only; an empty file becomes an empty blob."""

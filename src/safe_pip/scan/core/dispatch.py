@@ -7,6 +7,7 @@ into findings (a crash must never mean "clean"), and records what it saw.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from functools import cache
 
@@ -17,29 +18,36 @@ from safe_pip.scan.core.context import BudgetExhausted, ScanContext
 Reader = Callable[[ScanContext, Blob, str, int], None]
 
 
-@cache
-def _readers() -> dict[str, Reader]:
-    # Imported here: readers call back into scan_blob for nested members.
-    from safe_pip.scan.containers import archive, compressed
-    from safe_pip.scan.formats import gguf, joblib, keras, numpy, pickle_reader, safetensors
+_READERS: dict[str, tuple[str, str]] = {
+    S.ZIP: ("containers.archive", "read_zip"),
+    S.ZIP_EMPTY: ("containers.archive", "read_zip"),
+    S.TAR: ("containers.archive", "read_tar"),
+    S.GZIP: ("containers.compressed", "read_gzip"),
+    S.BZIP2: ("containers.compressed", "read_bz2"),
+    S.XZ: ("containers.compressed", "read_xz"),
+    S.LZMA: ("containers.compressed", "read_lzma"),
+    S.ZLIB: ("containers.compressed", "read_zlib"),
+    S.PICKLE: ("formats.pickle_reader", "read_pickle"),
+    S.PICKLE_PROBE: ("formats.pickle_reader", "probe_pickle"),
+    S.NUMPY: ("formats.numpy", "read_npy"),
+    S.SAFETENSORS: ("formats.safetensors", "read_safetensors"),
+    S.GGUF: ("formats.gguf", "read_gguf"),
+    S.HDF5: ("formats.keras", "read_hdf5"),
+    S.JOBLIB_ZFILE: ("formats.joblib", "read_zfile"),
+}
+"""Reader of each sniffed format, imported when first needed: a pickle scan should not
+pay for importing the archive, Keras or template readers."""
 
-    return {
-        S.ZIP: archive.read_zip,
-        S.ZIP_EMPTY: archive.read_zip,
-        S.TAR: archive.read_tar,
-        S.GZIP: compressed.read_gzip,
-        S.BZIP2: compressed.read_bz2,
-        S.XZ: compressed.read_xz,
-        S.LZMA: compressed.read_lzma,
-        S.ZLIB: compressed.read_zlib,
-        S.PICKLE: pickle_reader.read_pickle,
-        S.PICKLE_PROBE: pickle_reader.probe_pickle,
-        S.NUMPY: numpy.read_npy,
-        S.SAFETENSORS: safetensors.read_safetensors,
-        S.GGUF: gguf.read_gguf,
-        S.HDF5: keras.read_hdf5,
-        S.JOBLIB_ZFILE: joblib.read_zfile,
-    }
+
+@cache
+def _reader(fmt: str) -> Reader | None:
+    # Imported here: readers call back into scan_blob for nested members.
+    where = _READERS.get(fmt)
+    if where is None:
+        return None
+    module = importlib.import_module(f"safe_pip.scan.{where[0]}")
+    reader: Reader = getattr(module, where[1])
+    return reader
 
 
 def _basename(location: str) -> str:
@@ -98,6 +106,62 @@ def _flatbuffer_or_pickle(ctx: ScanContext, blob: Blob, location: str, depth: in
     pickle_reader.probe_pickle(ctx, blob, location, depth)
 
 
+_READS_PICKLE_AT_0 = frozenset({S.PICKLE, S.PICKLE_PROBE})
+_READS_AS_ZIP = frozenset({S.ZIP, S.ZIP_EMPTY})
+
+
+def _other_views(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
+    """Every loader's view, whatever the sniffer said first.
+
+    A file can be a valid safetensors or GGUF file *and* a pickle whose first opcode
+    swallows the header, or carry a zip whose central directory sits at its end (zip
+    readers find it there). ``pickle.load`` from byte 0 is cheap with the C engine and
+    reports only if it would import and call something; a zip is read only if its
+    directory parses cleanly.
+    """
+    from safe_pip.scan.formats import pickle_reader
+
+    pickle_reader.try_as_pickle(ctx, blob, location)
+    if _has_zip_end(blob):
+        from safe_pip.scan.containers import archive
+
+        archive.read_zip_if_found(ctx, blob, location, depth)
+
+
+def _has_zip_end(blob: Blob) -> bool:
+    """An end-of-central-directory signature where zip readers look for it (the last
+    64 KiB and 22 bytes)."""
+    tail = min(blob.size, 65557)
+    return tail >= 22 and b"PK\x05\x06" in blob.read(blob.size - tail, tail)
+
+
+def unaccounted(
+    ctx: ScanContext,
+    blob: Blob,
+    start: int,
+    location: str,
+    what: str,
+    depth: int,
+    end: int | None = None,
+) -> None:
+    """Bytes ``blob[start:end]`` that the format's loader never reads: a finding unless
+    they are zero padding, and scanned as a member of their own in case another reader
+    reads them."""
+    from safe_pip.scan.core.blob import is_zero
+
+    region = blob.sub(start, (blob.size if end is None else end) - start)
+    if region.size == 0 or is_zero(region):
+        return
+    where = f"{location}@{start}"
+    ctx.report(
+        "DATA-UNACCOUNTED",
+        f"{region.size} bytes {what} that the loader never reads",
+        where,
+        size=region.size,
+    )
+    scan_blob(ctx, region, where, depth + 1)
+
+
 def scan_blob(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
     """Scan one member (or top-level file) found at ``location``."""
     fmt = S.sniff(blob.head(S.HEAD), blob.size)
@@ -118,10 +182,23 @@ def scan_blob(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
             format=fmt,
         )
         return
-    reader = _by_name(ctx, fmt, blob, location) or _readers().get(fmt)
+    reader = _by_name(ctx, fmt, blob, location) or _reader(fmt)
     if reader is None:
         ctx.saw(fmt)
-        return
+    else:
+        _guarded(ctx, reader, blob, location, depth, fmt)
+    if fmt not in _READS_PICKLE_AT_0 and fmt not in _READS_AS_ZIP:
+        _guarded(ctx, _other_views, blob, location, depth, fmt)
+    elif fmt not in _READS_AS_ZIP and _has_zip_end(blob):
+        from safe_pip.scan.containers import archive
+
+        _guarded(ctx, archive.read_zip_if_found, blob, location, depth, fmt)
+
+
+def _guarded(
+    ctx: ScanContext, reader: Reader, blob: Blob, location: str, depth: int, fmt: str
+) -> None:
+    """Run one reader; a crash is a finding, never silence."""
     try:
         reader(ctx, blob, location, depth)
     except BudgetExhausted:

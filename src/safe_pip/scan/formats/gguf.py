@@ -36,6 +36,8 @@ class _Reader:
     def __init__(self, blob: Blob, version: int) -> None:
         self.blob = blob
         self.pos = 0
+        self.alignment = 0
+        """``general.alignment`` when the metadata sets it (tensor data is aligned to it)."""
         self.wide = version >= 2  # v1 used 32-bit lengths and counts
 
     def take(self, n: int) -> bytes:
@@ -83,19 +85,71 @@ def read_gguf(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
             key, _ = r.string(4096)
             vtype = r.u32()
             _value(ctx, r, vtype, key, location, 0)
+        tensors: list[tuple[bytes, int, int]] = []
         for _ in range(min(n_tensors, 1 << 32)):
             r.string(4096)
             dims = r.u32()
             if dims > 8:
                 raise _Corrupt(f"tensor with {dims} dimensions")
-            r.take(8 * dims + 4 + 8)
+            info = r.take((8 if r.wide else 4) * dims + 4 + 8)
+            ggml_type, offset = struct.unpack_from("<IQ", info, len(info) - 12)
+            if len(tensors) < 1 << 20:
+                tensors.append((info[: len(info) - 12], ggml_type, offset))
     except _Corrupt as exc:
         ctx.report("MODEL-MALFORMED", f"GGUF metadata is damaged: {exc}", location)
+        return
+    _trailing(ctx, blob, location, depth, r, tensors)
+
+
+_GGML_SIZES: dict[int, tuple[int, int]] = {
+    0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34),
+    9: (32, 40), 10: (256, 84), 11: (256, 110), 12: (256, 144), 13: (256, 176),
+    14: (256, 210), 15: (256, 292), 16: (256, 66), 17: (256, 74), 18: (256, 98),
+    19: (256, 50), 20: (32, 18), 21: (256, 110), 22: (256, 82), 23: (256, 136),
+    24: (1, 1), 25: (1, 2), 26: (1, 4), 27: (1, 8), 28: (1, 8), 29: (256, 56), 30: (1, 2),
+    34: (256, 54), 35: (256, 66),
+}  # fmt: skip
+"""ggml tensor types: (elements per block, bytes per block), as gguf-py's GGML_QUANT_SIZES."""
+
+
+def _trailing(
+    ctx: ScanContext,
+    blob: Blob,
+    location: str,
+    depth: int,
+    r: _Reader,
+    tensors: list[tuple[bytes, int, int]],
+) -> None:
+    """Bytes after the last tensor's data are no tensor's: llama.cpp never reads them.
+
+    Tensor data starts at the end of the tensor infos rounded up to ``general.alignment``
+    (32 unless the metadata says otherwise); each tensor's bytes follow from its type's
+    block size.  A tensor of a type not known here leaves the end unknown: no finding.
+    """
+    align = r.alignment if r.alignment > 0 else 32
+    start = -(-r.pos // align) * align
+    end = start
+    for dims_raw, ggml_type, offset in tensors:
+        sizes = _GGML_SIZES.get(ggml_type)
+        if sizes is None:
+            return
+        width = 8 if r.wide else 4
+        count = 1
+        for i in range(0, len(dims_raw), width):
+            count *= int.from_bytes(dims_raw[i : i + width], "little")
+        block, block_bytes = sizes
+        end = max(end, start + offset + -(-count // block) * block_bytes)
+    if end < blob.size:
+        from safe_pip.scan.core.dispatch import unaccounted
+
+        unaccounted(ctx, blob, end, location, "after the GGUF tensor data", depth)
 
 
 def _value(ctx: ScanContext, r: _Reader, vtype: int, key: str, loc: str, level: int) -> None:
     if vtype in _FIXED:
-        r.take(_FIXED[vtype])
+        raw = r.take(_FIXED[vtype])
+        if key == "general.alignment" and vtype == 4 and level == 0:
+            r.alignment = int.from_bytes(raw, "little")
     elif vtype == _STRING:
         start = r.pos + (8 if r.wide else 4)
         text, n = r.string(_MAX_TEMPLATE)

@@ -1,9 +1,13 @@
 """``.npy`` arrays, parsed without numpy: object arrays are pickles, the rest is data.
 
-``numpy.load(allow_pickle=True)`` unpickles the payload of an object-dtype
-array, so that payload goes through the pickle engine.  Numeric arrays are raw
-numbers and are clean.  The header is a Python literal; it is parsed with
-``ast.literal_eval`` under a size bound, never ``eval``.
+``numpy.load(allow_pickle=True)`` unpickles the payload of an array whose dtype holds
+objects — by numpy's rules, which :mod:`npdtype` follows: ``'O'``, ``'object'``,
+``'O8'``, ``'(2,)O'``, ``'i4,O'``, structured and nested fields of any of them — so that
+payload goes through the pickle engine, read as ``pickle.load`` reads it.  A dtype
+safe-pip cannot name is treated as one that may hold objects, and even raw numbers are
+tried as a pickle (quietly, reported only if they would do something): it is cheap.
+Bytes after the array that numpy never reads are a finding.  The header is a Python
+literal; it is parsed with ``ast.literal_eval`` under a size bound, never ``eval``.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import struct
 
 from safe_pip.scan.core.blob import Blob
 from safe_pip.scan.core.context import ScanContext
-from safe_pip.scan.formats.pickle import PickleRead, report
+from safe_pip.scan.formats import npdtype
+from safe_pip.scan.formats.pickle import PickleRead, plausible, report
 
 _MAX_HEADER = 1 << 20
 _PY2_LONG = re.compile(r"\b(\d+)L\b")
@@ -49,24 +54,44 @@ def read_npy(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
     if not isinstance(header, dict) or "descr" not in header:
         ctx.report("ARCHIVE-CORRUPT", "numpy header has no 'descr'", location)
         return
-    if _has_object(header["descr"]):
+    from safe_pip.scan.formats.pickle_reader import follow
+
+    payload = start + hlen
+    dtype = npdtype.from_descr(header["descr"])
+    read = PickleRead(ctx, blob, location)
+    first = read.load(payload)
+    if dtype.hasobject is not False:
         ctx.saw("numpy-object")
-        from safe_pip.scan.formats.pickle_reader import follow
-
-        read = PickleRead(ctx, blob, location)
-        follow(read, read.load(start + hlen))
+        follow(read, first)
         report(read)
+        return
+    if plausible(read):  # numbers that parse as a pickle which would do something
+        report(read)
+    _check_size(ctx, blob, location, depth, header.get("shape"), dtype, payload)
 
 
-def _has_object(descr: object) -> bool:
-    """True when the dtype description contains an object field anywhere."""
-    if isinstance(descr, str):
-        return descr.lstrip("<>|=").startswith("O")
-    if isinstance(descr, list):  # structured: [(name, type[, shape]), ...]
-        return any(
-            _has_object(field[1]) if isinstance(field, tuple) and len(field) >= 2 else True
-            for field in descr
-        )
-    if isinstance(descr, tuple) and descr:  # (type, shape)
-        return _has_object(descr[0])
-    return True  # an unexpected shape: let the pickle engine decide
+def _check_size(
+    ctx: ScanContext,
+    blob: Blob,
+    location: str,
+    depth: int,
+    shape: object,
+    dtype: npdtype.DType,
+    at: int,
+) -> None:
+    """numpy reads exactly ``count * itemsize`` bytes: anything after them is unaccounted."""
+    if not isinstance(shape, tuple) or not all(type(n) is int and n >= 0 for n in shape):
+        ctx.report("ARCHIVE-CORRUPT", "numpy header has no valid shape", location)
+        return
+    if dtype.itemsize is None:
+        return
+    count = 1
+    for n in shape:
+        count *= n
+    end = at + count * dtype.itemsize
+    if end > blob.size:
+        ctx.report("ARCHIVE-CORRUPT", "numpy array data runs past the end of the file", location)
+    elif end < blob.size:
+        from safe_pip.scan.core.dispatch import unaccounted
+
+        unaccounted(ctx, blob, end, location, "after the numpy array data", depth)

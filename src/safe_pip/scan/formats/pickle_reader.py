@@ -10,6 +10,8 @@ loader import or call anything are data, not a finding.
 
 from __future__ import annotations
 
+import pickletools
+
 from safe_pip.scan.core.blob import Blob
 from safe_pip.scan.core.context import ScanContext
 from safe_pip.scan.formats.pickle import PLAIN, Loader, PickleRead, Stream, plausible
@@ -25,6 +27,17 @@ def probe_pickle(ctx: ScanContext, blob: Blob, location: str, depth: int) -> Non
     """Data that may be a header-less protocol 0/1 pickle: report only if it parses."""
     if not scan(ctx, blob, location, probe=True):
         ctx.saw("data")
+
+
+_OPCODES = frozenset(op.code.encode("latin-1")[0] for op in pickletools.opcodes)
+"""Bytes the unpickler accepts as an opcode: any other first byte fails the load at once."""
+
+
+def try_as_pickle(ctx: ScanContext, blob: Blob, location: str, depth: int = 0) -> None:
+    """``pickle.load`` from byte 0 of data another reader claimed: reported only if it
+    would import and call something (see :func:`plausible`)."""
+    if blob.size and blob.read(0, 1)[0] in _OPCODES:
+        scan(ctx, blob, location, probe=True)
 
 
 def scan(ctx: ScanContext, blob: Blob, location: str, *, probe: bool = False) -> bool:

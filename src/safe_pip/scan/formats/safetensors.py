@@ -48,26 +48,30 @@ DTYPE_BITS: dict[str, int] = {
 
 def read_safetensors(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
     ctx.saw("safetensors")
-    problems = header_problems(blob)
+    problems, end = _check(blob)
     for problem in problems[:20]:
         ctx.report("MODEL-MALFORMED", f"safetensors: {problem}", location)
+    if end is not None and end < blob.size:
+        from safe_pip.scan.core.dispatch import unaccounted
+
+        unaccounted(ctx, blob, end, location, "after the safetensors payload", depth)
 
 
-def header_problems(blob: Blob) -> list[str]:
-    """Everything wrong with the header; an empty list means it is well-formed."""
+def _check(blob: Blob) -> tuple[list[str], int | None]:
+    """The header's problems, and where the data it describes ends (None if unknown)."""
     if blob.size < 8:
-        return ["file shorter than its 8-byte header length"]
+        return ["file shorter than its 8-byte header length"], None
     (n,) = struct.unpack("<Q", blob.read(0, 8))
     if n > MAX_HEADER:
-        return [f"header length {n} exceeds the {MAX_HEADER}-byte limit"]
+        return [f"header length {n} exceeds the {MAX_HEADER}-byte limit"], None
     if 8 + n > blob.size:
-        return [f"header length {n} runs past the end of the file"]
+        return [f"header length {n} runs past the end of the file"], None
     try:
         header = json.loads(blob.read(8, n).decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        return [f"header is not valid UTF-8 JSON ({exc})"]
+        return [f"header is not valid UTF-8 JSON ({exc})"], None
     if not isinstance(header, dict):
-        return ["header is not a JSON object"]
+        return ["header is not a JSON object"], None
     data_size = blob.size - 8 - n
     problems: list[str] = []
     spans: list[tuple[int, int, str]] = []
@@ -88,9 +92,9 @@ def header_problems(blob: Blob) -> list[str]:
         pos = max(pos, end)
     if pos > data_size:
         problems.append(f"tensor data ends at {pos}, past the {data_size} bytes present")
-    elif pos != data_size and spans:
-        problems.append(f"{data_size - pos} bytes after the last tensor are not described")
-    return problems
+    # bytes after the last tensor (or after the header, with no tensors at all) are no
+    # tensor's: the caller reports and scans them
+    return problems, 8 + n + pos
 
 
 def _tensor(name: str, desc: Any, problems: list[str]) -> tuple[int, int, str] | None:
