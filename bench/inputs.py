@@ -20,7 +20,8 @@ import struct
 import zipfile
 from pathlib import Path
 
-STATE_DICT_PICKLE = "state_dict_like_20mb.pkl"
+STATE_DICT_PICKLE = "state_dict_300k_entries.pkl"
+STATE_DICT_PAYLOAD = "state_dict_300k_entries_payload.pkl"
 TORCH_ZIP = "checkpoint_1gib.pt"
 TINY_PICKLE = "tiny.pkl"
 
@@ -33,28 +34,25 @@ def bench_dir() -> Path:
     return path
 
 
-def state_dict_like(target_bytes: int = 20 * 10**6, seed: int = 0) -> bytes:
-    """A protocol-2 pickle of an ``OrderedDict`` of float lists plus per-layer metadata.
+def state_dict_like(entries: int = 300_000, seed: int = 0) -> bytes:
+    """A protocol-2 pickle of an ``OrderedDict`` of ``entries`` items (~20 MB).
 
-    ``pickle.dumps`` writes each float as one BINFLOAT opcode and each list as MARK/APPENDS
-    batches with memo PUTs, the opcode mix of a legacy (pre-zip) state dict's object pickle;
-    ~20 MB is about 2.2 million opcodes. Layer names and shapes mimic a transformer.
+    Each value is ``(int, shape tuple, float, str, list)``, the metadata a training script
+    keeps per parameter: ``pickle.dumps`` writes them as MARK/TUPLE, BININT, BINFLOAT,
+    BINUNICODE, EMPTY_LIST/APPENDS and a LONG_BINPUT memo entry for nearly every object —
+    about 5 million opcodes, the opcode mix that makes a scanner's per-opcode cost show.
     """
     rng = random.Random(seed)
     state: collections.OrderedDict[str, object] = collections.OrderedDict()
-    size = 0
-    layer = 0
-    while size < target_bytes:
-        prefix = f"encoder.layers.{layer}"
-        for part, n in (("self_attn.q_proj", 4096), ("self_attn.k_proj", 4096), ("fc1", 8192)):
-            weights = [rng.gauss(0.0, 0.02) for _ in range(n)]
-            state[f"{prefix}.{part}.weight"] = weights
-            state[f"{prefix}.{part}.bias"] = [0.0] * 64
-            size += 9 * (n + 64)
-        state[f"{prefix}.norm.num_batches_tracked"] = layer * 1000
-        state[f"{prefix}.meta"] = {"shape": (64, 64), "dtype": "float32", "trainable": True}
-        layer += 1
+    for i in range(entries):
+        shape = (rng.randint(1, 4096), rng.randint(1, 4096))
+        state[f"l{i // 12}.p{i % 12}"] = (i, shape, rng.random(), "f32", [i % 97, rng.random()])
     return pickle.dumps(state, protocol=2)
+
+
+def with_payload(data: bytes) -> bytes:
+    """``data`` with a second pickle stream appended that would call ``os.system``."""
+    return data + b"\x80\x02cos\nsystem\nX\x04\x00\x00\x00true\x85R."
 
 
 class _Ops:
@@ -140,16 +138,21 @@ def torch_zip(path: Path, total_bytes: int = 2**30, seed: int = 0) -> None:
     tmp.replace(path)
 
 
-def ensure_inputs(which: tuple[str, ...] = ("pickle", "zip", "tiny")) -> dict[str, Path]:
+def ensure_inputs(
+    which: tuple[str, ...] = ("pickle", "payload", "zip", "tiny"),
+) -> dict[str, Path]:
     """Create whichever inputs are missing and return their paths by kind."""
     root = bench_dir()
     paths = {
         "pickle": root / STATE_DICT_PICKLE,
+        "payload": root / STATE_DICT_PAYLOAD,
         "zip": root / TORCH_ZIP,
         "tiny": root / TINY_PICKLE,
     }
-    if "pickle" in which and not paths["pickle"].exists():
+    if {"pickle", "payload"} & set(which) and not paths["pickle"].exists():
         paths["pickle"].write_bytes(state_dict_like())
+    if "payload" in which and not paths["payload"].exists():
+        paths["payload"].write_bytes(with_payload(paths["pickle"].read_bytes()))
     if "zip" in which and not paths["zip"].exists():
         torch_zip(paths["zip"])
     if "tiny" in which and not paths["tiny"].exists():

@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING
 from safe_pip.commands.policy_flags import add_policy_flags
 from safe_pip.commands.report_flags import add_report_flags
 from safe_pip.errors import EXIT_ERROR
-from safe_pip.gate.pipeline import InstallResult, Interrupted
 
 if TYPE_CHECKING:
+    from safe_pip.gate.pipeline import InstallResult
     from safe_pip.report import Report
 
 TAKES_UNKNOWN_ARGS = True
@@ -44,6 +44,10 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
+    # imported here: cli registers every command, and the gate's imports (resolver, HTTP
+    # clients) would otherwise cost every `safe-pip scan` half a second of start-up
+    from safe_pip.gate.pipeline import Interrupted
+
     raise Interrupted(signal.Signals(signum).name)
 
 

@@ -58,6 +58,19 @@ ENCODING = "latin1"
 agrees on ASCII, so this never fails where theirs would succeed (a superset of opcodes)."""
 
 
+KEEP_VALUE = 4096
+"""Containers with more items than this are not kept as a stream's value."""
+
+
+class _Big:
+    def __repr__(self) -> str:
+        return "<a large container>"
+
+
+BIG_VALUE = _Big()
+"""Stands for a loaded container too large to keep (callers only read small values)."""
+
+
 class Limit(Exception):
     """A scanner bound was reached inside a load (time, memory, line length)."""
 
@@ -196,7 +209,7 @@ class Feed:
             self.frame = (pos, stop)
             self.inside = False
             chunk = self.mv[pos:stop]
-        elif self.probe or (pos < self.end and self.buf[pos] == FRAME_OP):
+        elif self.probe or self._frame_at(pos):
             # learn the size of the next request: ``read(n)`` follows an empty peek
             self.probe = self.probe or 1
             chunk = b""
@@ -206,12 +219,25 @@ class Feed:
         self._sync()
         return chunk
 
+    def _frame_at(self, at: int) -> bool:
+        """Could a FRAME opcode at ``at`` hold a frame?  One whose announced length runs
+        past the data fails the same way in every reader (truncated), so only the others
+        need watching — which keeps random bytes (floats) from stopping the feed."""
+        end = self.end
+        buf = self.buf
+        if at + 9 > end or buf[at] != FRAME_OP or (buf[at + 8] | buf[at + 7] | buf[at + 6]):
+            return False  # (a length of 2**40 or more runs past any file)
+        return int.from_bytes(buf[at + 1 : at + 9], "little") <= end - at - 9
+
     def _chunk_end(self, pos: int) -> int:
         limit = min(self.end, pos + CHUNK)
         nxt = self._next_sentinel
         if nxt <= pos:
             # search no further than one chunk: a long argument is never read
-            nxt = self.buf.find(b"\x95", pos + 1, limit)
+            find = self.buf.find
+            nxt = find(b"\x95", pos + 1, limit)
+            while nxt >= 0 and not self._frame_at(nxt):
+                nxt = find(b"\x95", nxt + 1, limit)
             self._next_sentinel = nxt = limit if nxt < 0 else nxt
         return min(nxt, limit)
 
@@ -407,9 +433,15 @@ def run(
         with _no_gc(), memory.armed():
             u = _unpickler(loader, feed, trace, python or loader.python, mode == "plain")
             try:
-                result.value = u.load()
+                value = u.load()
+                # Keep what callers read (a magic number, a stand-in, a small table);
+                # drop a big object graph here, while the collector is off: freed by
+                # reference counting instead of traversed by a collection afterwards.
+                big = isinstance(value, (dict, list, tuple, set)) and len(value) > KEEP_VALUE
+                result.value = BIG_VALUE if big else value
+                del value
             finally:
-                del u  # releases the unpickler's view of the buffer
+                del u  # releases the unpickler's view of the buffer and its memo
     except HandOver:
         result.kind = "handed-over"
     except Limit as exc:

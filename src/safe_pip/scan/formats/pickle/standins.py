@@ -130,11 +130,12 @@ class GlobalType(type):
         trace = cls._sp_trace
         cls._sp_rec.uses.add("call")
         rec = CallRec("call", cls, args, kwargs, trace.position.pos)
-        rec.result = _real_value(cls._sp_rec, args, kwargs)
-        if rec.result is _NO_VALUE:
-            rec.result = Instance(rec, trace)
+        result = _real_value(cls._sp_rec, args, kwargs)
+        if result is _NO_VALUE:
+            result = rec.result = Instance(rec, trace)
+        # a real value is not kept: the loaded object graph must die with the unpickler
         trace.keep(trace.calls, rec)
-        return rec.result
+        return result
 
     def __getattr__(cls, name: str) -> Any:
         if name in _MUTATORS:
