@@ -162,3 +162,6 @@ class TargetEnvironment:
     """Command in the environment's scripts folder -> owning distribution."""
     path_commands: frozenset[str] = frozenset()
     """Commands on the target's PATH outside the environment."""
+    python_executable: str | None = None
+    """The target interpreter, when it can be run: a source file our interpreter cannot parse
+    is compiled (never run) there, to learn whether the importing Python would accept it."""

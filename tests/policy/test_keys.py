@@ -36,6 +36,7 @@ allowed = ["https://mirror.example/simple/"]
 allow_sdist = true
 min_age = "36h"
 yanked = "warn"
+local_builds = false
 
 [hashes]
 require = "pinned"

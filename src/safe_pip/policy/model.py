@@ -231,6 +231,12 @@ class InstallPolicy:
         doc="minimum time since upload before a release may be installed",
     )
     yanked: Yanked = ranked("block", "block", "warn", "allow", doc="what a yanked file does")
+    local_builds: bool = setting(
+        True,
+        plain(v.boolean),
+        OFF_ONLY,
+        doc="build the local trees you name (., -e ., paths) through the gate",
+    )
 
 
 @dataclass(frozen=True)
