@@ -55,6 +55,7 @@ RULES: tuple[Rule, ...] = (
         "safe mode off (enable_unsafe_deserialization, CVE-2025-9906) or unpickles "
         "(TorchModuleWrapper, CVE-2025-49655). Keras imports and calls it while loading.",
         _EXC,
+        suspicious=True,
     ),
     Rule(
         "KERAS-CUSTOM-OBJECT",
@@ -115,6 +116,7 @@ RULES: tuple[Rule, ...] = (
         "Rendering it outside a sandbox runs arbitrary code (CVE-2024-34359, "
         "llama-cpp-python).",
         _EXC,
+        suspicious=True,
     ),
     Rule(
         "GGUF-TEMPLATE-UNREADABLE",
