@@ -32,10 +32,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
+from safe_pip.scan.dist import entrypoints  # noqa: E402
 from safe_pip.scan.dist.layout import place  # noqa: E402
 from safe_pip.scan.dist.shadowing import norm, ownership_from_records  # noqa: E402
-
-from safe_pip.scan.dist import entrypoints  # noqa: E402
 
 OUT = REPO / "src" / "safe_pip" / "data" / "default_environment.json"
 SYSTEM_BINS = ("/usr/bin", "/bin", "/usr/sbin", "/sbin")

@@ -21,6 +21,7 @@ RULES: tuple[Rule, ...] = (
         "or torch.load (without weights_only) runs it.",
         "Not allowable through allow_globals; if you really trust the file, use an "
         "[[exception]] bound to its sha256, with a reason and an expiry date.",
+        suspicious=True,
     ),
     Rule(
         "PICKLE-GLOBAL-UNKNOWN",
