@@ -22,7 +22,7 @@ from tests.scan.scan_harness import EXIT_BLOCKED, EXIT_CLEAN, run_scan
 joblib = pytest.importorskip("joblib")
 np = pytest.importorskip("numpy")
 
-COMPRESSORS = [None, "zlib", "gzip", "bz2", "lzma", "xz"]
+COMPRESSORS = [None, "zlib", "gzip", "bz2", "lzma", "xz", "lz4"]
 
 
 class _Evil:

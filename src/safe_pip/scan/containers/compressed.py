@@ -1,6 +1,6 @@
-"""gzip, bzip2, xz, lzma and zlib wrappers: decompress with bounds, scan what is inside.
+"""gzip, bzip2, xz, lzma, zlib and LZ4-frame wrappers: decompress with bounds, scan what is inside.
 
-Compressed pickles (``torch.save`` to a ``.gz``, joblib's zlib/lzma dumps) load
+Compressed pickles (``torch.save`` to a ``.gz``, joblib's zlib/lzma/lz4 dumps) load
 transparently in many tools, so the scanner must look through them.  Output is
 bounded by the member and total byte limits and by a compression-ratio check,
 so a bomb costs a finding, not the machine.  A truncated stream is a finding,
@@ -55,30 +55,34 @@ def inflate(
             raise _Bomb(f"compression ratio above {lim.max_ratio:.0f}:1 (decompression bomb)")
 
     try:
-        done = False
+        ended = False  # the current stream reached its end marker
         for piece in blob.chunks(_IN_CHUNK):  # releases the input pages as it goes
             chunk = bytes(piece)
             consumed += len(chunk)
             while chunk:
+                if ended:
+                    # A next stream may follow (gzip skips zero padding before it), also
+                    # when the previous one ended exactly where an input chunk did.
+                    chunk = chunk.lstrip(b"\x00") if multi_member else b""
+                    if not chunk:
+                        break
+                    d = make()
+                    ended = False
                 emit(_step(d, chunk))
                 chunk = _leftover(d)
                 if getattr(d, "eof", False):
-                    rest = getattr(d, "unused_data", b"")
-                    if multi_member and rest.strip(b"\x00"):
-                        d = make()
-                        chunk = rest
-                    else:
-                        done = True  # trailing bytes after the stream are ignored
-                        chunk = b""
+                    ended = True
+                    chunk = getattr(d, "unused_data", None) or b""
             ctx.check_time(location)
-            if done:
-                break
-        if not getattr(d, "eof", True):
+            if ended and not multi_member:
+                break  # trailing bytes after the stream are ignored
+        if not ended:
             return spool, f"{kind} stream is truncated"
     except _Bomb as exc:
         ctx.report("ARCHIVE-LIMIT", f"{kind} data {exc}", location)
         return spool, None
-    except (zlib.error, OSError, EOFError, lzma.LZMAError, ValueError) as exc:
+    except (zlib.error, OSError, EOFError, lzma.LZMAError, ValueError, RuntimeError) as exc:
+        # (lz4 raises RuntimeError on any decode error)
         return spool, f"{kind} data is corrupt: {exc}"
     finally:
         ctx.charge_bytes(spool.size, location)
@@ -192,3 +196,14 @@ def read_lzma(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
         multi_member=True,  # lzma.LZMAFile (joblib's reader) goes on into a next stream
         quiet_if_bogus=True,
     )
+
+
+def read_lz4(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
+    """LZ4 frames, read as ``lz4.frame.LZ4FrameFile`` (joblib's lz4 reader) reads them.
+
+    That reader goes on into a next frame after one ends and, unlike bz2's or lzma's, ignores
+    no trailing garbage: a decode error there is an error of the load, so here a finding.
+    """
+    import lz4.frame  # imported on first use: most scans meet no LZ4 data
+
+    _read(ctx, blob, location, depth, lz4.frame.LZ4FrameDecompressor, "lz4", multi_member=True)

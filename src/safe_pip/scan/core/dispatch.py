@@ -27,6 +27,7 @@ _READERS: dict[str, tuple[str, str]] = {
     S.XZ: ("containers.compressed", "read_xz"),
     S.LZMA: ("containers.compressed", "read_lzma"),
     S.ZLIB: ("containers.compressed", "read_zlib"),
+    S.LZ4: ("containers.compressed", "read_lz4"),
     S.PICKLE: ("formats.pickle_reader", "read_pickle"),
     S.PICKLE_PROBE: ("formats.pickle_reader", "probe_pickle"),
     S.NUMPY: ("formats.numpy", "read_npy"),

@@ -39,7 +39,6 @@ _UNSUPPORTED = {
     SEVEN_ZIP: "7-Zip archive",
     RAR: "RAR archive",
     ZSTD: "Zstandard-compressed data",
-    LZ4: "LZ4-compressed data (joblib's lz4 compression)",
     "cab": "Microsoft Cabinet archive",
     "arj": "ARJ archive",
 }

@@ -15,10 +15,10 @@ array from the file itself:
   folder, loaded with pickles allowed; it is scanned as a file of its own, and a name
   that leaves the folder is a finding.
 
-Compressed dumps (zlib, gzip, bz2, lzma, xz) are opened by the compressed-stream readers
-and their content comes back here through the pickle reader; the legacy ``ZF`` container
-(``ZF``, a hex length, zlib data) is read by :func:`read_zfile`.  LZ4 is refused by the
-sniffer (safe-pip cannot decode it, so it is a finding).
+Compressed dumps (zlib, gzip, bz2, lzma, xz, and lz4 frames read with the ``lz4`` library
+joblib itself uses) are opened by the compressed-stream readers and their content comes back
+here through the pickle reader; the legacy ``ZF`` container (``ZF``, a hex length, zlib
+data) is read by :func:`read_zfile`.
 """
 
 from __future__ import annotations
