@@ -106,3 +106,20 @@ def test_numpy_numbers_and_what_follows_them(tmp_path: Path) -> None:
     assert not blocking(scan_bytes(tmp_path, "a.npy", clean))
     result = scan_bytes(tmp_path, "b.npy", clean + PAYLOAD)
     assert {"DATA-UNACCOUNTED", "PICKLE-GLOBAL-DANGEROUS"} <= blocking(result)
+
+
+def test_a_harmless_first_stream_does_not_end_the_probe(tmp_path: Path) -> None:
+    """Header-less data whose first stream does nothing: a loader that loads again reads
+    the second, which imports (found by the differential fuzzer)."""
+    data = b"\x8c\x02os." + b"\x95\x0b" + bytes(7) + b"ios\nsystem\n."
+    assert "PICKLE-GLOBAL-DANGEROUS" in blocking(scan_bytes(tmp_path, "raw.pkl", data))
+
+
+def test_a_stream_only_the_python_unpickler_completes(tmp_path: Path) -> None:
+    """A FRAME announcing more bytes than follow: the C unpickler stops (truncated), the
+    pure-Python one reads the short frame to its STOP and imports ``h`` (joblib's loader)."""
+    data = b"cnumpy\ndtype\n\x95(.\x80\x04ctorch\nFloatStorage\n."
+    result = scan_bytes(tmp_path, "raw.pkl", data)
+    names = {(f.detail.get("module"), f.detail.get("name")) for f in result.findings}
+    assert ("h", "FloatStorage") in names
+    assert blocking(result)

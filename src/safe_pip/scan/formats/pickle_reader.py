@@ -48,14 +48,16 @@ def scan(ctx: ScanContext, blob: Blob, location: str, *, probe: bool = False) ->
     """
     read = PickleRead(ctx, blob, location)
     first = read.load(0)
-    if probe and not plausible(read):
-        return False
     if first.complete and type(first.value) is int and first.value == TORCH_LEGACY_MAGIC:
         from safe_pip.scan.formats import torch
 
         torch.follow_legacy(read, first)
     else:
         follow(read, first)
+    # judged after every stream is read: a harmless first stream can be followed by one
+    # that imports and calls (a loader that loads again reads it)
+    if probe and not plausible(read):
+        return False
     from safe_pip.scan.formats import joblib
 
     joblib.report_pickle(read)

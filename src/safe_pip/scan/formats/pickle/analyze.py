@@ -69,7 +69,9 @@ def plausible(read: PickleRead) -> bool:
     trace = read.trace
     named = [g for g in trace.globals.values() if _IDENT.match(g.module) and _IDENT.match(g.name)]
     first = read.streams[0] if read.streams else None
-    if first is not None and (first.complete or trace.calls or trace.indirect):
+    # ``ends`` is set when any unpickler read the first stream to its STOP (the
+    # pure-Python one is more lenient than the C one in places)
+    if first is not None and (first.complete or first.ends or trace.calls or trace.indirect):
         return bool(named)
     return any(dangerous_reason(g.module, g.name) for g in named)
 
