@@ -123,3 +123,15 @@ def test_a_stream_only_the_python_unpickler_completes(tmp_path: Path) -> None:
     names = {(f.detail.get("module"), f.detail.get("name")) for f in result.findings}
     assert ("h", "FloatStorage") in names
     assert blocking(result)
+
+
+def test_a_zip_inside_another_format_owns_only_its_own_span(tmp_path: Path) -> None:
+    """An .xls (OLE) file holds an OOXML theme zip in its middle (statsmodels ships such
+    test data): the zip is read, but the bytes after its end record are the outer
+    format's, not unaccounted."""
+    inner = zip_bytes({"theme/theme1.xml": b"<theme/>"})
+    clean = b"\xd0\xcf\x11\xe0" + bytes(range(256)) * 4 + inner + b"\x01\x02" * 600
+    assert "DATA-UNACCOUNTED" not in rules(scan_bytes(tmp_path, "a.xls", clean))
+    evil_inner = zip_bytes({"theme/x.pkl": PAYLOAD})
+    hidden = b"\xd0\xcf\x11\xe0" + bytes(range(256)) * 4 + evil_inner + b"\x01\x02" * 600
+    assert "PICKLE-GLOBAL-DANGEROUS" in blocking(scan_bytes(tmp_path, "b.xls", hidden))

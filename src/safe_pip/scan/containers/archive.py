@@ -57,7 +57,9 @@ def read_zip_if_found(ctx: ScanContext, blob: Blob, location: str, depth: int) -
         return
     if any(e.problems and e.data_offset < 0 for e in directory.entries):
         return
-    _read_zip(ctx, blob, location, depth, directory)
+    # the bytes around the zip are the claiming format's (an .xls holds an OOXML theme
+    # zip in its middle): only gaps inside the zip's own span are the zip's business
+    _read_zip(ctx, blob, location, depth, directory, trailing=False)
 
 
 def read_zip(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
@@ -71,7 +73,13 @@ def read_zip(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
 
 
 def _read_zip(
-    ctx: ScanContext, blob: Blob, location: str, depth: int, directory: Directory
+    ctx: ScanContext,
+    blob: Blob,
+    location: str,
+    depth: int,
+    directory: Directory,
+    *,
+    trailing: bool = True,
 ) -> None:
     entries, problems = directory.entries, directory.problems
     layout = torch_layout.detect([e.name for e in entries])
@@ -99,7 +107,7 @@ def _read_zip(
         hooks.finish(ctx, lambda name: _reread(blob, entries, name))
     from safe_pip.scan.core.dispatch import unaccounted
 
-    for start, end in directory.gaps(blob):
+    for start, end in directory.gaps(blob, trailing=trailing):
         unaccounted(ctx, blob, start, location, "between or after the zip's members", depth, end)
 
 

@@ -89,10 +89,10 @@ class Directory:
     end: int
     """Offset just past the end record and its comment (bytes after it belong to nothing)."""
 
-    def gaps(self, blob: Blob) -> list[tuple[int, int]]:
-        """Byte ranges between members, after the last one, and after the end record, that
-        no local header, member data or data descriptor covers (prepended data excluded:
-        it is a problem of its own)."""
+    def gaps(self, blob: Blob, *, trailing: bool = True) -> list[tuple[int, int]]:
+        """Byte ranges between members, after the last one, and (with ``trailing``) after
+        the end record, that no local header, member data or data descriptor covers
+        (prepended data excluded: it is a problem of its own)."""
         spans = sorted(
             (e.header_offset, e.data_offset + e.compressed_size, bool(e.flags & FLAG_DESCRIPTOR))
             for e in self.entries
@@ -106,7 +106,7 @@ class Directory:
             pos = max(pos, end + (_DESCRIPTOR_MAX if descriptor else 0))
         if self.start > pos:
             found.append((pos, self.start))
-        if blob.size > self.end:
+        if trailing and blob.size > self.end:
             found.append((self.end, blob.size))
         return found
 
