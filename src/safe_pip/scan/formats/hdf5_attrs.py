@@ -27,6 +27,7 @@ an offset outside the file, a loop — raises :class:`Hdf5Error`; the caller fai
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -624,38 +625,28 @@ def _rot(x: int, k: int) -> int:
 
 
 def lookup3(data: bytes, initval: int = 0) -> int:
-    """Bob Jenkins' lookup3 hash of ``data``, as HDF5 checksums its metadata."""
+    """Bob Jenkins' lookup3 hash of ``data``, as HDF5 checksums its metadata.
+
+    Both of its mixing functions repeat one step with the roles of a, b and c rotated: the
+    loops below apply the step, then rename (a, b, c) <- (b, c, a).
+    """
     length = len(data)
     a = b = c = (0xDEADBEEF + length + initval) & _M32
     if length == 0:
         return c
     padded = data + b"\0" * (-length % 12)
-    words = [int.from_bytes(padded[i : i + 4], "little") for i in range(0, len(padded), 4)]
-    last = len(words) - 3
-    for i in range(0, last, 3):
+    words = struct.unpack(f"<{len(padded) // 4}I", padded)
+    for i in range(0, len(words), 3):
         a = (a + words[i]) & _M32
         b = (b + words[i + 1]) & _M32
         c = (c + words[i + 2]) & _M32
-        a = ((a - c) & _M32) ^ _rot(c, 4)
-        c = (c + b) & _M32
-        b = ((b - a) & _M32) ^ _rot(a, 6)
-        a = (a + c) & _M32
-        c = ((c - b) & _M32) ^ _rot(b, 8)
-        b = (b + a) & _M32
-        a = ((a - c) & _M32) ^ _rot(c, 16)
-        c = (c + b) & _M32
-        b = ((b - a) & _M32) ^ _rot(a, 19)
-        a = (a + c) & _M32
-        c = ((c - b) & _M32) ^ _rot(b, 4)
-        b = (b + a) & _M32
-    a = (a + words[last]) & _M32
-    b = (b + words[last + 1]) & _M32
-    c = (c + words[last + 2]) & _M32
-    c = ((c ^ b) - _rot(b, 14)) & _M32
-    a = ((a ^ c) - _rot(c, 11)) & _M32
-    b = ((b ^ a) - _rot(a, 25)) & _M32
-    c = ((c ^ b) - _rot(b, 16)) & _M32
-    a = ((a ^ c) - _rot(c, 4)) & _M32
-    b = ((b ^ a) - _rot(a, 14)) & _M32
-    c = ((c ^ b) - _rot(b, 24)) & _M32
-    return c
+        if i + 3 == len(words):
+            break
+        for k in (4, 6, 8, 16, 19, 4):  # mix(): six steps, two full rotations
+            a = ((a - c) & _M32) ^ _rot(c, k)
+            c = (c + b) & _M32
+            a, b, c = b, c, a
+    for k in (14, 11, 25, 16, 4, 14, 24):  # final(): seven steps, c first
+        c = ((c ^ b) - _rot(b, k)) & _M32
+        a, b, c = b, c, a
+    return b  # seven renames: the value named c at the start of final() is now b
