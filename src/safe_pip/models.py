@@ -140,6 +140,9 @@ class Verdict:
     warnings: tuple[Finding, ...]
     excepted: tuple[AppliedException, ...] = ()
     notes: tuple[str, ...] = ()
+    would_block: tuple[Finding, ...] = ()
+    """Pilot mode (``[enforcement] mode = "pilot"``): the findings that would have blocked.
+    The decision is then ALLOW; reports and the audit log still name these."""
 
     @property
     def allowed(self) -> bool:

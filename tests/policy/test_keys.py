@@ -71,6 +71,7 @@ max_page = "8MiB"
 [enforcement]
 escape_hatch = true
 gate_download = true
+mode = "pilot"
 
 [intel]
 source = "https://osv.mirror.example/PyPI/all.zip"

@@ -27,6 +27,8 @@ import pytest
 
 from .scan_harness import EXIT_CLEAN, REPO, run_scan
 
+pytestmark = pytest.mark.slow
+
 
 def _load_fetch_script() -> ModuleType:
     """The fetch script owns the list of wheels and the cache location; reuse, don't copy."""

@@ -114,6 +114,7 @@ class ArtifactRun:
             "verdict": str(verdict.decision) if verdict else "block",
             "findings": [f.to_dict() for f in self.findings],
             "blocking": [f.rule_id for f in verdict.blocking] if verdict else [],
+            "would_block": [f.rule_id for f in verdict.would_block] if verdict else [],
             "skipped": [s.to_dict() for s in self.scan.skipped] if self.scan else [],
             "inventory": dict(self.scan.inventory) if self.scan else {},
             "scan_cached": self.scan_cached,

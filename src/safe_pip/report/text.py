@@ -30,6 +30,13 @@ _INSTALL_OUTCOMES = {
     "error": "error: nothing was installed",
     "interrupted": "interrupted: nothing was installed",
 }
+_LOCK_OUTCOMES = {
+    "locked": "locked: every file vetted and pinned by its sha256",
+    "blocked": "blocked by policy: no lock file was written",
+    "error": "error: no lock file was written",
+    "interrupted": "interrupted: no lock file was written",
+    "nothing-to-do": "nothing to lock",
+}
 
 
 def use_colour(stream: TextIO) -> bool:
@@ -48,9 +55,9 @@ class _Paint:
         return f"{_COLOURS[colour]}{text}{_RESET}" if self.on else text
 
 
-def _finding_lines(f: Finding, blocking: bool, paint: _Paint) -> list[str]:
+def _finding_lines(f: Finding, blocking: bool, paint: _Paint, tag: str = "") -> list[str]:
     colour = "red" if blocking and f.severity >= Severity.HIGH else "yellow"
-    tag = "BLOCK" if blocking else "warn "
+    tag = tag or ("BLOCK" if blocking else "warn ")
     return [
         f"  {paint(tag, colour)} {paint(f.rule_id, 'bold')} ({f.severity}) {f.location}",
         f"        {f.message}",
@@ -69,12 +76,14 @@ def _label(s: Subject) -> str:
     """How a person recognises the subject; SARIF and JSON use the bare, stable target."""
     d = s.distribution
     label = f"{d.name} {d.version} ({s.target})" if s.kind == "artifact" and d else s.target
-    return label + (" [verdict cache]" if s.cached else "")
+    return label + (" [scan cache]" if s.cached else "")
 
 
 def _subject_lines(s: Subject, paint: _Paint) -> list[str]:
     head = paint("ok     ", "green") if s.allowed else paint("BLOCKED", "red")
     line = f"{head} {_label(s)}"
+    if s.would_block:
+        line += " " + paint("(pilot mode: enforcing would block it)", "yellow")
     if s.scan is not None:
         what = ", ".join(f"{k} {n}" for k, n in sorted(s.scan.inventory.items())) or "nothing"
         line += f"  [{what}]"
@@ -84,6 +93,8 @@ def _subject_lines(s: Subject, paint: _Paint) -> list[str]:
     for f in s.blocking:
         if f.detail.get("source") not in failed:
             lines.extend(_finding_lines(f, True, paint))
+    for f in s.would_block:
+        lines.extend(_finding_lines(f, False, paint, "PILOT"))
     for f in s.warnings:
         lines.extend(_finding_lines(f, False, paint))
     lines.extend(_signature_line(c, paint) for c in s.signatures)
@@ -96,6 +107,10 @@ def _subject_lines(s: Subject, paint: _Paint) -> list[str]:
     if s.scan is not None:
         skip = paint("skip ", "yellow")
         lines.extend(f"  {skip} {k.location}: {k.reason}" for k in s.scan.skipped)
+    for step in s.next_steps:
+        first, *rest = step.splitlines()
+        lines.append(f"  {paint('next ', 'bold')} {first}")
+        lines.extend(f"          {line}" if line else "" for line in rest)
     return lines
 
 
@@ -106,8 +121,11 @@ def _summary(report: Report) -> list[str]:
         return [
             f"{s.target}: {'verified' if s.allowed else 'NOT verified'}" for s in report.subjects
         ]
-    noun, verb = ("artifact", "checked") if report.command == "install" else ("target", "scanned")
+    gated = report.command in ("install", "lock")
+    noun, verb = ("artifact", "checked") if gated else ("target", "scanned")
     line = f"{n} {noun}{'s' if n != 1 else ''} {verb}: {blocked} blocked, {n - blocked} allowed"
+    if report.would_block:
+        line += f" ({report.would_block} would be blocked when enforced: pilot mode)"
     skipped = sum(len(s.scan.skipped) for s in report.subjects if s.scan)
     if skipped:
         line += f"; {skipped} member(s) skipped (listed above)"
@@ -139,6 +157,9 @@ def _tail(report: Report) -> list[str]:
         ]
     if report.command == "install":
         return [f"note: {n}" for n in report.notes] + [f"safe-pip: {_install_outcome(report)}"]
+    if report.command == "lock":  # the gate's dry run: nothing is installed, a file is written
+        outcome = _LOCK_OUTCOMES.get(report.outcome) or _install_outcome(report)
+        return [f"note: {n}" for n in report.notes] + [f"safe-pip: {outcome}"]
     return [f"note: {n}" for n in report.notes]
 
 

@@ -7,10 +7,9 @@ import hashlib
 from pathlib import Path
 
 import pytest
-
 from safe_pip.scan.dist.pth import PTH_ALLOWED
 
-from .helpers import blocking, rules, scan_bytes, zip_bytes
+from tests.scan.formats.helpers import blocking, rules, scan_bytes, zip_bytes
 
 FIXTURE_WHEELS = Path(__file__).resolve().parents[2] / "fixtures" / "wheels"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import blocking, rules, scan_bytes
+from tests.scan.formats.helpers import blocking, rules, scan_bytes
 
 
 @pytest.mark.parametrize(
