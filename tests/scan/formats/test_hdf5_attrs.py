@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import random
 import struct
 import subprocess
 import sys
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,7 +32,11 @@ FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "hdf5"
 SCRIPT = FIXTURES / "make_hdf5.py"
 COMMITTED = sorted(p.name for p in FIXTURES.glob("*.h5"))
 LARGE = ["dense_indirect.h5", "dense_deep_btree.h5"]
-WHEEL_FILES = Path.home() / ".cache" / "safe-pip-test-wheels" / "real"
+WHEEL_FILES = (
+    Path(os.environ.get("SAFE_PIP_TEST_WHEELS", "~/.cache/safe-pip-test-wheels")).expanduser()
+    / "real"
+)
+"""Where scripts/fetch_test_wheels.py keeps the pinned real wheels (h5py's among them)."""
 
 Listing = dict[str, "list[str] | None"]
 
@@ -118,8 +124,6 @@ def test_cases_exercise_the_structures_they_name(oracle: dict[str, Listing]) -> 
 @pytest.mark.skipif(not list(WHEEL_FILES.glob("h5py-*.whl")), reason="no h5py wheel fetched")
 def test_h5py_wheel_data_files_match_h5py(tmp_path: Path) -> None:
     """h5py's own test files (an enum attribute among them) read as h5py reads them."""
-    import zipfile
-
     wheel = sorted(WHEEL_FILES.glob("h5py-*.whl"))[-1]
     paths = []
     with zipfile.ZipFile(wheel) as z:
