@@ -1,64 +1,198 @@
-"""Unit tests: pip command classification, shebang reading, shim files, shell snippets."""
+"""Unit tests: CPython's argv grammar, tickets, the hook's digests, shebangs, shim files.
+
+pip's own arguments are never classified here: the dispatcher uses the shared grammar,
+whose differential tests against the real pip are in ``test_grammar_differential.py``.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from safe_pip.enforce import discover, shells, shims
-from safe_pip.enforce.argv import classify, python_m_pip
+from safe_pip import own_hooks
+from safe_pip.enforce import _safe_pip_hook, discover, hook, shells, shims
+from safe_pip.enforce.argv import is_pip_script, parse_python
 from safe_pip.errors import SafePipError
+from safe_pip.gate import ticket
+
+# --- python's own command line ------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("args", "kind", "install_args", "python"),
+    ("args", "pip_args", "no_site"),
     [
-        (["install", "x"], "gate", ("x",), None),
-        (["-q", "--python", "/p", "install", "-r", "r.txt"], "gate", ("-q", "-r", "r.txt"), "/p"),
-        (["--python=/p", "install", "x"], "gate", ("x",), "/p"),
-        (["--log", "install", "install", "x"], "gate", ("--log", "install", "x"), None),
-        (["-vv", "install", "x"], "gate", ("-vv", "x"), None),
-        (["list"], "pass", (), None),
-        (["freeze"], "pass", (), None),
-        (["uninstall", "-y", "x"], "pass", (), None),
-        (["show", "install"], "pass", (), None),
-        (["install", "--help"], "pass", (), None),
-        (["-V"], "pass", (), None),
-        ([], "pass", (), None),
-        # an unknown short option may take a value: unsure, and install is mentioned -> gate
-        (["-Z", "foo", "install", "x"], "gate", ("-Z", "foo", "x"), None),
-        (["download", "-d", "out", "x"], "vet-then-pass", ("x",), None),
-        (["wheel", "-wout", "x"], "vet-then-pass", ("x",), None),
+        (["-m", "pip", "install", "x"], ("install", "x"), False),
+        (["-mpip", "list"], ("list",), False),
+        (["-Impip", "install", "x"], ("install", "x"), False),  # -I -m pip
+        (["-sEm", "pip", "install", "x"], ("install", "x"), False),  # -s -E -m pip
+        (["-I", "-m", "pip", "install", "x"], ("install", "x"), False),
+        (["-X", "dev", "-m", "pip"], (), False),
+        (["-Xdev", "-Wignore", "-m", "pip", "install"], ("install",), False),
+        (["-W", "error", "-Bm", "pip.__pip-runner__", "install"], ("install",), False),
+        (["-m", "pip.__main__", "install", "x"], ("install", "x"), False),
+        (["--check-hash-based-pycs", "never", "-m", "pip", "x"], ("x",), False),
+        (["-S", "/v/lib/python3.11/site-packages/pip", "install", "x"], ("install", "x"), True),
+        (["-IS", "/v/site-packages/pip/__main__.py", "install"], ("install",), True),
+        (["/v/site-packages/pip/", "install", "x"], ("install", "x"), False),
+        (["pip.pyz", "install", "x"], ("install", "x"), False),
+        (["--", "/v/site-packages/pip", "install"], ("install",), False),
     ],
 )
-def test_classify(args, kind, install_args, python):
-    route = classify(args, gate_download=True)
-    assert (route.kind, route.install_args, route.python) == (kind, install_args, python)
-
-
-def test_download_passes_unless_gated():
-    assert classify(["download", "x"]).kind == "pass"
+def test_python_runs_pip(args: list[str], pip_args: tuple[str, ...], no_site: bool) -> None:
+    call = parse_python(args)
+    assert call.runs_pip, call
+    assert call.rest == pip_args
+    assert call.no_site == no_site
 
 
 @pytest.mark.parametrize(
-    ("args", "expected"),
+    "args",
     [
-        (["-m", "pip", "install", "x"], ("install", "x")),
-        (["-mpip", "list"], ("list",)),
-        (["-I", "-m", "pip", "install", "x"], ("install", "x")),
-        (["-X", "dev", "-m", "pip"], ()),
-        (["-c", "import pip"], None),
-        (["script.py", "-m", "pip"], None),
-        (["-m", "pipx"], None),
-        (["-m", "venv", "pip"], None),
+        ["-c", "import pip"],  # code is not read: the per-environment hook sees it
+        ["-cimport pip"],
+        ["script.py", "-m", "pip"],
+        ["-m", "pipx", "install", "x"],
+        ["-m", "venv", "pip"],
+        ["-mpipenv"],
+        ["-W", "-m", "-c", "pass"],  # -W takes "-m" as its value
+        ["-"],
+        [],
     ],
 )
-def test_python_m_pip(args, expected):
-    assert python_m_pip(args) == expected
+def test_python_does_not_run_pip(args: list[str]) -> None:
+    assert not parse_python(args).runs_pip
+
+
+def test_pip_script_shapes() -> None:
+    assert is_pip_script("/x/site-packages/pip")
+    assert is_pip_script("/x/site-packages/pip/__pip-runner__.py")
+    assert not is_pip_script("/x/site-packages/pipx/__main__.py")
+    assert not is_pip_script("/x/pip.py")
+
+
+# --- tickets ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def hooked_site(tmp_path: Path) -> Path:
+    """A hook settings file whose ticket directory is under tmp_path (module-level config)."""
+    site = tmp_path / "site"
+    site.mkdir()
+    tickets = tmp_path / "tickets"
+    (site / "_safe_pip_hook.json").write_text(
+        json.dumps({"format": 1, "gatekeep": ["/none"], "ticket_dir": str(tickets)})
+    )
+    return site
+
+
+def _take(site: Path, command: str, args: list[str]) -> bool:
+    """The hook's own check, run against ``site``'s settings."""
+    original = _safe_pip_hook._CONFIG
+    _safe_pip_hook._CONFIG = str(site / "_safe_pip_hook.json")
+    try:
+        return _safe_pip_hook.take_ticket(command, args)
+    finally:
+        _safe_pip_hook._CONFIG = original
+
+
+def test_ticket_admits_exactly_one_run_of_exactly_that_line(
+    hooked_site: Path, tmp_path: Path
+) -> None:
+    req = tmp_path / "vetted.txt"
+    req.write_text("x @ file:///q/x.whl --hash=sha256:" + "0" * 64 + "\n")
+    line = ["-I", "install", "--no-index", "-r", str(req)]
+    ticket.issue("install", line, files=[req], directory=tmp_path / "tickets")
+    args = ticket.command_args("install", line)
+    assert not _take(hooked_site, "install", [*args, "extra"])  # another line: no
+    assert not _take(hooked_site, "download", args)  # another command: no
+    assert _take(hooked_site, "install", args)
+    assert not _take(hooked_site, "install", args)  # single use
+
+
+def test_ticket_binds_the_files_it_names(hooked_site: Path, tmp_path: Path) -> None:
+    req = tmp_path / "vetted.txt"
+    req.write_text("a\n")
+    ticket.issue(
+        "install", ["install", "-r", str(req)], files=[req], directory=tmp_path / "tickets"
+    )
+    req.write_text("b\n")  # swapped after the gate vetted it
+    assert not _take(hooked_site, "install", ["-r", str(req)])
+
+
+def test_expired_ticket_and_foreign_directory_are_refused(
+    hooked_site: Path, tmp_path: Path
+) -> None:
+    tickets = tmp_path / "tickets"
+    path = ticket.issue("install", ["install", "x"], directory=tickets)
+    body = json.loads(path.read_text())
+    body["expires"] = time.time() - 1
+    path.write_text(json.dumps(body))
+    assert not _take(hooked_site, "install", ["x"])
+    ticket.issue("install", ["install", "y"], directory=tickets)
+    tickets.chmod(0o777)  # others could write tickets here: none counts
+    try:
+        assert not _take(hooked_site, "install", ["y"])
+    finally:
+        tickets.chmod(0o700)
+
+
+def test_ticket_args_follow_pips_parse_command() -> None:
+    # pip removes the first occurrence of the command word, wherever it is
+    line = ["--log", "install", "install", "x"]  # the log file is named "install"
+    assert ticket.command_args("install", line) == ["--log", "install", "x"]
+    assert ticket.command_args("install", ["-q", "install", "x"]) == ["-q", "x"]
+    with pytest.raises(SafePipError):
+        ticket.command_args("install", ["list"])
+
+
+def test_sweep_removes_only_expired(tmp_path: Path) -> None:
+    old = ticket.issue("install", ["install", "a"], directory=tmp_path)
+    new = ticket.issue("install", ["install", "b"], directory=tmp_path)
+    past = time.time() - ticket.TTL - 10
+    os.utime(old, (past, past))
+    ticket.sweep(tmp_path)
+    assert not old.exists() and new.exists()
+
+
+# --- the hook's files and their digests -----------------------------------------------------
+
+
+def test_digests_of_this_releases_hook_are_recorded() -> None:
+    """Fails until scripts/gen_own_hooks.py has been run after a change to the hook."""
+    for name, data in hook.hook_files().items():
+        own = own_hooks.known().get(own_hooks.digest(data))
+        assert own is not None and own.name == name and own.current, name
+        assert own.reason
+
+
+def test_recognise_genuine_and_modified(tmp_path: Path) -> None:
+    for name, data in hook.hook_files().items():
+        (tmp_path / name).write_bytes(data)
+        assert own_hooks.recognise(tmp_path / name) is not None
+        (tmp_path / name).write_bytes(data + b"\nimport os; os.system('id')\n")
+        assert own_hooks.recognise(tmp_path / name) is None
+        assert own_hooks.claims_to_be_hook(name, data)
+    renamed = tmp_path / "other.pth"
+    renamed.write_bytes(hook.PTH_LINE)
+    assert own_hooks.recognise(renamed) is None  # a genuine digest under another name
+    assert own_hooks.claims_to_be_hook("other.pth", hook.PTH_LINE)
+
+
+def test_hook_module_is_python38_syntax() -> None:
+    """It runs inside the target interpreter, which may be older than safe-pip's."""
+    import ast
+
+    source = Path(_safe_pip_hook.__file__).read_text()
+    ast.parse(source, feature_version=(3, 8))
+
+
+# --- shebangs and PATH shims ----------------------------------------------------------------
 
 
 def _script(path: Path, text: str) -> Path:
@@ -67,7 +201,7 @@ def _script(path: Path, text: str) -> Path:
     return path
 
 
-def test_interpreter_from_shebangs(tmp_path: Path):
+def test_interpreter_from_shebangs(tmp_path: Path) -> None:
     plain = _script(tmp_path / "pip", "#!/venv/bin/python3.11\nimport sys\n")
     assert discover.interpreter_of(plain) == Path("/venv/bin/python3.11")
     long = _script(
@@ -77,7 +211,7 @@ def test_interpreter_from_shebangs(tmp_path: Path):
     assert discover.interpreter_of(long) == Path("/a long/path/bin/python")
 
 
-def test_find_real_skips_shims_and_shim_dirs(tmp_path: Path):
+def test_find_real_skips_shims_and_shim_dirs(tmp_path: Path) -> None:
     shim_dir, other, real = tmp_path / "shims", tmp_path / "other", tmp_path / "real"
     for d in (shim_dir, other, real):
         d.mkdir()
@@ -89,14 +223,14 @@ def test_find_real_skips_shims_and_shim_dirs(tmp_path: Path):
     assert discover.find_real("pip", path_env=str(shim_dir)) is None
 
 
-def test_shim_install_refuses_to_overwrite_foreign_files(tmp_path: Path):
+def test_shim_install_refuses_to_overwrite_foreign_files(tmp_path: Path) -> None:
     _script(tmp_path / "pip", "#!/bin/sh\necho mine\n")
     with pytest.raises(SafePipError, match="not a safe-pip shim"):
         shims.install(tmp_path, names=("pip",))
     assert (tmp_path / "pip").read_text() == "#!/bin/sh\necho mine\n"
 
 
-def test_shim_uninstall_removes_only_shims(tmp_path: Path):
+def test_shim_uninstall_removes_only_shims(tmp_path: Path) -> None:
     shims.install(tmp_path, names=("pip", "python3"))
     _script(tmp_path / "other", "#!/bin/sh\n")
     removed = shims.uninstall(tmp_path)
@@ -104,7 +238,7 @@ def test_shim_uninstall_removes_only_shims(tmp_path: Path):
     assert (tmp_path / "other").exists()
 
 
-def test_shim_status_reports_gating(tmp_path: Path):
+def test_shim_status_reports_gating(tmp_path: Path) -> None:
     shims.install(tmp_path / "s", names=("pip",))
     st = shims.status(tmp_path / "s", path_env=str(tmp_path / "s"))
     assert st.on_path and st.shims == ("pip",) and "(safe-pip shim)" in st.resolves["pip"]
@@ -112,7 +246,7 @@ def test_shim_status_reports_gating(tmp_path: Path):
     assert not st.on_path and st.resolves["pip"] == "(not found)"
 
 
-def test_python_shim_passes_ordinary_calls_to_the_real_interpreter(tmp_path: Path):
+def test_python_shim_passes_ordinary_calls_to_the_real_interpreter(tmp_path: Path) -> None:
     shim_dir = tmp_path / "shims"
     shims.install(shim_dir, names=("python3",), python=tmp_path / "missing")
     real_dir = tmp_path / "real"
@@ -134,7 +268,7 @@ def test_python_shim_passes_ordinary_calls_to_the_real_interpreter(tmp_path: Pat
 
 
 @pytest.mark.parametrize("shell", shells.SHELLS)
-def test_every_shell_snippet_wraps_pip_and_python(shell: str):
+def test_every_shell_snippet_wraps_pip_and_python(shell: str) -> None:
     text = shells.render(shell, Path("/opt/it's here/python"))
     for name in ("pip", "pip3", "pip3.12", "python", "python3"):
         assert name in text
@@ -142,6 +276,6 @@ def test_every_shell_snippet_wraps_pip_and_python(shell: str):
     assert "fail closed" in text
 
 
-def test_bash_snippet_is_valid_bash():
+def test_bash_snippet_is_valid_bash() -> None:
     text = shells.render("bash", Path("/opt/it's here/python"))
     subprocess.run(["bash", "-n"], input=text, text=True, check=True)

@@ -34,6 +34,7 @@ from pathlib import Path
 from types import FrameType
 
 from safe_pip.errors import SafePipError
+from safe_pip.gate import ticket
 
 INSTALL_TIMEOUT = 3600.0
 HELD_SIGNALS = tuple(
@@ -154,6 +155,7 @@ def install(
         if allow_sdist:
             cmd.remove("--only-binary")
             cmd.remove(":all:")
+        admitted = ticket.admit(cmd, "install", files=[req])  # past safe-pip's own hook
         with held_signals() as arrived:
             try:
                 proc = subprocess.Popen(
@@ -174,6 +176,7 @@ def install(
                 proc.kill()
                 _out, err = proc.communicate()
                 err += f"\nsafe-pip: pip did not finish within {timeout:.0f}s and was stopped"
+        ticket.withdraw(admitted)
         interrupted = arrived[0] if arrived else None
         present = None if proc.returncode == 0 else installed_versions(python, install_args)
     return InstallRun(proc.returncode, err, interrupted, present)

@@ -63,4 +63,17 @@ RULES: tuple[Rule, ...] = (
         "starts with 'import' is executed), which makes them a favourite persistence trick.",
         "Remove the file, or add an [[exception]] bound to its sha256.",
     ),
+    Rule(
+        "AUDIT-HOOK-MODIFIED",
+        "safe-pip's start-up hook was modified",
+        S.HIGH,
+        "A file that presents itself as safe-pip's per-environment hook (_safe_pip_hook.pth, "
+        "_safe_pip_hook.py, or a .pth importing _safe_pip_hook) whose content is not one that "
+        "safe-pip wrote (digests in safe_pip/data/own_hooks.json). The hook runs at every "
+        "interpreter start and decides whether pip installs pass the gate, so an edited copy "
+        "can let installs through or run anything. safe-pip's genuine hook files are "
+        "recognised by digest and never reported as foreign start-up hooks.",
+        "Run 'safe-pip shim install --env <python>' to rewrite the genuine hook, and find out "
+        "who changed it.",
+    ),
 )
