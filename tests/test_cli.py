@@ -4,37 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.scan.pickles import BENIGN, evil
+from tests.support.cli import safe_pip as run
+from tests.support.report_schema import load_report
+from tests.support.terminal import run_on_tty
 
 COMMANDS = ("install", "scan", "verify", "policy")
-
-
-def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
-    return subprocess.run(
-        [sys.executable, "-m", "safe_pip", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env or dict(os.environ, NO_COLOR="1"),
-        timeout=120,
-    )
-
-
-@pytest.fixture()
-def samples(tmp_path: Path) -> tuple[Path, Path]:
-    bad = tmp_path / "bad.pkl"
-    bad.write_bytes(evil())
-    good = tmp_path / "good.pkl"
-    good.write_bytes(BENIGN)
-    return bad, good
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -65,9 +44,9 @@ def test_json_report(samples: tuple[Path, Path], tmp_path: Path) -> None:
     bad, good = samples
     report = tmp_path / "out.json"
     proc = run("scan", "--format", "json", "--report", str(report), str(bad), str(good))
-    doc = json.loads(proc.stdout)
-    assert doc == json.loads(report.read_text())
-    assert doc["schema_version"] == "1"
+    doc = load_report(proc.stdout)
+    assert doc == load_report(report.read_text())
+    assert doc["schema_version"] == "2"
     assert doc["decision"] == "block"
     assert doc["summary"] == {"targets": 2, "blocked": 1, "findings": 1, "skipped": 0}
     by_target = {Path(t["target"]).name: t for t in doc["targets"]}
@@ -102,27 +81,6 @@ def test_sarif_report_has_what_code_scanning_needs(samples: tuple[Path, Path]) -
     assert loc["logicalLocations"][0]["fullyQualifiedName"] == "bad.pkl@2"
 
 
-def _run_on_tty(args: list[str], env: dict[str, str]) -> str:
-    """Run the CLI with stdout on a pseudo-terminal and return what it printed."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "safe_pip", *args], stdout=slave, stderr=slave, env=env
-    )
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 4096)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    proc.wait(timeout=60)
-    os.close(master)
-    return b"".join(chunks).decode(errors="replace")
-
-
 # SGR sequences set colour and weight; the progress bar's cursor moves are not colour.
 _COLOUR = re.compile("\x1b\\[[0-9;]*m")
 
@@ -130,8 +88,8 @@ _COLOUR = re.compile("\x1b\\[[0-9;]*m")
 def test_colour_on_a_terminal_unless_no_color(samples: tuple[Path, Path]) -> None:
     bad, _ = samples
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
-    assert _COLOUR.search(_run_on_tty(["scan", str(bad)], env))
-    assert not _COLOUR.search(_run_on_tty(["scan", str(bad)], dict(env, NO_COLOR="1")))
+    assert _COLOUR.search(run_on_tty(["scan", str(bad)], env))
+    assert not _COLOUR.search(run_on_tty(["scan", str(bad)], dict(env, NO_COLOR="1")))
     piped = run("scan", str(bad), env=env)
     assert "\x1b[" not in piped.stdout + piped.stderr  # no colour, no progress bar
 
@@ -139,7 +97,7 @@ def test_colour_on_a_terminal_unless_no_color(samples: tuple[Path, Path]) -> Non
 def test_progress_bar_only_on_a_terminal(samples: tuple[Path, Path]) -> None:
     bad, good = samples
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
-    assert "scanning" in _run_on_tty(["scan", str(good), str(bad)], env)
+    assert "scanning" in run_on_tty(["scan", str(good), str(bad)], env)
     piped = run("scan", str(good), str(bad), env=env)
     assert "scanning" not in piped.stdout + piped.stderr
 
@@ -150,3 +108,64 @@ def test_text_report_explains_the_block(samples: tuple[Path, Path]) -> None:
     assert "BLOCKED" in out and "PICKLE-GLOBAL-DANGEROUS" in out
     assert "imports os.system" in out
     assert "2 targets scanned: 1 blocked, 1 allowed" in out
+
+
+def test_unwritable_report_is_a_usage_error_not_a_block(samples: tuple[Path, Path]) -> None:
+    """The issue's example: this used to exit 1 ("blocked") with a traceback."""
+    _, good = samples
+    proc = run("scan", "--report", "/no/such/folder/report.json", str(good))
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        "safe-pip: error: --report /no/such/folder/report.json: no such folder /no/such/folder"
+    ]
+
+
+def _explode(args: object) -> int:
+    raise RuntimeError("a bug")
+
+
+def test_any_exception_is_exit_2_in_one_line_and_debug_adds_the_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], samples: tuple[Path, Path]
+) -> None:
+    from safe_pip import cli
+    from safe_pip.commands import scan
+
+    monkeypatch.setattr(scan, "run", _explode)
+    assert cli.main(["scan", str(samples[1])]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "safe-pip: internal error: RuntimeError: a bug (run with --debug for the traceback)"
+    ]
+    assert cli.main(["--debug", "scan", str(samples[1])]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "_explode" in err
+    assert err.splitlines()[-1] == "safe-pip: internal error: RuntimeError: a bug"
+
+
+def test_interrupt_is_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], samples: tuple[Path, Path]
+) -> None:
+    from safe_pip import cli
+    from safe_pip.commands import scan
+
+    def interrupt(args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(scan, "run", interrupt)
+    assert cli.main(["scan", str(samples[1])]) == 2
+    assert "interrupted" in capsys.readouterr().err
+
+
+_REST = re.compile(r"``|:[a-z]+:`")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [[c, "--help"] for c in (*COMMANDS, "audit", "shim", "shell-init")]
+    + [["policy", action, "--help"] for action in ("init", "check", "show", "explain")],
+    ids=lambda argv: " ".join(argv[:-1]),
+)
+def test_help_is_plain_text(argv: list[str]) -> None:
+    proc = run(*argv)
+    assert proc.returncode == 0, proc.stderr
+    assert not _REST.search(proc.stdout), proc.stdout

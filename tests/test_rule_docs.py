@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 from safe_pip.rules import all_rules
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _generator():  # type: ignore[no-untyped-def]
+def _generator() -> ModuleType:
     spec = importlib.util.spec_from_file_location(
         "gen_rule_docs", REPO / "scripts/gen_rule_docs.py"
     )
@@ -22,7 +23,8 @@ def _generator():  # type: ignore[no-untyped-def]
 
 def test_docs_rules_md_is_up_to_date() -> None:
     committed = (REPO / "docs" / "rules.md").read_text(encoding="utf-8")
-    assert committed == _generator().render(), "run: python scripts/gen_rule_docs.py"
+    rendered: str = _generator().render()
+    assert committed == rendered, "run: python scripts/gen_rule_docs.py"
 
 
 def test_every_rule_has_an_explanation_and_a_way_to_allow() -> None:

@@ -1,10 +1,19 @@
-"""Argument parsing and exit codes only; the work lives in ``safe_pip.commands``."""
+"""Argument parsing and exit codes only; the work lives in ``safe_pip.commands``.
+
+Every way a run can end maps to one exit code here: 0 allowed, 1 blocked (the command's
+return value), 2 for everything else.  An exception is one line on stderr — a
+:class:`~safe_pip.errors.SafePipError` says what the user can do about it, anything else is
+named as an internal error — and ``--debug`` adds the traceback.  Nothing escapes as a
+traceback with exit 1, which scripts would read as "blocked by policy".
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
+import traceback
 from collections.abc import Sequence
 
 from safe_pip import __version__
@@ -20,6 +29,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("intel", "intel", "sync and query known-malicious and vulnerability data (OSV)"),
     ("shim", "shim", "install, remove or show the PATH shims that route pip through safe-pip"),
     ("shell-init", "shell_init", "print shell functions that route pip through safe-pip"),
+    ("serve", "serve", "run the organisation's vetting index in front of upstream indexes"),
 )
 
 
@@ -31,6 +41,18 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_ERROR, f"safe-pip: error: {message}\n")
 
 
+_ROLE = re.compile(r":[a-z]+(?::[a-z]+)*:`~?([^`]*)`")
+_LITERAL = re.compile(r"``([^`]*)``")
+
+
+def plain(doc: str | None) -> str | None:
+    """A module docstring as help text: reST literals and roles become plain words."""
+    if doc is None:
+        return None
+    doc = _ROLE.sub(lambda m: m.group(1).rsplit(".", 1)[-1], doc)
+    return _LITERAL.sub(r"\1", doc).strip()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="safe-pip",
@@ -38,16 +60,61 @@ def build_parser() -> argparse.ArgumentParser:
         "Exit codes: 0 allowed/clean, 1 blocked by policy, 2 usage or internal error.",
     )
     parser.add_argument("--version", action="version", version=f"safe-pip {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="on an error, also print the traceback"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, module, help_text in COMMANDS:
         mod = importlib.import_module(f"safe_pip.commands.{module}")
-        p = sub.add_parser(name, help=help_text, description=mod.__doc__)
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=plain(mod.__doc__),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         mod.register(p)
         p.set_defaults(_run=mod.run, _takes_unknown=getattr(mod, "TAKES_UNKNOWN_ARGS", False))
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    debug = _debug(sys.argv[1:] if argv is None else argv)
+    try:
+        return _main(argv)
+    except SafePipError as exc:
+        _say(f"safe-pip: error: {exc}", debug)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _say("safe-pip: interrupted; nothing was installed", debug)
+        return EXIT_ERROR
+    except BrokenPipeError:
+        sys.stderr.write("safe-pip: error: output closed before the report was written\n")
+        return EXIT_ERROR
+    except Exception as exc:  # a bug: still exit 2 (not 1, "blocked") and say so in one line
+        hint = "" if debug else " (run with --debug for the traceback)"
+        _say(f"safe-pip: internal error: {type(exc).__name__}: {exc}{hint}", debug)
+        return EXIT_ERROR
+
+
+def _debug(argv: Sequence[str]) -> bool:
+    """``--debug`` before the command (known even if parsing fails later); after the
+    command it belongs to the command (``install`` hands unknown flags to pip)."""
+    names = {name for name, _, _ in COMMANDS}
+    for arg in argv:
+        if arg in names:
+            return False
+        if arg == "--debug":
+            return True
+    return False
+
+
+def _say(line: str, debug: bool) -> None:
+    if debug:
+        traceback.print_exc(file=sys.stderr)
+    print(line, file=sys.stderr)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown and not getattr(args, "_takes_unknown", False):
@@ -59,11 +126,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     if run is None:
         parser.print_help(sys.stderr)
         return EXIT_ERROR
-    try:
-        return int(run(args))
-    except SafePipError as exc:
-        print(f"safe-pip: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("safe-pip: interrupted; nothing was installed", file=sys.stderr)
-        return EXIT_ERROR
+    return int(run(args))

@@ -7,10 +7,16 @@ blocked (or allowed)?" always has one answer, here:
    match ``[scan] allow_globals`` (global, or the package's own block) are
    dropped, with a note.  ``PICKLE-GLOBAL-DANGEROUS`` is never dropped: the
    known gadgets can only be excepted, deliberately and with an expiry.
-2. Findings of severity MEDIUM or worse block; lower ones are warnings.
-   ``[scan] unknown_globals = "warn"`` turns ``PICKLE-GLOBAL-UNKNOWN`` into a
-   warning.
-3. A blocking finding covered by an ``[[exception]]`` (package, optional
+2. :data:`SETTINGS` — the one table of policy settings that soften a rule —
+   turns a finding into a warning (reported at low severity, so every report
+   format shows what the policy made of it) or drops it: typosquats
+   (``[names] typosquat``), yanked releases (``[install] yanked``), unknown
+   pickle globals (``[scan] unknown_globals``), known vulnerabilities by their
+   advisory's severity (``[intel] vulnerabilities``) and a missing or stale
+   threat-intelligence database (``[intel] on_stale``).  Scanners and verifiers
+   report these at fixed severities and never read the setting.
+3. Findings of severity MEDIUM or worse block; lower ones are warnings.
+4. A blocking finding covered by an ``[[exception]]`` (package, optional
    version, optional sha256, rule or ``*``) becomes an
    :class:`~safe_pip.models.AppliedException`.  An exception past its
    ``expires`` date is not applied; it is reported in ``notes`` and as a
@@ -24,8 +30,11 @@ layers pass ``safe_pip.policy.load_policy()``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+import enum
+import functools
+from collections.abc import Mapping, Sequence
 
 from safe_pip.models import AppliedException, Decision, Finding, Severity, Verdict
 from safe_pip.policy.model import Policy, PolicyException
@@ -33,6 +42,66 @@ from safe_pip.policy.model import Policy, PolicyException
 BLOCK_AT = Severity.MEDIUM
 UNKNOWN_GLOBAL = "PICKLE-GLOBAL-UNKNOWN"
 EXPIRED_RULE = "POLICY-EXCEPTION-EXPIRED"
+
+
+class Treatment(enum.Enum):
+    """What a policy setting does to a rule's findings."""
+
+    WARN = "warn"
+    """A warning, at low severity: reported, never blocking."""
+    OFF = "off"
+    """Dropped: the policy turned the check off."""
+
+
+_STALE = {"warn": Treatment.WARN}
+
+SETTINGS: Mapping[str, tuple[str, Mapping[str, Treatment | Severity]]] = {
+    # rule id: (policy key, {setting value: treatment, or the least severity that blocks});
+    # any other value: decided by severity
+    "NAME-TYPOSQUAT": ("names.typosquat", {"warn": Treatment.WARN, "off": Treatment.OFF}),
+    "INDEX-YANKED": ("install.yanked", {"warn": Treatment.WARN, "allow": Treatment.OFF}),
+    UNKNOWN_GLOBAL: ("scan.unknown_globals", {"warn": Treatment.WARN}),
+    "INTEL-VULNERABLE": (
+        "intel.vulnerabilities",
+        {
+            "off": Treatment.OFF,
+            "warn": Treatment.WARN,
+            "block-critical": Severity.CRITICAL,
+            "block-high": Severity.HIGH,
+            "block-medium": Severity.MEDIUM,
+            "block-all": Severity.INFO,
+        },
+    ),
+    "INTEL-STALE": ("intel.on_stale", _STALE),
+    "INTEL-UNAVAILABLE": ("intel.on_stale", _STALE),
+}
+"""The only place a policy setting changes what a finding means.  A new softening
+setting is a row here, not a severity computed inside a verifier.  A severity in place
+of a treatment is a threshold: findings at or above it block, the rest warn (known
+vulnerabilities by the advisory's severity)."""
+
+
+def _setting(policy: Policy, key: str) -> object:
+    return functools.reduce(getattr, key.split("."), policy)
+
+
+class Block(enum.Enum):
+    """A threshold setting put this finding at or above the severity that blocks."""
+
+    BLOCK = "block"
+
+
+def treatment(finding: Finding, policy: Policy) -> Treatment | Block | None:
+    """What the policy's settings do to ``finding`` (None: decided by its severity)."""
+    entry = SETTINGS.get(finding.rule_id)
+    if entry is None:
+        return None
+    key, treatments = entry
+    value = _setting(policy, key)
+    how = treatments.get(value) if isinstance(value, str) else None
+    if isinstance(how, Severity):
+        return Block.BLOCK if finding.severity >= how else Treatment.WARN
+    return how
 
 
 def decide(
@@ -60,9 +129,15 @@ def decide(
         if pattern is not None:
             allowed_globals.append(f"{_global_name(finding)} (allow_globals {pattern!r})")
             continue
-        if finding.severity < BLOCK_AT or (
-            finding.rule_id == UNKNOWN_GLOBAL and policy.scan.unknown_globals == "warn"
-        ):
+        how = treatment(finding, policy)
+        if how is Treatment.OFF:
+            continue
+        if how is Treatment.WARN:
+            warnings.append(
+                dataclasses.replace(finding, severity=min(finding.severity, Severity.LOW))
+            )
+            continue
+        if how is None and finding.severity < BLOCK_AT:
             warnings.append(finding)
             continue
         applied = _apply_exceptions(
@@ -83,6 +158,12 @@ def decide(
         excepted=tuple(excepted),
         notes=tuple(notes),
     )
+
+
+def _advisories(finding: Finding) -> frozenset[str]:
+    """The advisory ids a finding is about (an intel finding's id and its aliases)."""
+    ids = [finding.detail.get("id"), *finding.detail.get("aliases", ())]
+    return frozenset(i for i in ids if isinstance(i, str))
 
 
 def _global_name(finding: Finding) -> str:
@@ -114,7 +195,7 @@ def _apply_exceptions(
 ) -> AppliedException | None:
     """The first live exception covering ``finding``; expired and mis-bound ones are noted."""
     for index, exc in enumerate(policy.exceptions):
-        if exc.covers(finding.rule_id, package, version, sha256):
+        if exc.covers(finding.rule_id, package, version, sha256, _advisories(finding)):
             if not exc.expired(today):
                 return AppliedException(
                     finding.rule_id, finding.location, exc.reason, exc.expires.isoformat()
@@ -139,7 +220,7 @@ def _apply_exceptions(
                 )
         elif (
             exc.sha256 is not None
-            and exc.covers(finding.rule_id, package, version, exc.sha256)
+            and exc.covers(finding.rule_id, package, version, exc.sha256, _advisories(finding))
             and (index, "sha") not in reported
         ):
             reported.add((index, "sha"))

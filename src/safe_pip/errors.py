@@ -37,7 +37,13 @@ class FetchError(SafePipError):
     (signature sources) must tell "absent" (``status`` 404/410) from "unreadable".
     """
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, unreachable: bool = False
+    ) -> None:
         super().__init__(message)
         self.status = status
         """The HTTP status when the server answered, None for connection-level failures."""
+        self.unreachable = unreachable
+        """No server answered at all (refused, DNS, timeout); never for a TLS failure,
+        where *someone* answered with the wrong certificate.  The org policy loader may
+        fall back to a fresh cached copy only then."""

@@ -13,18 +13,25 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
 from tests.scan import pickles as P
+from tests.support.report_schema import load_report
 from tests.support.venvs import copy_venv, isolated_env, venv_python
 from tests.support.wheels import build_wheel
 
 
 def _site(venv: Path) -> Path:
     return next((venv / "lib").glob("python3*/site-packages"))
+
+
+def _kind(doc: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    """The report's targets of one kind (``model``, ``distribution``...)."""
+    return [t for t in doc["targets"] if t["kind"] == kind]
 
 
 def _audit(home: Path, tmp: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -61,10 +68,12 @@ def dirty_venv(venv_template: Path, home: Path, tmp_path: Path) -> Path:
     return venv
 
 
-def test_audit_reports_modified_file_and_malicious_model(dirty_venv: Path, home: Path, tmp_path):
+def test_audit_reports_modified_file_and_malicious_model(
+    dirty_venv: Path, home: Path, tmp_path: Path
+) -> None:
     r = _audit(home, tmp_path, "--python", venv_python(dirty_venv), "--format", "json")
     assert r.returncode == 1, r.stderr
-    doc = json.loads(r.stdout)
+    doc = load_report(r.stdout)
     findings = {
         (f["rule_id"], Path(f["location"].split("@")[0]).name)
         for t in doc["targets"]
@@ -72,11 +81,11 @@ def test_audit_reports_modified_file_and_malicious_model(dirty_venv: Path, home:
     }
     assert ("AUDIT-RECORD-MISMATCH", "__init__.py") in findings
     assert any(rule.startswith("PICKLE-GLOBAL") and loc == "weights.bin" for rule, loc in findings)
-    models = {Path(m["path"]).name: m for m in doc["models"]}
-    assert models["weights.bin"]["package"] == "modelpkg"
-    assert models["weights.bin"]["format"] == "pickle"
+    models = {Path(m["target"]).name: m for m in _kind(doc, "model")}
+    assert models["weights.bin"]["distribution"]["name"] == "modelpkg"
+    assert models["weights.bin"]["properties"]["format"] == "pickle"
     assert models["weights.bin"]["decision"] == "block"
-    names = {d["name"] for d in doc["distributions"]}
+    names = {d["distribution"]["name"] for d in _kind(doc, "distribution")}
     assert {"modelpkg", "pip"} <= names
     assert not Path("/tmp/safe-pip-audit-pwned").exists()
 
@@ -85,7 +94,7 @@ def test_cyclonedx_validates_and_ties_the_model_to_its_package(
     dirty_venv: Path,
     home: Path,
     tmp_path: Path,
-):
+) -> None:
     r = _audit(home, tmp_path, "--path", _site(dirty_venv), "--format", "cyclonedx")
     assert r.returncode == 1, r.stderr
     assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(r.stdout) is None
@@ -107,7 +116,7 @@ def test_cyclonedx_validates_and_ties_the_model_to_its_package(
     assert model["bom-ref"] in deps["pkg:pypi/modelpkg@1.0"]
 
 
-def test_clean_environment_passes(venv_template: Path, home: Path, tmp_path: Path):
+def test_clean_environment_passes(venv_template: Path, home: Path, tmp_path: Path) -> None:
     venv = copy_venv(venv_template, tmp_path / "venv")
     r = _audit(home, tmp_path, "--python", venv_python(venv))
     assert r.returncode == 0, r.stdout + r.stderr
@@ -118,7 +127,7 @@ def test_unowned_pth_is_reported_and_never_run(
     venv_template: Path,
     home: Path,
     tmp_path: Path,
-):
+) -> None:
     venv = copy_venv(venv_template, tmp_path / "venv")
     marker = tmp_path / "pth-ran"
     (_site(venv) / "zz-evil.pth").write_text(
@@ -126,7 +135,7 @@ def test_unowned_pth_is_reported_and_never_run(
     )
     r = _audit(home, tmp_path, "--python", venv_python(venv), "--format", "json")
     assert r.returncode == 1
-    rules = {f["rule_id"] for t in json.loads(r.stdout)["targets"] for f in t["findings"]}
+    rules = {f["rule_id"] for t in load_report(r.stdout)["targets"] for f in t["findings"]}
     assert "AUDIT-UNOWNED-STARTUP" in rules
     assert not marker.exists()
 
@@ -135,7 +144,7 @@ def test_models_folder_found_by_content(
     venv_template: Path,
     home: Path,
     tmp_path: Path,
-):
+) -> None:
     venv = copy_venv(venv_template, tmp_path / "venv")
     cache = tmp_path / "hf-cache" / "models--x--y" / "snapshots" / "abc"
     cache.mkdir(parents=True)
@@ -152,12 +161,14 @@ def test_models_folder_found_by_content(
         "json",
     )
     assert r.returncode == 1
-    models = json.loads(r.stdout)["models"]
-    assert [Path(m["path"]).name for m in models] == ["config.json"]
-    assert models[0]["package"] is None
+    models = _kind(load_report(r.stdout), "model")
+    assert [Path(m["target"]).name for m in models] == ["config.json"]
+    assert models[0]["distribution"] is None
 
 
-def test_exception_in_policy_allows_a_reviewed_change(dirty_venv: Path, home: Path, tmp_path):
+def test_exception_in_policy_allows_a_reviewed_change(
+    dirty_venv: Path, home: Path, tmp_path: Path
+) -> None:
     policy = tmp_path / "policy.toml"
     policy.write_text(
         "version = 1\n"

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.gate.conftest import any_pip, home, index, pip23, pip26, venv_template  # noqa: F401
+from tests.support.index_server import IndexServer
 from tests.support.venvs import copy_venv, isolated_env, venv_python
 from tests.support.wheels import build_wheel
 
@@ -47,7 +48,7 @@ def venv_dir(venv_template: Path, tmp_path: Path) -> Path:  # noqa: F811
 
 
 @pytest.fixture
-def blocked_index(index, tmp_path: Path):  # type: ignore[no-untyped-def]  # noqa: F811
+def blocked_index(index: IndexServer, tmp_path: Path) -> IndexServer:  # noqa: F811
     index.add(build_wheel(tmp_path / "wheels", BLOCKED, "1.0"))
     return index
 
@@ -62,8 +63,12 @@ class Shell:
 ShellRunner = Callable[..., Shell]
 
 
+EnvMaker = Callable[..., dict[str, str]]
+"""``shell_env(*front_of_path, **extra_vars)``: an isolated environment for a shell."""
+
+
 @pytest.fixture
-def shell_env(home: Path, venv_dir: Path) -> Callable[..., dict[str, str]]:  # noqa: F811
+def shell_env(home: Path, venv_dir: Path) -> EnvMaker:  # noqa: F811
     """An isolated environment with the venv 'activated' (its bin first on PATH)."""
 
     def make(*front: Path, **extra: str) -> dict[str, str]:

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from safe_pip.enforce import shims
-from tests.enforce.conftest import BLOCKED, run_shell
+from tests.enforce.conftest import BLOCKED, EnvMaker, run_shell
+from tests.support.index_server import IndexServer
 from tests.support.venvs import installed, venv_python
 
 
@@ -22,8 +23,8 @@ def _org(tmp_path: Path, allowed: bool) -> Path:
 
 
 def test_bypass_allowed_by_org_policy_runs_pip_and_is_logged(
-    blocked_index, shell_env, home, venv_dir, tmp_path
-):
+    blocked_index: IndexServer, shell_env: EnvMaker, home: Path, venv_dir: Path, tmp_path: Path
+) -> None:
     shim_dir = tmp_path / "shims"
     shims.install(shim_dir, names=("pip",))
     env = shell_env(
@@ -43,8 +44,8 @@ def test_bypass_allowed_by_org_policy_runs_pip_and_is_logged(
 
 
 def test_bypass_refused_by_policy_still_goes_through_the_gate(
-    blocked_index, shell_env, home, venv_dir, tmp_path
-):
+    blocked_index: IndexServer, shell_env: EnvMaker, home: Path, venv_dir: Path, tmp_path: Path
+) -> None:
     shim_dir = tmp_path / "shims"
     shims.install(shim_dir, names=("pip",))
     env = shell_env(

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.enforce.conftest import BLOCKED, run_shell
+from tests.enforce.conftest import BLOCKED, EnvMaker, run_shell
+from tests.support.index_server import IndexServer
 from tests.support.venvs import installed, venv_python
 
 SHELLS = {
@@ -41,8 +42,13 @@ def _setup(shell: str, home: Path) -> list[str]:
 
 @pytest.mark.parametrize("shell", sorted(SHELLS))
 def test_functions_block_pip_and_python_m_pip(
-    shell, blocked_index, shell_env, home, venv_dir, tmp_path
-):
+    shell: str,
+    blocked_index: IndexServer,
+    shell_env: EnvMaker,
+    home: Path,
+    venv_dir: Path,
+    tmp_path: Path,
+) -> None:
     argv = _setup(shell, home)
     url = blocked_index.simple_url
     script = (
@@ -61,7 +67,9 @@ def test_functions_block_pip_and_python_m_pip(
 
 
 @pytest.mark.parametrize("shell", sorted(SHELLS))
-def test_functions_pass_pip_list_through(shell, shell_env, home, venv_dir, tmp_path):
+def test_functions_pass_pip_list_through(
+    shell: str, shell_env: EnvMaker, home: Path, venv_dir: Path, tmp_path: Path
+) -> None:
     argv = _setup(shell, home)
     env = shell_env()
     direct = subprocess.run(

@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 
 from safe_pip.enforce import shims
-from tests.enforce.conftest import BLOCKED, run_shell
+from tests.enforce.conftest import BLOCKED, EnvMaker, run_shell
+from tests.support.index_server import IndexServer
 from tests.support.venvs import installed, venv_python
 from tests.support.wheels import build_sdist
 
@@ -32,8 +33,8 @@ def _write_bashrc(home: Path) -> None:
 
 
 def test_bash_functions_block_pip_and_python_m_pip(
-    blocked_index, shell_env, home, venv_dir, tmp_path
-):
+    blocked_index: IndexServer, shell_env: EnvMaker, home: Path, venv_dir: Path, tmp_path: Path
+) -> None:
     _write_bashrc(home)
     url = blocked_index.simple_url
     script = (
@@ -55,7 +56,9 @@ def test_bash_functions_block_pip_and_python_m_pip(
     assert {Path(str(rec["target"])).parent for rec in records} == {venv_dir / "bin"}
 
 
-def test_bash_functions_pass_pip_list_through_untouched(shell_env, home, venv_dir, tmp_path):
+def test_bash_functions_pass_pip_list_through_untouched(
+    shell_env: EnvMaker, home: Path, venv_dir: Path, tmp_path: Path
+) -> None:
     _write_bashrc(home)
     env = shell_env()
     py = venv_python(venv_dir)
@@ -71,8 +74,8 @@ def test_bash_functions_pass_pip_list_through_untouched(shell_env, home, venv_di
 
 
 def test_path_shims_block_in_a_non_interactive_shell(
-    blocked_index, shell_env, home, venv_dir, tmp_path
-):
+    blocked_index: IndexServer, shell_env: EnvMaker, home: Path, venv_dir: Path, tmp_path: Path
+) -> None:
     shim_dir = tmp_path / "shims"
     shims.install(shim_dir)
     env = shell_env(shim_dir)
@@ -94,7 +97,9 @@ def test_path_shims_block_in_a_non_interactive_shell(
     assert {Path(str(rec["target"])).parent for rec in records} == {venv_dir / "bin"}
 
 
-def test_shim_without_safe_pip_fails_closed(blocked_index, shell_env, home, venv_dir, tmp_path):
+def test_shim_without_safe_pip_fails_closed(
+    blocked_index: IndexServer, shell_env: EnvMaker, home: Path, venv_dir: Path, tmp_path: Path
+) -> None:
     shim_dir = tmp_path / "shims"
     shims.install(shim_dir, python=tmp_path / "gone" / "python")
     env = shell_env(shim_dir)
@@ -109,7 +114,9 @@ def test_shim_without_safe_pip_fails_closed(blocked_index, shell_env, home, venv
     assert blocked_index.requests == []  # the real pip never ran
 
 
-def test_bash_function_without_safe_pip_fails_closed(shell_env, home, venv_dir, tmp_path):
+def test_bash_function_without_safe_pip_fails_closed(
+    shell_env: EnvMaker, home: Path, venv_dir: Path, tmp_path: Path
+) -> None:
     out = subprocess.run(
         [
             sys.executable,
@@ -131,8 +138,8 @@ def test_bash_function_without_safe_pip_fails_closed(shell_env, home, venv_dir, 
 
 
 def test_bash_functions_read_pip_as_pip_does_in_an_unprotected_venv(
-    shell_env, home, venv_dir, tmp_path
-):
+    shell_env: EnvMaker, home: Path, venv_dir: Path, tmp_path: Path
+) -> None:
     """No hook here: the functions decide with the venv pip's own grammar (pip 23.2)."""
     _write_bashrc(home)
     payload = build_sdist(tmp_path / "p", "payload-marker", "1.0")
@@ -155,8 +162,8 @@ def test_bash_functions_read_pip_as_pip_does_in_an_unprotected_venv(
 
 
 def test_python_without_site_is_gated_by_the_functions_even_in_a_protected_venv(
-    shell_env, home, venv_dir, tmp_path
-):
+    shell_env: EnvMaker, home: Path, venv_dir: Path, tmp_path: Path
+) -> None:
     """-S: no .pth runs, so the hook cannot; the shell function gates it itself."""
     _write_bashrc(home)
     env = shell_env()

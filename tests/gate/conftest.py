@@ -10,7 +10,6 @@ bounded fetcher and this interpreter probed as a target (``here``).
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -28,6 +27,7 @@ if str(ROOT) not in sys.path:
 from safe_pip.gate.fetch import Bounds, Fetcher, NetSettings, Quarantine  # noqa: E402
 from safe_pip.gate.target import Target, probe_target  # noqa: E402
 from tests.support.index_server import IndexServer  # noqa: E402
+from tests.support.report_schema import load_report  # noqa: E402
 from tests.support.venvs import copy_venv, installed, isolated_env, make_template, venv_python  # noqa: E402
 
 
@@ -86,11 +86,11 @@ class Result:
     stderr: str
 
     def json(self) -> dict[str, Any]:
-        return dict(json.loads(self.stdout))
+        return load_report(self.stdout)
 
     def rules(self) -> set[str]:
         doc = self.json()
-        return {f["rule_id"] for a in doc["artifacts"] for f in a["findings"]}
+        return {f["rule_id"] for a in doc["targets"] for f in a["findings"]}
 
 
 Runner = Callable[..., Result]
@@ -123,8 +123,12 @@ def safe_pip(home: Path, tmp_path: Path) -> Runner:
     return run
 
 
+Dists = Callable[..., dict[str, str]]
+"""``dists(python) -> {name: version}`` of what is installed there."""
+
+
 @pytest.fixture
-def dists() -> Callable[..., dict[str, str]]:
+def dists() -> Dists:
     return installed
 
 

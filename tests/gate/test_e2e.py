@@ -11,55 +11,31 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import struct
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.gate.conftest import Dists, Runner
+from tests.support.attacks import evil_wheel
+from tests.support.index_server import IndexServer
 from tests.support.venvs import isolated_env
 from tests.support.wheels import build_sdist, build_wheel, sha256_file
 
 pytestmark = pytest.mark.slow
 
 
-def evil_pickle(marker: Path) -> bytes:
-    """Protocol-2 pickle calling os.system(f"touch {marker}"), written from raw opcodes."""
-    cmd = f"touch {marker}".encode()
-    return (
-        b"\x80\x02"
-        + b"cos\nsystem\n"
-        + b"X"
-        + struct.pack("<I", len(cmd))
-        + cmd
-        + b"\x85"  # TUPLE1
-        + b"R"  # REDUCE
-        + b"."
-    )
-
-
-def evil_wheel(tmp: Path, marker: Path, name: str = "modelzoo", version: str = "1.0") -> Path:
-    mod = name.replace("-", "_")
-    return build_wheel(
-        tmp,
-        name,
-        version,
-        {
-            f"{mod}/__init__.py": b"",
-            f"{mod}/model.pt": evil_pickle(marker),
-        },
-    )
-
-
-def test_clean_install_with_dependency(index, venv, safe_pip, dists, tmp_path, home):
+def test_clean_install_with_dependency(
+    index: IndexServer, venv: Path, safe_pip: Runner, dists: Dists, tmp_path: Path, home: Path
+) -> None:
     index.add(build_wheel(tmp_path / "w", "cleanpkg", "1.0", requires=["helperlib>=1"]))
     index.add(build_wheel(tmp_path / "w", "helperlib", "2.0"))
     r = safe_pip("--python", venv, "--format", "json", "-i", index.simple_url, "cleanpkg")
     assert r.code == 0, r.stderr
     doc = r.json()
     assert doc["outcome"] == "installed"
-    assert {a["name"]: a["verdict"] for a in doc["artifacts"]} == {
+    assert {a["distribution"]["name"]: a["decision"] for a in doc["targets"]} == {
         "cleanpkg": "allow",
         "helperlib": "allow",
     }
@@ -72,11 +48,13 @@ def test_clean_install_with_dependency(index, venv, safe_pip, dists, tmp_path, h
     assert every[0]["run_id"] == every[1]["run_id"]
     records = [r for r in every if r["kind"] == "outcome"]
     assert len(records) == 1 and records[0]["outcome"] == "installed"
-    assert {a["sha256"] for a in records[0]["artifacts"]} == {a["sha256"] for a in doc["artifacts"]}
-    assert {a["sha256"] for a in every[0]["artifacts"]} == {a["sha256"] for a in doc["artifacts"]}
+    assert {a["sha256"] for a in records[0]["artifacts"]} == {a["sha256"] for a in doc["targets"]}
+    assert {a["sha256"] for a in every[0]["artifacts"]} == {a["sha256"] for a in doc["targets"]}
 
 
-def test_malicious_model_blocked(index, venv, safe_pip, dists, tmp_path):
+def test_malicious_model_blocked(
+    index: IndexServer, venv: Path, safe_pip: Runner, dists: Dists, tmp_path: Path
+) -> None:
     marker = tmp_path / "PWNED"
     index.add(evil_wheel(tmp_path / "w", marker))
     r = safe_pip("--python", venv, "--format", "json", "-i", index.simple_url, "modelzoo")
@@ -87,8 +65,8 @@ def test_malicious_model_blocked(index, venv, safe_pip, dists, tmp_path):
 
 
 def test_clean_package_depending_on_malicious_installs_nothing(
-    index, venv, safe_pip, dists, tmp_path
-):
+    index: IndexServer, venv: Path, safe_pip: Runner, dists: Dists, tmp_path: Path
+) -> None:
     marker = tmp_path / "PWNED"
     index.add(build_wheel(tmp_path / "w", "nicewrapper", "1.0", requires=["modelzoo"]))
     index.add(build_wheel(tmp_path / "w", "otherdep", "1.0"))
@@ -97,7 +75,7 @@ def test_clean_package_depending_on_malicious_installs_nothing(
         "--python", venv, "--format", "json", "-i", index.simple_url, "nicewrapper", "otherdep"
     )
     assert r.code == 1
-    verdicts = {a["name"]: a["verdict"] for a in r.json()["artifacts"]}
+    verdicts = {a["distribution"]["name"]: a["decision"] for a in r.json()["targets"]}
     assert verdicts == {"nicewrapper": "allow", "otherdep": "allow", "modelzoo": "block"}
     got = dists(venv)
     assert not {"nicewrapper", "otherdep", "modelzoo"} & set(got)
@@ -127,7 +105,9 @@ def _scanner_flags_pth() -> bool:
     reason="the scanner's wheel layout rules (.pth start-up hooks) come from another issue",
     strict=False,
 )
-def test_pth_startup_hook_blocked(index, venv, safe_pip, dists, tmp_path):
+def test_pth_startup_hook_blocked(
+    index: IndexServer, venv: Path, safe_pip: Runner, dists: Dists, tmp_path: Path
+) -> None:
     marker = tmp_path / "PWNED"
     index.add(_pth_wheel(tmp_path / "w", marker))
     # A dry run first: if the scanner misses the hook, fail here, before anything is
@@ -140,7 +120,9 @@ def test_pth_startup_hook_blocked(index, venv, safe_pip, dists, tmp_path):
     assert not marker.exists()
 
 
-def test_index_serving_other_bytes_than_advertised(index, venv, safe_pip, dists, tmp_path):
+def test_index_serving_other_bytes_than_advertised(
+    index: IndexServer, venv: Path, safe_pip: Runner, dists: Dists, tmp_path: Path
+) -> None:
     entry = index.add(build_wheel(tmp_path / "w", "swapped", "1.0"))
     entry.serve_bytes = build_wheel(
         tmp_path / "evil", "swapped", "1.0", {"swapped/__init__.py": b"print('other bytes')\n"}
@@ -153,7 +135,9 @@ def test_index_serving_other_bytes_than_advertised(index, venv, safe_pip, dists,
     assert "swapped" not in dists(venv)
 
 
-def test_index_serving_other_bytes_from_the_start(index, venv, safe_pip, dists, tmp_path):
+def test_index_serving_other_bytes_from_the_start(
+    index: IndexServer, venv: Path, safe_pip: Runner, dists: Dists, tmp_path: Path
+) -> None:
     entry = index.add(build_wheel(tmp_path / "w", "swapped", "1.0"))
     entry.serve_bytes = b"PK\x05\x06" + b"\x00" * 18
     r = safe_pip("--python", venv, "--format", "json", "-i", index.simple_url, "swapped")
@@ -162,7 +146,9 @@ def test_index_serving_other_bytes_from_the_start(index, venv, safe_pip, dists, 
     assert "swapped" not in dists(venv)
 
 
-def test_policy_hash_pin_mismatch(index, venv, safe_pip, dists, tmp_path):
+def test_policy_hash_pin_mismatch(
+    index: IndexServer, venv: Path, safe_pip: Runner, dists: Dists, tmp_path: Path
+) -> None:
     index.add(build_wheel(tmp_path / "w", "pinnedpkg", "1.0"))
     policy = '[[package]]\nname = "pinnedpkg"\nhashes = ["sha256:' + "0" * 64 + '"]\n'
     r = safe_pip(
@@ -173,7 +159,9 @@ def test_policy_hash_pin_mismatch(index, venv, safe_pip, dists, tmp_path):
     assert "pinnedpkg" not in dists(venv)
 
 
-def test_policy_hash_pin_match_installs(index, venv, safe_pip, dists, tmp_path):
+def test_policy_hash_pin_match_installs(
+    index: IndexServer, venv: Path, safe_pip: Runner, dists: Dists, tmp_path: Path
+) -> None:
     wheel = build_wheel(tmp_path / "w", "pinnedpkg", "1.0")
     index.add(wheel)
     policy = f'[[package]]\nname = "pinnedpkg"\nhashes = ["sha256:{sha256_file(wheel)}"]\n'
@@ -182,7 +170,9 @@ def test_policy_hash_pin_match_installs(index, venv, safe_pip, dists, tmp_path):
     assert dists(venv)["pinnedpkg"] == "1.0"
 
 
-def test_requirements_with_hash_lines(index, venv, safe_pip, dists, tmp_path):
+def test_requirements_with_hash_lines(
+    index: IndexServer, venv: Path, safe_pip: Runner, dists: Dists, tmp_path: Path
+) -> None:
     a = build_wheel(tmp_path / "w", "hashedone", "1.0")
     b = build_wheel(tmp_path / "w", "hashedtwo", "2.0")
     index.add(a)
@@ -198,7 +188,9 @@ def test_requirements_with_hash_lines(index, venv, safe_pip, dists, tmp_path):
     assert got["hashedone"] == "1.0" and got["hashedtwo"] == "2.0"
 
 
-def test_requirements_hash_mismatch_blocks(index, venv, safe_pip, dists, tmp_path):
+def test_requirements_hash_mismatch_blocks(
+    index: IndexServer, venv: Path, safe_pip: Runner, dists: Dists, tmp_path: Path
+) -> None:
     index.add(build_wheel(tmp_path / "w", "hashedone", "1.0"))
     req = tmp_path / "requirements.txt"
     req.write_text("hashedone==1.0 --hash=sha256:" + "ab" * 32 + "\n")
@@ -208,7 +200,9 @@ def test_requirements_hash_mismatch_blocks(index, venv, safe_pip, dists, tmp_pat
     assert "hashedone" not in dists(venv)
 
 
-def test_typosquat_blocked(index, venv, safe_pip, dists, tmp_path):
+def test_typosquat_blocked(
+    index: IndexServer, venv: Path, safe_pip: Runner, dists: Dists, tmp_path: Path
+) -> None:
     index.add(build_wheel(tmp_path / "w", "torchvision-optimized", "1.0"))
     r = safe_pip(
         "--python", venv, "--format", "json", "-i", index.simple_url, "torchvision-optimized"
@@ -218,7 +212,9 @@ def test_typosquat_blocked(index, venv, safe_pip, dists, tmp_path):
     assert "torchvision-optimized" not in dists(venv)
 
 
-def test_typosquat_as_a_dependency_is_a_warning(index, venv, safe_pip, dists, tmp_path):
+def test_typosquat_as_a_dependency_is_a_warning(
+    index: IndexServer, venv: Path, safe_pip: Runner, dists: Dists, tmp_path: Path
+) -> None:
     """Asked for by name it blocks; chosen by a package's maintainers it warns."""
     index.add(build_wheel(tmp_path / "w", "httpx2", "1.0"))
     index.add(build_wheel(tmp_path / "w", "niceclient", "1.0", requires=["httpx2"]))
@@ -227,13 +223,15 @@ def test_typosquat_as_a_dependency_is_a_warning(index, venv, safe_pip, dists, tm
     assert "httpx2" not in dists(venv)
     r = safe_pip("--python", venv, "--format", "json", "-i", index.simple_url, "niceclient")
     assert r.code == 0, r.stdout + r.stderr
-    dep = next(a for a in r.json()["artifacts"] if a["name"] == "httpx2")
+    dep = next(a for a in r.json()["targets"] if a["distribution"]["name"] == "httpx2")
     (finding,) = [f for f in dep["findings"] if f["rule_id"] == "NAME-TYPOSQUAT"]
     assert finding["severity"] == "low"
     assert dists(venv).get("httpx2") == "1.0"
 
 
-def test_typosquat_allowed_by_policy(index, venv, safe_pip, dists, tmp_path):
+def test_typosquat_allowed_by_policy(
+    index: IndexServer, venv: Path, safe_pip: Runner, dists: Dists, tmp_path: Path
+) -> None:
     index.add(build_wheel(tmp_path / "w", "torchvision-optimized", "1.0"))
     r = safe_pip(
         "--python",
@@ -247,7 +245,9 @@ def test_typosquat_allowed_by_policy(index, venv, safe_pip, dists, tmp_path):
     assert "torchvision-optimized" in dists(venv)
 
 
-def test_deny_list(index, venv, safe_pip, dists, tmp_path):
+def test_deny_list(
+    index: IndexServer, venv: Path, safe_pip: Runner, dists: Dists, tmp_path: Path
+) -> None:
     index.add(build_wheel(tmp_path / "w", "shadylib", "1.0"))
     r = safe_pip(
         "--python",
@@ -264,7 +264,9 @@ def test_deny_list(index, venv, safe_pip, dists, tmp_path):
     assert "shadylib" not in dists(venv)
 
 
-def test_cooldown(index, venv, safe_pip, dists, tmp_path):
+def test_cooldown(
+    index: IndexServer, venv: Path, safe_pip: Runner, dists: Dists, tmp_path: Path
+) -> None:
     now = dt.datetime.now(dt.timezone.utc)
     index.add(
         build_wheel(tmp_path / "w", "freshpkg", "1.0", requires=["agedpkg", "nodatepkg"]),
@@ -285,14 +287,16 @@ def test_cooldown(index, venv, safe_pip, dists, tmp_path):
         policy='[install]\nmin_age = "7d"\n',
     )
     assert r.code == 1, r.stdout + r.stderr
-    by_name = {a["name"]: a for a in r.json()["artifacts"]}
+    by_name = {a["distribution"]["name"]: a for a in r.json()["targets"]}
     assert [f["rule_id"] for f in by_name["freshpkg"]["findings"]] == ["INDEX-TOO-NEW"]
-    assert by_name["agedpkg"]["verdict"] == "allow"
+    assert by_name["agedpkg"]["decision"] == "allow"
     assert [f["rule_id"] for f in by_name["nodatepkg"]["findings"]] == ["INDEX-AGE-UNKNOWN"]
     assert not {"freshpkg", "agedpkg", "nodatepkg"} & set(dists(venv))
 
 
-def test_sdist_refused(index, venv, safe_pip, dists, tmp_path):
+def test_sdist_refused(
+    index: IndexServer, venv: Path, safe_pip: Runner, dists: Dists, tmp_path: Path
+) -> None:
     marker = tmp_path / "BUILT"
     index.add(build_sdist(tmp_path / "w", "sourceonly", "1.0"))
     r = safe_pip(
@@ -312,7 +316,7 @@ def test_sdist_refused(index, venv, safe_pip, dists, tmp_path):
     assert not marker.exists()
 
 
-def test_editable_refused(venv, safe_pip, dists, tmp_path):
+def test_editable_refused(venv: Path, safe_pip: Runner, dists: Dists, tmp_path: Path) -> None:
     marker = tmp_path / "BUILT"
     src = tmp_path / "proj"
     src.mkdir()
@@ -325,7 +329,9 @@ def test_editable_refused(venv, safe_pip, dists, tmp_path):
     assert not marker.exists()
 
 
-def test_index_down_exit_2(index, venv, safe_pip, dists, tmp_path):
+def test_index_down_exit_2(
+    index: IndexServer, venv: Path, safe_pip: Runner, dists: Dists, tmp_path: Path
+) -> None:
     index.add(build_wheel(tmp_path / "w", "cleanpkg", "1.0"))
     url = index.simple_url
     index.stop()
@@ -335,14 +341,18 @@ def test_index_down_exit_2(index, venv, safe_pip, dists, tmp_path):
     assert "cleanpkg" not in dists(venv)
 
 
-def test_resolver_failure_exit_2(index, venv, safe_pip, dists, tmp_path):
+def test_resolver_failure_exit_2(
+    index: IndexServer, venv: Path, safe_pip: Runner, dists: Dists, tmp_path: Path
+) -> None:
     index.add(build_wheel(tmp_path / "w", "cleanpkg", "1.0", requires=["doesnotexist"]))
     r = safe_pip("--python", venv, "-i", index.simple_url, "cleanpkg")
     assert r.code == 2, r.stdout + r.stderr
     assert "cleanpkg" not in dists(venv)
 
 
-def test_download_failure_after_resolve_exit_2(index, venv, safe_pip, dists, tmp_path):
+def test_download_failure_after_resolve_exit_2(
+    index: IndexServer, venv: Path, safe_pip: Runner, dists: Dists, tmp_path: Path
+) -> None:
     entry = index.add(build_wheel(tmp_path / "w", "flaky", "1.0"))
     entry.fail_status, entry.tamper_from = 503, 1
     r = safe_pip("--python", venv, "-i", index.simple_url, "flaky")
@@ -350,7 +360,9 @@ def test_download_failure_after_resolve_exit_2(index, venv, safe_pip, dists, tmp
     assert "flaky" not in dists(venv)
 
 
-def test_dry_run_installs_nothing(index, venv, safe_pip, dists, tmp_path, home):
+def test_dry_run_installs_nothing(
+    index: IndexServer, venv: Path, safe_pip: Runner, dists: Dists, tmp_path: Path, home: Path
+) -> None:
     index.add(build_wheel(tmp_path / "w", "cleanpkg", "1.0"))
     r = safe_pip(
         "--python", venv, "--dry-run", "--format", "json", "-i", index.simple_url, "cleanpkg"
@@ -362,7 +374,9 @@ def test_dry_run_installs_nothing(index, venv, safe_pip, dists, tmp_path, home):
     assert record["dry_run"] is True
 
 
-def test_target_directory(index, venv, safe_pip, dists, tmp_path):
+def test_target_directory(
+    index: IndexServer, venv: Path, safe_pip: Runner, dists: Dists, tmp_path: Path
+) -> None:
     index.add(build_wheel(tmp_path / "w", "cleanpkg", "1.0"))
     target = tmp_path / "target"
     r = safe_pip("--python", venv, "-i", index.simple_url, "--target", target, "cleanpkg")
@@ -371,7 +385,9 @@ def test_target_directory(index, venv, safe_pip, dists, tmp_path):
     assert "cleanpkg" not in dists(venv)
 
 
-def test_two_concurrent_installs_share_one_audit_log(index, venv_template, tmp_path, home):
+def test_two_concurrent_installs_share_one_audit_log(
+    index: IndexServer, venv_template: Path, tmp_path: Path, home: Path
+) -> None:
     from tests.support.venvs import copy_venv, installed, venv_python
 
     index.add(build_wheel(tmp_path / "w", "cleanpkg", "1.0"))
@@ -411,19 +427,21 @@ def test_two_concurrent_installs_share_one_audit_log(index, venv_template, tmp_p
     assert installed(pythons[1]).get("helperlib") == "1.0"
 
 
-def test_verdict_cache_hit_on_second_run(index, venv, safe_pip, dists, tmp_path):
+def test_verdict_cache_hit_on_second_run(
+    index: IndexServer, venv: Path, safe_pip: Runner, dists: Dists, tmp_path: Path
+) -> None:
     index.add(build_wheel(tmp_path / "w", "cleanpkg", "1.0"))
     first = safe_pip(
         "--python", venv, "--dry-run", "--format", "json", "-i", index.simple_url, "cleanpkg"
     )
     second = safe_pip("--python", venv, "--format", "json", "-i", index.simple_url, "cleanpkg")
     assert first.code == 0 and second.code == 0, second.stderr
-    assert first.json()["artifacts"][0]["scan_cached"] is False
-    assert second.json()["artifacts"][0]["scan_cached"] is True
+    assert first.json()["targets"][0]["cached"] is False
+    assert second.json()["targets"][0]["cached"] is True
     assert dists(venv)["cleanpkg"] == "1.0"
 
 
-def test_pip_too_old_is_a_clear_error(safe_pip, tmp_path):
+def test_pip_too_old_is_a_clear_error(safe_pip: Runner, tmp_path: Path) -> None:
     old_pip = tmp_path / "site" / "pip"
     old_pip.mkdir(parents=True)
     (old_pip / "__init__.py").write_text('__version__ = "21.3.1"\n')
@@ -436,7 +454,7 @@ def test_pip_too_old_is_a_clear_error(safe_pip, tmp_path):
     assert "too old" in r.stderr and "22.2" in r.stderr
 
 
-def test_sarif_output(index, venv, safe_pip, tmp_path):
+def test_sarif_output(index: IndexServer, venv: Path, safe_pip: Runner, tmp_path: Path) -> None:
     marker = tmp_path / "PWNED"
     index.add(evil_wheel(tmp_path / "w", marker))
     report = tmp_path / "out.sarif"
@@ -458,12 +476,14 @@ def test_sarif_output(index, venv, safe_pip, tmp_path):
     assert not marker.exists()
 
 
-def test_nothing_to_install_is_a_usage_error(safe_pip, venv):
+def test_nothing_to_install_is_a_usage_error(safe_pip: Runner, venv: Path) -> None:
     r = safe_pip("--python", venv)
     assert r.code == 2
 
 
-def test_unwritable_audit_log_installs_nothing(index, venv, safe_pip, dists, tmp_path):
+def test_unwritable_audit_log_installs_nothing(
+    index: IndexServer, venv: Path, safe_pip: Runner, dists: Dists, tmp_path: Path
+) -> None:
     index.add(build_wheel(tmp_path / "w", "cleanpkg", "1.0"))
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")

@@ -93,7 +93,7 @@ def install(
 def sig_findings(r: Result) -> list[dict[str, object]]:
     return [
         f
-        for a in r.json()["artifacts"]
+        for a in r.json()["targets"]
         for f in a["findings"]
         if str(f["rule_id"]).startswith("SIG-")
     ]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from safe_pip.decide import decide
 from safe_pip.errors import SafePipError
 from safe_pip.gate import journal as audit_log
 from safe_pip.gate.fetch import Bounds, Fetcher, FetchError, HashMismatch, NetSettings, Quarantine
@@ -18,6 +19,7 @@ from safe_pip.gate.scan_cache import ScanResultCache
 from safe_pip.models import Finding, ScanResult, Severity, Skipped
 from safe_pip.policy.model import InstallPolicy, NamePattern, NamesPolicy, Policy
 from safe_pip.resolve import (
+    Resolved,
     ResolveError,
     check_pip_version,
     is_local_build,
@@ -72,10 +74,14 @@ def test_legitimate_names_pass(name: str) -> None:
 def test_name_findings_respect_policy() -> None:
     deny = NamesPolicy(deny=(NamePattern("evil-*"),))
     assert [f.rule_id for f in name_findings("Evil_Pkg", deny, location="x")] == ["NAME-DENIED"]
-    warn = NamesPolicy(typosquat="warn")
-    [finding] = name_findings("reqeusts", warn, location="x")
+    # The verifier reports at fixed severities; the policy's setting is applied by decide.
+    warn = Policy(names=NamesPolicy(typosquat="warn"))
+    verdict = decide(name_findings("reqeusts", warn.names, location="x"), target="x", policy=warn)
+    [finding] = verdict.warnings
     assert finding.severity < Severity.MEDIUM
-    assert name_findings("reqeusts", NamesPolicy(typosquat="off"), location="x") == []
+    off = Policy(names=NamesPolicy(typosquat="off"))
+    verdict = decide(name_findings("reqeusts", off.names, location="x"), target="x", policy=off)
+    assert verdict.blocking == verdict.warnings == ()
     allow = NamesPolicy(allow=(NamePattern("reqeusts"),))
     assert name_findings("reqeusts", allow, location="x") == []
 
@@ -198,10 +204,8 @@ def test_parse_report_rejects_garbage() -> None:
 # --- index checks ------------------------------------------------------------------------------
 
 
-def _item(**kw: object):  # type: ignore[no-untyped-def]
-    from safe_pip.resolve import Resolved
-
-    base: dict[str, object] = dict(
+def _item() -> Resolved:
+    return Resolved(
         name="alpha",
         version="1.0",
         url="https://idx/files/alpha-1.0-py3-none-any.whl",
@@ -213,8 +217,6 @@ def _item(**kw: object):  # type: ignore[no-untyped-def]
         is_yanked=False,
         page_url="https://idx/simple/alpha/",
     )
-    base.update(kw)
-    return Resolved(**base)  # type: ignore[arg-type]
 
 
 def test_index_findings() -> None:
@@ -222,9 +224,11 @@ def test_index_findings() -> None:
     policy = Policy(install=InstallPolicy(min_age=dt.timedelta(days=7), yanked="block"))
     young = FileInfo(now - dt.timedelta(days=1), False, "", None, "page")
     old = FileInfo(now - dt.timedelta(days=30), True, "broken", None, "page")
-    rules = lambda info: [  # noqa: E731
-        f.rule_id for f in index_findings(_item(), policy=policy, info=info, now=now, location="x")
-    ]
+
+    def rules(info: FileInfo | None) -> list[str]:
+        found = index_findings(_item(), policy=policy, info=info, now=now, location="x")
+        return [f.rule_id for f in found]
+
     assert rules(young) == ["INDEX-TOO-NEW"]
     assert rules(old) == ["INDEX-YANKED"]
     assert rules(None) == ["INDEX-AGE-UNKNOWN"]

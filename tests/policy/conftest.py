@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from policy_machine import Machine
+
+from tests.policy.policy_machine import Machine
 
 
 @pytest.fixture

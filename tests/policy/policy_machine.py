@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from safe_pip.gate.fetch import https_client
 from safe_pip.policy import Policy, load_policy, resolve_policy
 from safe_pip.policy.layering import MergeResult
 
@@ -37,10 +38,10 @@ class Machine:
         return path
 
     def load(self, cli: Path | None = None, cwd: Path | None = None) -> Policy:
-        return load_policy(cli, cwd=cwd or self.project, env=self.env)
+        return load_policy(cli, cwd=cwd or self.project, env=self.env, http=https_client)
 
     def resolve(self, cli: Path | None = None, cwd: Path | None = None) -> MergeResult:
-        return resolve_policy(cli, cwd=cwd or self.project, env=self.env)
+        return resolve_policy(cli, cwd=cwd or self.project, env=self.env, http=https_client)
 
     def cli(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, **self.env}

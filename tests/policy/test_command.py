@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from policy_machine import Machine
+from tests.policy.policy_machine import Machine
 
 
 def test_check_valid_and_invalid(machine: Machine) -> None:

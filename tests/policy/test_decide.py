@@ -6,11 +6,11 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from policy_machine import Machine
 
 from safe_pip.decide import decide
 from safe_pip.models import Decision, Finding, Severity
 from safe_pip.policy import Policy
+from tests.policy.policy_machine import Machine
 
 TODAY = dt.date(2025, 6, 1)
 SHA = "ab" * 32
@@ -178,13 +178,22 @@ def test_exception_scoped_by_version_package_and_rule(machine: Machine) -> None:
     text = EXC.format(sha=SHA, rule="PICKLE-GLOBAL-UNKNOWN", expires="2099-01-01")
     policy = policy_from(machine, text)
     finding = [unknown("a", "B")]
-    kwargs = {"target": "t", "policy": policy, "sha256": SHA, "today": TODAY}
-    assert decide(finding, package="legacy-model", version="1.0.0", **kwargs).allowed  # type: ignore[arg-type]
-    assert not decide(finding, package="legacy-model", version="1.1", **kwargs).allowed  # type: ignore[arg-type]
-    assert not decide(finding, package="other", version="1.0", **kwargs).allowed  # type: ignore[arg-type]
-    assert not decide(
-        [dangerous("os", "system")], package="legacy-model", version="1.0", **kwargs
-    ).allowed  # type: ignore[arg-type]
+
+    def allowed(findings: list[Finding], package: str, version: str) -> bool:
+        return decide(
+            findings,
+            target="t",
+            policy=policy,
+            package=package,
+            version=version,
+            sha256=SHA,
+            today=TODAY,
+        ).allowed
+
+    assert allowed(finding, "legacy-model", "1.0.0")
+    assert not allowed(finding, "legacy-model", "1.1")
+    assert not allowed(finding, "other", "1.0")
+    assert not allowed([dangerous("os", "system")], "legacy-model", "1.0")
 
 
 def test_local_file_matched_by_hash_only(machine: Machine) -> None:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from datetime import timedelta
 
-from policy_machine import Machine
+from tests.policy.policy_machine import Machine
 
 EVIL_UNKNOWN = b"\x80\x02cbrand_new_gadget\nrun\nX\x01\x00\x00\x00x\x85R."
 

@@ -6,9 +6,9 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from policy_machine import Machine
 
 from safe_pip.errors import PolicyError
+from tests.policy.policy_machine import Machine
 
 ORG = """\
 version = 1

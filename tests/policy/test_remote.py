@@ -29,12 +29,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from policy_machine import Machine
-from tests.support import fakesigstore as fs
 
 from safe_pip.errors import PolicyError
-from safe_pip.policy.layer import RemoteSource
+from safe_pip.policy.model import RemoteSource
+from safe_pip.policy.pins import Identity
 from safe_pip.policy.remote import META_FILE, POLICY_FILE, cache_folder
+from tests.policy.policy_machine import Machine
+from tests.support import fakesigstore as fs
 
 ISSUER = "https://token.actions.githubusercontent.com"
 SAN = "https://github.com/acme/policy/.github/workflows/sign.yml@refs/heads/main"
@@ -213,7 +214,7 @@ class Remote:
         self.machine.write(self.machine.org, "\n".join(lines) + "\n" + extra)
 
     def spec(self) -> RemoteSource:
-        return RemoteSource(self.server.url(), SAN, ISSUER)
+        return RemoteSource(self.server.url(), Identity(SAN, ISSUER))
 
     def cache(self) -> Path:
         return cache_folder(self.spec(), self.machine.env)
@@ -234,6 +235,7 @@ def remote(
     root = fake.write_root(tmp_path / "fake_root.json")
     for name in ("NO_PROXY", "no_proxy"):  # the loopback server must not go through a proxy
         monkeypatch.setenv(name, "127.0.0.1,localhost")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls.ca))  # the in-process client trusts it too
     machine.env.update(
         SAFE_PIP_CACHE_DIR=str(tmp_path / "cache"),
         REQUESTS_CA_BUNDLE=str(tls.ca),

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import shutil
 import socket
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SIGSTORE = FIXTURES / "sigstore"

@@ -8,7 +8,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import (
+
+from safe_pip.cli import main
+from tests.support.report_schema import load_report
+from tests.verify.conftest import (
     GH_ISSUER,
     GL_PUBLISHER,
     GL_SDIST,
@@ -18,8 +21,6 @@ from conftest import (
     RFC_SAN,
     RFC_WHEEL,
 )
-
-from safe_pip.cli import main
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str]:
@@ -102,9 +103,9 @@ def test_gitlab_attestation_verifies(capsys: pytest.CaptureFixture[str]) -> None
 
 def test_sidecars_are_discovered_and_json_output(capsys: pytest.CaptureFixture[str]) -> None:
     rc, out = run(capsys, PA_SDIST, "--publisher", PA_PUBLISHER, "--format", "json")
-    doc = json.loads(out)
-    assert rc == 0 and doc["verified"] is True and doc["schema_version"] == 1
-    assert {r["source"] for r in doc["results"]} == {
+    doc = load_report(out)
+    assert rc == 0 and doc["outcome"] == "verified" and doc["schema_version"] == "2"
+    assert {r["source"] for r in doc["targets"][0]["signatures"]} == {
         "pypi_attestations-0.0.19.tar.gz.provenance#0",
         "pypi_attestations-0.0.19.tar.gz.publish.attestation",
         "pypi_attestations-0.0.19.tar.gz.slsa.attestation",

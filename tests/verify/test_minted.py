@@ -8,13 +8,13 @@ import json
 import zipfile
 from pathlib import Path
 
-import fakesigstore as fs
 import pytest
-from conftest import MODEL_ISSUER, MODEL_SAN, MODELS, PA_PUBLISHER, PA_SDIST
 
 from safe_pip.cli import main
-from safe_pip.verify import Identity, parse_publisher, verify_artifact_signatures
+from safe_pip.verify import Expected, Identity, parse_publisher, verify_artifact_signatures
 from safe_pip.verify.provenance import predicate_types
+from tests.support import fakesigstore as fs
+from tests.verify.conftest import MODEL_ISSUER, MODEL_SAN, MODELS, PA_PUBLISHER, PA_SDIST
 
 PUBLISH = next(t for t in predicate_types() if t.endswith("/publish/v1"))
 WIDGET = "github:acme/widget@release.yml"
@@ -223,7 +223,7 @@ def gate(
     path: Path,
     root: Path | None,
     *,
-    expected: list[object],
+    expected: list[Expected],
     require: str,
     sidecars: tuple[Path, ...] | list[Path] = (),
     prov: bytes | None = None,
@@ -238,7 +238,7 @@ def gate(
         provenance_json=prov,
         expected=expected,
         require=require,
-        trusted_root=root,  # type: ignore[arg-type]
+        trusted_root=root,
     )
     return {f.rule_id for f in findings}
 

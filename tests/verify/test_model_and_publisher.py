@@ -6,10 +6,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import MODEL_ISSUER, MODEL_SAN, MODELS
 
 from safe_pip.cli import main
 from safe_pip.verify import Identity, Publisher, PublisherSyntaxError, parse_publisher
+from tests.verify.conftest import MODEL_ISSUER, MODEL_SAN, MODELS
 
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str]:

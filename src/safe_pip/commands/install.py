@@ -12,21 +12,22 @@ done by :mod:`safe_pip.gate.pipeline`; this module reads arguments and renders t
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING
 
-from safe_pip.commands.policy_flags import add_policy_flags, flags_toml
+from safe_pip.commands.policy_flags import add_policy_flags
+from safe_pip.commands.report_flags import add_report_flags
 from safe_pip.errors import EXIT_ERROR, SafePipError
 from safe_pip.gate.pipeline import InstallResult, Interrupted
-from safe_pip.models import Artifact, Decision, ScanResult, Verdict
-from safe_pip.report import ReportItem
+
+if TYPE_CHECKING:
+    from safe_pip.gate.state import ArtifactRun
+    from safe_pip.report import Outcome, Report, Subject
 
 TAKES_UNKNOWN_ARGS = True
-JSON_SCHEMA_VERSION = 1
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -37,8 +38,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--policy", type=Path, metavar="FILE", help="policy file (CLI layer)")
     add_policy_flags(parser)
     parser.add_argument("--dry-run", action="store_true", help="decide; install nothing")
-    parser.add_argument("--format", choices=("text", "json", "sarif"), default="text")
-    parser.add_argument("--report", type=Path, metavar="FILE", help="also write JSON/SARIF here")
+    add_report_flags(parser)
     parser.add_argument("--yes", "-y", action="store_true", help="never ask")
 
 
@@ -47,16 +47,18 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from safe_pip.commands.policy_flags import load_from_args
     from safe_pip.gate import legacy, pipeline, scan
     from safe_pip.gate.fetch import Fetcher, Quarantine
     from safe_pip.gate.journal import Journal, default_path
-    from safe_pip.policy import load_policy
     from safe_pip.progress import Progress
+    from safe_pip.report import check_report_file
 
+    check_report_file(args.report)
     signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops the run the way Ctrl-C does
     python = legacy.target_python(args.python)
     command = ["safe-pip", *sys.argv[1:]]
-    policy = load_policy(args.policy, flags=flags_toml(args))
+    policy = load_from_args(args)
     log = Path(policy.audit.log).expanduser() if policy.audit.log else default_path()
     with Journal(log) as journal:
         try:
@@ -95,62 +97,69 @@ def _confirm(args: argparse.Namespace, result: InstallResult) -> bool:
     warned = any(a.verdict and a.verdict.warnings for a in result.artifacts)
     if args.yes or not warned or not (sys.stdin.isatty() and sys.stderr.isatty()):
         return True
-    print(_text(result, final=False), file=sys.stderr)
+    from safe_pip.report.text import use_colour, verdict_lines
+
+    lines = verdict_lines(_report(result), colour=use_colour(sys.stderr))
+    print("\n".join(lines), file=sys.stderr)
     print("safe-pip: install despite the warnings above? [y/N] ", end="", file=sys.stderr)
     sys.stderr.flush()
     return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
-def _item(run: Any) -> ReportItem:
-    """One artifact record as the shared renderers (text, SARIF) take it."""
+def _subject(run: ArtifactRun) -> Subject:
+    """One artifact record as the report model takes it."""
+    from safe_pip.models import Artifact
+    from safe_pip.report import Subject
+
     art = run.artifact
-    scan = run.scan or ScanResult(run.label, (), (), {}, sha256=run.sha256, size=run.size)
-    verdict = run.verdict or Verdict(
-        run.label, Decision.BLOCK, tuple(run.findings), (), notes=("not decided: the run failed",)
-    )
-    label = f"{art.name} {art.version} ({run.label})" if art else run.label
-    label += " [scan cache]" if run.scan_cached else ""
-    artifact = None
+    distribution = None
     if art is not None:
         path = str(run.path) if run.path else art.filename
-        artifact = Artifact(
+        distribution = Artifact(
             art.name, path, art.version, art.url, run.sha256, run.size, art.requested
         )
-    scan = ScanResult(label, scan.findings, scan.skipped, scan.inventory, scan.sha256, scan.size)
-    return ReportItem(scan, verdict, artifact)
+    return Subject(
+        "artifact",
+        run.label,
+        run.verdict,
+        pending=tuple(run.findings),
+        scan=run.scan,
+        distribution=distribution,
+        cached=run.scan_cached,
+        properties={"built-from": run.built_from} if run.built_from else {},
+    )
 
 
-def _text(result: InstallResult, *, final: bool = True) -> str:
-    from safe_pip.report.text import render
-
-    items = [_item(a) for a in result.artifacts]
-    lines = [render(items, "install").rstrip("\n")] if items else []
-    lines += [f"note: {n}" for n in result.notes]
-    if final:
-        lines.append(f"safe-pip: {result.summary}")
-    return "\n".join(lines)
+#: The pipeline's outcome names where the report's differ.
+_OUTCOMES: dict[str, Outcome] = {"allowed": "nothing-to-do"}
 
 
-def _document(result: InstallResult, fmt: str) -> dict[str, Any]:
-    if fmt == "sarif":
-        from safe_pip.report.sarif import document
+def _report(result: InstallResult) -> Report:
+    from safe_pip.report import EnvironmentInfo, Report, RunInfo
 
-        return document([_item(a) for a in result.artifacts], "install")
-    return {"schema_version": JSON_SCHEMA_VERSION, "command": "install", **result.to_dict()}
+    outcome = _OUTCOMES.get(result.outcome, result.outcome)
+    return Report(
+        command="install",
+        subjects=tuple(_subject(a) for a in result.artifacts),
+        outcome=outcome,  # type: ignore[arg-type]  # the schema test checks every value
+        exit_code=result.exit_code,
+        error=result.error,
+        notes=tuple(result.notes),
+        environment=EnvironmentInfo(python=str(result.target)),
+        run=RunInfo(
+            result.dry_run,
+            result.policy_digest,
+            dict(result.timings),
+            installed=tuple(result.installed),
+        ),
+    )
 
 
 def _emit(args: argparse.Namespace, result: InstallResult) -> int:
-    if result.error:
-        print(f"safe-pip: error: {result.error}", file=sys.stderr)
-    if args.format == "text":
-        print(_text(result))
-    else:
-        print(json.dumps(_document(result, args.format), indent=2))
-    if args.report is not None:
-        fmt = "sarif" if args.format == "sarif" else "json"
-        try:
-            args.report.write_text(json.dumps(_document(result, fmt), indent=2) + "\n")
-        except OSError as exc:
-            print(f"safe-pip: error: cannot write the report {args.report}: {exc}", file=sys.stderr)
-            return EXIT_ERROR
-    return result.exit_code
+    from safe_pip.report import ReportWriteError, emit
+
+    try:
+        return emit(_report(result), args.format, args.report)
+    except ReportWriteError as exc:  # the run is recorded already; say so, exit 2
+        print(f"safe-pip: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR

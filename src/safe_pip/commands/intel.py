@@ -15,17 +15,19 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from safe_pip.errors import EXIT_BLOCKED, EXIT_OK, UsageError
 
-DEFAULT_SOURCE = "https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip"
-"""osv.dev's export of every PyPI advisory (vulnerabilities and MAL- reports)."""
+if TYPE_CHECKING:
+    from safe_pip.intel.sync import Download
+    from safe_pip.policy.model import NetworkPolicy
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -66,10 +68,13 @@ def _emit(args: argparse.Namespace, doc: dict[str, Any], text: str) -> None:
 
 
 def _sync(args: argparse.Namespace) -> int:
+    from safe_pip.gate.fetch import https_client
     from safe_pip.intel.sync import sync
+    from safe_pip.policy import load_policy
 
-    source = args.source or _policy_source(args.policy)
-    result = sync(source, _db_path(args), download=_http_download)
+    policy = load_policy(args.policy, http=https_client)
+    source = args.source or policy.intel.source
+    result = sync(source, _db_path(args), download=_download_with(policy.network))
     lines = [
         f"safe-pip: synced {result.records} advisories ({result.mode}) from {source}",
     ]
@@ -93,15 +98,6 @@ def _sync(args: argparse.Namespace) -> int:
         "\n".join(lines),
     )
     return EXIT_OK
-
-
-def _policy_source(policy_file: Path | None) -> str:
-    from safe_pip.policy import load_policy
-
-    policy = load_policy(policy_file)
-    intel = getattr(policy, "intel", None)
-    source = getattr(intel, "source", None)
-    return str(source) if source else DEFAULT_SOURCE
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -188,22 +184,21 @@ def _lookup(args: argparse.Namespace) -> int:
     return EXIT_BLOCKED if hit else EXIT_OK
 
 
-def _http_download(url: str, dest: Path, max_bytes: int) -> None:
-    """A bounded GET into ``dest``: connect/read deadlines and a byte cap."""
-    import requests
+def _download_with(network: NetworkPolicy) -> Download:
+    """The gate's bounded client (deadlines, byte caps, streamed) as the sync's downloader."""
 
-    from safe_pip.intel.sync import SyncError
+    def download(url: str, dest: Path, max_bytes: int) -> None:
+        from safe_pip.gate.fetch import Bounds, Fetcher, NetSettings, Quarantine
 
-    try:
-        with requests.get(url, stream=True, timeout=(15, 60)) as resp:
-            if resp.status_code != 200:
-                raise SyncError(f"HTTP {resp.status_code}")
-            total = 0
-            with dest.open("wb") as out:
-                for chunk in resp.iter_content(1 << 16):  # decoded: the cap counts what is stored
-                    total += len(chunk)
-                    if total > max_bytes:
-                        raise SyncError(f"larger than {max_bytes} bytes")
-                    out.write(chunk)
-    except requests.RequestException as exc:
-        raise SyncError(str(exc)) from exc
+        bounds = Bounds(
+            connect_timeout=network.connect_timeout,
+            read_timeout=network.read_timeout,
+            deadline=network.deadline,
+            max_download=max_bytes,
+            max_page=network.max_page,
+        )
+        with Fetcher(Quarantine(dest.parent / "incoming"), NetSettings(bounds=bounds)) as f:
+            got = f.fetch(url, expected_sha256=None)
+        os.replace(got.path, dest)
+
+    return download

@@ -92,7 +92,7 @@ def _check(files: list[Path]) -> int:
         return EXIT_BLOCKED
     for path in files:
         layer, _ = parse_file(path)
-        for exc in layer.exceptions if layer else ():
+        for exc in layer.items("exceptions") if layer else ():
             if exc.rule != "*" and get_rule(exc.rule) is None:
                 print(
                     f"{exc.source.where}: warning: rule {exc.rule} is not in this safe-pip's "
@@ -104,10 +104,11 @@ def _check(files: list[Path]) -> int:
 
 
 def _show(cli_file: Path | None, flags: str | None) -> int:
+    from safe_pip.gate.fetch import https_client
     from safe_pip.policy import resolve_policy
     from safe_pip.policy.show import render
 
-    result = resolve_policy(cli_file, flags=flags)
+    result = resolve_policy(cli_file, flags=flags, http=https_client)
     sys.stdout.write(render(result.policy, result.conflicts))
     for conflict in result.conflicts:
         print(f"safe-pip: error: {conflict}", file=sys.stderr)

@@ -1,4 +1,6 @@
-"""Individual command-line flags, turned into the top policy layer.
+"""How commands load the policy: the one-run flags as the top layer, and the HTTP client.
+
+Individual command-line flags, turned into the top policy layer.
 
 ``--policy FILE`` adds a whole file; these flags add single values for one run
 (``--deny NAME``, ``--min-age 7d``...).  They become a TOML layer named
@@ -11,6 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from safe_pip.policy import Policy
 
 
 def add_policy_flags(parser: argparse.ArgumentParser) -> None:
@@ -64,3 +70,16 @@ def flags_toml(args: argparse.Namespace) -> str | None:
     for table, entries in sections.items():
         lines += ["", f"[{table}]", *entries]
     return "\n".join(lines) + "\n"
+
+
+def load_from_args(args: argparse.Namespace) -> Policy:
+    """The effective policy for a command: its ``--policy`` file, its flags, the layers.
+
+    Commands load the policy; the policy package never imports the gate, so this is where
+    the two meet: an org policy named by ``[remote]`` is fetched with the gate's https-only
+    client (``safe_pip.gate.fetch.https_client``, see ``safe_pip.policy.remote``).
+    """
+    from safe_pip.gate.fetch import https_client
+    from safe_pip.policy import load_policy
+
+    return load_policy(getattr(args, "policy", None), flags=flags_toml(args), http=https_client)

@@ -8,26 +8,18 @@ Exit 0 verified, 1 not verified (the reason is printed), 2 usage error.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from safe_pip.errors import EXIT_BLOCKED, EXIT_OK, UsageError
+from safe_pip.commands.report_flags import add_report_flags
+from safe_pip.errors import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
+    from safe_pip.policy.pins import Expected
+    from safe_pip.report import SignatureCheck, Subject
     from safe_pip.verify.bundles import Verified
     from safe_pip.verify.errors import SignatureError
-    from safe_pip.verify.publisher import Expected
-
-SIDECAR_SUFFIXES = (
-    ".provenance",
-    ".publish.attestation",
-    ".slsa.attestation",
-    ".sigstore",
-    ".sigstore.json",
-)
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -106,7 +98,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="fetch the current production root over TUF into OUT and exit "
         "(the only online operation)",
     )
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    add_report_flags(parser)
 
 
 @dataclass
@@ -117,7 +109,7 @@ class _Outcome:
 
 
 def _expected_from_args(args: argparse.Namespace) -> list[Expected]:
-    from safe_pip.verify.publisher import Identity, PublisherSyntaxError, parse_publisher
+    from safe_pip.policy.pins import Identity, PublisherSyntaxError, parse_publisher
 
     if bool(args.cert_identity) != bool(args.cert_oidc_issuer):
         raise UsageError("--cert-identity and --cert-oidc-issuer must be given together")
@@ -136,37 +128,27 @@ def _from_policy(path: Path, filename: str) -> tuple[list[Expected] | None, Path
     Returns ``None`` for the publishers when the policy pins none, ``[]`` when its
     blocks intersect to nothing (nothing is acceptable: fail closed).
     """
+    from safe_pip.gate.fetch import https_client
+    from safe_pip.policy import load_policy
     from safe_pip.verify.bundles import dist_key
-    from safe_pip.verify.publisher import Identity, Publisher
 
-    try:
-        from safe_pip.policy import load_policy  # type: ignore[attr-defined,unused-ignore]
-    except ImportError as exc:
-        raise UsageError(f"--policy is not available in this build ({exc})") from exc
     key = dist_key(filename)
     if key is None:
         raise UsageError(f"--policy needs a wheel or sdist filename, not {filename!r}")
-    policy = load_policy(path)
+    policy = load_policy(path, http=https_client)
     pkg = policy.for_package(str(key[0]), str(key[1]))
-    root = getattr(policy.signatures, "trusted_root", None)
-    if pkg.publishers is None:
-        return None, root
-    out: list[Expected] = []
-    for p in pkg.publishers:
-        if p.kind == "identity":
-            out.append(Identity(p.identity, p.issuer))
-        elif p.kind == "google":
-            out.append(Publisher("google", email=getattr(p, "email", "") or p.identity))
-        else:
-            out.append(Publisher(p.kind, p.repository, p.workflow, p.environment or None))
-    return out, root
+    root = policy.signatures.trusted_root
+    return (None if pkg.publishers is None else list(pkg.publishers)), root
 
 
-def _discover(target: Path) -> list[Path]:
+def _discover(target: Path) -> list[tuple[str, Path]]:
+    """Sidecar files next to ``target``, with their kind (the gate's one list)."""
+    from safe_pip.verify.sources import SIDECARS
+
     return [
-        target.with_name(target.name + s)
-        for s in SIDECAR_SUFFIXES
-        if target.with_name(target.name + s).is_file()
+        (kind, target.with_name(target.name + suffix))
+        for suffix, kind in SIDECARS
+        if target.with_name(target.name + suffix).is_file()
     ]
 
 
@@ -187,15 +169,7 @@ def _verify_dist(
     jobs += [("provenance", p) for p in args.provenance]
     jobs += [("attestation", p) for p in args.attestation]
     if not jobs:
-        for side in _discover(target):
-            kind = (
-                "provenance"
-                if side.name.endswith(".provenance")
-                else "attestation"
-                if side.name.endswith(".attestation")
-                else "bundle"
-            )
-            jobs.append((kind, side))
+        jobs = _discover(target)
     if not jobs:
         err = SignatureError(
             Reason.NO_SIGNATURE, f"no attestation, provenance or bundle found for {filename}"
@@ -269,31 +243,51 @@ def _verify_model(
     return [_Outcome(source, verified=v)]
 
 
-def _describe(o: _Outcome) -> dict[str, Any]:
+def _check(o: _Outcome) -> SignatureCheck:
+    from safe_pip.report import SignatureCheck
+
     if o.error is not None:
-        return {
-            "source": o.source,
-            "verified": False,
-            "reason": str(o.error.reason),
-            "message": o.error.message,
-        }
+        return SignatureCheck(o.source, False, reason=str(o.error.reason), message=o.error.message)
     v = o.verified
     assert v is not None
-    return {
-        "source": o.source,
-        "verified": True,
-        "kind": v.kind,
-        "signer": v.signer.san if v.signer else None,
-        "issuer": v.signer.issuer if v.signer else None,
-        "matched": str(v.matched) if v.matched else ("key" if "key" in v.notes else None),
-        "predicate_type": v.predicate_type,
-    }
+    return SignatureCheck(
+        o.source,
+        True,
+        kind=v.kind,
+        signer=v.signer.san if v.signer else None,
+        issuer=v.signer.issuer if v.signer else None,
+        matched=str(v.matched) if v.matched else ("key" if "key" in v.notes else None),
+        predicate_type=v.predicate_type,
+    )
+
+
+def _subject(target: Path, outcomes: list[_Outcome], *, model: bool) -> Subject:
+    """Each failed check is a finding, so ``decide`` (the only judge) blocks the target."""
+    from safe_pip.decide import decide
+    from safe_pip.report import Subject
+    from safe_pip.verify.artifact import signature_failure
+
+    loc = str(target)
+    findings = [
+        signature_failure(o.error, loc, o.source, model=model)
+        for o in outcomes
+        if o.error is not None
+    ]
+    return Subject(
+        "file",
+        loc,
+        decide(findings, target=loc),
+        signatures=tuple(_check(o) for o in outcomes),
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    from safe_pip.report import Report, check_report_file, emit
     from safe_pip.verify.trust import refresh_trusted_root
 
     if args.refresh_trusted_root:
+        if args.report is not None:
+            raise UsageError("--refresh-trusted-root writes no report; drop --report")
         out = refresh_trusted_root(args.refresh_trusted_root)
         print(
             f"wrote the TUF-verified production trusted root to {out}; pin it with "
@@ -302,6 +296,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not args.target:
         raise UsageError("verify needs a DIST file or a MODEL_DIR")
+    check_report_file(args.report)
     if args.extra_args:
         raise UsageError(f"unrecognized arguments: {' '.join(args.extra_args)}")
     target = Path(args.target)
@@ -340,23 +335,5 @@ def run(args: argparse.Namespace) -> int:
                 "--cert-oidc-issuer, or a --policy that names a publisher"
             )
         outcomes = _verify_dist(args, target, expected, root, filename)
-    ok = bool(outcomes) and all(o.verified is not None for o in outcomes)
-    _print(args.format, str(target), ok, outcomes)
-    return EXIT_OK if ok else EXIT_BLOCKED
-
-
-def _print(fmt: str, target: str, ok: bool, outcomes: list[_Outcome]) -> None:
-    rows = [_describe(o) for o in outcomes]
-    if fmt == "json":
-        doc = {"schema_version": 1, "target": target, "verified": ok, "results": rows}
-        json.dump(doc, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-        return
-    for r in rows:
-        if r["verified"]:
-            who = r["matched"] or r["signer"]
-            what = f", {r['predicate_type']}" if r.get("predicate_type") else ""
-            print(f"OK   {target}: {r['source']} ({r['kind']}{what}) signed by {who}")
-        else:
-            print(f"FAIL {target}: {r['source']}: {r['reason']}: {r['message']}")
-    print(f"{target}: {'verified' if ok else 'NOT verified'}")
+    subject = _subject(target, outcomes, model=args.model_signature is not None)
+    return emit(Report.judged("verify", (subject,)), args.format, args.report)

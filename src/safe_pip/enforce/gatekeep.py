@@ -131,9 +131,10 @@ def _escape(req: Request, real: Sequence[str] | None) -> int | None:
 
     if escape.requested() is None:
         return None
+    from safe_pip.gate.fetch import https_client
     from safe_pip.policy import load_policy
 
-    policy = load_policy(None)
+    policy = load_policy(None, http=https_client)
     command = ["pip", req.command, *req.args]
     decision = escape.decide_bypass(policy, command=command, target=str(req.target), via=req.via)
     if not decision.allowed:

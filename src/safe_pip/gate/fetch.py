@@ -153,6 +153,9 @@ class NetSettings:
     bounds: Bounds = field(default_factory=Bounds)
     index_urls: tuple[str, ...] = ()
     """Index URLs from the command line and pip's configuration (may embed credentials)."""
+    https_only: bool = False
+    """Refuse every plain-http request, redirects included, before it is sent (the org
+    policy loader: a hop to http would let anyone on the path answer)."""
 
 
 def credentials_from_urls(urls: Iterable[str]) -> dict[str, tuple[str, str]]:
@@ -361,7 +364,9 @@ class Fetcher:
             raise_on_status=False,
         )
         adapter = HTTPAdapter(pool_connections=16, pool_maxsize=16, max_retries=retry)
-        self.session.mount("http://", adapter)
+        self.session.mount(
+            "http://", _https_only_adapter() if self.settings.https_only else adapter
+        )
         self.session.mount("https://", adapter)
         if self.settings.proxy:
             self.session.proxies = {"http": self.settings.proxy, "https": self.settings.proxy}
@@ -417,6 +422,10 @@ class Fetcher:
                 timeout=(self.bounds.connect_timeout, self.bounds.read_timeout),
                 verify=self._verify_for(urlsplit(bare).netloc),
             )
+        except requests.exceptions.SSLError as exc:  # someone answered, with the wrong cert
+            raise FetchError(f"cannot fetch {bare}: TLS failed: {_reason(exc)}") from exc
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise FetchError(f"cannot fetch {bare}: {_reason(exc)}", unreachable=True) from exc
         except requests.RequestException as exc:
             raise FetchError(f"cannot fetch {bare}: {_reason(exc)}") from exc
         try:
@@ -560,6 +569,35 @@ class Fetcher:
         if length.isdigit() and int(length) != size:
             raise FetchError(f"{redact(url)}: truncated ({size} of {length} bytes)")
         return Fetched(url, path, sha, size, False)
+
+
+def https_client() -> Fetcher:
+    """The gate's client for documents that must come over https only (the org policy
+    named by a ``[remote]`` pointer): a redirect to plain http is refused before it is sent.
+
+    The policy package never imports the gate; commands and the server pass this to
+    ``load_policy(http=...)``.
+    """
+    return Fetcher(Quarantine.default(), NetSettings(https_only=True))
+
+
+def _https_only_adapter() -> Any:
+    from requests.adapters import BaseAdapter
+
+    class HttpsOnly(BaseAdapter):
+        """Mounted for ``http://`` when ``NetSettings.https_only``: nothing is sent."""
+
+        def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+            import requests
+
+            raise requests.exceptions.InvalidSchema(
+                f"refusing to fetch {redact(str(request.url))}: https only"
+            )
+
+        def close(self) -> None:
+            pass
+
+    return HttpsOnly()
 
 
 def _reason(exc: BaseException) -> str:

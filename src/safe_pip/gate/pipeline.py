@@ -28,7 +28,6 @@ from safe_pip.gate.journal import Journal
 from safe_pip.gate.resolve import Resolution
 from safe_pip.gate.scan_cache import ScanResultCache
 from safe_pip.gate.state import ArtifactRun, ProgressFactory, StageBlocked, no_progress
-from safe_pip.models import Decision, Verdict
 
 if TYPE_CHECKING:
     from safe_pip.gate.fetch import Fetcher
@@ -208,27 +207,9 @@ def _blocked(result: InstallResult, policy: Policy) -> None:
 
 
 def _decide(runs: Sequence[ArtifactRun], policy: Policy) -> None:
-    from safe_pip.decide import decide
+    from safe_pip.gate.vet import decide_all
 
-    for run in runs:
-        verdict = decide(
-            run.findings,
-            target=run.label,
-            policy=policy,
-            package=run.artifact.name if run.artifact else None,
-            version=run.version,
-            sha256=run.sha256,
-        )
-        if verdict.allowed and run.artifact is not None and run.path is None:
-            # Never allow what was not fetched and hashed in this run.
-            verdict = Verdict(
-                run.label,
-                Decision.BLOCK,
-                verdict.blocking,
-                verdict.warnings,
-                notes=("not fetched",),
-            )
-        run.verdict = verdict
+    decide_all(runs, policy)
 
 
 def _install(

@@ -182,7 +182,7 @@ def _verify_one(
     page_errors: Mapping[str, str],
     scratch: Path,
 ) -> None:
-    from safe_pip.verify import parse_expected, sources, verify_artifact_signatures
+    from safe_pip.verify import sources, verify_artifact_signatures
 
     art, path = run.artifact, run.path
     assert art is not None and path is not None
@@ -210,11 +210,7 @@ def _verify_one(
         )
         for source, why in found.unreadable
     )
-    pubs = policy.for_package(art.name, art.version).publishers or ()
-    expected = parse_expected(
-        publishers=[str(p) for p in pubs if p.kind != "identity"],
-        identities=[(p.identity, p.issuer) for p in pubs if p.kind == "identity"],
-    )
+    expected = policy.for_package(art.name, art.version).publishers or ()
     run.findings.extend(
         verify_artifact_signatures(
             path,

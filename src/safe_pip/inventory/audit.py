@@ -1,10 +1,10 @@
 """Audit an environment: distributions, RECORD integrity, names, models, policy.
 
-Produces an :class:`AuditResult` that every output format reads: one
-:class:`~safe_pip.report.ReportItem` per distribution (its RECORD, name and
-metadata findings), per unowned start-up hook and per model file (scanner
-findings, attributed to the distribution that ships it), each decided by
-``safe_pip.decide`` so exceptions and severities work as they do at install.
+Produces an :class:`AuditResult`: one report :class:`~safe_pip.report.model.Subject`
+per distribution (its RECORD, name and metadata findings), per unowned start-up
+hook and per model file (scanner findings, attributed to the distribution that
+ships it), each decided by ``safe_pip.decide`` so exceptions and severities work
+as they do at install.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from safe_pip.inventory.dists import InstalledDist, distributions
 from safe_pip.inventory.models import ModelFile, scan_models
 from safe_pip.inventory.site import Environment
 from safe_pip.models import Artifact, Finding, ScanResult
-from safe_pip.report import ReportItem
+from safe_pip.report.model import Subject, SubjectKind
 from safe_pip.verify.names import name_findings
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class DistAudit:
     dist: InstalledDist
-    item: ReportItem
+    item: Subject
     files_verified: int
 
 
@@ -38,7 +38,7 @@ class DistAudit:
 class ModelAudit:
     model: ModelFile
     owner: InstalledDist | None
-    item: ReportItem
+    item: Subject
     source: str
     """``site-packages`` or the ``--models`` folder it was found in."""
 
@@ -48,19 +48,20 @@ class AuditResult:
     environment: Environment
     dists: list[DistAudit] = field(default_factory=list)
     models: list[ModelAudit] = field(default_factory=list)
-    startup: list[ReportItem] = field(default_factory=list)
+    startup: list[Subject] = field(default_factory=list)
     other_scanned: int = 0
 
     @property
-    def items(self) -> list[ReportItem]:
+    def items(self) -> list[Subject]:
         return [d.item for d in self.dists] + self.startup + [m.item for m in self.models]
 
     @property
     def blocked(self) -> bool:
-        return any(not i.verdict.allowed for i in self.items)
+        return any(not i.allowed for i in self.items)
 
 
 def _item(
+    kind: SubjectKind,
     target: str,
     findings: list[Finding],
     policy: Policy,
@@ -72,7 +73,8 @@ def _item(
     today: dt.date,
     artifact: Artifact | None = None,
     result: ScanResult | None = None,
-) -> ReportItem:
+    properties: dict[str, str] | None = None,
+) -> Subject:
     res = result or ScanResult(target, tuple(findings), (), inventory, sha256=sha256)
     verdict = decide(
         res.findings,
@@ -83,7 +85,9 @@ def _item(
         sha256=sha256,
         today=today,
     )
-    return ReportItem(res, verdict, artifact)
+    return Subject(
+        kind, target, verdict, scan=res, distribution=artifact, properties=properties or {}
+    )
 
 
 def audit(
@@ -101,8 +105,15 @@ def audit(
         findings, verified = record.check(dist)
         where = str(dist.metadata_dir)
         findings = name_findings(dist.name, policy.names, location=where) + findings
-        artifact = Artifact(dist.name, where, version=dist.version, sha256=dist.archive_sha256)
+        sha = dist.archive_sha256 or dist.record_sha256
+        artifact = Artifact(dist.name, where, version=dist.version, sha256=sha)
+        props = {"hash-source": "archive" if dist.archive_sha256 else "RECORD"}
+        if dist.record_sha256:
+            props["record-sha256"] = dist.record_sha256
+        if dist.installer:
+            props["installer"] = dist.installer
         item = _item(
+            "distribution",
             f"{dist.name} {dist.version}",
             findings,
             policy,
@@ -112,12 +123,14 @@ def audit(
             inventory={"files-verified": verified},
             today=today,
             artifact=artifact,
+            properties=props,
         )
         out.dists.append(DistAudit(dist, item, verified))
     for site_dir in env.site_dirs:
         for finding in record.unowned_startup(site_dir, owners):
             out.startup.append(
                 _item(
+                    "startup-hook",
                     finding.location,
                     [finding],
                     policy,
@@ -147,7 +160,11 @@ def audit(
                 sha256=model.sha256,
                 size=model.size,
             )
+            shipper = None
+            if owner is not None:
+                shipper = Artifact(owner.name, str(owner.metadata_dir), version=owner.version)
             item = _item(
+                "model",
                 str(model.path),
                 list(result.findings),
                 policy,
@@ -157,6 +174,8 @@ def audit(
                 inventory=result.inventory,
                 today=today,
                 result=result,
+                artifact=shipper,
+                properties={"format": model.format, "found-in": source},
             )
             out.models.append(ModelAudit(model, owner, item, source))
     return out

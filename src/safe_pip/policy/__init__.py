@@ -17,8 +17,9 @@ Public API (everything else in this package is an implementation detail):
 - :func:`shipped_policy_text` — the shipped ``default``/``strict``/``org`` profiles.
 """
 
-from safe_pip.policy.layering import Conflict, MergeResult
-from safe_pip.policy.load import check_files, load_policy, resolve_policy
+from typing import TYPE_CHECKING, Any
+
+from safe_pip.policy.keys import Conflict, SourceRef
 from safe_pip.policy.model import (
     AuditPolicy,
     EnforcementPolicy,
@@ -32,14 +33,36 @@ from safe_pip.policy.model import (
     PackageRule,
     Policy,
     PolicyException,
-    Publisher,
     RemoteOrigin,
     ScanLimits,
     ScanPolicy,
     SignaturesPolicy,
-    SourceRef,
 )
+from safe_pip.policy.pins import Identity, Pin, Publisher
 from safe_pip.policy.shipped import PROFILES, shipped_policy_text
+
+if TYPE_CHECKING:
+    from safe_pip.policy.layering import MergeResult
+    from safe_pip.policy.load import check_files, load_policy, resolve_policy
+
+_LAZY = {
+    "MergeResult": "safe_pip.policy.layering",
+    "check_files": "safe_pip.policy.load",
+    "load_policy": "safe_pip.policy.load",
+    "resolve_policy": "safe_pip.policy.load",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Loading (files, the network, sigstore) is imported on first use: the verifiers
+    import the pin types from this package, and ``safe-pip --help`` must stay fast."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'safe_pip.policy' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "PROFILES",
@@ -47,6 +70,7 @@ __all__ = [
     "Conflict",
     "EnforcementPolicy",
     "HashesPolicy",
+    "Identity",
     "IndexPolicy",
     "InstallPolicy",
     "LayerInfo",
@@ -55,6 +79,7 @@ __all__ = [
     "NamesPolicy",
     "PackagePolicy",
     "PackageRule",
+    "Pin",
     "Policy",
     "PolicyException",
     "Publisher",

@@ -6,22 +6,28 @@ with every problem as ``file:line``.  There is no fallback to the default on
 error: a broken or loosening policy stops the command.  An org file with a
 ``[remote]`` table is replaced by the signed file it points at (see
 ``safe_pip.policy.remote``); a fetch or signature failure is a PolicyError too.
+
+The network is reached only for such a pointer, through the ``http`` factory the caller
+passes (commands hand in the gate's client: ``safe_pip.gate.fetch.https_client``);
+without one, a pointer is an error rather than a silent fallback.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from safe_pip.errors import PolicyError
 from safe_pip.policy import discover
-from safe_pip.policy.layer import Layer, Problem
-from safe_pip.policy.layering import Conflict, MergeResult, locked_note, merge
-from safe_pip.policy.model import LayerInfo, LayerName, Policy
-from safe_pip.policy.parse import parse_file, parse_text
-from safe_pip.policy.remote import load_remote_layer
+from safe_pip.policy.keys import Conflict, LayerName
+from safe_pip.policy.layering import MergeResult, locked_note, merge
+from safe_pip.policy.model import LayerInfo, Policy
+from safe_pip.policy.parse import Layer, Problem, parse_file, parse_text
+from safe_pip.policy.remote import Http, load_remote_layer
+
+HttpFactory = Callable[[], Http]
 
 FLAGS_LABEL = "<command line>"
 """How the layer built from individual command-line flags is named in messages."""
@@ -67,6 +73,7 @@ def resolve_policy(
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
     flags: str | None = None,
+    http: HttpFactory | None = None,
 ) -> MergeResult:
     """Load and merge all layers; conflicts are returned, not raised (for ``policy show``).
 
@@ -97,7 +104,16 @@ def resolve_policy(
             if file_problems:
                 continue  # a broken pointer is reported as it is; nothing is fetched
             # The org layer becomes the signed remote file (or PolicyError).
-            fetched = load_remote_layer(layer.remote, path, env)
+            if http is None:
+                raise PolicyError(
+                    f"{path} points at a remote org policy, but this command was given no "
+                    "HTTP client to fetch it with; refusing to continue without the org policy"
+                )
+            client = http()
+            try:
+                fetched = load_remote_layer(layer.remote, path, env, client)
+            finally:
+                client.close()
             layer, info = fetched.layer, LayerInfo(name, fetched.layer.path, remote=fetched.origin)
             if fetched.note:
                 notes.append(fetched.note)
@@ -140,13 +156,15 @@ def load_policy(
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
     flags: str | None = None,
+    http: HttpFactory | None = None,
 ) -> Policy:
     """The effective layered policy, or PolicyError (``file:line``) — never a fallback.
 
     ``flags`` is the TOML built from individual command-line flags
-    (:func:`safe_pip.policy.flags.flags_toml`): the top layer, above ``cli_file``.
+    (:func:`safe_pip.commands.policy_flags.flags_toml`): the top layer, above ``cli_file``.
+    ``http`` makes the client that fetches an org policy named by ``[remote]``.
     """
-    result = resolve_policy(cli_file, cwd=cwd, env=env, flags=flags)
+    result = resolve_policy(cli_file, cwd=cwd, env=env, flags=flags, http=http)
     if result.conflicts:
         raise _conflicts_error(result.conflicts)
     return result.policy

@@ -29,6 +29,13 @@ falls back to the cache: that hides an attack or a broken publication.
 The verified file, its bundle and the fetch time are kept under safe-pip's
 cache folder.  The cache is writable by any process of the user, so a cached
 copy is verified again before each use, never trusted because it is there.
+
+Layering: this module holds no HTTP client of its own and imports nothing of the gate.
+The command that loads the policy hands in the gate's client (``safe_pip.fetch.Fetcher``,
+anything with the :class:`Http` shape, made ``https_only`` so a redirect to plain http is
+refused before it is followed) through ``load_policy(http=...)``; the gate and the
+verifiers only ever read the policy *model*.  Download failures arrive as
+:class:`~safe_pip.errors.FetchError`, which says whether a server answered at all.
 """
 
 from __future__ import annotations
@@ -41,22 +48,17 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
-from urllib.parse import urljoin, urlsplit
+from typing import Protocol
+from urllib.parse import urlsplit
 
-from safe_pip.errors import PolicyError
-from safe_pip.policy.layer import Layer, RemoteSource
-from safe_pip.policy.model import RemoteOrigin
-from safe_pip.policy.parse import parse_text
+from safe_pip.errors import FetchError, PolicyError
+from safe_pip.policy.model import RemoteOrigin, RemoteSource
+from safe_pip.policy.parse import Layer, parse_text
 from safe_pip.policy.values import format_duration
-
-if TYPE_CHECKING:
-    import requests
 
 MAX_POLICY_BYTES = 1024 * 1024
 """A policy file is a few kB; refuse to read an endless response into memory."""
-TIMEOUT = (10.0, 30.0)
-MAX_REDIRECTS = 5
+ABSENT = frozenset({404, 410})
 CLOCK_SKEW = dt.timedelta(minutes=5)
 """How far in the future a cached fetch time may be before the cache is refused."""
 
@@ -67,6 +69,14 @@ META_FILE = "verified.json"
 
 class Unreachable(Exception):
     """The server could not be reached: the only failure a cached copy may cover."""
+
+
+class Http(Protocol):
+    """The HTTP client the loading command hands in (the gate's ``Fetcher``)."""
+
+    def get(self, url: str, *, accept: str | None = None) -> bytes: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -94,7 +104,7 @@ def cache_folder(spec: RemoteSource, env: Mapping[str, str]) -> Path:
         import platformdirs
 
         root = Path(platformdirs.user_cache_dir("safe-pip"))
-    key = hashlib.sha256(f"{spec.url}\n{spec.identity}\n{spec.issuer}".encode()).hexdigest()
+    key = hashlib.sha256(f"{spec.url}\n{spec.signer}".encode()).hexdigest()
     return root / "org-policy" / key[:32]
 
 
@@ -112,8 +122,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
 def _store(folder: Path, spec: RemoteSource, body: bytes, bundle: bytes, when: dt.datetime) -> None:
     meta = {
         "url": spec.url,
-        "identity": spec.identity,
-        "issuer": spec.issuer,
+        "signer": str(spec.signer),
         "sha256": hashlib.sha256(body).hexdigest(),
         "verified_at": when.isoformat(),
     }
@@ -130,51 +139,27 @@ def _store(folder: Path, spec: RemoteSource, body: bytes, bundle: bytes, when: d
 
 
 # -- network --------------------------------------------------------------------------------
-def _ca_bundle(env: Mapping[str, str]) -> str | bool:
-    """TLS roots as requests would pick them, but from ``env`` rather than os.environ."""
-    return env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE") or True
-
-
-def _get(session: requests.Session, url: str, limit: int, verify: str | bool) -> bytes | None:
-    """GET an https URL: its body, ``None`` for 404, PolicyError/Unreachable otherwise.
-
-    Redirects are followed by hand so that a hop to plain http is refused
-    before it is requested, not after.
-    """
-    import requests
-
-    for _ in range(MAX_REDIRECTS + 1):
-        if urlsplit(url).scheme != "https":
-            raise PolicyError(f"refusing to fetch the org policy over {url}: https only")
-        try:
-            with session.get(
-                url, timeout=TIMEOUT, verify=verify, stream=True, allow_redirects=False
-            ) as resp:
-                if resp.is_redirect and "location" in resp.headers:
-                    url = urljoin(url, resp.headers["location"])
-                    continue
-                if resp.status_code == 404:
-                    return None
-                if resp.status_code >= 500:
-                    raise Unreachable(f"{url} answered HTTP {resp.status_code}")
-                if resp.status_code != 200:
-                    raise PolicyError(
-                        f"cannot fetch the org policy: {url} answered HTTP {resp.status_code}"
-                    )
-                body = bytearray()
-                for chunk in resp.iter_content(64 * 1024):
-                    body += chunk
-                    if len(body) > limit:
-                        raise PolicyError(f"{url} is larger than {limit} bytes; refusing it")
-                return bytes(body)
-        except requests.exceptions.SSLError as exc:
-            # Not "the network is down": someone answered with the wrong certificate.
-            raise PolicyError(f"cannot fetch the org policy: TLS failed for {url}: {exc}") from exc
-        except (requests.ConnectionError, requests.Timeout) as exc:
+def _get(http: Http, url: str, limit: int) -> bytes | None:
+    """GET an https URL: its body, ``None`` when absent, PolicyError/Unreachable otherwise."""
+    if urlsplit(url).scheme != "https":
+        raise PolicyError(f"refusing to fetch the org policy over {url}: https only")
+    try:
+        body = http.get(url, accept="*/*")
+    except FetchError as exc:
+        if exc.status in ABSENT:
+            return None
+        if exc.unreachable:
             raise Unreachable(f"cannot reach {url}: {exc}") from exc
-        except requests.RequestException as exc:
-            raise PolicyError(f"cannot fetch the org policy from {url}: {exc}") from exc
-    raise PolicyError(f"cannot fetch the org policy: more than {MAX_REDIRECTS} redirects")
+        if exc.status is not None and exc.status >= 500:
+            raise Unreachable(f"{url} answered HTTP {exc.status}") from exc
+        if exc.status is not None:
+            raise PolicyError(
+                f"cannot fetch the org policy: {url} answered HTTP {exc.status}"
+            ) from exc
+        raise PolicyError(f"cannot fetch the org policy: {exc}") from exc
+    if len(body) > limit:
+        raise PolicyError(f"{url} is larger than {limit} bytes; refusing it")
+    return body
 
 
 def _bundle_urls(spec: RemoteSource) -> tuple[str, ...]:
@@ -183,21 +168,17 @@ def _bundle_urls(spec: RemoteSource) -> tuple[str, ...]:
     return (spec.url + ".sigstore.json", spec.url + ".sigstore")
 
 
-def _download(spec: RemoteSource, env: Mapping[str, str]) -> tuple[bytes, bytes]:
+def _download(spec: RemoteSource, http: Http) -> tuple[bytes, bytes]:
     """The policy bytes and its bundle; Unreachable only when the server is."""
-    import requests
-
     from safe_pip.verify.bundles import MAX_SIGNATURE_BYTES
 
-    verify = _ca_bundle(env)
-    with requests.Session() as session:
-        body = _get(session, spec.url, MAX_POLICY_BYTES, verify)
-        if body is None:
-            raise PolicyError(f"cannot fetch the org policy: {spec.url} answered HTTP 404")
-        for url in _bundle_urls(spec):
-            bundle = _get(session, url, MAX_SIGNATURE_BYTES, verify)
-            if bundle is not None:
-                return body, bundle
+    body = _get(http, spec.url, MAX_POLICY_BYTES)
+    if body is None:
+        raise PolicyError(f"cannot fetch the org policy: {spec.url} answered HTTP 404")
+    for url in _bundle_urls(spec):
+        bundle = _get(http, url, MAX_SIGNATURE_BYTES)
+        if bundle is not None:
+            return body, bundle
     raise PolicyError(
         f"the org policy at {spec.url} has no sigstore bundle (tried "
         f"{', '.join(_bundle_urls(spec))}); an unsigned org policy is never used"
@@ -207,7 +188,6 @@ def _download(spec: RemoteSource, env: Mapping[str, str]) -> tuple[bytes, bytes]
 # -- verification ---------------------------------------------------------------------------
 def _verify(spec: RemoteSource, body: bytes, bundle: bytes, scratch: Path, what: str) -> None:
     """Check the bundle over ``body``: pinned root, exact SAN and issuer, or PolicyError."""
-    from safe_pip.verify import Identity
     from safe_pip.verify.bundles import verify_bundle
     from safe_pip.verify.errors import SignatureError, TrustRootError
     from safe_pip.verify.trust import make_verifier
@@ -225,7 +205,7 @@ def _verify(spec: RemoteSource, body: bytes, bundle: bytes, scratch: Path, what:
         result = verify_bundle(
             Path(tmp),
             bundle,
-            expected=[Identity(spec.identity, spec.issuer)],
+            expected=[spec.signer],
             verifier=verifier,
             filename=name,
             source=f"bundle for {spec.url}",
@@ -233,13 +213,13 @@ def _verify(spec: RemoteSource, body: bytes, bundle: bytes, scratch: Path, what:
     except SignatureError as exc:
         raise PolicyError(
             f"the org policy {what} failed its signature check ({exc}); "
-            f"expected a signature by {spec.identity} (issuer {spec.issuer}) "
+            f"expected a signature by {spec.signer} "
             f"as {spec.source.where} requires; refusing to use it"
         ) from exc
     finally:
         Path(tmp).unlink(missing_ok=True)
     if not result.pinned:  # verify_bundle raises on a mismatch; this keeps it true by construction
-        raise PolicyError(f"the org policy {what} is not signed by {spec.identity}")
+        raise PolicyError(f"the org policy {what} is not signed by {spec.signer}")
 
 
 def _parse(spec: RemoteSource, body: bytes, path: Path, what: str) -> Layer:
@@ -268,6 +248,7 @@ def load_remote_layer(
     spec: RemoteSource,
     pointer: Path,
     env: Mapping[str, str],
+    http: Http,
     *,
     now: dt.datetime | None = None,
 ) -> RemoteLayer:
@@ -280,13 +261,13 @@ def load_remote_layer(
     now = now or dt.datetime.now(dt.timezone.utc)
     folder = cache_folder(spec, env)
     try:
-        body, bundle = _download(spec, env)
+        body, bundle = _download(spec, http)
     except Unreachable as exc:
         return _from_cache(spec, pointer, folder, now, str(exc))
     _verify(spec, body, bundle, folder, f"fetched from {spec.url}")
     layer = _parse(spec, body, folder / POLICY_FILE, f"fetched from {spec.url}")
     _store(folder, spec, body, bundle, now)
-    origin = RemoteOrigin(spec.url, spec.identity, spec.issuer, pointer, now)
+    origin = RemoteOrigin(spec.url, spec.signer, pointer, now)
     return RemoteLayer(layer, origin)
 
 
@@ -325,7 +306,7 @@ def _from_cache(
     what = f"cached from {spec.url} in {folder}"
     _verify(spec, body, bundle, folder, what)
     layer = _parse(spec, body, folder / POLICY_FILE, what)
-    origin = RemoteOrigin(spec.url, spec.identity, spec.issuer, pointer, verified_at, cached=True)
+    origin = RemoteOrigin(spec.url, spec.signer, pointer, verified_at, cached=True)
     note = (
         f"org policy {spec.url} could not be fetched ({why}); using the copy verified at "
         f"{verified_at.isoformat(timespec='seconds')} "

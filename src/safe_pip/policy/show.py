@@ -1,51 +1,36 @@
 """Rendering the effective policy with the origin of every value.
 
-The output is valid TOML (origins are comments), so ``policy show > file``
-gives a flat, single-layer equivalent of the merged policy that
-``policy check`` accepts.
+The output is valid TOML (origins are comments), so ``policy show > file`` gives a flat,
+single-layer equivalent of the merged policy that ``policy check`` accepts.  What is shown
+and in which order comes from the key declarations (:mod:`safe_pip.policy.keys`): a new key
+appears here without any change to this module.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from safe_pip.policy.layering import Conflict
-from safe_pip.policy.model import (
-    NamePattern,
-    PackageRule,
-    Policy,
-    PolicyException,
-    RemoteOrigin,
-    SourceRef,
-)
-from safe_pip.policy.schema import SPECS
+from safe_pip.policy.keys import Conflict, Member, SourceRef, default_of, members
+from safe_pip.policy.model import NamePattern, Policy, RemoteOrigin
 from safe_pip.policy.values import literal
 
 _COLUMN = 44
-
-
-def _value(policy: Policy, key: str) -> object:
-    value: object = policy
-    for part in key.split("."):
-        value = getattr(value, part)
-    if isinstance(value, tuple) and value and isinstance(value[0], NamePattern):
-        return tuple(p.pattern for p in value)
-    return value
 
 
 def _line(text: str, origin: SourceRef | str) -> str:
     return f"{text:<{_COLUMN}} # {origin}"
 
 
-def _section(key: str) -> str:
-    return key.rpartition(".")[0]
+def _show(m: Member, value: Any) -> str:
+    return (m.meta.show or literal)(value)
 
 
 def render(policy: Policy, conflicts: Sequence[Conflict] = ()) -> str:
     out = [
         "# Effective safe-pip policy: every value with the layer it came from.",
         f"# digest: sha256:{policy.digest()}",
-        "# layers (lowest wins, except that org rules can only be tightened):",
+        "# layers (lowest wins, but a lower layer may only tighten what bounds it):",
     ]
     if not policy.sources:
         out.append("#   (no policy files found: built-in default)")
@@ -57,25 +42,53 @@ def render(policy: Policy, conflicts: Sequence[Conflict] = ()) -> str:
     out.extend(f"# note: {note}" for note in policy.notes)
     out.extend(f"# CONFLICT: {conflict}" for conflict in conflicts)
     out += ["", _line("version = 1", "schema version")]
-    current = ""
-    for spec in SPECS:
-        section = _section(spec.key)
-        if section != current:
-            current = section
-            out += ["", f"[{section}]"]
-            if section == "names":
-                out += _deny(policy.names.deny)
-        value = _value(policy, spec.key)
-        name = spec.key.rpartition(".")[2]
-        if value is None:
-            out.append(_line(f"# {name} is not set", policy.origin(spec.key)))
-        else:
-            out.append(_line(f"{name} = {literal(value)}", policy.origin(spec.key)))
-    for rule in policy.packages:
-        out += ["", *_package(rule)]
-    for exc in policy.exceptions:
-        out += ["", *_exception(exc)]
+    out += _table(policy, policy, type(policy), "")
     return "\n".join(out) + "\n"
+
+
+def _table(policy: Policy, obj: Any, cls: type, prefix: str) -> list[str]:
+    """One table's keys, then its sub-tables, then its arrays of tables (TOML's order)."""
+    declared = members(cls, prefix)
+    out: list[str] = []
+    for m in declared:
+        value = getattr(obj, m.attr)
+        if m.meta.kind == "setting":
+            name = m.name
+            if value is None:
+                out.append(_line(f"# {name} is not set", policy.origin(m.key)))
+            else:
+                out.append(_line(f"{name} = {_show(m, value)}", policy.origin(m.key)))
+        elif m.meta.kind == "collect":
+            out += _collected(m, value)
+    for m in declared:
+        if m.meta.kind == "table" and m.meta.cls is not None:
+            out += ["", f"[{m.key}]"]
+            out += _table(policy, getattr(obj, m.attr), m.meta.cls, m.key + ".")
+    for m in declared:
+        if m.meta.kind == "entries" and m.meta.cls is not None:
+            for entry in getattr(obj, m.attr):
+                out += ["", *_entry(m.name, entry, m.meta.cls)]
+    return out
+
+
+def _collected(m: Member, value: Sequence[Any]) -> list[str]:
+    if not value:
+        return [_line(f"{m.name} = []", "no layer sets any")]
+    lines = [f"{m.name} = ["]
+    for item in value:
+        text = item.pattern if isinstance(item, NamePattern) else item
+        lines.append(_line(f"  {literal(text)},", getattr(item, "source", "")))
+    return [*lines, "]"]
+
+
+def _entry(name: str, entry: Any, cls: type) -> list[str]:
+    lines = [_line(f"[[{name}]]", entry.source)]
+    for m in members(cls):
+        value = getattr(entry, m.attr)
+        if not m.required and value == default_of(m):
+            continue
+        lines.append(f"{m.name} = {_show(m, value)}")
+    return lines
 
 
 def _remote(remote: RemoteOrigin) -> list[str]:
@@ -89,50 +102,6 @@ def _remote(remote: RemoteOrigin) -> list[str]:
     )
     return [
         f"{pad}source: {remote.url}",
-        f"{pad}signed by: {remote.identity} (issuer {remote.issuer})",
+        f"{pad}signed by: {remote.signer}",
         f"{pad}named in: {remote.pointer} [remote]; {how}",
     ]
-
-
-def _deny(deny: Sequence[NamePattern]) -> list[str]:
-    if not deny:
-        return [_line("deny = []", "no layer denies any name")]
-    lines = ["deny = ["]
-    lines += [_line(f'  "{p.pattern}",', p.source) for p in deny]
-    return [*lines, "]"]
-
-
-def _package(rule: PackageRule) -> list[str]:
-    lines = [_line("[[package]]", rule.source), f'name = "{rule.name}"']
-    if str(rule.versions):
-        lines.append(f'versions = "{rule.versions}"')
-    if rule.hashes:
-        lines.append(f"hashes = {literal(rule.hashes)}")
-    texts: list[str] = []
-    for pub in rule.publishers:
-        if pub.kind == "identity":
-            texts.append(
-                f"{{ identity = {literal(pub.identity)}, issuer = {literal(pub.issuer)} }}"
-            )
-        else:
-            texts.append(literal(str(pub)))
-    if texts:
-        lines.append("publisher = [" + ", ".join(texts) + "]")
-    if rule.allow_globals:
-        lines.append(f"allow_globals = {literal(rule.allow_globals)}")
-    return lines
-
-
-def _exception(exc: PolicyException) -> list[str]:
-    lines = [
-        _line("[[exception]]", exc.source),
-        f"package = {literal(exc.package)}",
-        f"rule = {literal(exc.rule)}",
-        f"reason = {literal(exc.reason)}",
-        f"expires = {exc.expires.isoformat()}",
-    ]
-    if exc.version is not None:
-        lines.append(f"version = {literal(exc.version)}")
-    if exc.sha256 is not None:
-        lines.append(f"sha256 = {literal(exc.sha256)}")
-    return lines

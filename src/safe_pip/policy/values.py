@@ -11,12 +11,9 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
-
-from safe_pip.policy.model import Publisher, normalise_pattern
 
 _DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _SIZE = re.compile(r"^(\d+)\s*(B|KB|KiB|MB|MiB|GB|GiB|TB|TiB)?$")
@@ -37,6 +34,12 @@ _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 _GLOBAL = re.compile(rf"^{_IDENT}(\.{_IDENT})*\.({_IDENT}|\*)$")
 _RULE_ID = re.compile(r"^[A-Z0-9]+(-[A-Z0-9]+)*$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_SEPARATORS = re.compile(r"[-_.]+")
+
+
+def normalise_pattern(pattern: str) -> str:
+    """PEP 503-normalise a name or a glob over names (``*``/``?`` kept)."""
+    return _SEPARATORS.sub("-", pattern).lower()
 
 
 def type_name(value: object) -> str:
@@ -233,40 +236,6 @@ def path(value: object, base: Path) -> Path:
     text = string(value)
     candidate = Path(text).expanduser()
     return candidate if candidate.is_absolute() else (base / candidate).absolute()
-
-
-def publisher(value: object) -> Publisher:
-    """``"github:OWNER/REPO@WORKFLOW.yml[#ENV]"``, ``"gitlab:…"``, ``"google:EMAIL"``
-    or ``{ identity = SAN, issuer = URL }``."""
-    if isinstance(value, str):
-        # One grammar for policy files and --publisher: the verifier's own parser.
-        from safe_pip.verify.publisher import PublisherSyntaxError, parse_publisher
-
-        try:
-            parsed = parse_publisher(value)
-        except PublisherSyntaxError as exc:
-            raise ValueError(f"{exc}, or a table {{ identity = ..., issuer = ... }}") from None
-        kind: Literal["github", "gitlab", "google"]
-        if parsed.kind == "github":
-            kind = "github"
-        elif parsed.kind == "gitlab":
-            kind = "gitlab"
-        else:
-            kind = "google"
-        return Publisher(
-            kind, parsed.repository, parsed.workflow, parsed.environment or "", email=parsed.email
-        )
-    if isinstance(value, dict):
-        unknown = sorted(set(value) - {"identity", "issuer"})
-        if unknown:
-            raise ValueError(f"unknown key {unknown[0]!r} in publisher (expected identity, issuer)")
-        if "identity" not in value or "issuer" not in value:
-            raise ValueError("a publisher table needs both identity and issuer")
-        identity, issuer = string(value["identity"]), string(value["issuer"])
-        if not issuer.startswith("https://"):
-            raise ValueError(f'issuer must be an https URL, got "{issuer}"')
-        return Publisher("identity", identity=identity, issuer=issuer)
-    raise ValueError(f"expected a publisher string or table, got {type_name(value)}")
 
 
 def format_duration(value: dt.timedelta) -> str:

@@ -1,39 +1,119 @@
-"""Reports: the same verdicts rendered for people (text), machines (JSON) and CI (SARIF).
+"""Reports: one model (:mod:`safe_pip.report.model`), rendered for people and machines.
 
-Renderers take a list of :class:`ReportItem` and return a string; they decide
-nothing.  The JSON carries ``schema_version`` so consumers can rely on its shape.
+Every command builds a :class:`Report` and hands it to :func:`emit`; the renderers
+(``text``, ``json``, ``sarif``, ``cyclonedx``) share one protocol, :class:`Renderer`, and
+decide nothing.  See :mod:`safe_pip.report.model` for how to build a report.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import importlib
+import os
+import sys
+from pathlib import Path
+from typing import Protocol, TextIO
 
-from safe_pip.models import Artifact, ScanResult, Verdict
+from safe_pip.errors import SafePipError, UsageError
+from safe_pip.report.model import (
+    SCHEMA_VERSION,
+    EnvironmentInfo,
+    Outcome,
+    Report,
+    RunInfo,
+    SignatureCheck,
+    Subject,
+    SubjectKind,
+)
 
-SCHEMA_VERSION = "1"
+__all__ = [
+    "FORMATS",
+    "SCHEMA_VERSION",
+    "EnvironmentInfo",
+    "Outcome",
+    "Renderer",
+    "Report",
+    "ReportWriteError",
+    "RunInfo",
+    "SignatureCheck",
+    "Subject",
+    "SubjectKind",
+    "check_report_file",
+    "emit",
+    "render",
+]
+
+FORMATS = ("text", "json", "sarif", "cyclonedx")
+"""Every format every command can print; ``--report FILE`` takes a machine one of them."""
 
 
-@dataclass(frozen=True)
-class ReportItem:
-    result: ScanResult
-    verdict: Verdict
-    artifact: Artifact | None = None
+class Renderer(Protocol):
+    """A renderer turns the whole report into one string; only ``text`` uses colour."""
+
+    def __call__(self, report: Report, *, colour: bool = False) -> str: ...
 
 
-Renderer = Callable[[Sequence[ReportItem], str], str]
+class ReportWriteError(SafePipError):
+    """``--report FILE`` could not be written (exit 2)."""
 
 
 def renderer(fmt: str) -> Renderer:
-    """The renderer for ``text``, ``json`` or ``sarif`` (imported on demand)."""
-    if fmt == "json":
-        from safe_pip.report.json import render as render_json
+    """The renderer for ``fmt`` (one of :data:`FORMATS`), imported on demand: the
+    CycloneDX library costs start-up time nobody printing text should pay."""
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    module = importlib.import_module(f"safe_pip.report.{fmt}")
+    render_fn: Renderer = module.render
+    return render_fn
 
-        return render_json
-    if fmt == "sarif":
-        from safe_pip.report.sarif import render as render_sarif
 
-        return render_sarif
-    from safe_pip.report.text import render as render_text
+def render(report: Report, fmt: str, *, colour: bool = False) -> str:
+    return renderer(fmt)(report, colour=colour)
 
-    return render_text
+
+def file_format(fmt: str) -> str:
+    """What ``--report FILE`` holds: the ``--format`` given, or JSON when that is text
+    (a file is for machines; the terminal already shows the text)."""
+    return "json" if fmt == "text" else fmt
+
+
+def check_report_file(path: Path | None) -> None:
+    """Fail before any work if ``--report`` cannot be written (exit 2, one line)."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise UsageError(f"--report {path}: is a folder")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"--report {path}: no such folder {parent}")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"--report {path}: not writable")
+
+
+def emit(
+    report: Report,
+    fmt: str,
+    report_file: Path | None = None,
+    *,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    """Print ``report`` on stdout, write ``--report FILE``, say the error on stderr.
+
+    Returns the report's exit code, so a command ends with ``return emit(...)``.
+    """
+    from safe_pip.report.text import use_colour
+
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    if report.error:
+        print(f"safe-pip: error: {report.error}", file=err)
+    out.write(render(report, fmt, colour=fmt == "text" and use_colour(out)))
+    out.flush()
+    if report_file is not None:
+        try:
+            report_file.write_text(render(report, file_format(fmt)), encoding="utf-8")
+        except OSError as exc:
+            raise ReportWriteError(
+                f"cannot write the report {report_file}: {exc.strerror or exc}"
+            ) from None
+    return report.exit_code

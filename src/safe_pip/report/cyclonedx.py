@@ -1,16 +1,16 @@
-"""CycloneDX 1.6 JSON for ``safe-pip audit``: what is installed, which models, what is wrong.
+"""The report as a CycloneDX 1.6 JSON BOM: what was looked at, which models, what is wrong.
 
 Built with ``cyclonedx-python-lib`` so the document follows the schema the
-library ships (a test validates it).  Mapping:
+library ships (a test validates it).  Mapping from the report model:
 
-- each installed distribution → a ``library`` component with a ``pkg:pypi``
-  purl and a sha256: the archive's, when pip recorded it in
-  ``direct_url.json``, else the sha256 of the installed RECORD (which pins
-  every file's hash); property ``safe-pip:hash-source`` says which;
+- each distribution or install artifact → a ``library`` component with a
+  ``pkg:pypi`` purl and its sha256 (for an installed one: the archive's when pip
+  recorded it in ``direct_url.json``, else the installed RECORD's, which pins every
+  file's hash; property ``safe-pip:hash-source`` says which);
 - each model file → a ``machine-learning-model`` component with its sha256,
-  ``safe-pip:format``, its path and ``safe-pip:shipped-by`` (the bom-ref of
-  the distribution whose RECORD lists it; the package also ``dependsOn`` it);
-- an unowned start-up hook → a ``file`` component;
+  ``safe-pip:format``, its path and ``safe-pip:shipped-by`` (the bom-ref of the
+  distribution that ships it; that package also ``dependsOn`` it);
+- a scanned file or an unowned start-up hook → a ``file`` component;
 - each finding → a vulnerability with the rule id, severity, location and how
   to allow it, affecting the component it was found in.
 """
@@ -32,11 +32,12 @@ from cyclonedx.model.vulnerability import (
 )
 from cyclonedx.output.json import JsonV1Dot6
 from packageurl import PackageURL
+from packaging.utils import canonicalize_name
 
 from safe_pip import __version__
-from safe_pip.inventory.audit import AuditResult
 from safe_pip.models import Finding, Severity
-from safe_pip.report import ReportItem
+from safe_pip.report.json import subject_sha256, subject_size
+from safe_pip.report.model import Report, Subject
 from safe_pip.rules import get_rule
 
 _SEVERITY = {
@@ -56,22 +57,88 @@ def _sha256(value: str) -> HashType:
     return HashType(alg=HashAlgorithm.SHA_256, content=value)
 
 
-def build(result: AuditResult) -> Bom:
-    bom = Bom(serial_number=uuid.uuid4())
-    env = result.environment
-    bom.metadata = BomMetaData(
+def _metadata(report: Report) -> BomMetaData:
+    env = report.environment
+    if env is None:
+        return BomMetaData()
+    return BomMetaData(
         component=Component(
-            name=env.description,
+            name=env.description or env.python or "environment",
             type=ComponentType.PLATFORM,
             bom_ref="environment",
             version=env.python_version,
             properties=_props(
-                [("site-packages", d.as_posix()) for d in env.site_dirs]
+                [("site-packages", d) for d in env.site_packages]
                 + [("tool", f"safe-pip {__version__}")]
             ),
         )
     )
-    refs: dict[int, str] = {}
+
+
+def _component(s: Subject, ref: str, owner: str | None) -> Component:
+    sha = subject_sha256(s)
+    hashes = [_sha256(sha)] if sha else None
+    size = subject_size(s)
+    decision = ("decision", str(s.decision))
+    dist = s.distribution
+    if s.kind in ("distribution", "artifact") and dist is not None:
+        purl = PackageURL(type="pypi", name=canonicalize_name(dist.name), version=dist.version)
+        verified = s.scan.inventory.get("files-verified") if s.scan else None
+        return Component(
+            name=dist.name,
+            version=dist.version or None,
+            type=ComponentType.LIBRARY,
+            bom_ref=ref,
+            purl=purl,
+            hashes=hashes,
+            properties=_props(
+                [
+                    ("hash-source", s.properties.get("hash-source")),
+                    ("record-sha256", s.properties.get("record-sha256")),
+                    ("metadata-dir" if s.kind == "distribution" else "path", dist.path),
+                    ("files-verified", None if verified is None else str(verified)),
+                    ("installer", s.properties.get("installer")),
+                    decision,
+                ]
+            ),
+        )
+    name = s.target.split("!", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    if s.kind == "model":
+        return Component(
+            name=name,
+            type=ComponentType.MACHINE_LEARNING_MODEL,
+            bom_ref=ref,
+            hashes=hashes,
+            properties=_props(
+                [
+                    ("format", s.properties.get("format")),
+                    ("path", s.target),
+                    ("size", None if size is None else str(size)),
+                    ("shipped-by", owner),
+                    ("found-in", s.properties.get("found-in")),
+                    decision,
+                ]
+            ),
+        )
+    return Component(
+        name=name,
+        type=ComponentType.FILE,
+        bom_ref=ref,
+        hashes=hashes,
+        properties=_props([("path", s.target), decision]),
+    )
+
+
+def _ref(s: Subject) -> str:
+    dist = s.distribution
+    if s.kind in ("distribution", "artifact") and dist is not None:
+        return str(PackageURL(type="pypi", name=canonicalize_name(dist.name), version=dist.version))
+    return f"{'model' if s.kind == 'model' else 'file'}:{s.target}"
+
+
+def build(report: Report) -> Bom:
+    bom = Bom(serial_number=uuid.uuid4())
+    bom.metadata = _metadata(report)
     used: set[str] = set()
 
     def unique(ref: str) -> str:
@@ -82,86 +149,34 @@ def build(result: AuditResult) -> Bom:
         used.add(ref)
         return ref
 
-    dist_refs: dict[str, str] = {}
+    refs = [unique(_ref(s)) for s in report.subjects]
+    # A model's owner is the distribution subject with the same .dist-info folder.
+    dist_refs = {
+        s.distribution.path: ref
+        for s, ref in zip(report.subjects, refs, strict=True)
+        if s.kind == "distribution" and s.distribution is not None
+    }
     children: dict[str, list[str]] = {}
-    for d in result.dists:
-        dist = d.dist
-        purl = PackageURL(type="pypi", name=dist.key, version=dist.version or None)
-        ref = unique(str(purl))
-        dist_refs[str(dist.metadata_dir)] = ref
-        refs[id(d.item)] = ref
-        sha = dist.archive_sha256 or dist.record_sha256
-        bom.components.add(
-            Component(
-                name=dist.name,
-                version=dist.version or None,
-                type=ComponentType.LIBRARY,
-                bom_ref=ref,
-                purl=purl,
-                hashes=[_sha256(sha)] if sha else None,
-                properties=_props(
-                    [
-                        ("hash-source", "archive" if dist.archive_sha256 else "RECORD"),
-                        ("record-sha256", dist.record_sha256),
-                        ("metadata-dir", dist.metadata_dir.as_posix()),
-                        ("files-verified", str(d.files_verified)),
-                        ("installer", dist.installer),
-                        ("decision", str(d.item.verdict.decision)),
-                    ]
-                ),
-            )
-        )
-    for m in result.models:
-        ref = unique(f"model:{m.model.path.as_posix()}")
-        refs[id(m.item)] = ref
-        owner = dist_refs.get(str(m.owner.metadata_dir)) if m.owner else None
-        if owner:
-            children.setdefault(owner, []).append(ref)
-        bom.components.add(
-            Component(
-                name=m.model.path.name,
-                type=ComponentType.MACHINE_LEARNING_MODEL,
-                bom_ref=ref,
-                hashes=[_sha256(m.model.sha256)] if m.model.sha256 else None,
-                properties=_props(
-                    [
-                        ("format", m.model.format),
-                        ("path", m.model.path.as_posix()),
-                        ("size", str(m.model.size)),
-                        ("shipped-by", owner),
-                        ("found-in", m.source),
-                        ("decision", str(m.item.verdict.decision)),
-                    ]
-                ),
-            )
-        )
-    for item in result.startup:
-        ref = unique(f"file:{item.result.target}")
-        refs[id(item)] = ref
-        bom.components.add(
-            Component(
-                name=item.result.target.rsplit("/", 1)[-1],
-                type=ComponentType.FILE,
-                bom_ref=ref,
-                properties=_props([("path", item.result.target)]),
-            )
-        )
+    for s, ref in zip(report.subjects, refs, strict=True):
+        owner = None
+        if s.kind == "model" and s.distribution is not None:
+            owner = dist_refs.get(s.distribution.path)
+            if owner is not None:
+                children.setdefault(owner, []).append(ref)
+        bom.components.add(_component(s, ref, owner))
     by_ref = {c.bom_ref.value: c for c in bom.components}
     root = bom.metadata.component
-    assert root is not None
-    bom.register_dependency(root, [by_ref[r] for r in dist_refs.values()])
+    if root is not None:
+        bom.register_dependency(root, [by_ref[r] for r in dist_refs.values()])
     for parent, kids in children.items():
         bom.register_dependency(by_ref[parent], [by_ref[k] for k in kids])
     n = 0
-    for item in result.items:
-        for finding, blocking in _findings(item):
-            n += 1
-            bom.vulnerabilities.add(_vulnerability(finding, blocking, refs[id(item)], n))
+    for s, ref in zip(report.subjects, refs, strict=True):
+        for blocking, findings in ((True, s.blocking), (False, s.warnings)):
+            for finding in findings:
+                n += 1
+                bom.vulnerabilities.add(_vulnerability(finding, blocking, ref, n))
     return bom
-
-
-def _findings(item: ReportItem) -> list[tuple[Finding, bool]]:
-    return [(f, True) for f in item.verdict.blocking] + [(f, False) for f in item.verdict.warnings]
 
 
 def _vulnerability(f: Finding, blocking: bool, ref: str, n: int) -> Vulnerability:
@@ -181,5 +196,6 @@ def _vulnerability(f: Finding, blocking: bool, ref: str, n: int) -> Vulnerabilit
     )
 
 
-def render(result: AuditResult) -> str:
-    return JsonV1Dot6(build(result)).output_as_string(indent=2) + "\n"
+def render(report: Report, *, colour: bool = False) -> str:
+    del colour  # a BOM never carries colour
+    return JsonV1Dot6(build(report)).output_as_string(indent=2) + "\n"

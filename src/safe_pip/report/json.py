@@ -1,14 +1,18 @@
-"""Machine-readable report with a stable, versioned shape (``schema_version``)."""
+"""The report as JSON: the one shape every command prints, described by ``schema.json``.
+
+Consumers rely on the shape, so it is versioned (``schema_version``) and a test validates
+each command's output against the committed schema; change both together and bump
+:data:`~safe_pip.report.model.SCHEMA_VERSION` on anything incompatible.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import Any
 
 from safe_pip import __version__
-from safe_pip.models import Finding
-from safe_pip.report import SCHEMA_VERSION, ReportItem
+from safe_pip.models import Artifact, Finding
+from safe_pip.report.model import SCHEMA_VERSION, Report, SignatureCheck, Subject
 
 
 def _finding(f: Finding, blocking: bool) -> dict[str, Any]:
@@ -17,45 +21,114 @@ def _finding(f: Finding, blocking: bool) -> dict[str, Any]:
     return d
 
 
-def item_dict(item: ReportItem) -> dict[str, Any]:
-    v = item.verdict
-    r = item.result
-    out: dict[str, Any] = {
-        "target": r.target,
-        "decision": str(v.decision),
-        "size": r.size,
-        "sha256": r.sha256,
-        "inventory": dict(sorted(r.inventory.items())),
-        "findings": [_finding(f, True) for f in v.blocking]
-        + [_finding(f, False) for f in v.warnings],
+def _distribution(a: Artifact) -> dict[str, Any]:
+    return {
+        "name": a.name,
+        "version": a.version,
+        "path": a.path,
+        "url": a.url,
+        "sha256": a.sha256,
+        "size": a.size,
+        "requested": a.requested,
+    }
+
+
+def _signature(c: SignatureCheck) -> dict[str, Any]:
+    return {
+        "source": c.source,
+        "verified": c.verified,
+        "kind": c.kind,
+        "signer": c.signer,
+        "issuer": c.issuer,
+        "matched": c.matched,
+        "predicate_type": c.predicate_type,
+        "reason": c.reason,
+        "message": c.message,
+    }
+
+
+def subject_sha256(s: Subject) -> str | None:
+    """The subject's own sha256: its scan's, else (for a distribution file) the file's."""
+    if s.scan is not None and s.scan.sha256:
+        return s.scan.sha256
+    own = s.kind in ("artifact", "distribution") and s.distribution is not None
+    return s.distribution.sha256 if own and s.distribution is not None else None
+
+
+def subject_size(s: Subject) -> int | None:
+    if s.scan is not None and s.scan.size is not None:
+        return s.scan.size
+    own = s.kind in ("artifact", "distribution") and s.distribution is not None
+    return s.distribution.size if own and s.distribution is not None else None
+
+
+def subject_dict(s: Subject) -> dict[str, Any]:
+    excepted = s.verdict.excepted if s.verdict is not None else ()
+    return {
+        "kind": s.kind,
+        "target": s.target,
+        "decision": str(s.decision),
+        "size": subject_size(s),
+        "sha256": subject_sha256(s),
+        "inventory": dict(sorted(s.scan.inventory.items())) if s.scan else {},
+        "findings": [_finding(f, True) for f in s.blocking]
+        + [_finding(f, False) for f in s.warnings],
         "excepted": [
             {"rule_id": e.rule_id, "location": e.location, "reason": e.reason, "expires": e.expires}
-            for e in v.excepted
+            for e in excepted
         ],
-        "skipped": [s.to_dict() for s in r.skipped],
-        "notes": list(v.notes),
+        "skipped": [k.to_dict() for k in s.scan.skipped] if s.scan else [],
+        "notes": list(s.notes),
+        "cached": s.cached,
+        "distribution": _distribution(s.distribution) if s.distribution else None,
+        "properties": dict(sorted(s.properties.items())),
+        "signatures": [_signature(c) for c in s.signatures],
     }
-    if item.artifact is not None:
-        out["artifact"] = item.artifact.to_dict()
-    return out
 
 
-def document(items: Sequence[ReportItem], command: str) -> dict[str, Any]:
-    blocked = sum(1 for i in items if not i.verdict.allowed)
+def document(report: Report) -> dict[str, Any]:
+    """The report as a JSON-ready dict (what ``schema.json`` describes)."""
+    subjects = report.subjects
+    summary: dict[str, int] = {
+        "targets": len(subjects),
+        "blocked": report.blocked,
+        "findings": sum(len(s.blocking) + len(s.warnings) for s in subjects),
+        "skipped": sum(len(s.scan.skipped) for s in subjects if s.scan),
+    }
+    if report.other_files_scanned is not None:
+        summary["other_files_scanned"] = report.other_files_scanned
+    env = report.environment
+    run = report.run
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "safe-pip", "version": __version__},
-        "command": command,
-        "decision": "block" if blocked else "allow",
-        "summary": {
-            "targets": len(items),
-            "blocked": blocked,
-            "findings": sum(len(i.verdict.blocking) + len(i.verdict.warnings) for i in items),
-            "skipped": sum(len(i.result.skipped) for i in items),
+        "command": report.command,
+        "outcome": report.outcome,
+        "decision": str(report.decision),
+        "exit_code": report.exit_code,
+        "error": report.error,
+        "summary": summary,
+        "notes": list(report.notes),
+        "environment": None
+        if env is None
+        else {
+            "description": env.description,
+            "python": env.python,
+            "python_version": env.python_version,
+            "site_packages": list(env.site_packages),
         },
-        "targets": [item_dict(i) for i in items],
+        "run": None
+        if run is None
+        else {
+            "dry_run": run.dry_run,
+            "policy_digest": run.policy_digest,
+            "timings": dict(run.timings),
+            "installed": list(run.installed),
+        },
+        "targets": [subject_dict(s) for s in subjects],
     }
 
 
-def render(items: Sequence[ReportItem], command: str) -> str:
-    return json.dumps(document(items, command), indent=2) + "\n"
+def render(report: Report, *, colour: bool = False) -> str:
+    del colour  # JSON never carries colour
+    return json.dumps(document(report), indent=2) + "\n"

@@ -1,22 +1,24 @@
-"""SARIF 2.1.0 for GitHub code scanning and other CI dashboards.
+"""The report as SARIF 2.1.0, for GitHub code scanning and other CI dashboards.
 
 GitHub requires a physical location per result, so each result points at the
-scanned file (relative to the working directory when it is inside it) and
+subject's file (relative to the working directory when it is inside it) and
 carries the full nested path (``pkg.whl!pkg/model.pt!archive/data.pkl@12``) as
-a logical location and in its message.
+a logical location and in its message.  The URI comes from the subject's stable
+``target`` (an installed distribution: its ``.dist-info`` folder), never from a
+display label, so the same file gets the same URI on every run and alerts match up.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from safe_pip import __version__
 from safe_pip.models import Finding, Severity
-from safe_pip.report import ReportItem
+from safe_pip.report.model import Report, Subject
 from safe_pip.rules import all_rules
 
 _LEVEL = {
@@ -36,17 +38,20 @@ _SECURITY_SEVERITY = {
 }
 
 
-def _uri(target: str) -> str:
-    top = target.split("!", 1)[0]
+def _uri(subject: Subject) -> str:
+    if subject.kind == "distribution" and subject.distribution is not None:
+        top = subject.distribution.path
+    else:
+        top = subject.target.split("!", 1)[0]
     p = Path(top)
     try:
         rel = p.resolve().relative_to(Path.cwd().resolve())
-        return rel.as_posix()
+        return quote(rel.as_posix())
     except (ValueError, OSError):
-        return p.as_posix().lstrip("/") if not p.is_absolute() else p.as_uri()
+        return p.as_uri() if p.is_absolute() else quote(p.as_posix())
 
 
-def _result(f: Finding, blocking: bool, target: str) -> dict[str, Any]:
+def _result(f: Finding, blocking: bool, uri: str) -> dict[str, Any]:
     return {
         "ruleId": f.rule_id,
         "level": _LEVEL[f.severity] if blocking else "note",
@@ -54,7 +59,7 @@ def _result(f: Finding, blocking: bool, target: str) -> dict[str, Any]:
         "locations": [
             {
                 "physicalLocation": {
-                    "artifactLocation": {"uri": _uri(target)},
+                    "artifactLocation": {"uri": uri},
                     "region": {"startLine": 1},
                 },
                 "logicalLocations": [{"fullyQualifiedName": f.location, "kind": "member"}],
@@ -65,21 +70,31 @@ def _result(f: Finding, blocking: bool, target: str) -> dict[str, Any]:
     }
 
 
-def render(items: Sequence[ReportItem], command: str) -> str:
-    return json.dumps(document(items, command), indent=2) + "\n"
+def _invocation(report: Report) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "executionSuccessful": report.error is None,
+        "exitCode": report.exit_code,
+    }
+    if report.error is not None:
+        out["toolExecutionNotifications"] = [{"level": "error", "message": {"text": report.error}}]
+    return out
 
 
-def document(items: Sequence[ReportItem], command: str) -> dict[str, Any]:
-    """The SARIF log as a dict (``install`` embeds it in its own report file)."""
+def render(report: Report, *, colour: bool = False) -> str:
+    del colour  # SARIF never carries colour
+    return json.dumps(document(report), indent=2) + "\n"
+
+
+def document(report: Report) -> dict[str, Any]:
+    """The SARIF log as a dict."""
     used: dict[str, None] = {}
     results = []
-    for item in items:
-        for f in item.verdict.blocking:
-            used.setdefault(f.rule_id)
-            results.append(_result(f, True, item.result.target))
-        for f in item.verdict.warnings:
-            used.setdefault(f.rule_id)
-            results.append(_result(f, False, item.result.target))
+    for subject in report.subjects:
+        uri = _uri(subject)
+        for blocking, findings in ((True, subject.blocking), (False, subject.warnings)):
+            for f in findings:
+                used.setdefault(f.rule_id)
+                results.append(_result(f, blocking, uri))
     catalogue = all_rules()
     rules = []
     for rid in used:
@@ -111,7 +126,8 @@ def document(items: Sequence[ReportItem], command: str) -> dict[str, Any]:
                         "rules": rules,
                     }
                 },
-                "automationDetails": {"id": f"safe-pip/{command}/"},
+                "automationDetails": {"id": f"safe-pip/{report.command}/"},
+                "invocations": [_invocation(report)],
                 "originalUriBaseIds": {"%SRCROOT%": {"uri": Path(os.getcwd()).as_uri() + "/"}},
                 "results": results,
             }

@@ -1,18 +1,17 @@
-"""Text for people: one verdict per target, each finding with where and why.
+"""The report as text for people: one verdict per target, each finding with where and why.
 
-Colour only on a terminal and never when ``NO_COLOR`` is set.  Skipped or
-unscannable members are always listed: "clean" must never hide what was not
-looked at.
+Colour only when the caller asks (``emit`` asks for it on a terminal without
+``NO_COLOR``); never in a file.  Skipped or unscannable members are always listed:
+"clean" must never hide what was not looked at.
 """
 
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Sequence
+from typing import TextIO
 
 from safe_pip.models import Finding, Severity
-from safe_pip.report import ReportItem
+from safe_pip.report.model import Report, SignatureCheck, Subject
 
 _COLOURS = {
     "red": "\x1b[31m",
@@ -23,11 +22,20 @@ _COLOURS = {
 }
 _RESET = "\x1b[0m"
 
+_INSTALL_OUTCOMES = {
+    "would-install": "would install (dry run): nothing was installed",
+    "blocked": "blocked by policy: nothing was installed",
+    "declined": "declined: nothing was installed",
+    "nothing-to-do": "nothing to do",
+    "error": "error: nothing was installed",
+    "interrupted": "interrupted: nothing was installed",
+}
 
-def use_colour(stream: object = None) -> bool:
+
+def use_colour(stream: TextIO) -> bool:
+    """Colour for ``stream``: a terminal, and ``NO_COLOR`` unset."""
     if os.environ.get("NO_COLOR"):
         return False
-    stream = stream or sys.stdout
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
 
@@ -49,38 +57,102 @@ def _finding_lines(f: Finding, blocking: bool, paint: _Paint) -> list[str]:
     ]
 
 
-def render(items: Sequence[ReportItem], command: str, *, colour: bool | None = None) -> str:
-    paint = _Paint(use_colour() if colour is None else colour)
-    lines: list[str] = []
-    blocked = 0
-    skipped_total = 0
-    for item in items:
-        v = item.verdict
-        r = item.result
-        if not v.allowed:
-            blocked += 1
-        head = paint("BLOCKED", "red") if not v.allowed else paint("ok     ", "green")
-        what = ", ".join(f"{k} {n}" for k, n in sorted(r.inventory.items())) or "nothing"
-        lines.append(f"{head} {r.target}  [{what}]")
-        for f in v.blocking:
+def _signature_line(c: SignatureCheck, paint: _Paint) -> str:
+    if c.verified:
+        what = f", {c.predicate_type}" if c.predicate_type else ""
+        who = c.matched or c.signer
+        return f"  {paint('OK  ', 'green')} {c.source} ({c.kind}{what}) signed by {who}"
+    return f"  {paint('FAIL', 'red')} {c.source}: {c.reason}: {c.message}"
+
+
+def _label(s: Subject) -> str:
+    """How a person recognises the subject; SARIF and JSON use the bare, stable target."""
+    d = s.distribution
+    label = f"{d.name} {d.version} ({s.target})" if s.kind == "artifact" and d else s.target
+    return label + (" [verdict cache]" if s.cached else "")
+
+
+def _subject_lines(s: Subject, paint: _Paint) -> list[str]:
+    head = paint("ok     ", "green") if s.allowed else paint("BLOCKED", "red")
+    line = f"{head} {_label(s)}"
+    if s.scan is not None:
+        what = ", ".join(f"{k} {n}" for k, n in sorted(s.scan.inventory.items())) or "nothing"
+        line += f"  [{what}]"
+    lines = [line]
+    # A failed signature check is shown once, as its FAIL line with the reason code.
+    failed = {c.source for c in s.signatures if not c.verified}
+    for f in s.blocking:
+        if f.detail.get("source") not in failed:
             lines.extend(_finding_lines(f, True, paint))
-        for f in v.warnings:
-            lines.extend(_finding_lines(f, False, paint))
-        for e in v.excepted:
-            lines.append(
-                f"  {paint('allow', 'dim')} {e.rule_id} {e.location}: exception "
-                f"({e.reason}, expires {e.expires})"
-            )
-        for note in v.notes:
-            lines.append(f"  {paint('note ', 'dim')} {note}")
-        for s in r.skipped:
-            skipped_total += 1
-            lines.append(f"  {paint('skip ', 'yellow')} {s.location}: {s.reason}")
-    n = len(items)
-    noun = "artifact" if command == "install" else "target"
-    verb = "checked" if command == "install" else "scanned"
-    summary = f"{n} {noun}{'s' if n != 1 else ''} {verb}: {blocked} blocked, {n - blocked} allowed"
-    if skipped_total:
-        summary += f"; {skipped_total} member(s) skipped (listed above)"
-    lines.append(paint(summary, "bold"))
-    return "\n".join(lines) + "\n"
+    for f in s.warnings:
+        lines.extend(_finding_lines(f, False, paint))
+    lines.extend(_signature_line(c, paint) for c in s.signatures)
+    for e in s.verdict.excepted if s.verdict else ():
+        lines.append(
+            f"  {paint('allow', 'dim')} {e.rule_id} {e.location}: exception "
+            f"({e.reason}, expires {e.expires})"
+        )
+    lines.extend(f"  {paint('note ', 'dim')} {note}" for note in s.notes)
+    if s.scan is not None:
+        skip = paint("skip ", "yellow")
+        lines.extend(f"  {skip} {k.location}: {k.reason}" for k in s.scan.skipped)
+    return lines
+
+
+def _summary(report: Report) -> list[str]:
+    n = len(report.subjects)
+    blocked = report.blocked
+    if report.command == "verify":
+        return [
+            f"{s.target}: {'verified' if s.allowed else 'NOT verified'}" for s in report.subjects
+        ]
+    noun, verb = ("artifact", "checked") if report.command == "install" else ("target", "scanned")
+    line = f"{n} {noun}{'s' if n != 1 else ''} {verb}: {blocked} blocked, {n - blocked} allowed"
+    skipped = sum(len(s.scan.skipped) for s in report.subjects if s.scan)
+    if skipped:
+        line += f"; {skipped} member(s) skipped (listed above)"
+    return [line]
+
+
+def _install_outcome(report: Report) -> str:
+    """One honest line on what happened to the target."""
+    installed = ", ".join(report.run.installed) if report.run else ""
+    if report.outcome == "installed":
+        return f"installed: {installed}"
+    if report.outcome == "install-failed":
+        what = installed or "none of the vetted files"
+        return f"pip failed after it started; now installed from this run: {what}"
+    return _INSTALL_OUTCOMES.get(report.outcome, report.outcome)
+
+
+def _tail(report: Report) -> list[str]:
+    """What a command adds after the verdicts: audit's inventory, install's outcome."""
+    if report.command == "audit":
+        dists = [s for s in report.subjects if s.kind == "distribution"]
+        models = sum(1 for s in report.subjects if s.kind == "model")
+        verified = sum(s.scan.inventory.get("files-verified", 0) for s in dists if s.scan)
+        desc = report.environment.description if report.environment else "the environment"
+        return [
+            f"audited {desc}: {len(dists)} distributions ({verified} files checked against "
+            f"RECORD), {models} model files, {report.other_files_scanned or 0} other candidate "
+            "files scanned (no model inside)"
+        ]
+    if report.command == "install":
+        return [f"note: {n}" for n in report.notes] + [f"safe-pip: {_install_outcome(report)}"]
+    return [f"note: {n}" for n in report.notes]
+
+
+def verdict_lines(report: Report, *, colour: bool = False) -> list[str]:
+    """Each subject's verdict and the summary, without what the run came to: what a
+    prompt shows before the run has an outcome ("install despite the warnings above?")."""
+    paint = _Paint(colour)
+    lines: list[str] = []
+    for s in report.subjects:
+        lines.extend(_subject_lines(s, paint))
+    if report.subjects or report.command != "install":
+        lines.extend(paint(line, "bold") for line in _summary(report))
+    return lines
+
+
+def render(report: Report, *, colour: bool = False) -> str:
+    return "\n".join([*verdict_lines(report, colour=colour), *_tail(report)]) + "\n"

@@ -70,9 +70,10 @@ RULES: tuple[Rule, ...] = (
         "KERAS-CONFIG-UNREADABLE",
         "Keras model config could not be located or read",
         S.HIGH,
-        "The HDF5 file mentions a model_config but no readable JSON config was found in "
-        "its bytes (the pure-Python reader locates the attribute heuristically). What it "
-        "would load is unknown.",
+        "The HDF5 root attributes Keras reads (model_config, training_config) cannot be "
+        "read: the file's structure cannot be followed (dense attribute storage in a "
+        "fractal heap, shared types, damage) or the attribute is not JSON. h5py may still "
+        "read it and Keras build whatever it names, so it is blocked, not passed.",
         _EXC,
     ),
     Rule(

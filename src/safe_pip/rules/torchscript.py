@@ -58,3 +58,44 @@ RULES: tuple[Rule, ...] = (
         _EXC,
     ),
 )
+
+RULES += (
+    Rule(
+        "PT2-CODE",
+        "torch.export program carries a string torch evaluates as code",
+        S.CRITICAL,
+        "A symbolic-shape expr_str of a .pt2 program is not a plain sympy expression "
+        "(torch.export.load evaluates it with sympy.sympify, which is eval), or a "
+        "guards_code entry is not a plain shape guard (ep.module() exec()s it inside "
+        "generated Python). Either runs arbitrary Python.",
+        _EXC,
+    ),
+    Rule(
+        "PT2-UNSAFE-TARGET",
+        "torch.export graph node calls something that is not an allowed operator",
+        S.CRITICAL,
+        "torch.export resolves each node target with getattr from torch, operator or math "
+        "(so 'torch.serialization.os.system' resolves) and the program calls it when run. "
+        "Only allowlisted ATen/prim/quantized operators, reviewed higher-order operators, "
+        "pure operator/math functions and torch's symbolic-int helpers are allowed.",
+        _EXC,
+    ),
+    Rule(
+        "PT2-NATIVE-CODE",
+        "torch.export archive carries AOTInductor native code",
+        S.HIGH,
+        "The .pt2 archive holds data/aotinductor/ members: shared libraries and kernels "
+        "that torch._inductor.aoti_load_package loads and runs. Compiled code cannot be "
+        "judged.",
+        _EXC,
+    ),
+    Rule(
+        "PT2-UNREADABLE",
+        "torch.export program could not be judged",
+        S.HIGH,
+        "A models/*.json (or serialized_exported_program.json) of a .pt2 archive is not "
+        "JSON, is too large, or could not be read; what torch.export.load would evaluate "
+        "is unknown.",
+        _EXC,
+    ),
+)

@@ -1,7 +1,7 @@
 """The scanner: open every artifact and nested member, sniff by content, never execute.
 
-Public entry points live in :mod:`safe_pip.scan.core.engine`: ``scan_path`` for a file
-or folder and ``scan_paths`` for several.  Each format reader takes a byte source
+Public entry points live in :mod:`safe_pip.scan.core.engine`: ``scan_path`` for one file
+and ``iter_files`` to walk folders.  Each format reader takes a byte source
 plus limits and reports findings into a :class:`~safe_pip.scan.core.context.ScanContext`;
 readers know nothing of pip or policy.
 """

@@ -27,8 +27,9 @@ An empty list means "nothing to object to"; every problem is a
 ``detail["reason"]`` (see :class:`~safe_pip.verify.errors.Reason`).  The
 function never raises for a bad signature; a broken trusted-root file raises
 :class:`~safe_pip.verify.errors.TrustRootError` (a configuration error, exit 2).
-Turn policy strings into ``expected`` with :func:`parse_publisher` /
-:func:`parse_expected`.
+The signer pins (:class:`Publisher`, :class:`Identity`) are the policy's own type
+(:mod:`safe_pip.policy.pins`), so policy entries go in as they are; strings from a
+command line become pins with :func:`parse_publisher` / :func:`parse_expected`.
 
 Why lazy: importing sigstore costs about half a second, and the hash, name and
 index checks that share this package must not pay for it; the heavy modules are
@@ -41,7 +42,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from safe_pip.verify.publisher import (
+from safe_pip.policy.pins import (
     Expected,
     Identity,
     Publisher,

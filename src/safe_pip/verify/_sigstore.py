@@ -20,8 +20,7 @@ from cryptography import x509
 from cryptography.x509.oid import ObjectIdentifier
 from sigstore.errors import Error as SigstoreError
 
-from safe_pip.verify.errors import IDENTITY_REASONS, Reason, SignatureError
-from safe_pip.verify.publisher import (
+from safe_pip.policy.pins import (
     GITHUB_ISSUER,
     GITLAB_ISSUER,
     GOOGLE_ISSUER,
@@ -29,6 +28,7 @@ from safe_pip.verify.publisher import (
     Identity,
     Publisher,
 )
+from safe_pip.verify.errors import IDENTITY_REASONS, Reason, SignatureError
 
 _FULCIO = "1.3.6.1.4.1.57264.1."
 _ISSUER_V1 = ObjectIdentifier(_FULCIO + "1")  # raw bytes

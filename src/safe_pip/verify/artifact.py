@@ -12,10 +12,8 @@ decide whether *absence* is a finding:
 ``always``     every artifact must carry a verifying signature.
 
 A signature that verifies without any expected identity is reported as
-``SIG-UNPINNED`` (info).  Sidecars are classified by name: ``*.provenance``,
-``*.attestation`` (``.publish.attestation``, ``.slsa.attestation``),
-``*.sigstore``/``*.sigstore.json``/``*.bundle``; anything else is rejected
-rather than ignored.
+``SIG-UNPINNED`` (info).  Sidecars are classified by name with the one list in
+:data:`safe_pip.verify.sources.SIDECARS`; anything else is rejected rather than ignored.
 """
 
 from __future__ import annotations
@@ -29,6 +27,7 @@ from typing import TYPE_CHECKING
 from packaging.utils import canonicalize_name
 
 from safe_pip.models import Finding, Severity
+from safe_pip.policy.pins import Expected
 from safe_pip.verify.bundles import (
     Verified,
     dist_key,
@@ -39,14 +38,13 @@ from safe_pip.verify.bundles import (
 from safe_pip.verify.errors import IDENTITY_REASONS, Reason, SignatureError
 from safe_pip.verify.model_signing import ModelTree, find_model_signatures, verify_model
 from safe_pip.verify.provenance import load_attestation, verify_attestation, verify_provenance
-from safe_pip.verify.publisher import Expected
+from safe_pip.verify.sources import sidecar_kind
 from safe_pip.verify.trust import make_verifier
 
 if TYPE_CHECKING:
     from sigstore.verify import Verifier
 
 REQUIRE_LEVELS = ("off", "available", "listed", "always")
-_BUNDLE_SUFFIXES = (".sigstore", ".sigstore.json", ".bundle", ".bundle.json")
 MAX_MODEL_SIGNATURES = 64
 
 
@@ -54,7 +52,10 @@ def _finding(rule: str, sev: Severity, msg: str, loc: str, **detail: object) -> 
     return Finding(rule, sev, msg, loc, {k: v for k, v in detail.items() if v is not None})
 
 
-def _failure(exc: SignatureError, loc: str, source: str, *, model: bool = False) -> Finding:
+def signature_failure(
+    exc: SignatureError, loc: str, source: str, *, model: bool = False
+) -> Finding:
+    """The finding for a signature that did not verify (the gate's and ``safe-pip verify``'s)."""
     if model:
         rule = "MODEL-SIG-UNVERIFIABLE" if exc.reason is Reason.UNSUPPORTED else "MODEL-SIG-INVALID"
         sev = Severity.MEDIUM if exc.reason is Reason.UNSUPPORTED else Severity.HIGH
@@ -128,13 +129,13 @@ def verify_artifact_signatures(
                 if (f := _success(v, loc)) is not None:
                     findings.append(f)
         except SignatureError as exc:
-            findings.append(_failure(exc, loc, source))
+            findings.append(signature_failure(exc, loc, source))
         except Exception as exc:  # fail closed on anything a hostile file triggers
             err = SignatureError(Reason.MALFORMED, f"{type(exc).__name__}: {exc}")
-            findings.append(_failure(err, loc, source))
+            findings.append(signature_failure(err, loc, source))
 
     if (bad := _check_filename(filename, name, version)) is not None:
-        findings.append(_failure(bad, loc, filename))
+        findings.append(signature_failure(bad, loc, filename))
         return findings
     if provenance_json is not None:
         raw_prov = provenance_json
@@ -197,12 +198,13 @@ def _verify_sidecar(
 ) -> list[Verified]:
     """Verify one sidecar file, chosen by its name."""
     src = side.name
-    if src.endswith(".provenance"):
+    kind = sidecar_kind(src)
+    if kind == "provenance":
         raw = read_signature_file(side)
         return verify_provenance(
             path, raw, expected=expected, verifier=verifier, filename=filename, source=src
         )
-    if src.endswith(".attestation"):
+    if kind == "attestation":
         att = load_attestation(read_signature_file(side), src)
         return [
             verify_attestation(
@@ -215,7 +217,7 @@ def _verify_sidecar(
                 sha256=sha256,
             )
         ]
-    if src.endswith(_BUNDLE_SUFFIXES):
+    if kind == "bundle":
         raw = read_signature_file(side)
         return [
             verify_bundle(
@@ -241,7 +243,7 @@ def _verify_models(
         folders = find_model_signatures(zf)
         if len(folders) > MAX_MODEL_SIGNATURES:
             err = SignatureError(Reason.UNSUPPORTED, f"{len(folders)} model signatures")
-            return [_failure(err, loc, "model.sig", model=True)]
+            return [signature_failure(err, loc, "model.sig", model=True)]
         for folder in folders:
             source = f"{folder}/model.sig"
             mloc = f"{loc}!{source}"
@@ -269,5 +271,5 @@ def _verify_models(
                 last = None
                 break
             if last is not None:
-                out.append(_failure(last, mloc, source, model=True))
+                out.append(signature_failure(last, mloc, source, model=True))
     return out

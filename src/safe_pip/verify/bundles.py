@@ -31,9 +31,9 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
+from safe_pip.policy.pins import Expected
 from safe_pip.verify._sigstore import ExpectedPolicy, Signer, guarded
 from safe_pip.verify.errors import Reason, SignatureError
-from safe_pip.verify.publisher import Expected
 
 if TYPE_CHECKING:
     from sigstore.models import Bundle

@@ -37,10 +37,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Any
 
+from safe_pip.policy.pins import Expected
 from safe_pip.verify._sigstore import ExpectedPolicy, guarded
 from safe_pip.verify.bundles import IN_TOTO_PAYLOAD, Verified, load_bundle, parse_json
 from safe_pip.verify.errors import Reason, SignatureError
-from safe_pip.verify.publisher import Expected
 
 if TYPE_CHECKING:
     from sigstore.verify import Verifier

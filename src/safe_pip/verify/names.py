@@ -255,21 +255,20 @@ def name_findings(
             )
         )
         return findings
-    mode = names_policy.typosquat
-    if mode == "off" or names_policy.typosquat_exempt(name):
+    if names_policy.typosquat_exempt(name):
         return findings
     match = find_typosquat(name)
     if match is not None:
-        blocks = mode == "block" and requested
+        # Fixed severities; [names] typosquat = "warn"/"off" is applied by safe_pip.decide.
         why = "" if requested else " (pulled in as a dependency, so only a warning)"
         findings.append(
             Finding(
                 "NAME-TYPOSQUAT",
-                Severity.HIGH if blocks else Severity.LOW,
+                Severity.HIGH if requested else Severity.LOW,
                 f"{match.describe()}; typosquats imitate popular packages{why}. If this "
                 f"really is the project you want, add it to [names] allow.",
                 location,
-                {"target": match.target, "kind": match.kind, "mode": mode, "requested": requested},
+                {"target": match.target, "kind": match.kind, "requested": requested},
             )
         )
     return findings

@@ -24,10 +24,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from safe_pip.policy.pins import Expected
 from safe_pip.verify._sigstore import ExpectedPolicy, guarded
 from safe_pip.verify.bundles import Verified, check_statement, parse_json, sha256_file
 from safe_pip.verify.errors import Reason, SignatureError
-from safe_pip.verify.publisher import Expected
 
 if TYPE_CHECKING:
     from pypi_attestations import Attestation

@@ -7,13 +7,14 @@ Sources, in order (docs/signatures.md, "How the gate finds signatures"):
    ``null`` means "none" and nothing else is probed.
 2. Otherwise the Integrity API path derived from the index base
    (``<root>/integrity/<project>/<version>/<file>/provenance``), then the sidecars
-   ``<file url>.provenance``, ``.publish.attestation``, ``.sigstore`` and
-   ``.sigstore.json``. A 404/410 means absent; any other failure blocks, so an
-   index that errors cannot make a bad signature look like a missing one.
+   ``<file url>`` + each of :data:`SIDECARS`. A 404/410 means absent; any other failure
+   blocks, so an index that errors cannot make a bad signature look like a missing one.
 3. For ``file://`` and find-links folders, the same sidecar names next to the file.
 
 This module only finds and fetches; :func:`safe_pip.verify.verify_artifact_signatures`
-decides what the signatures prove, and what their absence means.
+decides what the signatures prove, and what their absence means.  It never imports the
+gate: the gate's client comes in as ``fetcher`` (anything with :class:`Fetcher`'s shape) and
+its failures are :class:`~safe_pip.errors.FetchError`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,27 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
+
+from safe_pip.errors import FetchError
+
+SidecarKind = Literal["provenance", "attestation", "bundle"]
+
+#: The one list of signature files looked for next to an artifact (find-links, ``file://``,
+#: indexes that do not state PEP 740 provenance in their JSON API, ``safe-pip verify``),
+#: each with the kind of signature its name means.
+SIDECARS: tuple[tuple[str, SidecarKind], ...] = (
+    (".provenance", "provenance"),
+    (".publish.attestation", "attestation"),
+    (".slsa.attestation", "attestation"),
+    (".sigstore", "bundle"),
+    (".sigstore.json", "bundle"),
+)
+SIDECAR_SUFFIXES = tuple(suffix for suffix, _ in SIDECARS)
+#: HTTP answers that mean "no such signature file"; any other failure blocks (fail closed).
+ABSENT_STATUSES = frozenset({404, 410})
+#: Answers to a PEP 691 JSON request that mean "no JSON API or no such project here".
+NO_JSON_STATUSES = frozenset({404, 406, 410})
 
 
 class Fetcher(Protocol):
@@ -31,13 +52,9 @@ class Fetcher(Protocol):
     def get(self, url: str, *, accept: str | None = None) -> bytes: ...
 
 
-#: Signature files looked for next to an artifact (find-links, ``file://``, indexes that do
-#: not state PEP 740 provenance in their JSON API).
-SIDECAR_SUFFIXES = (".provenance", ".publish.attestation", ".sigstore", ".sigstore.json")
-#: HTTP answers that mean "no such signature file"; any other failure blocks (fail closed).
-ABSENT_STATUSES = frozenset({404, 410})
-#: Answers to a PEP 691 JSON request that mean "no JSON API or no such project here".
-NO_JSON_STATUSES = frozenset({404, 406, 410})
+def sidecar_kind(name: str) -> SidecarKind | None:
+    """What a signature file's name says it holds, or ``None`` for any other name."""
+    return next((kind for suffix, kind in SIDECARS if name.endswith(suffix)), None)
 
 
 @dataclass
@@ -109,8 +126,6 @@ def remote_signatures(
     for each index page that may describe the file.
     """
     from urllib.parse import urljoin, urlsplit
-
-    from safe_pip.errors import FetchError
 
     found = Signatures()
     stated = pep740_entry(filename, sha256, page_docs)

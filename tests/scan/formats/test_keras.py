@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
+from typing import Any
 
+import h5py  # type: ignore[import-untyped]
 import pytest
 
 from .helpers import blocking, rules, scan_bytes, zip_bytes
@@ -13,22 +16,28 @@ CORPUS = Path(__file__).resolve().parents[2] / "fixtures" / "corpora" / "modelau
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
 
-def _h5(config: dict[str, object] | None, extra: bytes = b"") -> bytes:
-    """A stand-in HDF5 file: superblock magic, padding, the attribute name and JSON string."""
-    body = HDF5_MAGIC + b"\x00" * 200
-    if config is not None:
-        body += b"model_config\x00\x00\x00\x00" + json.dumps(config).encode() + b"\x00" * 16
-    return body + extra + b"\x00" * 64
+def h5_file(attrs: dict[str, str | bytes], **options: Any) -> bytes:
+    """A real HDF5 file written by h5py, with these root attributes (str → vlen string)."""
+    buf = io.BytesIO()
+    with h5py.File(buf, "w", **options) as f:
+        for name, value in attrs.items():
+            f.attrs[name] = value
+        f.create_dataset("w", data=[1.0, 2.0])
+    return buf.getvalue()
 
 
-def _keras(config: dict[str, object]) -> bytes:
-    return zip_bytes(
-        {
-            "metadata.json": b'{"keras_version": "3.5.0"}',
-            "config.json": json.dumps(config).encode(),
-            "model.weights.h5": HDF5_MAGIC + b"\x00" * 64,
-        }
-    )
+def _h5(config: dict[str, object] | None) -> bytes:
+    return h5_file({} if config is None else {"model_config": json.dumps(config)})
+
+
+def _keras(config: dict[str, object], *, metadata: bool = True) -> bytes:
+    members = {
+        "config.json": json.dumps(config).encode(),
+        "model.weights.h5": h5_file({}),
+    }
+    if metadata:
+        members["metadata.json"] = b'{"keras_version": "3.5.0"}'
+    return zip_bytes(members)
 
 
 DENSE = {
@@ -137,6 +146,66 @@ def test_keras_v3_unsafe_references(tmp_path: Path, obj: dict[str, object], rule
     assert rule in rules(scan_bytes(tmp_path, "m.keras", _keras(_seq(DENSE, obj))))
 
 
-def test_keras_layout_needs_both_config_and_metadata(tmp_path: Path) -> None:
-    data = zip_bytes({"config.json": json.dumps(_seq(LAMBDA)).encode()})
-    assert "KERAS-LAMBDA" not in rules(scan_bytes(tmp_path, "plain.zip", data))
+def test_keras_archive_without_metadata_is_recognised(tmp_path: Path) -> None:
+    """Keras needs only config.json to build the model; metadata.json is optional."""
+    data = _keras(_seq(LAMBDA), metadata=False)
+    assert "KERAS-LAMBDA" in rules(scan_bytes(tmp_path, "plain.zip", data))
+
+
+def test_escaped_keys_are_decoded_as_json(tmp_path: Path) -> None:
+    text = json.dumps(_seq(DENSE, {"module": "os", "class_name": "function", "config": "system"}))
+    text = text.replace('"module"', '"\\u006dodule"').replace('"class_name"', '"cl\\u0061ss_name"')
+    res = scan_bytes(tmp_path, "m.h5", h5_file({"model_config": text}))
+    assert "KERAS-UNSAFE-REFERENCE" in rules(res)
+
+
+def test_decoy_attribute_does_not_hide_the_real_config(tmp_path: Path) -> None:
+    decoy = json.dumps(_seq(DENSE))
+    data = h5_file({"model_config": '{"class_name": "Seq', "zz_decoy": decoy})
+    assert "KERAS-CONFIG-UNREADABLE" in blocking(scan_bytes(tmp_path, "m.h5", data))
+
+
+def test_training_config_is_judged_too(tmp_path: Path) -> None:
+    loss = {"module": "evil_pkg.losses", "class_name": "Boom", "config": {}}
+    data = h5_file(
+        {"model_config": json.dumps(_seq(DENSE)), "training_config": json.dumps({"loss": loss})}
+    )
+    assert "KERAS-CUSTOM-OBJECT" in blocking(scan_bytes(tmp_path, "m.h5", data))
+
+
+def test_user_block_does_not_hide_the_file(tmp_path: Path) -> None:
+    data = h5_file({"model_config": json.dumps(_seq(LAMBDA))}, userblock_size=512)
+    assert data[:8] != HDF5_MAGIC
+    assert "KERAS-LAMBDA" in rules(scan_bytes(tmp_path, "m.h5", data))
+
+
+def test_version_2_object_header_is_read(tmp_path: Path) -> None:
+    data = h5_file({"model_config": json.dumps(_seq(LAMBDA))}, libver="latest")
+    assert "KERAS-LAMBDA" in rules(scan_bytes(tmp_path, "m.h5", data))
+
+
+def test_dense_attribute_storage_fails_closed(tmp_path: Path) -> None:
+    attrs: dict[str, str | bytes] = {f"a{i}": "v" for i in range(20)}
+    attrs["model_config"] = json.dumps(_seq(DENSE))
+    data = h5_file(attrs, libver="latest")
+    assert "KERAS-CONFIG-UNREADABLE" in blocking(scan_bytes(tmp_path, "m.h5", data))
+
+
+def test_fixed_length_string_config_is_read(tmp_path: Path) -> None:
+    data = h5_file({"model_config": json.dumps(_seq(LAMBDA)).encode()})
+    assert "KERAS-LAMBDA" in rules(scan_bytes(tmp_path, "m.h5", data))
+
+
+def test_folder_config_keras_would_load_is_judged(tmp_path: Path) -> None:
+    """load_model(folder) builds any folder's config.json that names a class_name."""
+    from tests.support.wheels import build_wheel
+
+    files = {
+        "demo/__init__.py": b"",
+        "demo/model/config.json": json.dumps(_seq(LAMBDA)).encode(),
+        "demo/hf/config.json": b'{"model_type": "bert", "hidden_size": 8}',
+    }
+    whl = build_wheel(tmp_path, "demo", "1.0", files)
+    res = scan_bytes(tmp_path, whl.name, whl.read_bytes())
+    assert "KERAS-LAMBDA" in rules(res)
+    assert not [f for f in res.findings if "demo/hf/" in f.location]

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from safe_pip.scan.core.blob import Blob
 from safe_pip.scan.core.context import ScanContext
 from safe_pip.scan.dist.wheel import WheelCheck, wheel_dist_info
-from safe_pip.scan.formats import keras, torchscript
+from safe_pip.scan.formats import exported_program, keras, torchscript
 from safe_pip.scan.formats.torch import TorchLayout
 
 
@@ -26,7 +26,7 @@ class ZipHooks:
         location: str,
         wheel: WheelCheck | None,
         keras_config: bool,
-        scripts: Sequence[torchscript.ArchiveCheck] = (),
+        scripts: Sequence[torchscript.ArchiveCheck | exported_program.ArchiveCheck] = (),
     ) -> None:
         self.location = location
         self.wheel = wheel
@@ -36,8 +36,10 @@ class ZipHooks:
     def member(self, ctx: ScanContext, name: str, data: Blob | None, loc: str) -> None:
         if self.wheel is not None:
             self.wheel.member(ctx, name, data, loc)
-        if self.keras_config and name == "config.json" and data is not None:
+        if data is not None and name == "config.json" and self.keras_config:
             keras.read_config_json(ctx, data, loc)
+        elif data is not None and name.endswith("/config.json"):
+            keras.read_folder_config(ctx, data, loc)
         for script in self.scripts:
             script.member(ctx, name, data, loc)
 
@@ -62,15 +64,23 @@ def _script_prefixes(names: Sequence[str], layout: TorchLayout | None) -> list[s
     return sorted(prefixes)
 
 
+def _has_folder_config(names: Sequence[str]) -> bool:
+    return any(n.endswith("/config.json") for n in names)
+
+
 def for_zip(
     ctx: ScanContext, names: Sequence[str], location: str, layout: TorchLayout | None
 ) -> ZipHooks | None:
+    scripts: list[torchscript.ArchiveCheck | exported_program.ArchiveCheck]
     scripts = [torchscript.ArchiveCheck(p) for p in _script_prefixes(names, layout)]
+    programs = exported_program.archive_prefixes(set(names))
+    if programs:
+        scripts.append(exported_program.ArchiveCheck(programs))
     dist_info = None if layout is not None else wheel_dist_info(list(names))
     wheel = WheelCheck(dist_info, location) if dist_info else None
     if wheel is not None:
         scripts = []  # a wheel is installed, not loaded by torch.jit; its files are Python
     is_keras = layout is None and keras.is_keras_archive(set(names))
-    if wheel is None and not is_keras and not scripts:
+    if wheel is None and not is_keras and not scripts and not _has_folder_config(names):
         return None
     return ZipHooks(location, wheel, is_keras, scripts)

@@ -65,7 +65,7 @@ def _by_name(ctx: ScanContext, fmt: str, blob: Blob, location: str) -> Reader | 
     if fmt not in (S.DATA, S.PICKLE_PROBE):
         return None
     from safe_pip.scan.dist import pysource
-    from safe_pip.scan.formats import onnx, tensorflow, torchscript
+    from safe_pip.scan.formats import hdf5_attrs, keras, onnx, tensorflow, torchscript
 
     if name.endswith(".py"):
         return pysource.read_python if fmt == S.DATA else _python_or_pickle
@@ -73,6 +73,8 @@ def _by_name(ctx: ScanContext, fmt: str, blob: Blob, location: str) -> Reader | 
         return tensorflow.read_saved_model
     if fmt == S.DATA and onnx.looks_like_onnx(blob):
         return onnx.read_onnx
+    if hdf5_attrs.find_superblock(blob):  # after a user block: h5py searches 512, 1024...
+        return keras.read_hdf5
     if torchscript.looks_like_flatbuffer(blob):  # torch.jit.load goes by these bytes
         return torchscript.read_flatbuffer if fmt == S.DATA else _flatbuffer_or_pickle
     return None

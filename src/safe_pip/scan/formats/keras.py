@@ -11,28 +11,23 @@ CVE-2025-8747, CVE-2025-49655), so the config itself is judged here:
   ``enable_unsafe_deserialization`` or ``TorchModuleWrapper`` → ``KERAS-UNSAFE-REFERENCE``;
 * any other module or ``registered_name`` outside Keras/TensorFlow → ``KERAS-CUSTOM-OBJECT``.
 
-HDF5 without ``h5py``: Keras stores the config as a JSON string attribute.
-HDF5 keeps attribute and global-heap strings as raw, uncompressed bytes, so the
-reader *locates* the JSON by searching for ``{"class_name"``/``{"module"`` and decodes it with
-``json.raw_decode``.  This is a documented heuristic: it cannot see a config
-stored in a filtered (compressed) dense-attribute heap, so a file that mentions
-``model_config`` but yields no readable config is a finding, not a pass.
+HDF5 without ``h5py``: Keras stores the config as a JSON string attribute of the root
+group; :mod:`hdf5_attrs` reads exactly that attribute through the file's structure, and
+a structure it cannot follow (dense attribute storage, shared types) is a finding.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from safe_pip.scan.core.blob import Blob
 from safe_pip.scan.core.context import ScanContext
+from safe_pip.scan.formats.hdf5_attrs import Hdf5Error, root_attributes
 from safe_pip.scan.formats.pickle.denylist import dangerous_reason
 
 _MAX_CONFIG = 64 * 1024 * 1024
 _MAX_NODES = 1_000_000
-_START = re.compile(rb'\{\s*"(?:class_name|module)"\s*:')
-"""Keras 2 writes ``{"class_name": ...``; Keras 3 writes ``{"module": ..., "class_name": ...``."""
 
 _SAFE_PREFIXES = ("keras", "tf_keras", "tensorflow")
 _SAFE_BUILTINS = frozenset(
@@ -166,43 +161,76 @@ def read_config_json(ctx: ScanContext, blob: Blob, location: str) -> None:
     check_config(ctx, config, location)
 
 
+def read_folder_config(ctx: ScanContext, blob: Blob, location: str) -> None:
+    """A ``config.json`` inside a folder (of a wheel or any zip).
+
+    ``keras.saving.load_model(folder)`` loads any folder holding a ``config.json``
+    (``is_keras_dir``) and hands it to ``deserialize_keras_object``, which needs a
+    top-level ``class_name``.  Only such files are judged: the many other ``config.json``
+    files (Hugging Face model configs, tool settings) are not Keras objects.
+    """
+    if blob.size > _MAX_CONFIG:
+        return
+    try:
+        config = json.loads(blob.read(0, blob.size))
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        return  # Keras could not build anything from it either
+    if isinstance(config, dict) and "class_name" in config:
+        ctx.saw("keras-folder-config")
+        check_config(ctx, config, location)
+
+
 def is_keras_archive(names: set[str]) -> bool:
-    """The ``.keras`` v3 layout: config.json + metadata.json at the top (any weights)."""
-    return "config.json" in names and "metadata.json" in names
+    """What ``keras.saving.load_model`` needs from a zip: a top-level ``config.json``.
+
+    ``metadata.json`` is written by Keras but never required when loading, so an archive
+    without it is still a model Keras builds from ``config.json``.
+    """
+    return "config.json" in names
+
+
+CONFIG_ATTRIBUTES = (b"model_config", b"training_config")
+"""Root attributes Keras deserializes: the model, and (``compile=True``) the training
+configuration, whose losses, metrics and optimizer are deserialized objects too."""
 
 
 def read_hdf5(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
-    """Legacy Keras HDF5: find the JSON ``model_config``/``training_config`` strings."""
+    """Legacy Keras HDF5: the root group's ``model_config``/``training_config`` attributes.
+
+    Read through the file's structure (:mod:`hdf5_attrs`), so the attribute Keras reads
+    is the one judged: a decoy string elsewhere neither passes nor hides it, and every
+    attribute of a candidate name is judged (the library's choice between duplicates is
+    not guessed).  JSON is decoded with ``json.loads``, the decoder Keras uses, so
+    ``\\u`` escapes and duplicate keys mean what they mean to Keras.
+    """
     ctx.saw("hdf5")
-    data = blob.view(0, blob.size)
-    decoder = json.JSONDecoder()
-    parsed = failed = 0
-    skip_to = 0
-    for n, m in enumerate(_START.finditer(data)):
-        if m.start() < skip_to:
-            continue
-        if n & 0xFF == 0:
-            ctx.check_time(location)
-        raw = blob.read(m.start(), _MAX_CONFIG)
-        cut = raw.find(b"\x00")
-        text = (raw if cut < 0 else raw[:cut]).decode("utf-8", "replace")
-        try:
-            config, end = decoder.raw_decode(text)
-        except (ValueError, RecursionError):
-            failed += 1
-            continue
-        parsed += 1
-        skip_to = m.start() + len(text[:end].encode("utf-8"))
-        ctx.saw("keras-h5-config")
-        check_config(ctx, config, f"{location}@{m.start()}")
-    mentions = re.search(rb"model_config|training_config", data) is not None
-    if parsed == 0 and (failed or mentions):
+    try:
+        attrs = root_attributes(blob)
+    except Hdf5Error as exc:
         ctx.report(
             "KERAS-CONFIG-UNREADABLE",
-            "HDF5 file names a Keras model_config but no readable JSON config was found",
+            f"HDF5 root attributes cannot be read ({exc}); if it holds a Keras model_config, "
+            "what Keras would build is unknown",
             location,
         )
-    elif parsed == 0:
+        return
+    configs = [a for a in attrs if a.name in CONFIG_ATTRIBUTES]
+    for attr in configs:
+        name = attr.name.decode()
+        for i, raw in enumerate(attr.values):
+            where = f"{location}@{name}" + (f"[{i}]" if len(attr.values) > 1 else "")
+            try:
+                config = json.loads(raw.decode("utf-8"))
+            except (ValueError, RecursionError) as exc:
+                ctx.report(
+                    "KERAS-CONFIG-UNREADABLE",
+                    f"HDF5 attribute {name} is not JSON Keras could read ({exc})",
+                    where,
+                )
+                continue
+            ctx.saw("keras-h5-config")
+            check_config(ctx, config, where)
+    if not configs:
         ctx.report(
             "HDF5-NOT-INSPECTED",
             "HDF5 file without a Keras config; its datasets were not decoded",

@@ -50,6 +50,7 @@ TORCHBIND_PREFIX = "__torch__.torch.classes."
 _CLASS_TEXT = re.compile(r"__torch__\.torch\.classes\.[A-Za-z_][\w]*\.[A-Za-z_]\w*")
 _OP_TEXT = re.compile(r"\b([A-Za-z_]\w*)::([A-Za-z_]\w*)\b")
 _DOTTED_WORD = re.compile(r"""(?:\.|["'])\s*([A-Za-z_]\w*)""")
+_OPS_TEXT = re.compile(r"\bops\s*\.\s*([A-Za-z_]\w*)\s*\.\s*([A-Za-z_]\w*)")
 
 
 @dataclass(frozen=True)
@@ -216,6 +217,15 @@ def code_uses(source: str, qualifier: str) -> list[Use]:
             if op in table.EXCLUDED and op not in seen:
                 seen.add(op)
                 uses.append(Use("op", op, f"{qualifier} (text)", source.count("\n", 0, m.start())))
+    for m in _OPS_TEXT.finditer(source):
+        op = f"{m.group(1)}::{m.group(2)}"
+        if m.group(1) not in SCHEMA_NAMESPACES and op not in seen:
+            seen.add(op)
+            uses.append(Use("op", op, f"{qualifier} (text)", source.count("\n", 0, m.start())))
+    for m in _CLASS_TEXT.finditer(source):
+        if m.group(0) not in seen:
+            seen.add(m.group(0))
+            uses.append(Use("class", m.group(0), f"{qualifier} (text)"))
     return uses
 
 

@@ -1,0 +1,182 @@
+"""Keras differential: whatever config real Keras would deserialize, the scanner judged.
+
+Files are saved by Keras itself (torch backend), then edited with h5py or zipfile the way
+an attacker would.  The oracle loads each one with ``keras.models.load_model`` in a
+subprocess with name resolution intercepted: every module outside Keras that Keras'
+resolver (``serialization_lib._retrieve_class_or_fn``) is asked for is recorded, any
+import outside Keras is refused (nothing outside Keras is imported), and
+Lambda function deserialization is recorded and replaced by an identity function.  The
+scanner must report every module the oracle saw requested and every Lambda.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import h5py  # type: ignore[import-untyped]
+import pytest
+
+from .helpers import blocking, scan_bytes
+
+pytestmark = pytest.mark.slow
+
+ORACLE = """
+import importlib, json, os, sys, types
+os.environ["KERAS_BACKEND"] = "torch"
+import keras
+from keras.src.saving import serialization_lib
+from keras.src.utils import python_utils
+seen = []
+def spy(name, package=None):
+    if name.split(".")[0] not in ("keras", "tf_keras", "tensorflow"):
+        seen.append(name)
+        raise ImportError("refused by the oracle: " + name)
+    return importlib.import_module(name, package)
+# Keras resolves every config object here: record the module it is asked for
+serialization_lib.importlib = types.SimpleNamespace(import_module=spy)
+real_retrieve = serialization_lib._retrieve_class_or_fn
+def retrieve(name, registered_name, module, *args, **kwargs):
+    if module and module.split(".")[0] not in ("keras", "tf_keras", "tensorflow", "builtins"):
+        seen.append(module)
+    return real_retrieve(name, registered_name, module, *args, **kwargs)
+serialization_lib._retrieve_class_or_fn = retrieve
+def func_load(*args, **kwargs):
+    seen.append("<lambda>")
+    return lambda x: x
+python_utils.func_load = func_load
+result = {}
+for path in sys.argv[1:]:
+    seen = []
+    try:
+        keras.models.load_model(path, safe_mode=False)
+    except Exception as exc:
+        print(path, type(exc).__name__, str(exc)[:200], file=sys.stderr)
+    result[path] = seen
+print(json.dumps(result))
+"""
+
+SAVE = (
+    "import os, sys\nos.environ['KERAS_BACKEND'] = 'torch'\nimport keras\n"
+    "m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name='d')])\n"
+    "m.compile(optimizer='adam', loss='mse')\n"
+    "for out in sys.argv[1:]:\n    m.save(out)\n"
+)
+
+EVIL_LAYER = {"module": "evil_pkg.layers", "class_name": "Boom", "config": {}}
+
+
+def _with_evil_layer(config_text: str, *, escape: bool) -> str:
+    config = json.loads(config_text)
+    config["config"]["layers"].append({**EVIL_LAYER, "registered_name": "evil_pkg>Boom"})
+    text = json.dumps(config)
+    if escape:
+        text = text.replace('"module"', '"\\u006dodule"')
+        text = text.replace('"class_name"', '"cl\\u0061ss_name"')
+    return text
+
+
+def _variants(d: Path) -> dict[str, Path]:
+    """Real Keras files, and the attacker's edits of them."""
+    env = {**os.environ, "KERAS_BACKEND": "torch"}
+    real_h5, real_keras = d / "real.h5", d / "real.keras"
+    subprocess.run(
+        [sys.executable, "-c", SAVE, str(real_h5), str(real_keras)],
+        check=True,
+        env=env,
+        timeout=600,
+    )
+    out = {"real.h5": real_h5, "real.keras": real_keras}
+    with h5py.File(real_h5, "r") as f:
+        config = f.attrs["model_config"]
+    for escape in (False, True):
+        path = d / f"edited-{escape}.h5"
+        path.write_bytes(real_h5.read_bytes())
+        with h5py.File(path, "a") as f:
+            f.attrs["model_config"] = _with_evil_layer(config, escape=escape)
+            f.attrs["zz_decoy"] = config  # a benign config elsewhere must not hide it
+        out[f"edited-{escape}.h5"] = path
+    nometa = d / "nometa.keras"
+    with zipfile.ZipFile(real_keras) as zin, zipfile.ZipFile(nometa, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if info.filename == "metadata.json":
+                continue
+            if info.filename == "config.json":
+                data = _with_evil_layer(data.decode(), escape=False).encode()
+            zout.writestr(info.filename, data)
+    out["nometa.keras"] = nometa
+    evil = _with_evil_layer(config, escape=False)
+    with h5py.File(d / "user.h5", "w", userblock_size=512) as f:
+        f.attrs["model_config"] = evil
+    out["user.h5"] = d / "user.h5"
+    with h5py.File(d / "dense.h5", "w", libver="latest") as f:
+        for i in range(20):
+            f.attrs[f"a{i}"] = "v"
+        f.attrs["model_config"] = evil
+    out["dense.h5"] = d / "dense.h5"
+    return out
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, list[str]]]:
+    """Each variant and what real Keras resolved while loading it (one subprocess)."""
+    d = tmp_path_factory.mktemp("keras")
+    files = _variants(d)
+    env = {**os.environ, "KERAS_BACKEND": "torch"}
+    proc = subprocess.run(
+        [sys.executable, "-c", ORACLE, *map(str, files.values())],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
+    lines = proc.stdout.strip().splitlines()
+    assert lines, proc.stderr
+    seen: dict[str, list[str]] = json.loads(lines[-1])
+    return {name: (path, seen[str(path)]) for name, path in files.items()}
+
+
+def _report_names(findings: Any) -> set[str]:
+    names: set[str] = set()
+    for f in findings:
+        if f.rule_id == "KERAS-LAMBDA":
+            names.add("<lambda>")
+        module = f.detail.get("module") if isinstance(f.detail, dict) else None
+        if module:
+            names.add(str(module))
+    return names
+
+
+@pytest.mark.parametrize("name", ["real.h5", "real.keras"])
+def test_real_keras_files_pass(
+    tmp_path: Path, loaded: dict[str, tuple[Path, list[str]]], name: str
+) -> None:
+    path, seen = loaded[name]
+    assert seen == []
+    res = scan_bytes(tmp_path, path.name, path.read_bytes())
+    assert blocking(res) == set(), res.findings
+
+
+@pytest.mark.parametrize("name", ["edited-False.h5", "edited-True.h5", "nometa.keras", "user.h5"])
+def test_what_keras_resolves_is_reported(
+    tmp_path: Path, loaded: dict[str, tuple[Path, list[str]]], name: str
+) -> None:
+    path, seen = loaded[name]
+    assert "evil_pkg.layers" in seen, seen
+    res = scan_bytes(tmp_path, path.name, path.read_bytes())
+    assert set(seen) <= _report_names(res.findings), (seen, res.findings)
+    assert blocking(res)
+
+
+def test_dense_attribute_storage_fails_closed(
+    tmp_path: Path, loaded: dict[str, tuple[Path, list[str]]]
+) -> None:
+    path, seen = loaded["dense.h5"]
+    assert "evil_pkg.layers" in seen  # h5py reads it, so Keras deserializes it
+    assert "KERAS-CONFIG-UNREADABLE" in blocking(scan_bytes(tmp_path, path.name, path.read_bytes()))
