@@ -100,7 +100,7 @@ def test_startup_hook_wheel_from_the_index_is_blocked_and_never_runs(
     assert m.clean()
 
 
-def test_download_saves_exactly_the_vetted_file(
+def test_download_and_wheel_save_exactly_the_vetted_file(
     pip26: Path, served: IndexServer, tmp_path: Path, home: Path
 ) -> None:
     m = manage(pip26, tmp_path, home)
@@ -108,6 +108,10 @@ def test_download_saves_exactly_the_vetted_file(
     code, out = _sh(m, f"pip download -d dl --index-url {url} cleanpkg", tmp_path)
     assert code == 0, out
     (saved,) = (tmp_path / "dl").iterdir()
+    assert sha256_file(saved) == sha256_file(tmp_path / "wheels" / saved.name)
+    code, out = _sh(m, f"pip wheel -w wh --index-url {url} cleanpkg", tmp_path)
+    assert code == 0, out
+    (saved,) = (tmp_path / "wh").iterdir()
     assert sha256_file(saved) == sha256_file(tmp_path / "wheels" / saved.name)
     code, out = _sh(m, f"pip download -d dl2 --index-url {url} torchvision-optimized", tmp_path)
     assert code == 1 and "NAME-TYPOSQUAT" in out, out

@@ -208,11 +208,18 @@ def _split_args(req: Request, grammar: Any) -> tuple[list[str], list[str]]:
 
 
 def _vetted(report: dict[str, Any]) -> list[tuple[Path, str, bool]]:
+    """(quarantine path, sha256, built by the gate) of each vetted file in the JSON report."""
+    if str(report.get("schema_version")) != "2":
+        raise SafePipError(f"unknown report schema {report.get('schema_version')!r}")
     out = []
-    for art in report.get("artifacts", []):
-        if art.get("verdict") == "block" or not art.get("path") or not art.get("sha256"):
-            raise SafePipError("the vetting report lists a file that was not vetted")
-        out.append((Path(art["path"]), str(art["sha256"]), bool(art.get("built_from"))))
+    for target in report.get("targets", []):
+        dist = target.get("distribution") or {}
+        if target.get("kind") != "artifact" or target.get("decision") != "allow":
+            raise SafePipError(f"the vetting report lists {target.get('target')!r} as not vetted")
+        if not dist.get("path") or not dist.get("sha256"):
+            raise SafePipError(f"the vetting report has no file for {target.get('target')!r}")
+        built = bool((target.get("properties") or {}).get("built-from"))
+        out.append((Path(dist["path"]), str(dist["sha256"]), built))
     return out
 
 
@@ -246,6 +253,7 @@ def _vet_then_fetch(req: Request) -> int:
                 return EXIT_BLOCKED
             pip_args = [req.command, *req.args, "--only-binary=:all:"]
             read: list[Path] = []
+            env = dict(os.environ)  # pip lock names the user's index: keep its settings
         else:
             vetted = Path(tmp) / "vetted-requirements.txt"
             vetted.write_text(
@@ -262,9 +270,10 @@ def _vet_then_fetch(req: Request) -> int:
                 str(vetted),
             ]
             read = [vetted]
+            env = isolated_pip_env()  # only the quarantine: nothing else for pip to read
         admitted = ticket.issue(req.command, pip_args, files=read)
         try:
-            return subprocess.run([*python, *pip_args], env=isolated_pip_env()).returncode
+            return subprocess.run([*python, *pip_args], env=env).returncode
         finally:
             ticket.withdraw(admitted)
 
