@@ -1,7 +1,7 @@
 """Write docs/rules.md from the rule catalogue in ``safe_pip.rules``.
 
 Why generated: the explanation a user reads in the docs must be the one
-``safe-pip policy explain`` prints and SARIF carries. ``tests/test_rule_docs.py``
+``safe-pip policy explain`` prints and SARIF carries. ``tests/rules/test_docs.py``
 fails when the committed file is out of date; rerun this script to refresh it:
 
     python scripts/gen_rule_docs.py

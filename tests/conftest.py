@@ -1,4 +1,5 @@
-"""Fixtures shared across the suite."""
+"""Fixtures shared across the suite (``machine``, the policy layers, is used by the policy,
+decide and command tests)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.policy.conftest import machine  # noqa: F401
 from tests.scan.pickles import BENIGN, evil
 
 

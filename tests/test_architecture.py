@@ -47,6 +47,7 @@ _VIOLATIONS = {
 }
 
 
+@pytest.mark.slow
 def test_the_contracts_catch_each_kind_of_violation(tmp_path: Path) -> None:
     shutil.copytree(SRC, tmp_path / "src" / "safe_pip")
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")

@@ -21,6 +21,7 @@ from safe_pip.errors import EXIT_ERROR, SafePipError
 
 # (sub-command, module under safe_pip.commands, one-line help)
 COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("demo", "demo", "watch the gate install a clean package and block an attack, offline"),
     ("install", "install", "resolve, verify, scan, then install exactly the vetted files"),
     ("scan", "scan", "scan files, folders, wheels, sdists and model files"),
     ("verify", "verify", "verify a distribution's sigstore bundle or PEP 740 provenance"),
@@ -30,6 +31,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("shim", "shim", "install, remove or show the PATH shims that route pip through safe-pip"),
     ("shell-init", "shell_init", "print shell functions that route pip through safe-pip"),
     ("serve", "serve", "run the organisation's vetting index in front of upstream indexes"),
+    ("completion", "completion", "print a tab-completion script for bash, zsh or fish"),
 )
 
 
@@ -63,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--debug", action="store_true", help="on an error, also print the traceback"
     )
+    # The whole tree, for commands that describe the CLI itself (safe-pip completion):
+    # commands sit below cli and may not import it.
+    parser.set_defaults(_parser=parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, module, help_text in COMMANDS:
         mod = importlib.import_module(f"safe_pip.commands.{module}")

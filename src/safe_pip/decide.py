@@ -22,6 +22,9 @@ blocked (or allowed)?" always has one answer, here:
    ``expires`` date is not applied; it is reported in ``notes`` and as a
    ``POLICY-EXCEPTION-EXPIRED`` warning so the owner renews or removes it.
    An exception bound to another file's sha256 is noted, never applied.
+5. ``[enforcement] mode = "pilot"`` (the warn-only roll-out) blocks nothing: a verdict
+   that would block is an ALLOW whose ``would_block`` names those findings, with a note,
+   so the report and the audit log still say what enforcing would have stopped.
 
 Without ``policy`` the built-in default (``Policy()``, the same as
 ``policies/default.toml``) is used; callers that honour the org/user/project
@@ -150,6 +153,18 @@ def decide(
 
     if allowed_globals:
         notes.insert(0, "allowed by policy: " + ", ".join(allowed_globals))
+    if blocking and policy.enforcement.mode == "pilot":
+        rules = ", ".join(dict.fromkeys(f.rule_id for f in blocking))
+        notes.append(f"pilot mode: would have been blocked ({rules}); nothing is blocked")
+        return Verdict(
+            target=target,
+            decision=Decision.ALLOW,
+            blocking=(),
+            warnings=tuple(warnings),
+            excepted=tuple(excepted),
+            notes=tuple(notes),
+            would_block=tuple(blocking),
+        )
     return Verdict(
         target=target,
         decision=Decision.BLOCK if blocking else Decision.ALLOW,

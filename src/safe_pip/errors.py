@@ -26,10 +26,6 @@ class PolicyError(SafePipError):
     """A policy file is missing, unreadable or invalid."""
 
 
-class NotImplementedYet(SafePipError):
-    """A command whose implementation has not landed yet."""
-
-
 class FetchError(SafePipError):
     """A download or an index read failed, or broke a bound; nothing is installed.
 

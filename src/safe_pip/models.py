@@ -140,6 +140,9 @@ class Verdict:
     warnings: tuple[Finding, ...]
     excepted: tuple[AppliedException, ...] = ()
     notes: tuple[str, ...] = ()
+    would_block: tuple[Finding, ...] = ()
+    """Pilot mode (``[enforcement] mode = "pilot"``): the findings that would have blocked.
+    The decision is then ALLOW; reports and the audit log still name these."""
 
     @property
     def allowed(self) -> bool:
@@ -162,3 +165,6 @@ class TargetEnvironment:
     """Command in the environment's scripts folder -> owning distribution."""
     path_commands: frozenset[str] = frozenset()
     """Commands on the target's PATH outside the environment."""
+    python_executable: str | None = None
+    """The target interpreter, when it can be run: a source file our interpreter cannot parse
+    is compiled (never run) there, to learn whether the importing Python would accept it."""

@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from safe_pip.enforce import shims
 from tests.enforce.conftest import BLOCKED, EnvMaker, run_shell
 from tests.support.index_server import IndexServer
 from tests.support.venvs import installed, venv_python
+
+pytestmark = pytest.mark.slow
 
 
 def _records(home: Path) -> list[dict[str, object]]:

@@ -19,6 +19,8 @@ from tests.enforce.conftest import BLOCKED, EnvMaker, run_shell
 from tests.support.index_server import IndexServer
 from tests.support.venvs import installed, venv_python
 
+pytestmark = pytest.mark.slow
+
 SHELLS = {
     # shell: (rc file under HOME, how the rc loads the functions, interactive argv)
     "zsh": (".zshrc", 'eval "$({py} -m safe_pip shell-init zsh)"\n', ["zsh", "-ic"]),

@@ -14,11 +14,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from safe_pip.enforce import shims
 from tests.enforce.conftest import BLOCKED, EnvMaker, run_shell
 from tests.support.index_server import IndexServer
 from tests.support.venvs import installed, venv_python
 from tests.support.wheels import build_sdist
+
+pytestmark = pytest.mark.slow
 
 
 def _audit_records(home: Path) -> list[dict[str, object]]:

@@ -127,8 +127,9 @@ def test_index_serving_other_bytes_than_advertised(
     entry.serve_bytes = build_wheel(
         tmp_path / "evil", "swapped", "1.0", {"swapped/__init__.py": b"print('other bytes')\n"}
     ).read_bytes()
-    # pip's dry run sees the real file; safe-pip's own download gets the swapped bytes.
-    entry.tamper_from = 1
+    # The resolver reads the PEP 658 file (real); the one download of the wheel, safe-pip's
+    # fetch into quarantine, gets another valid wheel's bytes.
+    entry.tamper_from = 0
     r = safe_pip("--python", venv, "--format", "json", "-i", index.simple_url, "swapped")
     assert r.code == 1, r.stdout + r.stderr
     assert "INSTALL-HASH-MISMATCH" in r.rules()
@@ -317,15 +318,36 @@ def test_sdist_refused(
 
 
 def test_editable_refused(venv: Path, safe_pip: Runner, dists: Dists, tmp_path: Path) -> None:
+    """Local builds forbidden by the policy: refused before anything of the tree runs."""
     marker = tmp_path / "BUILT"
     src = tmp_path / "proj"
     src.mkdir()
     (src / "setup.py").write_text(
         f"import pathlib; pathlib.Path({str(marker)!r}).write_text('ran')\n"
     )
-    r = safe_pip("--python", venv, "--format", "json", "-e", src)
+    r = safe_pip(
+        "--python", venv, "--format", "json", "-e", src, policy="[install]\nlocal_builds = false\n"
+    )
     assert r.code == 1
     assert "SDIST-REFUSED" in r.rules()
+    assert not marker.exists()
+
+
+def test_editable_without_vetted_build_dependencies_runs_nothing(
+    index: IndexServer, venv: Path, safe_pip: Runner, dists: Dists, tmp_path: Path
+) -> None:
+    """Allowed by default, but setup.py's build dependency (setuptools) is not on the index:
+    the build never starts, so setup.py never runs."""
+    marker = tmp_path / "BUILT"
+    src = tmp_path / "proj"
+    src.mkdir()
+    (src / "setup.py").write_text(
+        f"import pathlib; pathlib.Path({str(marker)!r}).write_text('ran')\n"
+    )
+    index.add(build_wheel(tmp_path / "w", "unrelated", "1.0"))
+    r = safe_pip("--python", venv, "-i", index.simple_url, "-e", src)
+    assert r.code == 2, r.stdout + r.stderr
+    assert "nothing was installed" in r.stdout
     assert not marker.exists()
 
 
@@ -354,7 +376,8 @@ def test_download_failure_after_resolve_exit_2(
     index: IndexServer, venv: Path, safe_pip: Runner, dists: Dists, tmp_path: Path
 ) -> None:
     entry = index.add(build_wheel(tmp_path / "w", "flaky", "1.0"))
-    entry.fail_status, entry.tamper_from = 503, 1
+    # The resolver reads the PEP 658 file; the download itself fails.
+    entry.fail_status, entry.tamper_from = 503, 0
     r = safe_pip("--python", venv, "-i", index.simple_url, "flaky")
     assert r.code == 2, r.stdout + r.stderr
     assert "flaky" not in dists(venv)

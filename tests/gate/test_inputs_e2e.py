@@ -70,7 +70,18 @@ def test_input_spelling_never_builds(
     for fname, text in files.items():
         (tmp_path / fname).write_text(text.format(x=project, tmp=tmp_path))
     extra = {k: v.format(x=project, tmp=tmp_path) for k, v in env.items()}
-    result = safe_pip("--python", venv, "--format", "json", "--", *args, env=extra)
+    # Local builds forbidden, so every spelling must be recognised as a build and refused:
+    # none may reach a resolver or pip (pipeline's builds go through the gate when allowed).
+    result = safe_pip(
+        "--python",
+        venv,
+        "--format",
+        "json",
+        "--",
+        *args,
+        env=extra,
+        policy="[install]\nlocal_builds = false\n",
+    )
     assert result.code in (1, 2), (result.stdout, result.stderr)
     assert not marker.exists()
     from tests.support.venvs import installed

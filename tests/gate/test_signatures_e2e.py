@@ -307,7 +307,8 @@ def test_json_page_that_errors_is_not_read_as_unsigned(
         url=f"{index.url}/files/{wheel.name}#sha256={entry.sha256}",
         filename=wheel.name,
         kind="wheel",
-        index_url=page,
+        index_url=index.simple_url,
+        page_url=page,
         requested_as=NAME,
         hashes={"sha256": entry.sha256},
     )

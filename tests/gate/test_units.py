@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import multiprocessing
@@ -10,81 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from safe_pip.decide import decide
 from safe_pip.errors import SafePipError
 from safe_pip.gate import journal as audit_log
 from safe_pip.gate.fetch import Bounds, Fetcher, FetchError, HashMismatch, NetSettings, Quarantine
 from safe_pip.gate.install import VettedFile, install_command, requirements_text
 from safe_pip.gate.scan_cache import ScanResultCache
 from safe_pip.models import Finding, ScanResult, Severity, Skipped
-from safe_pip.policy.model import InstallPolicy, NamePattern, NamesPolicy, Policy
 from safe_pip.resolve import (
-    Resolved,
     ResolveError,
     check_pip_version,
     is_local_build,
     parse_pip_args,
     parse_report,
 )
-from safe_pip.verify.hashes import pins_from_requirements, read_requirement_files
-from safe_pip.verify.index import FileInfo, file_info_from_page, index_findings
-from safe_pip.verify.names import find_typosquat, name_findings
 from tests.support.index_server import IndexServer
 from tests.support.wheels import build_wheel, sha256_file
-
-# --- names -------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("name", "target", "kind"),
-    [
-        ("torchvision-optimized", "torchvision", "prefix"),
-        ("reqeusts", "requests", "swap"),
-        ("requestss", "requests", "repeat"),
-        ("requets", "requests", "edit"),
-        ("scikitlearn", "scikit-learn", "separator"),
-        ("python-requests", "requests", "suffix"),
-        ("Torch_Optimized", "torch", "prefix"),
-    ],
-)
-def test_typosquats_found(name: str, target: str, kind: str) -> None:
-    match = find_typosquat(name)
-    assert match is not None and (match.target, match.kind) == (target, kind)
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        "requests",
-        "numpy",
-        "pytest-cov",
-        "types-requests",
-        "safe-pip",
-        "cleanpkg",
-        "scikit-learn",
-        "Scikit_Learn",
-        "django-myapp",
-        "pytest-foobar",
-    ],
-)
-def test_legitimate_names_pass(name: str) -> None:
-    assert find_typosquat(name) is None
-
-
-def test_name_findings_respect_policy() -> None:
-    deny = NamesPolicy(deny=(NamePattern("evil-*"),))
-    assert [f.rule_id for f in name_findings("Evil_Pkg", deny, location="x")] == ["NAME-DENIED"]
-    # The verifier reports at fixed severities; the policy's setting is applied by decide.
-    warn = Policy(names=NamesPolicy(typosquat="warn"))
-    verdict = decide(name_findings("reqeusts", warn.names, location="x"), target="x", policy=warn)
-    [finding] = verdict.warnings
-    assert finding.severity < Severity.MEDIUM
-    off = Policy(names=NamesPolicy(typosquat="off"))
-    verdict = decide(name_findings("reqeusts", off.names, location="x"), target="x", policy=off)
-    assert verdict.blocking == verdict.warnings == ()
-    allow = NamesPolicy(allow=(NamePattern("reqeusts"),))
-    assert name_findings("reqeusts", allow, location="x") == []
-
 
 # --- pip arguments and requirement files -------------------------------------------------------
 
@@ -135,29 +74,6 @@ def test_is_local_build(spec: str, local: bool) -> None:
     assert is_local_build(spec) is local
 
 
-def test_requirement_files_with_hashes_and_nesting(tmp_path: Path) -> None:
-    (tmp_path / "base.txt").write_text(
-        "# comment\nalpha==1.0 \\\n  --hash=sha256:" + "a" * 64 + " \\\n"
-        "  --hash=sha256:" + "B" * 64 + "\n--index-url https://idx/simple\n"
-    )
-    (tmp_path / "req.txt").write_text("-r base.txt\nbeta==2 --hash=sha256:" + "c" * 64 + "\n-e .\n")
-    lines = read_requirement_files([tmp_path / "req.txt"])
-    pins = pins_from_requirements(lines)
-    assert pins == {"alpha": frozenset({"a" * 64, "b" * 64}), "beta": frozenset({"c" * 64})}
-    assert [ln.editable for ln in lines] == [False, False, True]
-
-
-def test_requirement_files_refuse_weak_hashes(tmp_path: Path) -> None:
-    (tmp_path / "r.txt").write_text("alpha==1 --hash=md5:" + "a" * 32 + "\n")
-    with pytest.raises(SafePipError, match="sha256"):
-        read_requirement_files([tmp_path / "r.txt"])
-
-
-def test_missing_requirement_file_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(SafePipError):
-        read_requirement_files([tmp_path / "missing.txt"])
-
-
 def test_old_pip_refused() -> None:
     from packaging.version import Version
 
@@ -199,63 +115,6 @@ def test_parse_report_rejects_garbage() -> None:
         parse_report({"version": "2", "install": []})
     with pytest.raises(ResolveError):
         parse_report({"version": "1", "install": [{"metadata": {}}]})
-
-
-# --- index checks ------------------------------------------------------------------------------
-
-
-def _item() -> Resolved:
-    return Resolved(
-        name="alpha",
-        version="1.0",
-        url="https://idx/files/alpha-1.0-py3-none-any.whl",
-        filename="alpha-1.0-py3-none-any.whl",
-        kind="wheel",
-        advertised_sha256=None,
-        requested=True,
-        is_direct=False,
-        is_yanked=False,
-        page_url="https://idx/simple/alpha/",
-    )
-
-
-def test_index_findings() -> None:
-    now = dt.datetime(2026, 1, 10, tzinfo=dt.timezone.utc)
-    policy = Policy(install=InstallPolicy(min_age=dt.timedelta(days=7), yanked="block"))
-    young = FileInfo(now - dt.timedelta(days=1), False, "", None, "page")
-    old = FileInfo(now - dt.timedelta(days=30), True, "broken", None, "page")
-
-    def rules(info: FileInfo | None) -> list[str]:
-        found = index_findings(_item(), policy=policy, info=info, now=now, location="x")
-        return [f.rule_id for f in found]
-
-    assert rules(young) == ["INDEX-TOO-NEW"]
-    assert rules(old) == ["INDEX-YANKED"]
-    assert rules(None) == ["INDEX-AGE-UNKNOWN"]
-    from safe_pip.policy.model import IndexPolicy
-
-    strict = Policy(index=IndexPolicy(allowed=("https://internal/simple",)))
-    found = index_findings(_item(), policy=strict, info=None, now=now, location="x")
-    assert [f.rule_id for f in found] == ["INDEX-NOT-ALLOWED"]
-
-
-def test_file_info_from_pep691_page() -> None:
-    page = json.dumps(
-        {
-            "files": [
-                {
-                    "filename": "a-1.whl",
-                    "upload-time": "2025-01-02T03:04:05.000Z",
-                    "yanked": "bad build",
-                    "hashes": {"sha256": "AA"},
-                }
-            ]
-        }
-    ).encode()
-    info = file_info_from_page(page, "a-1.whl", "p")
-    assert info.upload_time == dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
-    assert info.yanked and info.yanked_reason == "bad build" and info.sha256 == "aa"
-    assert file_info_from_page(b"<html>", "a-1.whl", "p").upload_time is None
 
 
 # --- fetch -------------------------------------------------------------------------------------

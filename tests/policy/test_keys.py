@@ -36,6 +36,7 @@ allowed = ["https://mirror.example/simple/"]
 allow_sdist = true
 min_age = "36h"
 yanked = "warn"
+local_builds = false
 
 [hashes]
 require = "pinned"
@@ -70,6 +71,7 @@ max_page = "8MiB"
 [enforcement]
 escape_hatch = true
 gate_download = true
+mode = "pilot"
 
 [intel]
 source = "https://osv.mirror.example/PyPI/all.zip"

@@ -105,7 +105,7 @@ def test_sarif_uri_is_the_stable_target_not_the_display_label() -> None:
     uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
     assert uri == "pkg-1.0-py3-none-any.whl"
     # People still see where the verdict came from.
-    assert "pkg 1.0 (pkg-1.0-py3-none-any.whl) [verdict cache]" in render(report, "text")
+    assert "pkg 1.0 (pkg-1.0-py3-none-any.whl) [scan cache]" in render(report, "text")
     assert load_report(render(report, "json"))["targets"][0]["cached"] is True
 
 

@@ -22,6 +22,8 @@ import pytest
 
 from .scan_harness import EXIT_BLOCKED, FIXTURES, ScanRun, assert_valid_report, run_scan
 
+pytestmark = pytest.mark.slow
+
 PEAK_RSS_LIMIT_MIB = 300
 TEN_GIB = 10 * 2**30
 

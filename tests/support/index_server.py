@@ -90,6 +90,8 @@ class IndexServer:
     def __init__(self) -> None:
         self.files: dict[str, IndexFile] = {}
         self.status_override: int | None = None
+        self.json_api = True
+        """False: a plain PEP 503 index (HTML pages only, whatever the Accept header asks)."""
         self.requests: list[str] = []
         self.raw: dict[str, Raw] = {}
         """Paths answered with a hand-made :class:`Raw` response (checked first)."""
@@ -268,7 +270,7 @@ def _make_handler(index: IndexServer) -> type[BaseHTTPRequestHandler]:
                 project = normalise(parts[1])
                 if not index._project_files(project):
                     self._send(404, b"not found", "text/plain")
-                elif JSON_TYPE in (self.headers.get("Accept") or ""):
+                elif index.json_api and JSON_TYPE in (self.headers.get("Accept") or ""):
                     self._send(200, index.project_json(project), JSON_TYPE)
                 else:
                     self._send(200, index.project_html(project))

@@ -15,10 +15,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from safe_pip.commands.policy_flags import add_policy_flags, load_from_args
 from safe_pip.commands.report_flags import add_report_flags
 from safe_pip.errors import UsageError
+from safe_pip.models import Finding, Severity
+
+if TYPE_CHECKING:
+    from safe_pip.policy.model import Policy
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -66,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         env = site.from_path(args.path)
     else:
         env = site.from_python(args.python or venv_python() or Path(sys.executable))
-    result = audit(env, policy, model_dirs=tuple(args.models))
+    result = audit(env, policy, model_dirs=tuple(args.models), journal_findings=_unrecorded(policy))
     if args.push:
         from safe_pip.server.push import push
 
@@ -84,3 +89,20 @@ def run(args: argparse.Namespace) -> int:
         other_files_scanned=result.other_scanned,
     )
     return emit(report, args.format, args.report)
+
+
+def _unrecorded(policy: Policy) -> tuple[Finding, ...]:
+    """Installs the audit log shows started (intent) but never finished (outcome)."""
+    from safe_pip.gate import journal
+
+    log = Path(policy.audit.log).expanduser() if policy.audit.log else journal.default_path()
+    return tuple(
+        Finding(
+            "AUDIT-INSTALL-UNRECORDED",
+            Severity.MEDIUM,
+            item.describe(),
+            f"{log}#run={item.run_id}",
+            {"run_id": item.run_id, "target": item.target, "files": list(item.files)},
+        )
+        for item in journal.unfinished(log)
+    )

@@ -12,6 +12,8 @@ done by :mod:`safe_pip.gate.pipeline`; this module reads arguments and renders t
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from safe_pip.commands.policy_flags import add_policy_flags
 from safe_pip.commands.report_flags import add_report_flags
-from safe_pip.errors import EXIT_ERROR, SafePipError
+from safe_pip.errors import EXIT_ERROR
 from safe_pip.gate.pipeline import InstallResult, Interrupted
 
 if TYPE_CHECKING:
@@ -48,48 +50,78 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from safe_pip.commands.policy_flags import load_from_args
-    from safe_pip.gate import legacy, pipeline, scan
-    from safe_pip.gate.fetch import Fetcher, Quarantine
+    from safe_pip.gate import pipeline
+    from safe_pip.gate.install import SignalHold
     from safe_pip.gate.journal import Journal, default_path
     from safe_pip.progress import Progress
     from safe_pip.report import check_report_file
 
     check_report_file(args.report)
-    signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops the run the way Ctrl-C does
-    python = legacy.target_python(args.python)
-    command = ["safe-pip", *sys.argv[1:]]
+    for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)):
+        signal.signal(signum, _interrupt)  # stop the run the way Ctrl-C does
+    python = target_python(args.python)
     policy = load_from_args(args)
     log = Path(policy.audit.log).expanduser() if policy.audit.log else default_path()
-    with Journal(log) as journal:
-        try:
-            inputs = legacy.read_inputs(args.extra_args, python)
-        except SafePipError as exc:
-            result = InstallResult(target=python, dry_run=args.dry_run, error=str(exc))
-            result.exit_code = exc.exit_code
-            pipeline._record(journal, command, result)
-            return _emit(args, result)
-        fetcher = Fetcher(Quarantine.default(), legacy.fetch_settings(inputs.request))
-        try:
-            stages = pipeline.Stages(
-                resolve=legacy.resolver(inputs.pip_args, python, policy, fetcher),
-                fetcher=fetcher,
-                fetch=legacy.fetch_all,
-                cache=scan.default_cache(),
-            )
-            result = pipeline.run(
-                inputs.request,
+    stages = pipeline.default_stages(args.extra_args, python, policy)
+    hold = SignalHold()
+    try:
+        with Journal(log) as journal:
+            ctx = pipeline.Context(
                 policy=policy,
                 target=python,
-                stages=stages,
                 journal=journal,
-                command=command,
+                command=["safe-pip", *sys.argv[1:]],
                 dry_run=args.dry_run,
                 confirm=lambda partial: _confirm(args, partial),
                 progress=Progress,
+                hold=hold,
             )
-        finally:
-            fetcher.close()
-    return _emit(args, result)
+            result = pipeline.run(stages, ctx)
+        hold.start()  # whatever happened is reported as it happened, not cut off
+        if result.pip_report:
+            _pip_report(result.pip_report, result)
+        return _emit(args, result)
+    finally:
+        hold.release()
+
+
+def target_python(explicit: Path | None) -> Path:
+    """``--python``, else the active virtual environment, else this interpreter."""
+    if explicit is not None:
+        return explicit
+    venv = os.environ.get("VIRTUAL_ENV")
+    if venv:
+        candidate = Path(venv) / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+        if candidate.exists():
+            return candidate
+    return Path(sys.executable)
+
+
+def _pip_report(path: str, result: InstallResult) -> None:
+    """pip's own ``--report FILE``: pip's installation-report format (version 1), for the
+    files this run installed (or, dry run, would install) -- pip's meaning, kept."""
+    import platform
+
+    install = [
+        {
+            "download_info": {
+                "url": a.artifact.url,
+                "archive_info": {"hashes": {"sha256": a.sha256}},
+            },
+            "is_direct": a.artifact.index_url is None,
+            "requested": a.artifact.requested,
+            "metadata": {"name": a.artifact.name, "version": a.artifact.version},
+        }
+        for a in result.artifacts
+        if a.artifact is not None and a.for_build is None and a.vetted
+    ]
+    doc = {
+        "version": "1",
+        "pip_version": "safe-pip",
+        "install": install if result.outcome in ("installed", "would-install") else [],
+        "environment": {"python_version": platform.python_version()},
+    }
+    Path(path).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
 
 
 def _confirm(args: argparse.Namespace, result: InstallResult) -> bool:
@@ -126,7 +158,9 @@ def _subject(run: ArtifactRun) -> Subject:
         scan=run.scan,
         distribution=distribution,
         cached=run.scan_cached,
-        properties={"built-from": run.built_from} if run.built_from else {},
+        properties={
+            k: v for k, v in (("built-from", run.built_from), ("for-build", run.for_build)) if v
+        },
     )
 
 

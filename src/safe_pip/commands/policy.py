@@ -1,6 +1,6 @@
 """Write, validate, show and explain safe-pip policies.
 
-safe-pip policy init [PATH] [--profile default|strict|org]
+safe-pip policy init [PATH] [--profile default|strict|org|pilot]
 safe-pip policy check FILE...      exit 0 valid, 1 invalid (file:line), 2 usage
 safe-pip policy show [--policy FILE]
 safe-pip policy explain RULE-ID
@@ -15,7 +15,7 @@ from pathlib import Path
 from safe_pip.commands.policy_flags import add_policy_flags, flags_toml
 from safe_pip.errors import EXIT_BLOCKED, EXIT_ERROR, EXIT_OK, UsageError
 
-PROFILES = ("default", "strict", "org")
+PROFILES = ("default", "strict", "org", "pilot")
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -71,7 +71,7 @@ def _init(path: Path, profile: str, force: bool) -> int:
     except OSError as exc:
         raise UsageError(f"cannot write {target}: {exc.strerror}") from None
     print(f"wrote the {profile} policy to {target}")
-    if profile == "org":
+    if profile in ("org", "pilot"):
         print(
             "install it as the org policy (e.g. /etc/safe-pip/policy.toml) or point "
             "SAFE_PIP_ORG_POLICY at it"

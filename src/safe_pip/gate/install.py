@@ -27,11 +27,13 @@ import signal
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import Any
+
+from packaging.utils import canonicalize_name
 
 from safe_pip.errors import SafePipError
 from safe_pip.gate import ticket
@@ -60,8 +62,6 @@ class InstallRun:
 
     returncode: int
     stderr: str
-    interrupted: str | None
-    """The signal that arrived while pip worked (held until it finished), if any."""
     present: Mapping[str, str] | None
     """After a failure: which vetted distributions the target now holds (name -> version),
     ``None`` if that could not be determined."""
@@ -80,12 +80,21 @@ def requirements_text(files: Sequence[VettedFile]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def install_command(python: Path, requirements: Path, install_args: Sequence[str]) -> list[str]:
+def install_command(
+    python: Path,
+    requirements: Path,
+    install_args: Sequence[str],
+    pip_python: Path | None = None,
+) -> list[str]:
+    """The pip command; ``pip_python``: install into that interpreter (a pip-less build
+    environment) with ``python``'s pip."""
+    into = ["--python", str(pip_python)] if pip_python is not None else []
     return [
         str(python),
         "-I",
         "-m",
         "pip",
+        *into,
         "install",
         "--no-index",
         "--no-deps",
@@ -115,23 +124,29 @@ def isolated_pip_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-@contextmanager
-def held_signals() -> Iterator[list[str]]:
-    """Hold SIGINT/SIGTERM/SIGHUP while the block runs; yields the names of those that came."""
-    arrived: list[str] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield arrived
-        return
+class SignalHold:
+    """Holds SIGINT/SIGTERM/SIGHUP from :meth:`start` to :meth:`release`, noting what came.
 
-    def note(signum: int, frame: FrameType | None) -> None:
-        arrived.append(signal.Signals(signum).name)
+    The pipeline starts it before the intent record and releases it after the outcome
+    record, so no signal can fall between "pip started" and "the outcome is written".
+    """
 
-    previous = {s: signal.signal(s, note) for s in HELD_SIGNALS}
-    try:
-        yield arrived
-    finally:
-        for s, handler in previous.items():
+    def __init__(self) -> None:
+        self.arrived: list[str] = []
+        self._previous: dict[int, Any] = {}
+
+    def _note(self, signum: int, frame: FrameType | None) -> None:
+        self.arrived.append(signal.Signals(signum).name)
+
+    def start(self) -> None:
+        if self._previous or threading.current_thread() is not threading.main_thread():
+            return
+        self._previous = {s: signal.signal(s, self._note) for s in HELD_SIGNALS}
+
+    def release(self) -> None:
+        for s, handler in self._previous.items():
             signal.signal(s, handler)
+        self._previous = {}
 
 
 def install(
@@ -139,10 +154,10 @@ def install(
     files: Sequence[VettedFile],
     install_args: Sequence[str],
     *,
-    allow_sdist: bool = False,
     timeout: float = INSTALL_TIMEOUT,
+    pip_python: Path | None = None,
 ) -> InstallRun:
-    """Run pip on exactly ``files`` and wait for it, whatever signal arrives meanwhile."""
+    """Run pip on exactly ``files`` and wait for it (the caller holds signals meanwhile)."""
     if not files:
         raise InstallError("nothing to install")
     with (
@@ -151,44 +166,31 @@ def install(
     ):
         req = Path(tmp) / "vetted-requirements.txt"
         req.write_text(requirements_text(files), encoding="utf-8")
-        cmd = install_command(python, req, install_args)
-        if allow_sdist:
-            cmd.remove("--only-binary")
-            cmd.remove(":all:")
+        cmd = install_command(python, req, install_args, pip_python)
         admitted = ticket.admit(cmd, "install", files=[req])  # past safe-pip's own hook
-        with held_signals() as arrived:
-            try:
-                proc = subprocess.Popen(
-                    cmd,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    stdin=subprocess.DEVNULL,
-                    text=True,
-                    env=isolated_pip_env(),
-                    cwd=cwd,
-                    start_new_session=True,
-                )
-            except OSError as exc:
-                raise InstallError(f"cannot run pip with {python}: {exc}") from exc
-            try:
-                _out, err = _communicate(proc, timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                _out, err = proc.communicate()
-                err += f"\nsafe-pip: pip did not finish within {timeout:.0f}s and was stopped"
-        ticket.withdraw(admitted)
-        interrupted = arrived[0] if arrived else None
-        present = None if proc.returncode == 0 else installed_versions(python, install_args)
-    return InstallRun(proc.returncode, err, interrupted, present)
-
-
-def _communicate(proc: subprocess.Popen[str], timeout: float) -> tuple[str, str]:
-    """``communicate`` that a held signal's EINTR cannot cut short."""
-    while True:
         try:
-            return proc.communicate(timeout=timeout)
-        except InterruptedError:  # pragma: no cover - PEP 475 retries for us
-            continue
+            proc = subprocess.Popen(
+                cmd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                text=True,
+                env=isolated_pip_env(),
+                cwd=cwd,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise InstallError(f"cannot run pip with {python}: {exc}") from exc
+        try:
+            _out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _out, err = proc.communicate()
+            err += f"\nsafe-pip: pip did not finish within {timeout:.0f}s and was stopped"
+        finally:
+            ticket.withdraw(admitted)
+        present = None if proc.returncode == 0 else installed_versions(python, install_args)
+    return InstallRun(proc.returncode, err, present)
 
 
 _LIST = (
@@ -219,4 +221,6 @@ def installed_versions(python: Path, install_args: Sequence[str]) -> dict[str, s
         found = json.loads(out.stdout) if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError, ValueError):
         return None
-    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else None
+    if not isinstance(found, dict):
+        return None
+    return {canonicalize_name(str(k)): str(v) for k, v in found.items()}

@@ -209,6 +209,7 @@ class Journal:
             run_id=self.run_id,
             kind="intent",
         )
+        self._record(record)  # the log first: it is the record; the marker only indexes it
         marker = self.pending / f"{self.run_id}.json"
         try:
             self.pending.mkdir(parents=True, exist_ok=True)
@@ -216,7 +217,6 @@ class Journal:
         except OSError as exc:
             raise AuditLogError(f"cannot write the pending-install marker {marker}: {exc}") from exc
         self._marker = marker
-        self._record(record)
 
     def outcome(self, record: dict[str, Any]) -> None:
         """Write the run's final record, then clear its pending marker."""

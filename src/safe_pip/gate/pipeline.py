@@ -13,19 +13,22 @@ scan-result cache) and allowed.
 
 from __future__ import annotations
 
-import datetime as dt
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from safe_pip.errors import EXIT_BLOCKED, EXIT_ERROR, EXIT_OK, SafePipError
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from safe_pip.errors import EXIT_BLOCKED, EXIT_ERROR, EXIT_OK, SafePipError, UsageError
 from safe_pip.gate import build, install, scan, verify
-from safe_pip.gate.inputs import InstallRequest
+from safe_pip.gate.inputs import InstallRequest, RequirementInput, ResolveOptions
 from safe_pip.gate.journal import Journal
-from safe_pip.gate.resolve import Resolution
+from safe_pip.gate.resolve import BuildMetadata, Resolution, ResolutionBlocked, ResolvedArtifact
 from safe_pip.gate.scan_cache import ScanResultCache
 from safe_pip.gate.state import ArtifactRun, ProgressFactory, StageBlocked, no_progress
 
@@ -45,8 +48,8 @@ OUTCOMES = {
 }
 
 
-class Interrupted(Exception):
-    """SIGINT/SIGTERM arrived before pip started: stop, install nothing, record it."""
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM (or SIGHUP) arrived before pip started: stop as Ctrl-C does, install nothing."""
 
 
 @dataclass
@@ -64,6 +67,9 @@ class InstallResult:
     installed: list[str] = field(default_factory=list)
     """``name version`` of each distribution this run put into the target."""
     policy_digest: str | None = None
+    pip_report: str | None = None
+    """pip's own ``--report FILE`` from the request: written in pip's format by the command."""
+    cleanup: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @property
     def summary(self) -> str:
@@ -92,12 +98,71 @@ class InstallResult:
 
 @dataclass(frozen=True)
 class Stages:
-    """The pieces a run needs from outside: the resolver, the fetcher, the caches."""
+    """The stages that come from outside the loop: inputs, resolver, fetcher, cache."""
 
-    resolve: Callable[[InstallRequest], Resolution]
-    fetcher: Fetcher
+    read_inputs: Callable[[], InstallRequest]
+    resolve: Callable[[InstallRequest, Fetcher, BuildMetadata | None], Resolution]
+    """``(request, fetcher, build hook or None) -> Resolution``."""
+    fetcher: Callable[[InstallRequest], Fetcher]
     fetch: Callable[..., None]
     cache: ScanResultCache
+
+
+def default_stages(args: Sequence[str], python: Path, policy: Policy) -> Stages:
+    """The stages for ``safe-pip install ARGS`` into ``python``: inputs read with pip's
+    grammar, the in-process resolver, the bounded fetcher, the user's scan-result cache."""
+    from safe_pip.gate import fetch, inputs
+    from safe_pip.gate.resolve import make_resolver
+
+    def fetcher_for(request: InstallRequest) -> Fetcher:
+        index = request.index
+        urls = ([index.index_url] if index.index_url else []) + list(index.extra_index_urls)
+        settings = fetch.NetSettings(
+            cert=index.cert,
+            client_cert=index.client_cert,
+            trusted_hosts=index.trusted_hosts,
+            proxy=index.proxy,
+            credentials=fetch.credentials_from_urls([*urls, *index.find_links]),
+            bounds=fetch.bounds_from_policy(policy.network),
+            index_urls=tuple(urls),
+        )
+        return fetch.Fetcher(fetch.Quarantine.default(), settings)
+
+    def resolve(
+        request: InstallRequest, fetcher: Fetcher, hook: BuildMetadata | None
+    ) -> Resolution:
+        target = Path(request.python) if request.python else python
+        run = make_resolver(target, fetcher, packages=policy.packages, build_metadata=hook)
+        return run(request)
+
+    def read() -> InstallRequest:
+        request = inputs.read_inputs(args, python=python)
+        if not request.requirements:
+            raise UsageError("nothing to install: name a requirement, -r FILE or -e PATH")
+        return request
+
+    return Stages(
+        read_inputs=read,
+        resolve=resolve,
+        fetcher=fetcher_for,
+        fetch=fetch.fetch_stage,
+        cache=scan.default_cache(),
+    )
+
+
+@dataclass
+class Context:
+    """How this run is carried out and recorded (not what it installs)."""
+
+    policy: Policy
+    target: Path
+    journal: Journal
+    command: Sequence[str]
+    dry_run: bool = False
+    confirm: Callable[[InstallResult], bool] | None = None
+    progress: ProgressFactory = no_progress
+    hold: install.SignalHold = field(default_factory=install.SignalHold)
+    """Started before the intent record; the caller releases it once it has reported."""
 
 
 @contextmanager
@@ -110,95 +175,218 @@ def _timed(result: InstallResult, stage: str) -> Iterator[None]:
         result.timings[stage] = round(spent, 4)
 
 
-def run(
-    request: InstallRequest,
-    *,
-    policy: Policy,
-    target: Path,
-    stages: Stages,
-    journal: Journal,
-    command: Sequence[str],
-    dry_run: bool = False,
-    confirm: Callable[[InstallResult], bool] | None = None,
-    progress: ProgressFactory = no_progress,
-) -> InstallResult:
-    """Run the gate for ``request`` into ``target``; never raises for a failed install."""
-    result = InstallResult(target=target, dry_run=dry_run, policy_digest=policy.digest())
+def run(stages: Stages, ctx: Context) -> InstallResult:
+    """Run the gate; never raises for a failed install, always writes the outcome record."""
+    policy = ctx.policy
+    result = InstallResult(target=ctx.target, dry_run=ctx.dry_run)
     try:
-        result.notes += [u.describe() for u in journal.recover()]
-        _stages(request, policy, stages, journal, command, result, confirm, progress)
-    except StageBlocked as exc:
-        result.artifacts.append(ArtifactRun(artifact=None, label=exc.label))
+        result.policy_digest = policy.digest()
+        result.notes += [u.describe() for u in ctx.journal.recover()]
+        with _timed(result, "inputs"):
+            request = stages.read_inputs()
+        result.pip_report = request.pip_report
+        if request.python:  # pip's own --python: the interpreter to install into
+            ctx.target = result.target = Path(request.python)
+        fetcher = stages.fetcher(request)
+        try:
+            _stages(request, stages, fetcher, ctx, result)
+        finally:
+            fetcher.close()
+    except ResolutionBlocked as exc:
+        result.artifacts.append(ArtifactRun(artifact=None, label="resolution"))
         result.artifacts[-1].findings.extend(exc.findings)
-        _decide(result.artifacts, policy)
-        result.outcome, result.exit_code = "blocked", EXIT_BLOCKED
+        _blocked(result, policy)
+    except StageBlocked as exc:
+        if exc.findings:
+            result.artifacts.append(ArtifactRun(artifact=None, label=exc.label))
+            result.artifacts[-1].findings.extend(exc.findings)
+        _blocked(result, policy)
     except SafePipError as exc:
         result.outcome, result.exit_code, result.error = "error", exc.exit_code, str(exc)
-    except (KeyboardInterrupt, Interrupted):
-        result.outcome, result.exit_code, result.error = "interrupted", EXIT_ERROR, "interrupted"
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM turned into Interrupted
+        result.outcome, result.exit_code = "interrupted", EXIT_ERROR
+        result.error = f"interrupted ({exc or 'SIGINT'})"
     except Exception as exc:  # fail closed on bugs too, and say so
         result.outcome, result.exit_code = "error", EXIT_ERROR
         result.error = f"internal error: {type(exc).__name__}: {exc}"
-    _record(journal, command, result)
+    if ctx.hold.arrived:
+        result.notes.append(
+            f"{', '.join(dict.fromkeys(ctx.hold.arrived))} arrived after pip had started; pip "
+            "was allowed to finish so that the environment is not left half-installed"
+        )
+    _record(ctx.journal, ctx.command, result)
+    for clean in result.cleanup:
+        clean()
     return result
 
 
 def _stages(
     request: InstallRequest,
-    policy: Policy,
     stages: Stages,
-    journal: Journal,
-    command: Sequence[str],
+    fetcher: Fetcher,
+    ctx: Context,
     result: InstallResult,
-    confirm: Callable[[InstallResult], bool] | None,
-    progress: ProgressFactory,
 ) -> None:
-    runs = result.artifacts
+    policy, runs = ctx.policy, result.artifacts
     runs += build.refuse_local(request, policy)
     if runs:
         return _blocked(result, policy)
+    gate = _Gate(stages, fetcher, ctx, result, request)
+    builds = build.Builds(
+        python=ctx.target,
+        policy=policy,
+        request=request,
+        vet=gate.vet_requirements,
+        vet_source=gate.vet_source,
+        workdir=gate.workdir,
+    )
+    with _timed(result, "build"):
+        request = builds.name_sources(request)
     with _timed(result, "resolve"):
-        resolution = stages.resolve(request)
-    if not resolution.artifacts:
+        resolution = stages.resolve(request, fetcher, builds.hook())
+    chosen = [ArtifactRun(artifact=a, label=a.filename) for a in resolution.artifacts]
+    if not chosen:
         result.notes.append("nothing to install: every requirement is already satisfied")
         result.outcome, result.exit_code = "allowed", EXIT_OK
         return None
-    runs += [ArtifactRun(artifact=a, label=a.filename) for a in resolution.artifacts]
-    build.refuse_sdists(runs, policy)
-    with _timed(result, "fetch"):
-        stages.fetch(runs, stages.fetcher, progress, build.needs_fetch)
-    with _timed(result, "verify"):
-        verify.verify_all(runs, request=request, policy=policy, fetcher=stages.fetcher)
-    with _timed(result, "scan"):
-        scan.scan_all(
-            runs,
-            limits=policy.scan.limits.to_limits(),
-            policy_digest=result.policy_digest or policy.digest(),
-            cache=stages.cache,
-            progress=progress,
-        )
-    result.notes += [
-        f"the cached scan of {sha[:16]}… failed its integrity check and was discarded; "
-        "the file was scanned again"
-        for sha in stages.cache.discarded
-    ]
-    _decide(runs, policy)
+    build.refuse_sdists(chosen, policy)
+    chosen = gate.build_sources(chosen, builds)
+    runs += chosen
+    gate.vet(chosen, request)
     if not all(r.vetted for r in runs):
         return _blocked(result, policy)
-    if dry_run_done(result):
+    if ctx.dry_run or request.dry_run:
+        result.outcome, result.exit_code = "would-install", EXIT_OK
         return None
-    if confirm is not None and not confirm(result):
+    if ctx.confirm is not None and not ctx.confirm(result):
         result.outcome, result.exit_code = "declined", EXIT_BLOCKED
         return None
     with _timed(result, "install"):
-        _install(request, policy, journal, command, result)
+        _install(request, ctx, result)
     return None
 
 
-def dry_run_done(result: InstallResult) -> bool:
-    if result.dry_run:
-        result.outcome, result.exit_code = "would-install", EXIT_OK
-    return result.dry_run
+@dataclass
+class _Gate:
+    """The vetting steps, for the install's artifacts and for what a build needs."""
+
+    stages: Stages
+    fetcher: Fetcher
+    ctx: Context
+    result: InstallResult
+    request: InstallRequest
+    sources: dict[str, ArtifactRun] = field(default_factory=dict)
+    """Sdists vetted before their backend ran, by file name."""
+
+    def vet_source(self, art: ResolvedArtifact) -> ArtifactRun:
+        """An sdist file through verify, scan and decide (build.Builds asks, before any of
+        its code runs); blocks the install if it is refused."""
+        from safe_pip.gate.fetch import hash_file
+
+        if art.filename in self.sources:
+            return self.sources[art.filename]
+        if art.local_file is not None and art.sha256 is None:
+            art = replace(art, sha256=hash_file(Path(art.local_file)))
+        run = ArtifactRun(artifact=art, label=art.filename)
+        run.for_build = f"source of {art.name} {art.version}"
+        self.result.artifacts.append(run)
+        self.vet([run], self.request)
+        self.sources[art.filename] = run
+        if not run.vetted:
+            raise StageBlocked(art.filename, [])
+        return run
+
+    def vet(self, runs: Sequence[ArtifactRun], request: InstallRequest) -> None:
+        """fetch -> verify -> scan -> decide."""
+        policy, result = self.ctx.policy, self.result
+        with _timed(result, "fetch"):
+            self.stages.fetch(runs, self.fetcher, self.ctx.progress, build.needs_fetch)
+        with _timed(result, "verify"):
+            verify.verify_all(runs, request=request, policy=policy, fetcher=self.fetcher)
+        with _timed(result, "scan"):
+            scan.scan_all(
+                runs,
+                limits=policy.scan.limits.to_limits(),
+                policy_digest=result.policy_digest or policy.digest(),
+                cache=self.stages.cache,
+                progress=self.ctx.progress,
+            )
+        cache = self.stages.cache
+        for sha in cache.discarded:
+            result.notes.append(
+                f"the cached scan of {sha[:16]}… failed its integrity check and was "
+                "discarded; the file was scanned again"
+            )
+        cache.discarded.clear()
+        _decide(runs, policy)
+
+    def vet_requirements(self, requirements: Sequence[str], label: str) -> list[ArtifactRun]:
+        """A build's requirements through the whole gate (build.Vet); blocks if refused."""
+        sub = InstallRequest(
+            requirements=tuple(
+                RequirementInput(Requirement(r), origin=label) for r in requirements
+            ),
+            constraints=(),
+            index=self.request.index,
+            options=ResolveOptions(ignore_installed=True),
+        )
+        with _timed(self.result, "resolve"):
+            resolution = self.stages.resolve(sub, self.fetcher, None)  # no builds for builds
+        runs = [
+            ArtifactRun(artifact=a, label=a.filename, for_build=label) for a in resolution.artifacts
+        ]
+        self.result.artifacts.extend(runs)
+        self.vet(runs, sub)
+        if not all(r.vetted for r in runs):
+            raise StageBlocked(label, [])
+        return runs
+
+    def build_sources(
+        self, chosen: Sequence[ArtifactRun], builds: build.Builds
+    ) -> list[ArtifactRun]:
+        """Each sdist is vetted as a file, then every sdist and local tree becomes a wheel."""
+        sdists = [r for r in chosen if r.artifact and r.artifact.kind == "sdist"]
+        if sdists and not all(build.needs_fetch(r) for r in sdists):
+            return list(chosen)  # refused: decide reports it, nothing is built
+        for run in sdists:
+            assert run.artifact is not None
+            vetted = self.vet_source(run.artifact)  # already vetted when the hook ran
+            run.path = vetted.path
+        out: list[ArtifactRun] = []
+        for run in chosen:
+            art = run.artifact
+            if art is None or art.kind == "wheel":
+                out.append(run)
+            elif art.kind in ("sdist", "local"):
+                out.append(self._built(art, builds, run.path))
+        return out
+
+    def _built(
+        self, art: ResolvedArtifact, builds: build.Builds, quarantined: Path | None
+    ) -> ArtifactRun:
+        if quarantined is not None:
+            art = replace(art, local_file=quarantined)
+        with _timed(self.result, "build"):
+            wheel = builds.wheel(art)
+        built = ResolvedArtifact(
+            name=art.name,
+            version=art.version,
+            filename=wheel.name,
+            url=wheel.resolve().as_uri(),
+            kind="wheel",
+            index_url=None,
+            requested_as=art.requested_as,
+            metadata_name=art.metadata_name,
+            metadata_version=art.metadata_version,
+        )
+        return ArtifactRun(artifact=built, label=wheel.name, built_from=builds.label(art))
+
+    @property
+    def workdir(self) -> Path:
+        if not hasattr(self, "_tmp"):
+            self._tmp = tempfile.TemporaryDirectory(prefix="safe-pip-build-")
+            self.result.cleanup.append(self._tmp.cleanup)
+        return Path(self._tmp.name)
 
 
 def _blocked(result: InstallResult, policy: Policy) -> None:
@@ -212,33 +400,18 @@ def _decide(runs: Sequence[ArtifactRun], policy: Policy) -> None:
     decide_all(runs, policy)
 
 
-def _install(
-    request: InstallRequest,
-    policy: Policy,
-    journal: Journal,
-    command: Sequence[str],
-    result: InstallResult,
-) -> None:
-    runs = result.artifacts
+def _install(request: InstallRequest, ctx: Context, result: InstallResult) -> None:
+    runs = [r for r in result.artifacts if r.for_build is None]
     files = [
         install.VettedFile(r.path, r.sha256, r.name, r.version or "")
         for r in runs
         if r.path is not None and r.sha256 is not None
     ]
-    journal.intent(
-        command=command, target=str(result.target), artifacts=[r.to_dict() for r in runs]
+    ctx.hold.start()  # from the intent record to the outcome record, no signal cuts in
+    ctx.journal.intent(
+        command=ctx.command, target=str(result.target), artifacts=[r.to_dict() for r in runs]
     )
-    done = install.install(
-        result.target,
-        files,
-        request.install_args,
-        allow_sdist=policy.install.allow_sdist,
-    )
-    if done.interrupted:
-        result.notes.append(
-            f"{done.interrupted} arrived while pip was installing the vetted files; pip was "
-            "allowed to finish so that the environment is not left half-installed"
-        )
+    done = install.install(result.target, files, request.install_args)
     if done.ok:
         result.installed = [f"{f.name} {f.version}" for f in files]
         result.outcome, result.exit_code = "installed", EXIT_OK
@@ -248,7 +421,9 @@ def _install(
         result.notes.append("could not tell which of the vetted files pip installed")
     else:
         result.installed = [
-            f"{f.name} {f.version}" for f in files if present.get(f.name) == f.version
+            f"{f.name} {f.version}"
+            for f in files
+            if present.get(canonicalize_name(f.name)) == f.version
         ]
     tail = " | ".join(done.stderr.strip().splitlines()[-5:])
     result.outcome, result.exit_code = "install-failed", EXIT_ERROR
@@ -276,6 +451,3 @@ def _record(journal: Journal, command: Sequence[str], result: InstallResult) -> 
     except SafePipError as exc:
         result.error = (result.error + "; " if result.error else "") + str(exc)
         result.exit_code = EXIT_ERROR
-
-
-__all__ = ["InstallResult", "Interrupted", "Stages", "dt", "run"]

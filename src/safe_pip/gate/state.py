@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from safe_pip.errors import EXIT_BLOCKED, SafePipError
 from safe_pip.gate.resolve import ResolvedArtifact
-from safe_pip.models import Finding, ScanResult, Severity, Verdict
+from safe_pip.models import Finding, ScanResult, Verdict
 
 
 class StageProgress(Protocol):
@@ -74,6 +74,9 @@ class ArtifactRun:
     verdict: Verdict | None = None
     built_from: str | None = None
     """For a wheel built in this run: the local tree or sdist it was built from."""
+    for_build: str | None = None
+    """Set when the artifact is only needed to build another (a build dependency, an sdist):
+    it is vetted like the rest but installed into the build environment, not the target."""
 
     @property
     def name(self) -> str:
@@ -107,17 +110,12 @@ class ArtifactRun:
             "size": self.size,
             "path": str(self.path) if self.path else None,
             "built_from": self.built_from,
+            "for_build": self.for_build,
             "verdict": str(verdict.decision) if verdict else "block",
             "findings": [f.to_dict() for f in self.findings],
             "blocking": [f.rule_id for f in verdict.blocking] if verdict else [],
+            "would_block": [f.rule_id for f in verdict.would_block] if verdict else [],
             "skipped": [s.to_dict() for s in self.scan.skipped] if self.scan else [],
             "inventory": dict(self.scan.inventory) if self.scan else {},
             "scan_cached": self.scan_cached,
         }
-
-
-def refused(label: str, rule_id: str, message: str, **detail: Any) -> ArtifactRun:
-    """An input the gate refuses before it becomes an artifact (a local tree, an sdist)."""
-    run = ArtifactRun(artifact=None, label=label)
-    run.findings.append(Finding(rule_id, Severity.HIGH, message, label, dict(detail)))
-    return run

@@ -17,18 +17,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from safe_pip.gate import identity
 from safe_pip.gate.inputs import InstallRequest
 from safe_pip.gate.resolve import ResolvedArtifact
 from safe_pip.gate.state import ArtifactRun
 from safe_pip.models import Finding, Severity
 from safe_pip.verify.hashes import hash_findings
-from safe_pip.verify.index import FileInfo, index_findings
+from safe_pip.verify.index import artifact_findings
 from safe_pip.verify.names import name_findings
 
 if TYPE_CHECKING:
     from safe_pip.gate.fetch import Fetcher
     from safe_pip.policy.model import Policy
-    from safe_pip.resolve import Resolved
 
 WORKERS = 8
 
@@ -50,23 +50,15 @@ def index_urls(request: InstallRequest) -> tuple[str, ...]:
     return tuple(dict.fromkeys(urls))
 
 
-def as_resolved(art: ResolvedArtifact) -> Resolved:
-    """The resolver's artifact in the shape :mod:`safe_pip.verify.index` reads today."""
-    from safe_pip.resolve import Resolved
-
-    return Resolved(
-        name=art.name,
-        version=art.version,
-        url=art.url,
-        filename=art.filename,
-        kind="dir" if art.kind == "local" else art.kind,
-        advertised_sha256=art.hashes.get("sha256"),
-        requested=art.requested,
-        is_direct=False,
-        is_yanked=art.yanked is not None,
-        page_url=art.index_url,
-        display_name=art.requested_as or art.name,
-    )
+def candidate_pages(art: ResolvedArtifact, indexes: Sequence[str]) -> list[str]:
+    """Pages that may describe ``art``: the one it was listed on, then each index's."""
+    pages = [art.page_url] if art.page_url and art.page_url.startswith(("http:", "https:")) else []
+    for index in indexes:
+        if index.startswith(("http:", "https:")):
+            page = index.rstrip("/") + f"/{art.name}/"
+            if page not in pages:
+                pages.append(page)
+    return pages
 
 
 def verify_all(
@@ -85,15 +77,14 @@ def verify_all(
         if art is None:
             continue
         loc = art.filename
-        run.findings += name_findings(art.name, policy.names, location=loc, requested=art.requested)
-        info = FileInfo(
-            art.upload_time, art.yanked is not None, art.yanked or "", None, art.index_url or ""
-        )
-        if art.upload_time is None:
-            info = FileInfo(None, art.yanked is not None, art.yanked or "", None, "not on the page")
-        run.findings += index_findings(
-            as_resolved(art), policy=policy, info=info, now=now, location=loc
-        )
+        found = identity.claims(art, run.path)
+        run.findings += identity.mismatch_findings(art, found, fetched=run.path is not None)
+        for name in identity.names(found):  # every name the artifact carries
+            for finding in name_findings(name, policy.names, location=loc, requested=art.requested):
+                if finding not in run.findings:
+                    run.findings.append(finding)
+        run.findings += art.findings  # what the resolver found (INDEX-CONFUSION)
+        run.findings += artifact_findings(art, policy=policy, now=now, location=loc)
         if run.sha256 is not None:
             run.findings += hash_findings(
                 art.name, art.version, run.sha256, user_pins=pins, policy=policy, location=loc
@@ -120,8 +111,6 @@ def verify_signatures(
     """
     if policy.signatures.require == "off":
         return
-    from safe_pip.verify.index import candidate_pages
-
     todo = [
         r
         for r in runs
@@ -130,7 +119,7 @@ def verify_signatures(
     if not todo:
         return
     pages_of = {
-        id(r): candidate_pages(as_resolved(r.artifact), tuple(indexes))
+        id(r): candidate_pages(r.artifact, indexes)
         for r in todo
         if r.artifact is not None and not r.artifact.url.startswith("file:")
     }

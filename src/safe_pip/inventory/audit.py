@@ -96,9 +96,26 @@ def audit(
     *,
     model_dirs: tuple[Path, ...] = (),
     today: dt.date | None = None,
+    journal_findings: tuple[Finding, ...] = (),
 ) -> AuditResult:
+    """Audit ``env``; ``journal_findings`` (installs the audit log shows unfinished) are
+    reported and decided like the environment's own findings."""
     today = today or dt.date.today()
     out = AuditResult(env)
+    for finding in journal_findings:  # the audit log is the file these are about
+        out.startup.append(
+            _item(
+                "file",
+                finding.location,
+                [finding],
+                policy,
+                package=None,
+                version=None,
+                sha256=None,
+                inventory={},
+                today=today,
+            )
+        )
     dists = distributions(env.site_dirs)
     owners = record.owned_paths(dists)
     for dist in dists:

@@ -71,6 +71,7 @@ from safe_pip.scan.core.limits import Limits
 
 Typosquat = Literal["block", "warn", "off"]
 Yanked = Literal["block", "warn", "allow"]
+EnforcementMode = Literal["enforce", "pilot"]
 HashRequire = Literal["always", "pinned", "never"]
 SignatureRequire = Literal["always", "listed", "available", "off"]
 UnknownGlobals = Literal["block", "warn"]
@@ -231,6 +232,12 @@ class InstallPolicy:
         doc="minimum time since upload before a release may be installed",
     )
     yanked: Yanked = ranked("block", "block", "warn", "allow", doc="what a yanked file does")
+    local_builds: bool = setting(
+        True,
+        plain(v.boolean),
+        OFF_ONLY,
+        doc="build the local trees you name (., -e ., paths) through the gate",
+    )
 
 
 @dataclass(frozen=True)
@@ -627,6 +634,8 @@ class EnforcementPolicy:
 
     ``escape_hatch``: whether a bypass of the gate is permitted at all.
     ``gate_download``: whether ``pip download``/``pip wheel`` are gated too.
+    ``mode``: ``"enforce"`` blocks; ``"pilot"`` (a warn-only roll-out) allows every artifact
+    but keeps what would have blocked it in the verdict, the report and the audit log.
     """
 
     escape_hatch: bool = setting(
@@ -634,6 +643,12 @@ class EnforcementPolicy:
     )
     gate_download: bool = setting(
         False, plain(v.boolean), ON_ONLY, doc="gate pip download and pip wheel too"
+    )
+    mode: EnforcementMode = ranked(
+        "enforce",
+        "enforce",
+        "pilot",
+        doc='"pilot": block nothing, report and log what would be blocked (size the impact)',
     )
 
 
@@ -792,7 +807,7 @@ class Policy:
         return next((p for p in patterns if global_matches(p, module, name)), None)
 
     def digest(self) -> str:
-        """A stable sha256 of what this policy decides (for the verdict cache).
+        """A stable sha256 of what this policy decides (the scan-result cache is keyed by it).
 
         Every compared field counts; sources, origins and notes are left out, so the same
         rules loaded from different files give the same digest.  Exceptions expire by

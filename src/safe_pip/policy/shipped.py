@@ -15,6 +15,7 @@ PROFILES: dict[str, str] = {
     "default": "default.toml",
     "strict": "strict.toml",
     "org": "org-example.toml",
+    "pilot": "pilot.toml",
 }
 
 

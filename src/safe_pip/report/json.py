@@ -72,6 +72,7 @@ def subject_dict(s: Subject) -> dict[str, Any]:
         "sha256": subject_sha256(s),
         "inventory": dict(sorted(s.scan.inventory.items())) if s.scan else {},
         "findings": [_finding(f, True) for f in s.blocking]
+        + [{**_finding(f, False), "would_block": True} for f in s.would_block]
         + [_finding(f, False) for f in s.warnings],
         "excepted": [
             {"rule_id": e.rule_id, "location": e.location, "reason": e.reason, "expires": e.expires}
@@ -92,7 +93,7 @@ def document(report: Report) -> dict[str, Any]:
     summary: dict[str, int] = {
         "targets": len(subjects),
         "blocked": report.blocked,
-        "findings": sum(len(s.blocking) + len(s.warnings) for s in subjects),
+        "findings": sum(len(s.blocking) + len(s.would_block) + len(s.warnings) for s in subjects),
         "skipped": sum(len(s.scan.skipped) for s in subjects if s.scan),
     }
     if report.other_files_scanned is not None:

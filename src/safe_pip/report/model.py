@@ -26,7 +26,7 @@ How a command builds and prints its report (the install gate does exactly this):
             scan=scan_result,                 #   findings so far; rendered as blocking)
             distribution=Artifact(name, path=quarantine_path, version=..., url=..., sha256=...,
                                   size=..., requested=...),
-            cached=from_verdict_cache,
+            cached=from_scan_cache,
         )
         for ... in artifacts
     ]
@@ -130,7 +130,7 @@ class Subject:
     distribution: Artifact | None = None
     """The distribution this subject is (artifact, distribution) or was shipped by (model)."""
     cached: bool = False
-    """The scan result came from the verdict cache (same sha256, scanner and policy)."""
+    """The scan result came from the scan-result cache (same sha256, scanner and policy)."""
     properties: Mapping[str, str] = field(default_factory=dict)
     """Kind-specific facts, each listed in ``schema.json`` (e.g. a model's ``format``)."""
     signatures: tuple[SignatureCheck, ...] = ()
@@ -150,6 +150,11 @@ class Subject:
     @property
     def warnings(self) -> tuple[Finding, ...]:
         return () if self.verdict is None else self.verdict.warnings
+
+    @property
+    def would_block(self) -> tuple[Finding, ...]:
+        """Pilot mode: what would have blocked this subject (it was allowed)."""
+        return () if self.verdict is None else self.verdict.would_block
 
     @property
     def notes(self) -> tuple[str, ...]:
@@ -202,6 +207,11 @@ class Report:
     @property
     def decision(self) -> Decision:
         return Decision.BLOCK if self.blocked else Decision.ALLOW
+
+    @property
+    def would_block(self) -> int:
+        """Pilot mode: subjects allowed only because nothing is blocked."""
+        return sum(1 for s in self.subjects if s.would_block)
 
     @classmethod
     def judged(cls, command: Command, subjects: tuple[Subject, ...], **extra: Any) -> Report:

@@ -95,6 +95,11 @@ def document(report: Report) -> dict[str, Any]:
             for f in findings:
                 used.setdefault(f.rule_id)
                 results.append(_result(f, blocking, uri))
+        for f in subject.would_block:  # pilot mode: shown as it will be, marked as not blocking
+            used.setdefault(f.rule_id)
+            result = _result(f, True, uri)
+            result["properties"] = {**result["properties"], "blocking": False, "would_block": True}
+            results.append(result)
     catalogue = all_rules()
     rules = []
     for rid in used:

@@ -48,9 +48,9 @@ class _Paint:
         return f"{_COLOURS[colour]}{text}{_RESET}" if self.on else text
 
 
-def _finding_lines(f: Finding, blocking: bool, paint: _Paint) -> list[str]:
+def _finding_lines(f: Finding, blocking: bool, paint: _Paint, tag: str = "") -> list[str]:
     colour = "red" if blocking and f.severity >= Severity.HIGH else "yellow"
-    tag = "BLOCK" if blocking else "warn "
+    tag = tag or ("BLOCK" if blocking else "warn ")
     return [
         f"  {paint(tag, colour)} {paint(f.rule_id, 'bold')} ({f.severity}) {f.location}",
         f"        {f.message}",
@@ -69,12 +69,14 @@ def _label(s: Subject) -> str:
     """How a person recognises the subject; SARIF and JSON use the bare, stable target."""
     d = s.distribution
     label = f"{d.name} {d.version} ({s.target})" if s.kind == "artifact" and d else s.target
-    return label + (" [verdict cache]" if s.cached else "")
+    return label + (" [scan cache]" if s.cached else "")
 
 
 def _subject_lines(s: Subject, paint: _Paint) -> list[str]:
     head = paint("ok     ", "green") if s.allowed else paint("BLOCKED", "red")
     line = f"{head} {_label(s)}"
+    if s.would_block:
+        line += " " + paint("(pilot mode: enforcing would block it)", "yellow")
     if s.scan is not None:
         what = ", ".join(f"{k} {n}" for k, n in sorted(s.scan.inventory.items())) or "nothing"
         line += f"  [{what}]"
@@ -84,6 +86,8 @@ def _subject_lines(s: Subject, paint: _Paint) -> list[str]:
     for f in s.blocking:
         if f.detail.get("source") not in failed:
             lines.extend(_finding_lines(f, True, paint))
+    for f in s.would_block:
+        lines.extend(_finding_lines(f, False, paint, "PILOT"))
     for f in s.warnings:
         lines.extend(_finding_lines(f, False, paint))
     lines.extend(_signature_line(c, paint) for c in s.signatures)
@@ -108,6 +112,8 @@ def _summary(report: Report) -> list[str]:
         ]
     noun, verb = ("artifact", "checked") if report.command == "install" else ("target", "scanned")
     line = f"{n} {noun}{'s' if n != 1 else ''} {verb}: {blocked} blocked, {n - blocked} allowed"
+    if report.would_block:
+        line += f" ({report.would_block} would be blocked when enforced: pilot mode)"
     skipped = sum(len(s.scan.skipped) for s in report.subjects if s.scan)
     if skipped:
         line += f"; {skipped} member(s) skipped (listed above)"

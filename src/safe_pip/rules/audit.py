@@ -64,6 +64,18 @@ RULES: tuple[Rule, ...] = (
         "Remove the file, or add an [[exception]] bound to its sha256.",
     ),
     Rule(
+        "AUDIT-INSTALL-UNRECORDED",
+        "An install started but never recorded its outcome",
+        S.MEDIUM,
+        "safe-pip writes an intent record (the vetted files it is about to install) to the "
+        "audit log before pip starts, and the outcome after. This intent has no outcome: the "
+        "run was killed (SIGKILL, power loss) while pip worked, so the environment may hold "
+        "some or all of the listed files without a record of how the install ended. The files "
+        "were vetted; what is unknown is whether they all landed.",
+        "Check the environment (safe-pip audit lists what is installed) and reinstall through "
+        "safe-pip if needed; the finding names the run, so an [[exception]] is not the tool.",
+    ),
+    Rule(
         "AUDIT-HOOK-MODIFIED",
         "safe-pip's start-up hook was modified",
         S.HIGH,

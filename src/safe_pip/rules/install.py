@@ -124,4 +124,15 @@ RULES: tuple[Rule, ...] = (
         "single file that could be hashed, scanned and installed by hash.",
         "Build a wheel yourself, vet it with 'safe-pip scan', and install that wheel.",
     ),
+    Rule(
+        "INSTALL-IDENTITY-MISMATCH",
+        "Requested name, file name and METADATA disagree",
+        S.HIGH,
+        "The name you asked for, the project and version in the file's name, and the Name and "
+        "Version in the METADATA inside it must all be the same project and release. pip "
+        "installs by METADATA, while people, deny lists and pins look at the name they typed "
+        "or the file name: a file that calls itself something else inside is an artifact "
+        "passing itself off as another project (or another release of it).",
+        "Not allowable: the index serves a mislabelled file; report it to whoever runs the index.",
+    ),
 )

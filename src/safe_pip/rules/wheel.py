@@ -27,6 +27,26 @@ RULES: tuple[Rule, ...] = (
         _EXC,
     ),
     Rule(
+        "WHEEL-PTH-DORMANT",
+        "Wheel installs a .pth start-up line that is dormant unless its own variable is set",
+        S.LOW,
+        "A .pth line site.py executes at every start does nothing unless an environment "
+        "variable named for the distribution itself is set (COVERAGE_PROCESS_START), and then "
+        "only imports and calls the distribution's own code; judged on its syntax tree. "
+        "Reported so it stays visible.",
+        "Informational: does not block under the default policy.",
+    ),
+    Rule(
+        "WHEEL-PLUGIN-AUTOLOAD",
+        "Wheel registers a plugin that a tool loads in every process",
+        S.HIGH,
+        "An entry point in a group a tool imports without being asked (pytest11 in every "
+        "pytest process, torch.backends on import torch; see safe_pip/data/plugin_groups.json). "
+        "Low when the entry point names the wheel's own code (which is scanned like any "
+        "module); high when it names code the wheel does not ship.",
+        _EXC,
+    ),
+    Rule(
         "WHEEL-STARTUP-HOOK",
         "Wheel installs sitecustomize or usercustomize",
         S.HIGH,
@@ -38,18 +58,22 @@ RULES: tuple[Rule, ...] = (
         "WHEEL-FOREIGN-PACKAGE",
         "Wheel writes into another distribution's or the standard library's package",
         S.HIGH,
-        "Files land in a top-level package owned by another well-known distribution "
-        "(torch/, numpy/, pip/, setuptools/ ...) or named like a standard-library module, "
-        "replacing or shadowing code the user did not ask to change.",
+        "Files overwrite a file another installed distribution owns (from its RECORD), land "
+        "in a top-level package another owns (torch/, pip/ ...), in a folder named like a "
+        "standard-library module, or in the interpreter's own library folder; shared "
+        "namespaces (google/, nvidia/) are judged per file. Computed against the target "
+        "environment; safe-pip scan uses a shipped default.",
         _EXC,
     ),
     Rule(
         "WHEEL-SCRIPT-SHADOW",
-        "Wheel installs a command named like a system or Python tool",
+        "Wheel installs a command that replaces another's",
         S.HIGH,
-        "A script in *.data/scripts or a console_scripts/gui_scripts entry point is named "
-        "like pip, python, sudo, ls, git ...; on PATH it would run instead of the real "
-        "tool.",
+        "A script in *.data/scripts or a console_scripts/gui_scripts entry point (read with "
+        "importlib.metadata's own parser, as pip does) has the name of a command another "
+        "distribution or the environment itself installed (pip, python, torchrun ...) or of "
+        "a command on the target's PATH (sudo, ls, git ...), or is a path rather than a name. "
+        "Computed against the target environment; safe-pip scan uses a shipped default.",
         _EXC,
     ),
     Rule(
@@ -57,9 +81,18 @@ RULES: tuple[Rule, ...] = (
         "Wheel RECORD does not match its files",
         S.HIGH,
         "The RECORD file is missing, or lists a hash or size that differs from the member, "
-        "a file that is not in the wheel, or omits a file that is. pip verifies RECORD "
+        "or omits a file the wheel ships. pip verifies RECORD "
         "only partially; a mismatch means the wheel was altered after it was built.",
         _EXC,
+    ),
+    Rule(
+        "WHEEL-RECORD-ABSENT",
+        "Wheel RECORD lists files the wheel does not ship",
+        S.LOW,
+        "RECORD names files that are not in the archive. pip installs only what the zip "
+        "holds, so nothing unvetted lands; a sloppy build, not an attack (a hash mismatch or "
+        "an unlisted file is WHEEL-RECORD-MISMATCH and blocks).",
+        "Informational: does not block under the default policy.",
     ),
     Rule(
         "PY-UNSAFE-LOAD",
@@ -89,10 +122,32 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "PY-UNPARSEABLE",
-        "Python module cannot be parsed",
+        "Python module cannot be parsed, and cannot run",
         S.LOW,
-        "A .py file is not valid Python for the scanner's parser (often a newer or older "
-        "syntax); its import-time code was not checked.",
+        "A .py file is not valid Python for the interpreter that would import it (the target "
+        "interpreter compiled it and refused, or its encoding cannot be decoded), or the "
+        "scanner cannot parse it and it holds no code-execution words: importing it raises "
+        "before any of it runs.",
         "Informational: does not block under the default policy.",
+    ),
+    Rule(
+        "PY-UNREADABLE-CODE",
+        "Python module the scanner cannot parse but the importing interpreter may run",
+        S.HIGH,
+        "The scanner's Python cannot parse the file (newer syntax: a 3.12 f-string on a 3.11 "
+        "scanner), the target interpreter accepts it (or no target was given), and it holds "
+        "code-execution words (exec, eval, compile, __import__, system, load ...): its "
+        "import-time code cannot be checked, so it is not passed as harmless.",
+        _EXC,
+    ),
+    Rule(
+        "PY-EXOTIC-ENCODING",
+        "Python module declares an encoding that hides its code from byte readers",
+        S.HIGH,
+        "The PEP 263 coding declaration names a codec in which ASCII bytes do not stand for "
+        "themselves (utf-7, utf-16, ...): Python decodes it before compiling, so the code it "
+        "runs differs from what a reader or a byte search sees. The decoded text is scanned "
+        "too.",
+        _EXC,
     ),
 )

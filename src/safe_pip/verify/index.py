@@ -201,11 +201,11 @@ def _findings(
                 {"url": url, "page": page_url, "allowed": list(policy.index.allowed)},
             )
         )
-    if yanked is not None and policy.install.yanked != "allow":
+    if yanked is not None:  # [install] yanked = "warn"/"allow" is applied by safe_pip.decide
         findings.append(
             Finding(
                 "INDEX-YANKED",
-                Severity.HIGH if policy.install.yanked == "block" else Severity.LOW,
+                Severity.HIGH,
                 f"{name} {version} was yanked from its index" + (f": {yanked}" if yanked else ""),
                 location,
                 {"reason": yanked},

@@ -71,7 +71,29 @@ def read_zip(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
     finally:
         ctx.own_packages = outer_own
     if hooks is not None:
-        hooks.finish(ctx)
+        hooks.finish(ctx, lambda name: _reread(blob, entries, name))
+
+
+_REREAD_MAX = 8 * 1024 * 1024
+
+
+def _reread(blob: Blob, entries: list[ZipEntry], name: str) -> bytes | None:
+    """A member's bytes again, for whole-archive checks after the scan (no findings: the
+    member was already judged once); None when it cannot be read within 8 MiB."""
+    entry = next((e for e in entries if e.name == name and e.data_offset >= 0), None)
+    if entry is None or entry.encrypted:
+        return None
+    raw = blob.read(entry.data_offset, entry.compressed_size)
+    if entry.method == 0:
+        return raw if len(raw) <= _REREAD_MAX else None
+    if entry.method != 8:
+        return None
+    d = zlib.decompressobj(-15)
+    try:
+        out = d.decompress(raw, _REREAD_MAX + 1)
+    except zlib.error:
+        return None
+    return out if len(out) <= _REREAD_MAX else None
 
 
 def _top_level_packages(names: Iterable[str]) -> frozenset[str]:
@@ -128,6 +150,8 @@ def _read_members(
                 )
             if hooks is not None:
                 hooks.member(ctx, entry.name, data, loc)
+                if hooks.scanned_before(ctx, loc):
+                    continue
             if layout and layout.torchscript:
                 ctx.torchscript += 1
                 try:

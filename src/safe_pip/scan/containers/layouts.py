@@ -9,7 +9,7 @@ the zip — the loaders go by those names — never from the zip's own file name
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from safe_pip.scan.core.blob import Blob
 from safe_pip.scan.core.context import ScanContext
@@ -43,9 +43,14 @@ class ZipHooks:
         for script in self.scripts:
             script.member(ctx, name, data, loc)
 
-    def finish(self, ctx: ScanContext) -> None:
+    def scanned_before(self, ctx: ScanContext, loc: str) -> bool:
+        """The member just hashed has the same bytes (and the same reading) as one already
+        scanned in this artifact: its findings were reported there (wheels only)."""
+        return self.wheel is not None and self.wheel.scanned_before(ctx, loc)
+
+    def finish(self, ctx: ScanContext, reread: Callable[[str], bytes | None] | None = None) -> None:
         if self.wheel is not None:
-            self.wheel.finish(ctx)
+            self.wheel.finish(ctx, reread)
 
 
 def _script_prefixes(names: Sequence[str], layout: TorchLayout | None) -> list[str]:

@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
-from safe_pip.models import Finding, Severity, Skipped
+from safe_pip.models import Finding, Severity, Skipped, TargetEnvironment
 from safe_pip.rules import get_rule
 from safe_pip.scan.core.limits import Limits
+
+Findings = list[tuple[str, str, str, Severity | None, dict[str, Any]]]
+"""Findings as plain tuples (rule id, message, location, severity or None, detail)."""
 
 
 class BudgetExhausted(Exception):
@@ -21,8 +27,12 @@ class BudgetExhausted(Exception):
 
 
 class ScanContext:
-    def __init__(self, limits: Limits | None = None) -> None:
+    def __init__(
+        self, limits: Limits | None = None, target: TargetEnvironment | None = None
+    ) -> None:
         self.limits = limits or Limits()
+        self.target = target
+        """The environment being installed into; None for ``safe-pip scan`` without one."""
         self.deadline = time.monotonic() + self.limits.time_budget
         self.findings: list[Finding] = []
         self.skipped: list[Skipped] = []
@@ -32,6 +42,12 @@ class ScanContext:
         self._seen: set[tuple[str, str, str]] = set()
         self.own_packages: frozenset[str] = frozenset()
         """Top-level packages of the wheel being scanned (empty outside a wheel)."""
+        self.scanned: set[tuple[Any, ...]] = set()
+        """Members already scanned in this artifact, by digest and reading (wheel members)."""
+        self.pool: Executor | None = None
+        """Worker processes for CPU-heavy, self-contained member analysis (Python source):
+        the main process keeps inflating and hashing while a worker parses."""
+        self._pending: list[tuple[str, Future[Any]]] = []
         self.torchscript = 0
         """>0 while scanning members of a TorchScript archive, whose pickles are read
         by torch.jit's C++ unpickler: it resolves ``__torch__.*`` names against the
@@ -64,6 +80,36 @@ class ScanContext:
 
     def saw(self, fmt: str, n: int = 1) -> None:
         self.inventory[fmt] += n
+
+    # -- offloaded analysis ---------------------------------------------------------------
+    def offload(self, fn: Callable[[Any], Findings], job: Any, location: str = "") -> None:
+        """Run ``fn(job)`` (a pure function returning finding tuples) now or in the pool."""
+        if self.pool is None:
+            self._replay(fn(job))
+            return
+        self._pending.append((getattr(job, "location", location), self.pool.submit(fn, job)))
+
+    def drain(self) -> None:
+        """Report everything offloaded so far, in submission order (fail closed on errors)."""
+        pending, self._pending = self._pending, []
+        for location, future in pending:
+            remaining = max(0.0, self.deadline - time.monotonic())
+            try:
+                found = future.result(timeout=remaining)
+            except FutureTimeout:
+                self.check_time(location)  # past the deadline now: reports and unwinds
+                raise BudgetExhausted from None
+            except Exception as exc:  # a worker that crashed must not read as clean
+                self.report("SCAN-ERROR", f"analysis failed: {type(exc).__name__}: {exc}", location)
+                continue
+            self._replay(found)
+
+    def as_tuples(self) -> Findings:
+        return [(f.rule_id, f.message, f.location, f.severity, f.detail) for f in self.findings]
+
+    def _replay(self, found: Findings) -> None:
+        for rule_id, message, location, severity, detail in found:
+            self.report(rule_id, message, location, severity=severity, **detail)
 
     # -- budgets ---------------------------------------------------------------------
     def charge_member(self, location: str) -> None:

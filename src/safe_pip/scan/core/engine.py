@@ -8,12 +8,14 @@ verdict names the exact file; symlinks are not followed out of the tree.
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
 
 from safe_pip import own_hooks
-from safe_pip.models import ScanResult
+from safe_pip.models import ScanResult, TargetEnvironment
 from safe_pip.scan.core.blob import open_file
 from safe_pip.scan.core.context import BudgetExhausted, ScanContext
 from safe_pip.scan.core.dispatch import scan_blob
@@ -21,17 +23,37 @@ from safe_pip.scan.core.limits import Limits
 
 
 def scan_path(
-    path: Path, *, limits: Limits | None = None, display: str | None = None
+    path: Path,
+    *,
+    limits: Limits | None = None,
+    display: str | None = None,
+    target: TargetEnvironment | None = None,
+    workers: int | None = None,
 ) -> ScanResult:
-    """Scan one file (of any kind) and everything nested inside it."""
-    ctx = ScanContext(limits)
+    """Scan one file (of any kind) and everything nested inside it.
+
+    ``target`` is the environment the file will be installed into (the install gate builds
+    it from the target interpreter): shadowing is computed against what it holds and Python
+    source is read with its grammar. Without it (``safe-pip scan``) the shipped default
+    environment stands in and every Python reading is considered.
+
+    ``workers``: processes that analyse Python source while this one inflates and hashes
+    (None: one per core, up to 4, for files of at least ``POOL_MIN_BYTES`` on a machine with
+    two or more cores, never inside a worker process of its own; 0: none).
+    """
+    ctx = ScanContext(limits, target)
     name = display or str(path)
     size: int | None = None
     try:
         size = path.stat().st_size
-        # A budget exhausted deep inside has already been reported as a finding.
-        with open_file(path) as blob, contextlib.suppress(BudgetExhausted):
-            scan_blob(ctx, blob, name, 0)
+        with _pool_for(size, workers) as pool:
+            ctx.pool = pool
+            # A budget exhausted deep inside has already been reported as a finding.
+            with open_file(path) as blob, contextlib.suppress(BudgetExhausted):
+                try:
+                    scan_blob(ctx, blob, name, 0)
+                finally:
+                    ctx.drain()
     except OSError as exc:
         ctx.report("SCAN-UNREADABLE", f"cannot read the file: {exc.strerror or exc}", name)
     _own_hook(ctx, path, name, size)
@@ -68,6 +90,26 @@ def _own_hook(ctx: ScanContext, path: Path, name: str, size: int | None) -> None
         "one safe-pip wrote",
         name,
     )
+
+
+POOL_MIN_BYTES = 1 << 20
+"""Below this a worker's start-up (a fork, ~30 ms) costs more than the parsing it takes over."""
+
+
+@contextlib.contextmanager
+def _pool_for(size: int, workers: int | None) -> Iterator[Executor | None]:
+    if workers is None:
+        nested = multiprocessing.parent_process() is not None
+        cores = os.cpu_count() or 1
+        workers = 0 if nested or size < POOL_MIN_BYTES or cores < 2 else min(cores, 4)
+    if workers <= 0 or "fork" not in multiprocessing.get_all_start_methods():
+        yield None
+        return
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def iter_files(paths: Iterable[Path]) -> Iterator[Path]:

@@ -1,47 +1,53 @@
-"""Python source rules via ``ast``: import-time unsafe loads, decode-and-exec, download-and-run.
+"""Python source rules: import-time unsafe loads, decode-and-exec, download-and-run.
 
-Python runs a module's top-level statements when it is imported, and runs all
-of ``setup.py`` when an sdist is built.  A package that unpickles a bundled
-model there turns every ``import`` into a pickle load; code that ``exec``\\s
-base64/zlib/hex-decoded data or something it just downloaded is the usual shape
-of a hidden payload.  The file is parsed with :func:`ast.parse` and never
-imported or executed.  Python picks modules by their ``.py`` name, so that is
-how the dispatcher routes files here.
+Python runs a module's top-level statements when it is imported, and runs all of
+``setup.py`` when an sdist is built. A package that unpickles a bundled model there turns
+every ``import`` into a pickle load; code that ``exec``\\s base64/zlib/hex-decoded data or
+something it just downloaded is the usual shape of a hidden payload. Nothing is imported or
+executed: the file is compiled (which runs no code) and, where a rule could match, parsed.
 
-Files that do not contain the words a rule needs are not parsed at all (byte-level
-pre-filters), so ``PY-UNPARSEABLE`` is only reported for files that could match a rule.
+Read as the interpreter reads it:
 
-What is *not* checked: code inside functions for the unsafe-load rule (it runs
-only when called; setup.py is the exception), dynamic imports and aliases
-beyond plain ``import``/``from ... import``/assignments, and data flow across
-functions or modules.
+* **encoding first.** The PEP 263 declaration (or BOM) is honoured before anything looks at
+  the text, so ``# coding: utf-7`` cannot hide ``exec(`` from a byte search; a codec that is
+  not ASCII-transparent (utf-7, utf-16, ...) is itself ``PY-EXOTIC-ENCODING``;
+* **bytecode pre-filter.** ``compile`` (C speed, no Python objects per node) gives each code
+  object's names: module level, class bodies and comprehensions run at import, function
+  bodies do not. A rule's AST pass runs only when those names allow it to match;
+* **the target's grammar.** A file our interpreter cannot compile is compiled by the target
+  interpreter when the gate knows it (``TargetEnvironment.python_executable``); code that the
+  importing Python accepts but we cannot read, and that holds code-execution words, blocks
+  (``PY-UNREADABLE-CODE``); a file no target can compile never runs (``PY-UNPARSEABLE``, low).
+
+Data flow followed inside one module: assignments and aliases (``_run = exec``,
+``l = pickle.load``), a decoded value through further variables, module-level values into
+functions, and module-level calls (or decorators) of the module's own helpers that load
+pickles (transitively). Not followed: data across modules, ``getattr`` with computed names,
+code in function bodies for the unsafe-load rule unless an import-time call reaches it
+(``setup.py`` is the exception: every scope counts).
 """
 
 from __future__ import annotations
 
 import ast
+import codecs
+import dis
+import io
 import re
+import subprocess
+import tokenize
+import unicodedata
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from types import CodeType
+from typing import Any
 
 from safe_pip.models import Severity
 from safe_pip.scan.core.blob import Blob
-from safe_pip.scan.core.context import ScanContext
+from safe_pip.scan.core.context import Findings, ScanContext
 from safe_pip.scan.core.paths import is_test_path
 
 _MAX_SOURCE = 8 * 1024 * 1024
-_LOAD_HINT = re.compile(rb"\bloads?\s*\(|read_pickle|Unpickler")
-_EXEC_HINT = re.compile(rb"\b(?:exec|eval|compile|execfile)\s*\(")
-_SOURCE_HINT = re.compile(
-    rb"decode|decompress|fromhex|unhexlify|a2b_|marshal|codecs|urlopen|urlretrieve|requests"
-    rb"|httpx|HTTPS?Connection|create_connection|pycurl"
-)
-_SHELL_HINT = re.compile(rb"\b(?:curl|wget)\b")
-"""Cheap byte-level pre-filters: a rule can only match a module that has its words.
-
-Parsing and walking every module of a large wheel (torch ships thousands) costs
-seconds; most modules cannot match any rule, and the regexes say so in microseconds.
-"""
-
 _PICKLE_LOADS = frozenset(
     f"{m}.{f}"
     for m in (
@@ -94,7 +100,18 @@ _NETWORK = frozenset(
     }
 )
 _EXEC = frozenset(
-    {"exec", "eval", "compile", "builtins.exec", "builtins.eval", "builtins.compile", "execfile"}
+    {
+        "exec",
+        "eval",
+        "compile",
+        "execfile",
+        "__import__",
+        "builtins.exec",
+        "builtins.eval",
+        "builtins.compile",
+        "builtins.__import__",
+        "importlib.import_module",
+    }
 )
 _SHELL = frozenset(
     {
@@ -116,26 +133,264 @@ _PIPE_TO_SHELL = re.compile(
 )
 
 
+_LOAD_NAMES = frozenset({"load", "loads", "Unpickler", "read_pickle"})
+_LOADER_MODULES = frozenset(
+    {"pickle", "_pickle", "cPickle", "pickle5", "dill", "cloudpickle", "joblib", "torch",
+     "numpy", "np", "pandas", "pd", "Unpickler", "read_pickle"}
+)  # fmt: skip
+"""A load call the rule reports names one of these (imports put the module in co_names)."""
+_SOURCE_NAMES = frozenset(
+    {*("b64decode", "b32decode", "b16decode", "b85decode", "a85decode", "decodebytes"),
+     *("urlsafe_b64decode", "standard_b64decode", "decompress", "fromhex", "unhexlify"),
+     *("a2b_hex", "a2b_base64", "decodestring", "codecs", "marshal", "urlopen", "urlretrieve"),
+     *("requests", "httpx", "HTTPSConnection", "HTTPConnection", "create_connection", "Curl")}
+)  # fmt: skip
+"""Names a decoder or network call the exec rules follow puts in some code object."""
+_EXEC_NAMES = frozenset({"exec", "eval", "execfile", "__import__", "import_module"})
+_SHELL_NAMES = frozenset(
+    {"system", "popen", "Popen", "run", "call", "check_call", "check_output", "getoutput",
+     "getstatusoutput"}
+)  # fmt: skip
+_COMPREHENSIONS = frozenset({"<listcomp>", "<setcomp>", "<dictcomp>", "<genexpr>"})
+_CO_FUNCTION = 0x0001 | 0x0002  # CO_OPTIMIZED | CO_NEWLOCALS: a function body, not a class
+_LOAD_WORDS = (b"ickle", b"dill", b"joblib", b"torch", b"Unpickler")
+_EXEC_WORDS_CHEAP = (b"exec", b"eval", b"compile", b"__import__", b"import_module")
+_SOURCE_WORDS = (
+    b"decode", b"decompress", b"fromhex", b"unhexlify", b"a2b_", b"marshal", b"codecs",
+    b"urlopen", b"urlretrieve", b"requests", b"httpx", b"Connection", b"create_connection",
+    b"pycurl",
+)  # fmt: skip
+_LOAD_RE = re.compile(rb"\b(?:loads?|Unpickler|read_pickle)\b")
+_EXEC_RE = re.compile(rb"\b(?:exec|eval|compile|execfile|__import__|import_module)\b")
+"""Byte pre-filters on the decoded text (``in`` is a C memory search, far faster than a regex):
+a rule can match only a file holding its words. The unsafe-load rule needs ``load`` and a
+loader's module name; the exec rules an exec-like word and a decoder or network word."""
+_EXEC_WORDS = re.compile(
+    rb"\b(?:exec|eval|compile|execfile|__import__|import_module|system|popen|Popen|subprocess"
+    rb"|loads?|Unpickler|marshal|b64decode|fromhex|decompress)\b"
+)
+"""Code-execution words: an unreadable file holding one of these cannot be passed as inert."""
+
+
 def read_python(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
     ctx.saw("python")
     if blob.size > _MAX_SOURCE:
         ctx.skip(location, f"Python source larger than {_MAX_SOURCE} bytes was not parsed")
         return
     raw = blob.read(0, blob.size)
-    loads = bool(_LOAD_HINT.search(raw))
-    shell = bool(_SHELL_HINT.search(raw)) and any(
-        word in raw for word in (b"system", b"popen", b"Popen", b"subprocess")
-    )
-    flows = bool(_EXEC_HINT.search(raw) and _SOURCE_HINT.search(raw)) or shell
-    if not (loads or flows):
+    text = _decode(ctx, raw, location)
+    if text is None:
         return
-    try:
-        tree = ast.parse(raw, filename=location)
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-        ctx.report("PY-UNPARSEABLE", f"not parseable as Python: {type(exc).__name__}", location)
+    # Python reads identifiers NFKC-normalised (``ｅｘｅｃ`` is ``exec``): so do the filters.
+    words = text if text.isascii() else unicodedata.normalize("NFKC", text)
+    data = words.encode("utf-8", "surrogatepass")
+    maybe_load = (
+        b"load" in data
+        and any(w in data for w in _LOAD_WORDS)
+        and _LOAD_RE.search(data) is not None
+    )
+    maybe_exec = (
+        any(w in data for w in _EXEC_WORDS_CHEAP)
+        and any(w in data for w in _SOURCE_WORDS)
+        and _EXEC_RE.search(data) is not None
+    )
+    maybe_shell = b"curl" in data or b"wget" in data
+    if not (maybe_load or maybe_exec or maybe_shell):
         return
     whole_file = location.replace("\\", "/").rsplit("/", 1)[-1].rsplit("!", 1)[-1] == "setup.py"
-    check_tree(ctx, tree, location, whole_file=whole_file, loads=loads, flows=flows)
+    python = ctx.target.python_executable if ctx.target else None
+    job = _Job(text, location, whole_file, maybe_load, maybe_exec, maybe_shell, python)
+    ctx.offload(analyze, job)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What :func:`analyze` needs; small and picklable, so it can run in a worker process."""
+
+    text: str
+    location: str
+    whole_file: bool
+    maybe_load: bool
+    maybe_exec: bool
+    maybe_shell: bool
+    python_executable: str | None
+
+
+def analyze(job: _Job) -> Findings:
+    """Compile, pre-filter by names, and run the AST rules on one decoded module.
+
+    Runs in a worker process when the scan has a pool: findings come back as plain tuples
+    from a context of its own and are replayed into the scan's.
+    """
+    out = ScanContext()
+    try:
+        code = compile(job.text, job.location, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as exc:
+        _unreadable(out, job.text, job.location, exc, job.python_executable)
+        return out.as_tuples()
+    names = _code_names(code, job.whole_file)
+    loads = job.maybe_load and names.may_load()
+    shell = job.maybe_shell and bool(names.everywhere & _SHELL_NAMES)
+    flows = (job.maybe_exec and names.may_exec()) or shell
+    if loads or flows:
+        tree = ast.parse(job.text, filename=job.location)
+        check_tree(out, tree, job.location, whole_file=job.whole_file, loads=loads, flows=flows)
+    return out.as_tuples()
+
+
+def _decode(ctx: ScanContext, raw: bytes, location: str) -> str | None:
+    """The source text as Python decodes it (PEP 263 / BOM); None if Python could not."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+    except SyntaxError as exc:
+        ctx.report("PY-UNPARSEABLE", f"encoding declaration rejected: {exc}", location)
+        return None
+    if not _ascii_transparent(encoding):
+        ctx.report(
+            "PY-EXOTIC-ENCODING",
+            f"declares the {encoding} encoding, in which the bytes a reader sees are not the "
+            "code Python runs",
+            location,
+            encoding=encoding,
+        )
+    try:
+        return raw.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        ctx.report("PY-UNPARSEABLE", f"not decodable as {encoding}: {exc}", location)
+        return None
+
+
+def _ascii_transparent(encoding: str) -> bool:
+    """Printable ASCII and newlines decode to themselves: what the bytes say is the code."""
+    sample = bytes(range(0x20, 0x7F)) + b"\n\t\r"
+    try:
+        return codecs.decode(sample, encoding) == sample.decode("ascii")
+    except (UnicodeDecodeError, LookupError, TypeError):
+        return False
+
+
+@dataclass
+class _Names:
+    """Names each kind of code object uses (globals, attributes, imported names)."""
+
+    at_import: set[str] = field(default_factory=set)
+    everywhere: set[str] = field(default_factory=set)
+    functions: dict[str, set[str]] = field(default_factory=dict)
+    compile_code: list[CodeType] = field(default_factory=list)
+    import_code: list[CodeType] = field(default_factory=list)
+
+    def may_load(self) -> bool:
+        if not (self.everywhere & _LOAD_NAMES and self.everywhere & _LOADER_MODULES):
+            return False
+        if self.at_import & _LOAD_NAMES and self.at_import & _LOADER_MODULES:
+            return True
+        # A module-level call (or decorator) of an own helper whose body loads: is any
+        # function that may reach a load *read* (not just defined) by import-time code?
+        loaders = {f for f, n in self.functions.items() if n & (_LOAD_NAMES | set(self.functions))}
+        return any(
+            i.opname in ("LOAD_NAME", "LOAD_GLOBAL") and i.argval in loaders
+            for co in self.import_code
+            if loaders & set(co.co_names)
+            for i in dis.get_instructions(co)
+        )
+
+    def may_exec(self) -> bool:
+        if not self.everywhere & _SOURCE_NAMES:
+            return False
+        if self.everywhere & _EXEC_NAMES:
+            return True
+        # ``compile`` is a sink only as the builtin, not as ``re.compile``.
+        return any(
+            i.opname in ("LOAD_GLOBAL", "LOAD_NAME") and i.argval == "compile"
+            for co in self.compile_code
+            for i in dis.get_instructions(co)
+        )
+
+
+def _code_names(code: CodeType, whole_file: bool) -> _Names:
+    out = _Names()
+    stack: list[tuple[CodeType, bool]] = [(code, True)]
+    while stack:
+        co, at_import = stack.pop()
+        # Names given as strings (``__import__('codecs')``, ``getattr(m, 'load')``) count too.
+        names = set(co.co_names) | {
+            c for c in co.co_consts if isinstance(c, str) and c.isidentifier()
+        }
+        out.everywhere |= names
+        if at_import:
+            out.at_import |= names
+            out.import_code.append(co)
+        if "compile" in names:
+            out.compile_code.append(co)
+        for const in co.co_consts:
+            if not isinstance(const, CodeType):
+                continue
+            is_function = (const.co_flags & _CO_FUNCTION) == _CO_FUNCTION
+            runs_now = whole_file or not is_function or const.co_name in _COMPREHENSIONS
+            if is_function and const.co_name not in _COMPREHENSIONS:
+                out.functions.setdefault(const.co_name, set()).update(_all_names(const))
+            stack.append((const, at_import and runs_now))
+    return out
+
+
+def _all_names(co: CodeType) -> set[str]:
+    names = set(co.co_names)
+    for const in co.co_consts:
+        if isinstance(const, CodeType):
+            names |= _all_names(const)
+    return names
+
+
+def _unreadable(
+    ctx: ScanContext, text: str, location: str, exc: BaseException, python: str | None
+) -> None:
+    """Our grammar refuses the file: what would the importing interpreter do with it?"""
+    verdict = _target_compiles(python, text) if python else None
+    norm = text if text.isascii() else unicodedata.normalize("NFKC", text)
+    words = sorted({m.decode() for m in _EXEC_WORDS.findall(norm.encode("utf-8", "replace"))})
+    if verdict is False:
+        ctx.report(
+            "PY-UNPARSEABLE",
+            f"not valid Python for the target interpreter either ({type(exc).__name__}): "
+            "importing it fails before any of it runs",
+            location,
+        )
+    elif words:
+        who = (
+            "the target interpreter compiles it"
+            if verdict
+            else "the interpreter that imports it may accept it"
+        )
+        ctx.report(
+            "PY-UNREADABLE-CODE",
+            f"the scanner's Python cannot parse it ({type(exc).__name__}: {exc}) but {who}, "
+            f"and it holds code-execution words ({', '.join(words[:6])})",
+            location,
+            words=words[:20],
+        )
+    else:
+        ctx.report(
+            "PY-UNPARSEABLE",
+            f"not parseable by the scanner's Python ({type(exc).__name__}); it holds no "
+            "code-execution words",
+            location,
+        )
+
+
+def _target_compiles(python: str, text: str) -> bool | None:
+    """Compile (never run) the text in the target interpreter; None if it could not be asked."""
+    probe = "import sys; compile(sys.stdin.buffer.read().decode('utf-8'), 'm', 'exec')"
+    try:
+        done = subprocess.run(
+            [python, "-I", "-S", "-c", probe],
+            input=text.encode("utf-8", "surrogatepass"),
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.returncode == 0
 
 
 def check_tree(
@@ -150,40 +405,114 @@ def check_tree(
     """Run the rules; ``loads``/``flows`` let a pre-filter skip rules that cannot match."""
     aliases = _aliases(tree)
     if flows:
+        module_taint = _check_scope(ctx, list(_scope_nodes(tree)), aliases, location, None)
         for scope in _scopes(tree):
-            _check_scope(ctx, list(_scope_nodes(scope)), aliases, location)
+            if scope is not tree:
+                _check_scope(ctx, list(_scope_nodes(scope)), aliases, location, module_taint)
     if not loads:
         return
+    in_tests = not whole_file and is_test_path(location)
+    when = "build" if whole_file else "test-suite import" if in_tests else "import"
+    helpers = _loading_helpers(tree, aliases)
     for call in _import_time_calls(tree, whole_file):
         name = _qualname(call.func, aliases)
         reason = _unsafe_load(name, call)
+        via = ""
+        if not reason and isinstance(call.func, ast.Name) and call.func.id in helpers:
+            reason, via = helpers[call.func.id], f" via {call.func.id}()"
         if reason:
+            extra = {"torch_default": True} if _torch_default(name, call) else {}
             # A test module is imported by the test runner, not by ``import pkg``.
-            in_tests = not whole_file and is_test_path(location)
-            when = "build" if whole_file else "test-suite import" if in_tests else "import"
             ctx.report(
                 "PY-UNSAFE-LOAD",
-                f"{reason} at {when} time (line {call.lineno})",
+                f"{reason}{via} at {when} time (line {call.lineno})",
                 f"{location}:{call.lineno}",
                 severity=Severity.LOW if in_tests else None,
                 call=name,
+                **extra,
+            )
+    for deco in _import_time_decorators(tree):
+        if deco.id in helpers:
+            ctx.report(
+                "PY-UNSAFE-LOAD",
+                f"{helpers[deco.id]} via the decorator {deco.id} at {when} time "
+                f"(line {deco.lineno})",
+                f"{location}:{deco.lineno}",
+                severity=Severity.LOW if in_tests else None,
+                call=deco.id,
             )
 
 
+def _loading_helpers(tree: ast.Module, aliases: dict[str, str]) -> dict[str, str]:
+    """Functions of this module whose body (or a helper it calls) makes an unsafe load."""
+    bodies: dict[str, list[ast.AST]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            bodies.setdefault(node.name, []).extend(_scope_nodes(node))
+    found: dict[str, str] = {}
+    for fname, nodes in bodies.items():
+        for n in nodes:
+            if isinstance(n, ast.Call):
+                reason = _unsafe_load(_qualname(n.func, aliases), n)
+                if reason and not _torch_default(_qualname(n.func, aliases), n):
+                    found[fname] = f"{reason} in {fname}()"
+                    break
+    changed = True
+    while changed:  # helpers that call helpers
+        changed = False
+        for fname, nodes in bodies.items():
+            if fname in found:
+                continue
+            for n in nodes:
+                if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in found:
+                    found[fname] = found[n.func.id]
+                    changed = True
+                    break
+    return found
+
+
+def _import_time_decorators(tree: ast.Module) -> Iterator[ast.Name]:
+    """``@helper`` on a module-level (or class-level) definition calls ``helper`` on import."""
+    stack: list[ast.AST] = list(tree.body)
+    while stack:
+        node = stack.pop()
+        if _is_main_guard(node):
+            continue
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            yield from (d for d in node.decorator_list if isinstance(d, ast.Name))
+            if isinstance(node, ast.ClassDef):
+                stack.extend(node.body)
+            continue
+        if isinstance(node, (ast.If, ast.Try, ast.With, ast.For, ast.While)):
+            stack.extend(ast.iter_child_nodes(node))
+
+
 def _check_scope(
-    ctx: ScanContext, nodes: list[ast.AST], aliases: dict[str, str], location: str
-) -> None:
-    """Decode/fetch-then-exec within one function (or the module body)."""
-    decoded: set[str] = set()
-    fetched: set[str] = set()
-    for node in nodes:
-        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names = {t.id for t in targets if isinstance(t, ast.Name)}
-            if _contains(node.value, aliases, _is_decoder):
-                decoded |= names
-            if _contains(node.value, aliases, _is_network):
-                fetched |= names
+    ctx: ScanContext,
+    nodes: list[ast.AST],
+    aliases: dict[str, str],
+    location: str,
+    inherited: tuple[set[str], set[str]] | None,
+) -> tuple[set[str], set[str]]:
+    """Decode/fetch-then-exec within one function (or the module body).
+
+    Taint follows assignments to a fixpoint (``a = b64decode(x); b = a; exec(b)``); a
+    function scope starts with what the module level tainted (its globals).
+    """
+    decoded: set[str] = set(inherited[0]) if inherited else set()
+    fetched: set[str] = set(inherited[1]) if inherited else set()
+    flows = [(t, v) for node in nodes for t, v in _assignments(node)]
+    changed = True
+    while changed:
+        changed = False
+        for targets, value in flows:
+            used = _names_in(value)
+            for taint, pred in ((decoded, _is_decoder), (fetched, _is_network)):
+                if targets <= taint:
+                    continue
+                if used & taint or _contains(value, aliases, pred):
+                    taint |= targets
+                    changed = True
     for node in nodes:
         if not isinstance(node, ast.Call):
             continue
@@ -220,6 +549,33 @@ def _check_scope(
                         command=const.value[:200],
                     )
                     break
+    return decoded, fetched
+
+
+def _assignments(node: ast.AST) -> Iterator[tuple[set[str], ast.AST]]:
+    """(names bound, value) for every way a scope binds a value to a name."""
+    if isinstance(node, ast.Assign):
+        yield {n for t in node.targets for n in _bound(t)}, node.value
+    elif isinstance(node, (ast.AnnAssign, ast.AugAssign, ast.NamedExpr)):
+        if node.value is not None:
+            yield set(_bound(node.target)), node.value
+    elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
+        yield set(_bound(node.target)), node.iter
+    elif isinstance(node, (ast.With, ast.AsyncWith)):
+        for item in node.items:
+            if item.optional_vars is not None:
+                yield set(_bound(item.optional_vars)), item.context_expr
+
+
+def _bound(target: ast.AST) -> Iterator[str]:
+    """Names a target binds; ``x.attr = v`` / ``x[k] = v`` taint ``x`` itself."""
+    if isinstance(target, ast.Name):
+        yield target.id
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        for elt in target.elts:
+            yield from _bound(elt)
+    elif isinstance(target, (ast.Starred, ast.Attribute, ast.Subscript)):
+        yield from _bound(target.value)
 
 
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
@@ -250,11 +606,26 @@ def _unsafe_load(name: str, call: ast.Call) -> str | None:
         return "torch.load without weights_only=True unpickles the file"
     if name in _PICKLE_LOADS:
         return f"{name} unpickles data"
+    if name in ("torch.jit.load", "torch.jit._serialization.load"):
+        return "torch.jit.load runs the archive's TorchScript code and unpickles its data"
     if name in ("numpy.load", "numpy.lib.npyio.load"):
         ap = kw.get("allow_pickle")
         if isinstance(ap, ast.Constant) and ap.value is True:
             return "numpy.load(allow_pickle=True) unpickles object arrays"
     return None
+
+
+def _torch_default(name: str, call: ast.Call) -> bool:
+    """``torch.load`` left to torch's own ``weights_only`` default (no override at all)."""
+    if name not in ("torch.load", "torch.serialization.load"):
+        return False
+    kw = {k.arg for k in call.keywords}
+    if None in kw or "pickle_module" in kw or len(call.args) > 2:
+        return False  # **kwargs, or a pickle_module (which turns the default off)
+    if any(isinstance(a, ast.Starred) for a in call.args):
+        return False
+    wo = next((k.value for k in call.keywords if k.arg == "weights_only"), None)
+    return wo is None or (isinstance(wo, ast.Constant) and wo.value is None)
 
 
 def _is_main_guard(node: ast.AST) -> bool:
@@ -294,8 +665,13 @@ def _import_time_calls(tree: ast.Module, whole_file: bool) -> Iterator[ast.Call]
 
 
 def _aliases(tree: ast.Module) -> dict[str, str]:
-    """Local name → dotted origin, from every import in the file."""
+    """Local name → dotted origin, from every import and every plain re-binding.
+
+    ``from pickle import load as l``, ``_run = exec``, ``l = pickle.load`` and
+    ``imp = __import__`` all make the local name stand for what it names.
+    """
     out: dict[str, str] = {}
+    rebinds: list[tuple[str, ast.expr]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for a in node.names:
@@ -306,8 +682,18 @@ def _aliases(tree: ast.Module) -> dict[str, str]:
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             for a in node.names:
                 out[a.asname or a.name] = f"{node.module}.{a.name}"
+        elif isinstance(node, (ast.Assign, ast.NamedExpr)) and isinstance(
+            node.value, (ast.Name, ast.Attribute)
+        ):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            rebinds += [(t.id, node.value) for t in targets if isinstance(t, ast.Name)]
     if out.get("np") is None:
         out.setdefault("np", "numpy")
+    for _ in range(3):  # chains: a = exec; b = a
+        for name, value in rebinds:
+            origin = _qualname(value, out)
+            if origin and origin != name and out.get(name) != origin:
+                out[name] = origin
     return out
 
 

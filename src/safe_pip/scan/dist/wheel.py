@@ -1,20 +1,21 @@
-"""Wheel layout rules: where files land and what Python runs without being asked.
+"""Wheel rules: where files land, what Python runs without being asked, what RECORD says.
 
-Installing a wheel copies its members into ``site-packages`` (and ``bin/``,
-``sys.prefix`` for ``*.data/``).  The payload need not be in a model file:
+Installing a wheel copies its members (see :mod:`.layout` for where each lands). The payload
+need not be in a model file:
 
-* a ``*.pth`` file at the top of site-packages runs every line that starts with
-  ``import`` in every Python process (allowlisted by exact content, with reasons);
-* ``sitecustomize``/``usercustomize`` are imported at every start-up;
-* files inside another distribution's top-level package (``torch/``, ``pip/``)
-  or named like a standard-library module replace code the user trusts;
-* scripts and console entry points named ``pip``, ``python``, ``sudo``, ``ls`` ...
-  shadow real tools on PATH;
+* ``*.pth`` files in a site directory run their ``import`` lines in every Python process
+  (:mod:`.pth` reads them as each Python's site.py does); their path lines add folders whose
+  ``sitecustomize``/``usercustomize`` is imported at every start;
+* ``sitecustomize``/``usercustomize`` anywhere on the interpreter's search path;
+* entry points: console scripts named like another distribution's command or a command on
+  PATH replace it; plugin groups a tool loads unasked run in every process of that tool
+  (:mod:`.entrypoints`);
+* files in another distribution's package or over its files, or in the standard library's
+  folder, replace code the user trusts (:mod:`.shadowing`, against the target environment);
 * a RECORD that disagrees with the files means the wheel was edited after build.
 
-A zip is treated as a wheel when it holds a top-level ``*.dist-info/WHEEL``
-member, never because of its file name.  Path traversal and duplicated names are
-reported by the archive reader for every zip.
+A zip is a wheel when it holds a top-level ``*.dist-info/WHEEL`` member, never because of its
+file name. Path traversal and duplicated names are reported by the archive reader.
 """
 
 from __future__ import annotations
@@ -23,245 +24,31 @@ import base64
 import csv
 import hashlib
 import io
+import posixpath
 import re
 import sys
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from email.parser import BytesParser
 
+from safe_pip.models import Finding, Severity, TargetEnvironment
 from safe_pip.scan.core.blob import Blob
 from safe_pip.scan.core.context import ScanContext
+from safe_pip.scan.core.paths import is_test_path
+from safe_pip.scan.dist import entrypoints, pth
+from safe_pip.scan.dist.layout import Place, place, site_dirs
+from safe_pip.scan.dist.shadowing import default_environment, norm, owner_of
 
 _WHEEL = re.compile(r"^([^/]+)\.dist-info/WHEEL$")
 _RECORD_SELF = ("RECORD", "RECORD.jws", "RECORD.p7s")
 _MAX_META = 16 * 1024 * 1024
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _pth_nspkg(line: str) -> bool:
-    """setuptools' generated ``*-nspkg.pth`` line, with only the namespace names varying."""
-    shape = re.sub(r"'[A-Za-z0-9_.]+'", "'N'", line.strip())
-    shape = re.sub(r"\*\(('N',\s*)*'N',?\)", "*(N)", shape)
-    return shape in _NSPKG_SHAPES
-
-
-_NSPKG_SHAPES = frozenset(
-    re.sub(r"\*\(('N',\s*)*'N',?\)", "*(N)", s)
-    for s in (
-        "import sys, types, os;has_mfs = sys.version_info > (3, 5);"
-        "p = os.path.join(sys._getframe(1).f_locals['N'], *('N',));"
-        "importlib = has_mfs and __import__('N');has_mfs and __import__('N');"
-        "m = has_mfs and sys.modules.setdefault('N', importlib.util.module_from_spec("
-        "importlib.machinery.PathFinder.find_spec('N', [os.path.dirname(p)])));"
-        "m = m or sys.modules.setdefault('N', types.ModuleType('N'));"
-        "mp = (m or []) and m.__dict__.setdefault('N',[]);(p not in mp) and mp.append(p)",
-        "import sys, types, os;p = os.path.join(sys._getframe(1).f_locals['N'], *('N',));"
-        "ie = os.path.exists(os.path.join(p,'N'));"
-        "m = not ie and sys.modules.setdefault('N', types.ModuleType('N'));"
-        "mp = (m or []) and m.__dict__.setdefault('N',[]);(p not in mp) and mp.append(p)",
-    )
-)
-
-_SETUPTOOLS_PTH = (
-    "import os; var = 'SETUPTOOLS_USE_DISTUTILS'; enabled = os.environ.get(var, 'local') "
-    "== 'local'; enabled and __import__('_distutils_hack').add_shim(); "
-)
-
-PTH_ALLOWED: dict[str, str] = {
-    _SETUPTOOLS_PTH: (
-        "setuptools' distutils-precedence.pth: installs its distutils shim "
-        "(pip install setuptools must pass)"
-    ),
-}
-"""Exact ``.pth`` import lines that are allowed, each with the reason."""
-
-OWNERS: dict[str, frozenset[str]] = {
-    k: frozenset(v)
-    for k, v in {
-        "torch": {"torch"},
-        "torchgen": {"torch"},
-        "functorch": {"torch"},
-        "torchvision": {"torchvision"},
-        "torchaudio": {"torchaudio"},
-        "numpy": {"numpy"},
-        "scipy": {"scipy"},
-        "pandas": {"pandas"},
-        "sklearn": {"scikit-learn"},
-        "matplotlib": {"matplotlib"},
-        "pylab": {"matplotlib"},
-        "pip": {"pip"},
-        "setuptools": {"setuptools"},
-        "pkg_resources": {"setuptools"},
-        "_distutils_hack": {"setuptools"},
-        "wheel": {"wheel"},
-        "transformers": {"transformers"},
-        "tokenizers": {"tokenizers"},
-        "safetensors": {"safetensors"},
-        "huggingface_hub": {"huggingface-hub"},
-        "accelerate": {"accelerate"},
-        "datasets": {"datasets"},
-        "tensorflow": {
-            "tensorflow",
-            "tensorflow-cpu",
-            "tensorflow-gpu",
-            "tensorflow-intel",
-            "tensorflow-macos",
-            "tf-nightly",
-        },
-        "keras": {"keras", "tf-keras"},
-        "jax": {"jax"},
-        "jaxlib": {"jaxlib"},
-        "onnx": {"onnx"},
-        "onnxruntime": {
-            "onnxruntime",
-            "onnxruntime-gpu",
-            "onnxruntime-directml",
-            "onnxruntime-openvino",
-        },
-        "cv2": {
-            "opencv-python",
-            "opencv-python-headless",
-            "opencv-contrib-python",
-            "opencv-contrib-python-headless",
-        },
-        "PIL": {"pillow"},
-        "yaml": {"pyyaml"},
-        "requests": {"requests"},
-        "urllib3": {"urllib3"},
-        "certifi": {"certifi"},
-        "idna": {"idna"},
-        "charset_normalizer": {"charset-normalizer"},
-        "six": {"six"},
-        "cryptography": {"cryptography"},
-        "jinja2": {"jinja2"},
-        "markupsafe": {"markupsafe"},
-        "packaging": {"packaging"},
-        "typing_extensions": {"typing-extensions"},
-        "boto3": {"boto3"},
-        "botocore": {"botocore"},
-        "sympy": {"sympy"},
-        "networkx": {"networkx"},
-        "filelock": {"filelock"},
-        "fsspec": {"fsspec"},
-        "tqdm": {"tqdm"},
-        "click": {"click"},
-        "joblib": {"joblib"},
-        "dill": {"dill"},
-        "cloudpickle": {"cloudpickle"},
-        "h5py": {"h5py"},
-        "google": set(),
-    }.items()
-}
-"""Top-level package → the distributions that may write it. ``google`` (a namespace
-shared by many distributions) is deliberately absent from the check: see ``_SHARED``."""
-
-_SHARED = frozenset({"google", "mpl_toolkits", "nvidia", "azure", "zope", "backports"})
+_DEDUPE_MIN = 512
+"""Members smaller than this are not worth a set entry (empty __init__.py and the like)."""
+_STARTUP_MODULES = ("sitecustomize", "usercustomize")
 _STDLIB_HARMLESS = frozenset({"test", "tests", "this", "antigravity", "idlelib", "turtledemo"})
 
-SYSTEM_TOOLS = frozenset(
-    {
-        "pip",
-        "pip3",
-        "python",
-        "python3",
-        "python2",
-        "py",
-        "pythonw",
-        "pydoc",
-        "pydoc3",
-        "idle",
-        "idle3",
-        "2to3",
-        "easy_install",
-        "sudo",
-        "su",
-        "doas",
-        "ls",
-        "cp",
-        "mv",
-        "rm",
-        "ln",
-        "cat",
-        "sh",
-        "bash",
-        "zsh",
-        "dash",
-        "fish",
-        "env",
-        "git",
-        "ssh",
-        "scp",
-        "sftp",
-        "rsync",
-        "curl",
-        "wget",
-        "apt",
-        "apt-get",
-        "dpkg",
-        "yum",
-        "dnf",
-        "rpm",
-        "brew",
-        "npm",
-        "npx",
-        "node",
-        "conda",
-        "mamba",
-        "uv",
-        "pipx",
-        "poetry",
-        "make",
-        "gcc",
-        "cc",
-        "g++",
-        "ld",
-        "docker",
-        "kubectl",
-        "id",
-        "whoami",
-        "chmod",
-        "chown",
-        "tar",
-        "unzip",
-        "zip",
-        "gzip",
-        "gpg",
-        "openssl",
-        "ps",
-        "kill",
-        "top",
-        "find",
-        "grep",
-        "sed",
-        "awk",
-        "vi",
-        "vim",
-        "nano",
-        "less",
-        "more",
-        "man",
-        "which",
-        "passwd",
-        "login",
-        "cron",
-        "crontab",
-        "systemctl",
-        "service",
-        "mount",
-        "umount",
-        "nc",
-        "netcat",
-        "telnet",
-        "ping",
-        "ifconfig",
-        "ip",
-        "powershell",
-        "cmd",
-    }
-)
-_VERSIONED_TOOL = re.compile(r"^(pip|python|pydoc|idle|easy_install)[0-9.]*(?:-[0-9.]+)?$")
-_TOOL_OWNERS: dict[str, str] = {"pip": "pip", "easy_install": "setuptools"}
+Reread = Callable[[str], bytes | None]
+"""Reads a member's bytes again at the end of the scan (bounded), or None."""
 
 
 @dataclass
@@ -273,10 +60,11 @@ class WheelCheck:
     files: dict[str, list[tuple[str | None, int]]] = field(default_factory=dict)
     """member → [(sha256 digest b64 or None if unreadable, size)] (duplicates keep all)."""
     texts: dict[str, bytes] = field(default_factory=dict)
+    _last: str | None = None
 
     @property
     def dist(self) -> str:
-        return _norm(self.dist_info.rsplit(".dist-info", 1)[0].split("-", 1)[0])
+        return norm(self.dist_info.rsplit(".dist-info", 1)[0].split("-", 1)[0])
 
     def member(self, ctx: ScanContext, name: str, data: Blob | None, loc: str) -> None:
         if data is None:
@@ -286,64 +74,112 @@ class WheelCheck:
         for piece in data.chunks():
             h.update(piece)
         digest = base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode()
+        self._last = digest if data.size >= _DEDUPE_MIN else None
         self.files.setdefault(name, []).append((digest, data.size))
         if self._wanted(name) and data.size <= _MAX_META:
             self.texts[name] = data.read(0, data.size)
 
+    def scanned_before(self, ctx: ScanContext, loc: str) -> bool:
+        """Scan a member once per digest (virtualenv embeds pip and setuptools twice over).
+
+        Everything a reader's verdict can depend on besides the bytes is in the key: the file
+        name (``.py``, ``setup.py``), whether it sits in a test folder, the wheel's own
+        packages and a TorchScript archive around it.
+        """
+        if self._last is None:
+            return False
+        base = loc.rsplit("!", 1)[-1].rsplit("/", 1)[-1]
+        key = (self._last, base, is_test_path(loc), ctx.own_packages, ctx.torchscript > 0)
+        if key in ctx.scanned:
+            ctx.saw("duplicate")
+            return True
+        ctx.scanned.add(key)
+        return False
+
     def _wanted(self, name: str) -> bool:
-        return name in (f"{self.dist_info}/RECORD", f"{self.dist_info}/entry_points.txt") or (
-            name.endswith(".pth")
-            and _site_path(name) is not None
-            and "/" not in (_site_path(name) or "/")
+        if name.startswith(f"{self.dist_info}/"):
+            return name.rsplit("/", 1)[-1] in ("RECORD", "entry_points.txt", "METADATA")
+        where = place(name)
+        return (
+            where is not None
+            and where.kind == "site"
+            and "/" not in where.path
+            and pth.is_site_visible(where.path)
         )
 
-    def finish(self, ctx: ScanContext) -> None:
+    def finish(self, ctx: ScanContext, reread: Reread | None = None) -> None:
+        ctx.drain()  # source findings of offloaded members, before they are judged here
         ctx.saw("wheel")
+        env = ctx.target or default_environment()
+        python = ctx.target.python_version if ctx.target else None
+        own = self._own_tops()
         for name in self.files:
-            self._layout(ctx, name)
+            self._layout(ctx, name, env)
         for name, raw in sorted(self.texts.items()):
-            if name.endswith(".pth"):
-                self._pth(ctx, name, raw)
-        self._entry_points(ctx)
+            if name.endswith(".pth") and not name.startswith(f"{self.dist_info}/"):
+                self._pth(ctx, name, raw, python, own)
+        self._entry_points(ctx, env, own)
         self._record(ctx)
+        _relax_loads(ctx, self, reread)
+
+    def _own_tops(self) -> frozenset[str]:
+        tops: set[str] = set()
+        for name in self.files:
+            where = place(name)
+            if where is not None and where.kind == "site":
+                head, sep, _ = where.path.partition("/")
+                tops.add(head if sep else head.split(".", 1)[0])
+        return frozenset(tops)
 
     # -- placement -------------------------------------------------------------------
-    def _layout(self, ctx: ScanContext, name: str) -> None:
+    def _layout(self, ctx: ScanContext, name: str, env: TargetEnvironment) -> None:
         loc = f"{self.location}!{name}"
-        script = _script_name(name)
-        if script is not None:
-            self._script(ctx, script, loc, "script")
+        where = place(name)
+        if where is None or where.kind == "meta":
             return
-        rel = _site_path(name)
-        if rel is None:
+        if where.kind == "script":
+            self._script(ctx, where.path, loc, "script", env)
             return
-        top = rel.split("/", 1)[0]
+        module = where.path.split("/", 1)[0].split(".", 1)[0]
+        if where.kind == "stdlib":
+            ctx.report(
+                "WHEEL-FOREIGN-PACKAGE",
+                f"installs {where.path!r} into the interpreter's own library folder "
+                f"({where.prefix_path}), ahead of site-packages",
+                loc,
+                package=module,
+            )
+            return
+        if where.kind != "site":
+            return
+        top = where.path.split("/", 1)[0]
         if top.endswith((".dist-info", ".egg-info")):
             return
-        module = top.split(".", 1)[0]
-        if module in ("sitecustomize", "usercustomize"):
+        if module in _STARTUP_MODULES:
             ctx.report(
                 "WHEEL-STARTUP-HOOK",
                 f"installs {top}, which every Python process imports at start-up",
                 loc,
             )
             return
-        owners = OWNERS.get(module)
-        if module in _SHARED:
-            return
-        if owners is not None and self.dist not in owners:
+        owned = owner_of(env, where.path)
+        if owned is not None and norm(owned[0]) != self.dist:
+            owner, key = owned
+            what = "overwrites" if key == where.path else f"writes into {key}/, owned by"
             ctx.report(
                 "WHEEL-FOREIGN-PACKAGE",
-                f"writes into {module}/, which belongs to {', '.join(sorted(owners))}, "
-                f"not {self.dist}",
+                f"{what} {owner or 'the environment'}"
+                + (f"'s file {key}" if key == where.path else "")
+                + f", not {self.dist}",
                 loc,
                 package=module,
+                owner=owner,
             )
         elif (
-            owners is None
+            owned is None
             and module in sys.stdlib_module_names
             and module not in _STDLIB_HARMLESS
-            and _norm(module) != self.dist
+            and norm(module) != self.dist
         ):
             ctx.report(
                 "WHEEL-FOREIGN-PACKAGE",
@@ -352,59 +188,119 @@ class WheelCheck:
                 package=module,
             )
 
-    def _script(self, ctx: ScanContext, script: str, loc: str, kind: str) -> None:
-        base = re.sub(r"\.(exe|bat|cmd|ps1|py)$", "", script.lower())
-        tool = base if base in SYSTEM_TOOLS else None
-        versioned = _VERSIONED_TOOL.match(base)
-        if tool is None and versioned:
-            tool = versioned.group(1)
-        if tool is None:
+    def _script(
+        self, ctx: ScanContext, script: str, loc: str, kind: str, env: TargetEnvironment
+    ) -> None:
+        if entrypoints.unsafe_script_name(script):
+            ctx.report(
+                "WHEEL-SCRIPT-SHADOW",
+                f"{kind} {script!r} is a path, not a name: pip would write it outside bin/",
+                loc,
+                script=script,
+            )
             return
-        owner = _TOOL_OWNERS.get(re.sub(r"[0-9.]+$", "", tool))
-        if owner is not None and owner == self.dist:
+        base = re.sub(r"\.(exe|bat|cmd|ps1|py)$", "", script, flags=re.I)
+        names = {base, base.lower()}
+        owner = next((env.scripts[n] for n in names if n in env.scripts), None)
+        if owner is not None:
+            if norm(owner) == self.dist and owner:
+                return
+            ctx.report(
+                "WHEEL-SCRIPT-SHADOW",
+                f"{kind} {script!r} replaces the command {base!r} of "
+                f"{owner or 'the environment itself'}",
+                loc,
+                script=script,
+                owner=owner,
+            )
             return
-        ctx.report(
-            "WHEEL-SCRIPT-SHADOW",
-            f"{kind} {script!r} is named like the system/Python tool {tool!r}",
-            loc,
-            script=script,
-        )
+        if names & env.path_commands and norm(base) != self.dist:
+            ctx.report(
+                "WHEEL-SCRIPT-SHADOW",
+                f"{kind} {script!r} is named like the command {base!r} on PATH and would "
+                "run instead of it",
+                loc,
+                script=script,
+            )
 
-    def _entry_points(self, ctx: ScanContext) -> None:
-        raw = self.texts.get(f"{self.dist_info}/entry_points.txt")
+    def _entry_points(self, ctx: ScanContext, env: TargetEnvironment, own: frozenset[str]) -> None:
+        name = f"{self.dist_info}/entry_points.txt"
+        raw = self.texts.get(name)
         if raw is None:
             return
-        section = ""
-        for line in raw.decode("utf-8", "replace").splitlines():
-            line = line.strip()
-            if line.startswith("[") and line.endswith("]"):
-                section = line[1:-1].strip()
-            elif "=" in line and section in ("console_scripts", "gui_scripts"):
-                name = line.split("=", 1)[0].strip()
-                self._script(
-                    ctx,
-                    name,
-                    f"{self.location}!{self.dist_info}/entry_points.txt",
-                    f"{section} entry point",
+        loc = f"{self.location}!{name}"
+        groups = entrypoints.autoload_groups()
+        for ep in entrypoints.parse(raw):
+            if ep.group in entrypoints.SCRIPT_GROUPS:
+                self._script(ctx, ep.name, loc, f"{ep.group} entry point", env)
+            elif ep.group in groups:
+                g = groups[ep.group]
+                mine = ep.module.split(".", 1)[0] in own
+                ctx.report(
+                    "WHEEL-PLUGIN-AUTOLOAD",
+                    f"entry point {ep.name!r} in group {ep.group!r} ({ep.value}) runs in every "
+                    f"{g.tool} process: {g.why}"
+                    + ("" if mine else "; it names code this wheel does not ship"),
+                    loc,
+                    severity=Severity.LOW if mine else Severity.HIGH,
+                    group=ep.group,
+                    value=ep.value,
                 )
 
     # -- .pth ------------------------------------------------------------------------
-    def _pth(self, ctx: ScanContext, name: str, raw: bytes) -> None:
+    def _pth(
+        self,
+        ctx: ScanContext,
+        name: str,
+        raw: bytes,
+        python: tuple[int, int] | None,
+        own: frozenset[str],
+    ) -> None:
         loc = f"{self.location}!{name}"
         ctx.saw("pth")
-        for n, line in enumerate(raw.decode("utf-8", "replace").splitlines(), 1):
-            if not line.startswith(("import ", "import\t")):
+        for line in pth.read_lines(raw, python):
+            where = f"{loc}:{line.number}"
+            versions = " and ".join(line.readings)
+            if not line.runs:
+                self._pth_path(ctx, line.text, where, python)
                 continue
-            if line in PTH_ALLOWED or line.rstrip() in {k.rstrip() for k in PTH_ALLOWED}:
-                continue
-            if _pth_nspkg(line):
+            judged = pth.judge_exec_line(line.text, self.dist, own)
+            if judged.verdict == "allowed":
                 continue
             ctx.report(
-                "WHEEL-PTH-EXEC",
-                f"line {n} runs at every Python start-up: {line[:160]!r}",
-                f"{loc}:{n}",
-                line=line[:1000],
+                "WHEEL-PTH-EXEC" if judged.verdict == "runs" else "WHEEL-PTH-DORMANT",
+                f"line {line.number} is executed by site.py (Python {versions}) at every "
+                f"start-up; {judged.reason}: {line.text[:160]!r}",
+                where,
+                line=line.text[:1000],
+                pythons=list(line.readings),
             )
+
+    def _pth_path(
+        self, ctx: ScanContext, text: str, where: str, python: tuple[int, int] | None
+    ) -> None:
+        """A path line: site appends the folder; its start-up modules are then imported."""
+        for sd in site_dirs(python):
+            folder = posixpath.normpath(posixpath.join(sd, text.replace("\\", "/")))
+            for member in self.files:
+                dest = _prefix_path(member, sd)
+                if dest is None:
+                    continue
+                parent, base = posixpath.split(dest)
+                module = base.split(".", 1)[0]
+                hook = (parent == folder and module in _STARTUP_MODULES) or (
+                    posixpath.dirname(parent) == folder
+                    and posixpath.basename(parent) in _STARTUP_MODULES
+                    and module == "__init__"
+                )
+                if hook:
+                    ctx.report(
+                        "WHEEL-STARTUP-HOOK",
+                        f"a .pth path line adds {text!r} to sys.path, and that folder holds "
+                        f"{member.rsplit('/', 1)[-1]}, which site imports at every start-up",
+                        where,
+                        member=member,
+                    )
 
     # -- RECORD ----------------------------------------------------------------------
     def _record(self, ctx: ScanContext) -> None:
@@ -444,9 +340,6 @@ class WheelCheck:
                     problems.append(f"{name}: sha256 differs from RECORD")
                 if size and size.isdigit() and int(size) != actual:
                     problems.append(f"{name}: size {actual} differs from RECORD's {size}")
-        for name in listed:
-            if name not in self.files and name.rsplit("/", 1)[-1] not in _RECORD_SELF:
-                problems.append(f"{name}: listed in RECORD but not in the wheel")
         if problems:
             ctx.report(
                 "WHEEL-RECORD-MISMATCH",
@@ -455,33 +348,54 @@ class WheelCheck:
                 loc,
                 problems=problems[:100],
             )
+        # Listed but absent: pip installs what the zip holds, so nothing unvetted lands.
+        absent = [
+            n for n in listed if n not in self.files and n.rsplit("/", 1)[-1] not in _RECORD_SELF
+        ]
+        if absent:
+            ctx.report(
+                "WHEEL-RECORD-ABSENT",
+                f"RECORD lists {len(absent)} file(s) the wheel does not ship "
+                f"(nothing is installed for them): {', '.join(absent[:5])}",
+                loc,
+                absent=absent[:100],
+            )
+
+    # -- metadata ----------------------------------------------------------------------
+    def requires(self) -> list[str]:
+        raw = self.texts.get(f"{self.dist_info}/METADATA")
+        if raw is None:
+            return []
+        msg = BytesParser().parsebytes(raw, headersonly=True)
+        return [str(v) for v in msg.get_all("Requires-Dist") or []]
 
 
-def _site_path(name: str) -> str | None:
-    """Where ``name`` lands relative to site-packages, or None when it lands elsewhere."""
-    parts = name.split("/", 2)
-    if parts[0].endswith(".data") and len(parts) == 3:
-        if parts[1] in ("purelib", "platlib"):
-            return parts[2]
-        if parts[1] == "data" and "site-packages/" in parts[2]:
-            return parts[2].split("site-packages/", 1)[1]
+def _prefix_path(member: str, site_dir: str) -> str | None:
+    where: Place | None = place(member)
+    if where is None or where.kind == "meta":
         return None
-    return name
+    if where.kind == "site":
+        return f"{site_dir}/{where.path}"
+    return where.prefix_path
 
 
-def _script_name(name: str) -> str | None:
-    """The command name for a member that lands in bin/ (or Scripts/)."""
-    parts = name.split("/")
-    if len(parts) == 3 and parts[0].endswith(".data") and parts[1] == "scripts":
-        return parts[2]
-    if (
-        len(parts) >= 3
-        and parts[0].endswith(".data")
-        and parts[1] == "data"
-        and parts[-2] in ("bin", "Scripts")
-    ):
-        return parts[-1]
-    return None
+def _relax_loads(ctx: ScanContext, wheel: WheelCheck, reread: Reread | None) -> None:
+    """Import-time loads this wheel's own metadata and layout make harmless become low."""
+    from safe_pip.scan.dist import loads
+
+    prefix = f"{wheel.location}!"
+    for i, f in enumerate(ctx.findings):
+        if f.rule_id != "PY-UNSAFE-LOAD" or f.severity <= Severity.LOW:
+            continue
+        if not f.location.startswith(prefix) or "!" in f.location[len(prefix) :]:
+            continue
+        why = loads.harmless(f, wheel, reread)
+        if why:
+            ctx.findings[i] = _lowered(f, why)
+
+
+def _lowered(f: Finding, why: str) -> Finding:
+    return replace(f, severity=Severity.LOW, message=f"{f.message}; low: {why}")
 
 
 def wheel_dist_info(names: list[str]) -> str | None:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from .pickles import PROTO2, STOP, TUPLE1, evil, glob, ustr
-from .scan_harness import EXIT_BLOCKED, EXIT_CLEAN, run_scan
+from tests.scan.pickles import PROTO2, STOP, TUPLE1, evil, glob, ustr
+from tests.scan.scan_harness import EXIT_BLOCKED, EXIT_CLEAN, run_scan
 
 joblib = pytest.importorskip("joblib")
 np = pytest.importorskip("numpy")

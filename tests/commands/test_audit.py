@@ -24,6 +24,8 @@ from tests.support.report_schema import load_report
 from tests.support.venvs import copy_venv, isolated_env, venv_python
 from tests.support.wheels import build_wheel
 
+pytestmark = pytest.mark.slow
+
 
 def _site(venv: Path) -> Path:
     return next((venv / "lib").glob("python3*/site-packages"))

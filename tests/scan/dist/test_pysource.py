@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import blocking, rules, scan_bytes
+from tests.scan.formats.helpers import blocking, rules, scan_bytes
 
 
 @pytest.mark.parametrize(
@@ -93,10 +93,16 @@ def test_ordinary_exec_and_decode_pass(tmp_path: Path) -> None:
     assert blocking(scan_bytes(tmp_path, "pkg/x.py", src)) == set()
 
 
-def test_unparseable_python_is_informational(tmp_path: Path) -> None:
-    # Only files that contain a rule's words are parsed (see pysource's pre-filters).
-    res = scan_bytes(tmp_path, "pkg/x.py", b"def f(:\n    exec(base64.b64decode(1))\n")
+def test_unparseable_python_without_exec_words_is_informational(tmp_path: Path) -> None:
+    # Only files holding a rule's words are compiled at all (``curl`` is the shell rule's).
+    res = scan_bytes(tmp_path, "pkg/x.py", b"def f(:\n    URL = 'curl'\n")
     assert rules(res) == {"PY-UNPARSEABLE"} and blocking(res) == set()
+
+
+def test_unparseable_python_with_exec_words_blocks_without_a_target(tmp_path: Path) -> None:
+    """No target: the importing interpreter may be one whose grammar accepts it."""
+    res = scan_bytes(tmp_path, "pkg/x.py", b"def f(:\n    exec(base64.b64decode(1))\n")
+    assert blocking(res) == {"PY-UNREADABLE-CODE"}
 
 
 def test_unsafe_load_in_a_test_module_is_low(tmp_path: Path) -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from safe_pip.scan.dist.wheel import PTH_ALLOWED
+from safe_pip.scan.dist.pth import PTH_ALLOWED
 
-from .helpers import blocking, rules, scan_bytes, zip_bytes
+from tests.scan.formats.helpers import blocking, rules, scan_bytes, zip_bytes
 
 FIXTURE_WHEELS = Path(__file__).resolve().parents[2] / "fixtures" / "wheels"
 
@@ -96,7 +96,7 @@ def test_nspkg_pth_is_allowed(tmp_path: Path) -> None:
         ({"pip/_internal/cli/main.py": b""}, "WHEEL-FOREIGN-PACKAGE"),
         ({"json/__init__.py": b""}, "WHEEL-FOREIGN-PACKAGE"),
         ({"mypkg-1.0.data/scripts/pip": b"#!python\n"}, "WHEEL-SCRIPT-SHADOW"),
-        ({"mypkg-1.0.data/scripts/sudo": b"#!/bin/sh\n"}, "WHEEL-SCRIPT-SHADOW"),
+        ({"mypkg-1.0.data/scripts/ls": b"#!/bin/sh\n"}, "WHEEL-SCRIPT-SHADOW"),
         (
             {"mypkg-1.0.dist-info/entry_points.txt": b"[console_scripts]\npython3 = mypkg:main\n"},
             "WHEEL-SCRIPT-SHADOW",

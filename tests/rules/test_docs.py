@@ -8,7 +8,7 @@ from types import ModuleType
 
 from safe_pip.rules import all_rules
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _generator() -> ModuleType:

@@ -1,0 +1,73 @@
+"""Where each member of a wheel lands when pip installs it.
+
+pip copies the root of a wheel to purelib or platlib (both ``site-packages``) and each
+``<name>.data/<scheme>/`` folder to that scheme's directory: ``purelib``/``platlib`` to
+site-packages, ``scripts`` to ``bin/`` (``Scripts\\`` on Windows), ``headers`` to the include
+folder and ``data`` to the environment's prefix itself — so ``data/lib/python3.12/
+site-packages/x.pth`` is a site-packages file again, and ``data/lib/python3.12/x.py`` lands
+in the standard-library folder of an installation whose prefix is the interpreter's.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass
+
+_SITE_DIRS = ("site-packages", "dist-packages")
+_STDLIB_DIR = re.compile(r"^(?:local/)?lib(?:64)?/python3(?:\.\d+)?t?(?:/lib-dynload)?$|^Lib$|^DLLs$")
+
+
+@dataclass(frozen=True)
+class Place:
+    kind: str
+    """``site`` (site-packages relative), ``script`` (command name), ``stdlib`` (a folder on
+    the interpreter's own search path outside site-packages), ``prefix`` (elsewhere under the
+    environment's prefix), ``meta`` (the wheel's own ``.dist-info``/``.data`` bookkeeping)."""
+    path: str
+    prefix_path: str
+    """The same destination relative to the environment's prefix (posix layout)."""
+
+
+def place(name: str, python: str = "3") -> Place | None:
+    """Where member ``name`` lands; None for folders and names pip refuses."""
+    if name.endswith("/"):
+        return None
+    parts = name.split("/")
+    sp = f"lib/python{python}/site-packages"
+    if parts[0].endswith(".dist-info"):
+        return Place("meta", name, f"{sp}/{name}")
+    if parts[0].endswith(".data"):
+        if len(parts) < 3:
+            return Place("meta", name, name)
+        scheme, rest = parts[1], "/".join(parts[2:])
+        if scheme in ("purelib", "platlib"):
+            return Place("site", rest, f"{sp}/{rest}")
+        if scheme == "scripts":
+            return Place("script", rest, f"bin/{rest}")
+        if scheme == "headers":
+            return Place("prefix", rest, f"include/{rest}")
+        if scheme == "data":
+            return _data_place(rest)
+        return Place("meta", name, name)
+    return Place("site", name, f"{sp}/{name}")
+
+
+def _data_place(rest: str) -> Place:
+    norm = posixpath.normpath(rest)
+    parts = norm.split("/")
+    for i, part in enumerate(parts[:-1]):
+        if part in _SITE_DIRS:
+            return Place("site", "/".join(parts[i + 1 :]), norm)
+    if len(parts) >= 2 and parts[-2] in ("bin", "Scripts") and len(parts) == 2:
+        return Place("script", parts[-1], norm)
+    for i in range(len(parts) - 1, 0, -1):
+        if _STDLIB_DIR.match("/".join(parts[:i])):
+            return Place("stdlib", "/".join(parts[i:]), norm)
+    return Place("prefix", norm, norm)
+
+
+def site_dirs(python: tuple[int, int] | None) -> list[str]:
+    """Prefix-relative site-packages folders a ``.pth`` path line is joined to."""
+    versions = [f"{python[0]}.{python[1]}"] if python else [f"3.{m}" for m in range(10, 15)]
+    return [f"lib/python{v}/site-packages" for v in versions] + ["Lib/site-packages"]
