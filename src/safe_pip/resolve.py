@@ -33,7 +33,6 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from safe_pip.errors import SafePipError
-from safe_pip.gate import ticket
 
 MIN_PIP = Version("22.2")
 """First pip with ``--dry-run --report`` (the report format is stable since 23.0)."""
@@ -476,15 +475,12 @@ def resolve(
         user = list(pip_args.resolve)
         split = user.index("--") if "--" in user else len(user)
         cmd = [str(python), "-I", "-m", "pip", "install", *user[:split], *ours, *user[split:]]
-        admitted = ticket.admit(cmd, "install")  # the gate's own dry run passes its hook
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
         except subprocess.TimeoutExpired as exc:
             raise ResolveError(f"pip's resolver did not finish within {timeout:.0f}s") from exc
         except OSError as exc:
             raise ResolveError(f"cannot run pip with {python}: {exc}") from exc
-        finally:
-            ticket.withdraw(admitted)
         log_text = (
             log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
         )
