@@ -80,14 +80,12 @@ def test_pip_script_shapes() -> None:
 
 
 @pytest.fixture
-def hooked_site(tmp_path: Path) -> Path:
-    """A hook settings file whose ticket directory is under tmp_path (module-level config)."""
+def hooked_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Hook settings under tmp_path, and this user's state folder there too."""
     site = tmp_path / "site"
     site.mkdir()
-    tickets = tmp_path / "tickets"
-    (site / "_safe_pip_hook.json").write_text(
-        json.dumps({"format": 1, "gatekeep": ["/none"], "ticket_dir": str(tickets)})
-    )
+    (site / "_safe_pip_hook.json").write_text(json.dumps({"format": 1, "gatekeep": ["/none"]}))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     return site
 
 
@@ -101,13 +99,26 @@ def _take(site: Path, command: str, args: list[str]) -> bool:
         _safe_pip_hook._CONFIG = original
 
 
+@pytest.mark.parametrize("xdg", [None, "/srv/state"])
+def test_hook_and_gate_agree_on_the_users_state_folder(
+    xdg: str | None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    if xdg is None:
+        monkeypatch.delenv("XDG_STATE_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_STATE_HOME", xdg)
+    assert Path(_safe_pip_hook._state_dir()) == ticket.state_dir()
+    assert ticket.ticket_dir() == ticket.state_dir() / "tickets"
+
+
 def test_ticket_admits_exactly_one_run_of_exactly_that_line(
     hooked_site: Path, tmp_path: Path
 ) -> None:
     req = tmp_path / "vetted.txt"
     req.write_text("x @ file:///q/x.whl --hash=sha256:" + "0" * 64 + "\n")
     line = ["-I", "install", "--no-index", "-r", str(req)]
-    ticket.issue("install", line, files=[req], directory=tmp_path / "tickets")
+    ticket.issue("install", line, files=[req], directory=ticket.ticket_dir())
     args = ticket.command_args("install", line)
     assert not _take(hooked_site, "install", [*args, "extra"])  # another line: no
     assert not _take(hooked_site, "download", args)  # another command: no
@@ -118,9 +129,7 @@ def test_ticket_admits_exactly_one_run_of_exactly_that_line(
 def test_ticket_binds_the_files_it_names(hooked_site: Path, tmp_path: Path) -> None:
     req = tmp_path / "vetted.txt"
     req.write_text("a\n")
-    ticket.issue(
-        "install", ["install", "-r", str(req)], files=[req], directory=tmp_path / "tickets"
-    )
+    ticket.issue("install", ["install", "-r", str(req)], files=[req], directory=ticket.ticket_dir())
     req.write_text("b\n")  # swapped after the gate vetted it
     assert not _take(hooked_site, "install", ["-r", str(req)])
 
@@ -128,7 +137,7 @@ def test_ticket_binds_the_files_it_names(hooked_site: Path, tmp_path: Path) -> N
 def test_expired_ticket_and_foreign_directory_are_refused(
     hooked_site: Path, tmp_path: Path
 ) -> None:
-    tickets = tmp_path / "tickets"
+    tickets = ticket.ticket_dir()
     path = ticket.issue("install", ["install", "x"], directory=tickets)
     body = json.loads(path.read_text())
     body["expires"] = time.time() - 1

@@ -58,6 +58,19 @@ def _config() -> dict[str, Any]:
 # --- tickets (see safe_pip.gate.ticket) -------------------------------------------------------
 
 
+def _state_dir() -> str:
+    """The running user's safe-pip state folder (``safe_pip.gate.ticket.state_dir``'s rule)."""
+    if os.name == "nt":
+        base = os.environ.get("LOCALAPPDATA") or os.path.join(
+            os.path.expanduser("~"), "AppData", "Local"
+        )
+    else:
+        base = os.environ.get("XDG_STATE_HOME") or os.path.join(
+            os.path.expanduser("~"), ".local", "state"
+        )
+    return os.path.join(base, "safe-pip")
+
+
 def _ticket_key(command: str, args: list[str]) -> str:
     import hashlib
     import json
@@ -92,10 +105,7 @@ def take_ticket(command: str, args: list[str]) -> bool:
     import json
     import time
 
-    try:
-        directory = str(_config()["ticket_dir"])
-    except (OSError, ValueError, KeyError):
-        return False
+    directory = os.path.join(_state_dir(), "tickets")
     if not _private(directory):
         return False
     path = os.path.join(directory, _ticket_key(command, args) + ".ticket")
@@ -371,12 +381,16 @@ def adopt(env_dir: str) -> None:
         os.makedirs(site, exist_ok=True)
         for name in ("_safe_pip_hook.py", "_safe_pip_hook.json", "_safe_pip_hook.pth"):
             shutil.copyfile(os.path.join(_HERE, name), os.path.join(site, name))
-        registry = _config().get("registry")
-        if registry:
-            with open(str(registry), "a", encoding="utf-8") as fh:
-                fh.write(os.path.abspath(env_dir) + "\n")
     except (OSError, ValueError) as exc:
         _say(f"could not protect the new environment {env_dir}: {exc}")
+        return
+    try:  # the running user's registry, for 'safe-pip shim status'
+        os.makedirs(_state_dir(), exist_ok=True)
+        registry = os.path.join(_state_dir(), "managed-environments.txt")
+        with open(registry, "a", encoding="utf-8") as fh:
+            fh.write(os.path.abspath(env_dir) + "\n")
+    except OSError:
+        pass  # protected all the same; status finds it when it is named or on PATH
 
 
 def self_check() -> dict[str, Any]:

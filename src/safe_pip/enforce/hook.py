@@ -28,8 +28,6 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-import platformdirs
-
 from safe_pip import own_hooks
 from safe_pip.enforce import discover
 from safe_pip.errors import SafePipError
@@ -66,7 +64,8 @@ def hook_files() -> dict[str, bytes]:
 
 
 def registry_path() -> Path:
-    return Path(platformdirs.user_state_dir("safe-pip")) / "managed-environments.txt"
+    """This user's list of protected environments (the hook appends to the same file)."""
+    return ticket.state_dir() / "managed-environments.txt"
 
 
 def gatekeep_command(python: Path | None = None) -> list[str]:
@@ -195,8 +194,6 @@ def config_for(python: Path | None = None) -> dict[str, object]:
     return {
         "format": CONFIG_FORMAT,
         "gatekeep": gatekeep_command(python),
-        "ticket_dir": str(ticket.ticket_dir()),
-        "registry": str(registry_path()),
     }
 
 
@@ -280,11 +277,6 @@ def status(env: Environment) -> HookStatus:
         return st
     if not os.access(gate_python, os.X_OK):
         st.problems.append(f"the safe-pip it calls ({gate_python}) is gone: pip refuses to run")
-    if Path(str(config.get("ticket_dir"))) != ticket.ticket_dir():
-        st.notes.append(
-            f"the gate's tickets go to {config.get('ticket_dir')}, not this user's "
-            f"{ticket.ticket_dir()}: installs by this user would be refused"
-        )
     check = _armed(env)
     if check is None:
         st.problems.append("a fresh interpreter does not arm the hook at start-up")

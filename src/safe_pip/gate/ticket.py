@@ -30,8 +30,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import platformdirs
-
 from safe_pip.errors import SafePipError
 
 TTL = 600.0
@@ -43,9 +41,24 @@ class TicketError(SafePipError):
     """A ticket could not be written; the gate's pip call would be refused, so stop here."""
 
 
+def state_dir() -> Path:
+    """This user's enforcement state: ``$XDG_STATE_HOME`` or ``~/.local/state`` (Windows:
+    ``%LOCALAPPDATA%``), then ``safe-pip``.
+
+    The hook computes the same path with the standard library (``_safe_pip_hook._state_dir``;
+    a unit test checks they agree), so one hook, installed by an administrator into a shared
+    interpreter, finds each user's own tickets and registry.
+    """
+    if os.name == "nt":
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+    else:
+        base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "safe-pip"
+
+
 def ticket_dir() -> Path:
-    """This user's ticket directory (no environment override: tickets go where hooks look)."""
-    return Path(platformdirs.user_state_dir("safe-pip")) / "tickets"
+    """This user's ticket directory: where the hook of any protected environment looks."""
+    return state_dir() / "tickets"
 
 
 def command_args(command: str, pip_args: Sequence[str]) -> list[str]:
