@@ -23,6 +23,7 @@ from safe_pip.errors import EXIT_ERROR, SafePipError
 COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("demo", "demo", "watch the gate install a clean package and block an attack, offline"),
     ("install", "install", "resolve, verify, scan, then install exactly the vetted files"),
+    ("lock", "lock", "write a hash-pinned requirements file from files the gate vetted"),
     ("scan", "scan", "scan files, folders, wheels, sdists and model files"),
     ("verify", "verify", "verify a distribution's sigstore bundle or PEP 740 provenance"),
     ("policy", "policy", "write, check and show the effective policy"),

@@ -171,12 +171,13 @@ def test_models_folder_found_by_content(
 def test_exception_in_policy_allows_a_reviewed_change(
     dirty_venv: Path, home: Path, tmp_path: Path
 ) -> None:
-    policy = tmp_path / "policy.toml"
+    policy = home / "config" / "safe-pip" / "policy.toml"  # the user's own: it may except
+    policy.parent.mkdir(parents=True, exist_ok=True)
     policy.write_text(
         "version = 1\n"
         '[[exception]]\npackage = "modelpkg"\nrule = "*"\n'
         'reason = "vendored test data, reviewed"\nexpires = 2999-01-01\n'
     )
-    r = _audit(home, tmp_path, "--python", venv_python(dirty_venv), "--policy", policy)
+    r = _audit(home, tmp_path, "--python", venv_python(dirty_venv))
     assert r.returncode == 0, r.stdout + r.stderr
     assert "vendored test data, reviewed" in r.stdout

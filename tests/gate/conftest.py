@@ -106,9 +106,11 @@ def safe_pip(home: Path, tmp_path: Path) -> Runner:
     ) -> Result:
         cmd: list[str] = [sys.executable, "-m", "safe_pip", "install"]
         if policy is not None:
-            pfile = tmp_path / "policy.toml"
+            # The user's own policy: only the org bounds it, so it may also loosen defaults
+            # (names.allow, a trusted_root); --policy and project files may only tighten.
+            pfile = home / "config" / "safe-pip" / "policy.toml"
+            pfile.parent.mkdir(parents=True, exist_ok=True)
             pfile.write_text("version = 1\n" + policy, encoding="utf-8")
-            cmd += ["--policy", str(pfile)]
         cmd += [str(a) for a in args]
         proc = subprocess.run(
             cmd,

@@ -163,6 +163,31 @@ def test_available_without_provenance_installs(
     assert sig_findings(r) == []
 
 
+@pytest.mark.parametrize("require", ["available", "off"])
+def test_a_pinned_package_from_a_mirror_that_strips_the_provenance_blocks(
+    index: IndexServer,
+    venv: Path,
+    safe_pip: Runner,
+    dists: Dists,
+    root: Path,
+    tmp_path: Path,
+    require: str,
+) -> None:
+    """Issue 18: the publisher pin means signed-by-it-or-blocked whatever ``require`` says;
+    the trojan (code that runs on import) must not land, let alone run."""
+    marker = tmp_path / "PWNED"
+    trojan = build_wheel(
+        tmp_path / "t",
+        NAME,
+        "1.0",
+        {f"{NAME}/__init__.py": f"open({str(marker)!r}, 'w').close()\n".encode()},
+    )
+    index.add(trojan)  # no provenance, no sidecar: stripped by the mirror
+    r = install(safe_pip, venv, index, policy(root, require, PINNED))
+    assert_blocked(r, "SIG-MISSING", venv, dists)
+    assert not marker.exists()
+
+
 @pytest.mark.parametrize("bad", ["other-file", "flipped-byte"])
 def test_bad_provenance_blocks_even_when_only_available(
     index: IndexServer,
@@ -313,12 +338,14 @@ def test_json_page_that_errors_is_not_read_as_unsigned(
         hashes={"sha256": entry.sha256},
     )
     art = ArtifactRun(artifact=item, label=wheel.name, path=wheel, sha256=entry.sha256)
-    pfile = tmp_path / "policy.toml"
+    # the user's own policy: only it (or the org's) may name a trusted_root
+    pfile = tmp_path / "config" / "safe-pip" / "policy.toml"
+    pfile.parent.mkdir(parents=True)
     pfile.write_text("version = 1\n" + policy(root, "available"), encoding="utf-8")
     fetcher = Fetcher(Quarantine(tmp_path / "q"))
     try:
         isolated = {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "config")}
-        pol = load_policy(pfile, cwd=tmp_path, env=isolated)  # no machine or user layers
+        pol = load_policy(None, cwd=tmp_path, env=isolated)  # no machine or project layers
         verify_signatures([art], pol, fetcher, (index.simple_url,))
     finally:
         fetcher.close()

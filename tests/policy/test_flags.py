@@ -47,10 +47,22 @@ def test_flags_add_a_layer_above_files(machine: Machine) -> None:
 
 def test_scan_flags_decide(machine: Machine) -> None:
     assert _scan(machine).returncode == 1
+    # One-run flags only tighten (issue 12): they cannot allow a global or soften a verdict.
+    allowed = _scan(machine, "--allow-global", "brand_new_gadget.run")
+    assert allowed.returncode == 2 and "scan.allow_globals" in allowed.stderr
+    warned = _scan(machine, "--unknown-globals", "warn")
+    assert warned.returncode == 2 and "scan.unknown_globals" in warned.stderr
+    # The user's own policy may; a flag then narrows it again for one run.
+    machine.write(
+        machine.user,
+        'version = 1\n[scan]\nallow_globals = ["brand_new_gadget.*"]\nunknown_globals = "warn"\n',
+    )
     allowed = _scan(machine, "--allow-global", "brand_new_gadget.run")
     assert allowed.returncode == 0, allowed.stdout + allowed.stderr
-    warned = _scan(machine, "--unknown-globals", "warn")
+    machine.write(machine.user, 'version = 1\n[scan]\nunknown_globals = "warn"\n')
+    warned = _scan(machine)
     assert warned.returncode == 0 and "warn" in warned.stdout
+    assert _scan(machine, "--unknown-globals", "block").returncode == 1
 
 
 def test_flag_cannot_loosen_the_org(machine: Machine) -> None:

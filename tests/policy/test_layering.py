@@ -106,11 +106,16 @@ def test_project_policy_in_pyproject(machine: Machine) -> None:
     assert f"{machine.project / 'pyproject.toml'}:9" in str(err.value)
 
 
-def test_user_overrides_nothing_the_project_sets_later(machine: Machine) -> None:
+def test_the_project_may_only_tighten_what_the_user_set(machine: Machine) -> None:
     machine.write(machine.user, 'version = 1\n[install]\nmin_age = "7d"\n')
-    machine.write(machine.project / "safe-pip.toml", 'version = 1\n[install]\nmin_age = "1d"\n')
-    # the org set nothing: the more specific layer wins
-    assert machine.load().install.min_age == dt.timedelta(days=1)
+    project = machine.write(
+        machine.project / "safe-pip.toml", 'version = 1\n[install]\nmin_age = "1d"\n'
+    )
+    # the org set nothing, yet a checkout cannot loosen the user's own rule (issue 12)
+    with pytest.raises(PolicyError, match=rf"{project}:3: install.min_age"):
+        machine.load()
+    machine.write(project, 'version = 1\n[install]\nmin_age = "14d"\n')
+    assert machine.load().install.min_age == dt.timedelta(days=14)
 
 
 def test_cli_policy_adds_a_layer(machine: Machine) -> None:

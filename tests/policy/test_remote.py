@@ -40,7 +40,17 @@ from tests.support import fakesigstore as fs
 ISSUER = "https://token.actions.githubusercontent.com"
 SAN = "https://github.com/acme/policy/.github/workflows/sign.yml@refs/heads/main"
 OTHER_SAN = "https://github.com/mallory/policy/.github/workflows/sign.yml@refs/heads/main"
-REMOTE_POLICY = b"""version = 1
+SIGNER = fs.Claims.github("acme/policy", "sign.yml", ref="refs/heads/main")
+"""The org's real signing run, with the extensions Fulcio puts in its certificate."""
+
+
+def publication(serial: int = 1, age: dt.timedelta = dt.timedelta(minutes=1)) -> bytes:
+    """The signed ``[publication]`` table: a serial, and an issue time ``age`` ago."""
+    issued = (dt.datetime.now(dt.timezone.utc) - age).replace(microsecond=0)
+    return f"\n[publication]\nserial = {serial}\nissued = {issued.isoformat()}\n".encode()
+
+
+RULES = b"""version = 1
 
 [names]
 deny = ["evil-remote-pkg"]
@@ -48,6 +58,7 @@ deny = ["evil-remote-pkg"]
 [install]
 min_age = "2d"
 """
+REMOTE_POLICY = RULES + publication()
 PATH = "/org/policy.toml"
 
 
@@ -192,11 +203,16 @@ class Remote:
         san: str = SAN,
         suffix: str = ".sigstore.json",
         signed: bytes | None = None,
+        claims: fs.Claims | None = None,
     ) -> None:
-        """Serve ``body`` with a valid bundle by ``san`` over ``signed`` (default: body)."""
-        bundle = self.fake.hashedrekord_bundle(
-            body if signed is None else signed, fs.Claims(san=san, issuer=ISSUER)
-        )
+        """Serve ``body`` with a valid bundle over ``signed`` (default: body), by the org's
+        signing run (``SIGNER``), the same workflow of another repository (``san``), or
+        any ``claims``."""
+        if claims is None:
+            repo = san.removeprefix("https://github.com/").split("/.github/", 1)[0]
+            claims = fs.Claims.github(repo, "sign.yml", ref="refs/heads/main")
+            assert claims.san == san
+        bundle = self.fake.hashedrekord_bundle(body if signed is None else signed, claims)
         self.server.files = {PATH: body, PATH + suffix: bundle}
 
     def point(self, extra: str = "", *, root: bool = True) -> None:
@@ -238,6 +254,7 @@ def remote(
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls.ca))  # the in-process client trusts it too
     machine.env.update(
         SAFE_PIP_CACHE_DIR=str(tmp_path / "cache"),
+        XDG_STATE_HOME=str(tmp_path / "state"),  # the record of verified serials
         REQUESTS_CA_BUNDLE=str(tls.ca),
         NO_PROXY="127.0.0.1,localhost",
         no_proxy="127.0.0.1,localhost",
@@ -287,7 +304,7 @@ def test_dsse_bundle_naming_the_policy_is_accepted(remote: Remote) -> None:
         "predicateType": "https://example.org/safe-pip-policy/v1",
         "predicate": {},
     }
-    bundle = remote.fake.dsse_bundle(statement, fs.Claims(san=SAN, issuer=ISSUER))
+    bundle = remote.fake.dsse_bundle(statement, SIGNER)
     remote.server.files = {PATH: REMOTE_POLICY, PATH + ".sigstore.json": bundle}
     assert remote.machine.load().names.denied("evil-remote-pkg") is not None
     remote.server.files[PATH] = REMOTE_POLICY + b"# changed\n"
@@ -379,15 +396,21 @@ def test_without_max_age_the_cache_is_never_used(remote: Remote) -> None:
     assert "never used offline" in error_of(remote)
 
 
-def test_stale_cache_beyond_max_age_is_refused(remote: Remote) -> None:
+def test_stale_cache_beyond_max_age_is_refused(
+    remote: Remote, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """max_age counts from the signed issue time: a copy signed 23 hours ago is fine now
+    and stale two hours later, whatever the cache's own (user-writable) fetch time says."""
     remote.point('max_age = "1d"\n')
-    remote.publish()
+    remote.publish(RULES + publication(age=dt.timedelta(hours=23)))
     remote.machine.load()
     remote.server.stop()
+    assert remote.machine.load().sources[0].remote is not None  # offline, still fresh
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2)
+    monkeypatch.setattr("safe_pip.policy.remote._now", lambda: later)
     meta_path = remote.cache() / META_FILE
     meta = json.loads(meta_path.read_text())
-    old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2)
-    meta["verified_at"] = old.isoformat()
+    meta["verified_at"] = later.isoformat()  # what the attacker writes; never read
     meta_path.write_text(json.dumps(meta))
     assert "outside [remote] max_age" in error_of(remote)
 
@@ -473,3 +496,175 @@ def test_a_locked_remote_policy_ignores_lower_layers(remote: Remote) -> None:
     policy = remote.machine.load()
     assert policy.locked and policy.install.min_age == dt.timedelta(days=2)
     assert any("is locked" in n and str(remote.machine.user) in n for n in policy.notes)
+
+
+# -- who may sign the org policy (issue 18) ----------------------------------------------------
+LOOSE = b"version = 1\n\n[enforcement]\nescape_hatch = true\n"
+
+
+def test_a_reusable_signing_workflow_called_elsewhere_cannot_sign_the_org_policy(
+    remote: Remote,
+) -> None:
+    """acme's signing workflow is reusable: mallory's repository calls it and gets a
+    certificate whose subject is exactly the pinned identity.  The org policy it signs
+    turns the escape hatch on; it must never be used."""
+    claims = fs.Claims.reusable("acme/policy", "sign.yml", caller="mallory/pwn")
+    assert claims.san == SAN
+    remote.publish(LOOSE, claims=claims)
+    message = error_of(remote)
+    assert "wrong-repository" in message and "mallory/pwn" in message
+    assert not (remote.cache() / POLICY_FILE).exists()
+
+
+def test_another_branch_cannot_sign_the_org_policy(remote: Remote) -> None:
+    claims = fs.Claims.reusable(
+        "acme/policy", "sign.yml", caller="acme/policy", ref="refs/heads/feature"
+    )
+    assert claims.san == SAN
+    remote.publish(LOOSE, claims=claims)
+    assert "wrong-ref" in error_of(remote)
+
+
+def test_a_certificate_without_the_run_extensions_cannot_sign_the_org_policy(
+    remote: Remote,
+) -> None:
+    claims = fs.Claims.github("acme/policy", "sign.yml", ref="refs/heads/main")
+    claims.omit = ("12",)
+    remote.publish(LOOSE, claims=claims)
+    assert "wrong-repository" in error_of(remote)
+
+
+def test_the_pointer_can_name_the_one_caller_of_a_shared_signing_workflow(
+    remote: Remote,
+) -> None:
+    remote.point('repository = "https://github.com/acme/org-config"\nref = "refs/heads/main"\n')
+    remote.publish(claims=fs.Claims.reusable("acme/policy", "sign.yml", caller="acme/org-config"))
+    assert remote.machine.load().names.denied("evil-remote-pkg") is not None
+    remote.publish(claims=fs.Claims.reusable("acme/policy", "sign.yml", caller="mallory/cfg"))
+    assert "wrong-repository" in error_of(remote)
+
+
+# -- freshness: a signed serial and issue time (issue 18) -------------------------------------
+LOOSER = b"version = 1\n\n[enforcement]\nescape_hatch = true\n"
+
+
+def test_a_policy_without_a_signed_publication_is_refused(remote: Remote) -> None:
+    remote.publish(RULES)
+    assert "carries no [publication] serial" in error_of(remote)
+
+
+def test_a_replayed_older_serial_is_refused(remote: Remote) -> None:
+    """Whoever answers for the URL replays last month's validly signed, looser policy."""
+    remote.publish(RULES + publication(serial=7))
+    remote.machine.load()
+    remote.publish(LOOSER + publication(serial=6, age=dt.timedelta(days=30)))
+    message = error_of(remote)
+    assert "serial 6, lower than 7" in message and "highest verified" in message
+    remote.publish(RULES + publication(serial=8))  # a newer one is taken, and raises the floor
+    assert remote.machine.load().sources[0].remote is not None
+    remote.publish(RULES + publication(serial=7))
+    assert "lower than 8" in error_of(remote)
+
+
+def test_one_serial_for_two_different_policies_is_refused(remote: Remote) -> None:
+    remote.publish(RULES + publication(serial=3))
+    remote.machine.load()
+    remote.publish(LOOSER + publication(serial=3))
+    assert "other bytes than the policy verified earlier with that serial" in error_of(remote)
+
+
+def test_swapping_an_older_signed_policy_into_the_cache_and_going_offline_fails(
+    remote: Remote,
+) -> None:
+    """The attack: a user process keeps last week's looser signed policy, puts it (and its
+    bundle) into the cache, rewrites verified_at, and makes the URL unreachable."""
+    remote.point('max_age = "3d"\n')
+    remote.publish(LOOSER + publication(serial=1, age=dt.timedelta(days=2)))
+    old_body, old_bundle = remote.server.files[PATH], remote.server.files[PATH + ".sigstore.json"]
+    remote.machine.load()
+    remote.publish(RULES + publication(serial=2))
+    remote.machine.load()
+    remote.server.stop()
+    cache = remote.cache()
+    (cache / POLICY_FILE).write_bytes(old_body)
+    (cache / "policy.toml.sigstore.json").write_bytes(old_bundle)
+    meta = json.loads((cache / META_FILE).read_text())
+    meta["verified_at"] = dt.datetime.now(dt.timezone.utc).isoformat()
+    (cache / META_FILE).write_text(json.dumps(meta))
+    assert "serial 1, lower than 2" in error_of(remote)
+
+
+def test_without_the_serial_record_max_age_from_the_signed_time_still_holds(
+    remote: Remote,
+) -> None:
+    """The record is user-writable too; deleting it leaves max_age, counted from the
+    signed issue time, which the attacker cannot change."""
+    remote.point('max_age = "1d"\n')
+    remote.publish(LOOSER + publication(serial=1, age=dt.timedelta(hours=12)))
+    stale = (remote.server.files[PATH], remote.server.files[PATH + ".sigstore.json"])
+    remote.machine.load()
+    remote.publish(RULES + publication(serial=2))
+    remote.machine.load()
+    remote.server.stop()
+    for record in (remote.machine.root / "state").rglob("*.json"):
+        record.unlink()
+    (remote.cache() / POLICY_FILE).write_bytes(stale[0])
+    (remote.cache() / "policy.toml.sigstore.json").write_bytes(stale[1])
+    assert remote.machine.load().enforcement.escape_hatch  # the honest residual: within max_age
+    remote.publish(LOOSER + publication(serial=1, age=dt.timedelta(days=2)))
+    old = remote.server.files
+    (remote.cache() / POLICY_FILE).write_bytes(old[PATH])
+    (remote.cache() / "policy.toml.sigstore.json").write_bytes(old[PATH + ".sigstore.json"])
+    assert "outside [remote] max_age" in error_of(remote)
+
+
+def test_max_age_bounds_a_policy_fetched_online_too(remote: Remote) -> None:
+    """A fresh machine has no serial record: a month-old policy is still refused."""
+    remote.point('max_age = "7d"\n')
+    remote.publish(LOOSER + publication(serial=9, age=dt.timedelta(days=30)))
+    assert "outside [remote] max_age" in error_of(remote)
+
+
+def test_a_policy_issued_in_the_future_is_refused(remote: Remote) -> None:
+    remote.publish(RULES + publication(age=-dt.timedelta(days=1)))
+    assert "in the future" in error_of(remote)
+
+
+def test_min_serial_in_the_pointer_is_a_floor_on_a_fresh_machine(remote: Remote) -> None:
+    remote.point("min_serial = 5\n")
+    remote.publish(LOOSER + publication(serial=4))
+    message = error_of(remote)
+    assert "lower than 5" in message and "min_serial" in message
+    remote.publish(RULES + publication(serial=5))
+    assert remote.machine.load().names.denied("evil-remote-pkg") is not None
+
+
+def test_an_unreadable_serial_record_fails_closed(remote: Remote) -> None:
+    remote.publish()
+    remote.machine.load()
+    (record,) = (remote.machine.root / "state").rglob("*.json")
+    record.write_text("{not json")
+    assert "cannot be read" in error_of(remote)
+
+
+def test_show_names_the_serial_and_issue_time(remote: Remote) -> None:
+    remote.publish(RULES + publication(serial=12))
+    shown = remote.cli("show")
+    assert shown.returncode == 0, shown.stderr
+    assert "serial 12, issued at" in shown.stdout
+
+
+def test_publication_is_read_only_from_the_org_policy(remote: Remote) -> None:
+    remote.publish()
+    remote.machine.write(remote.machine.user, "version = 1\n" + publication().decode())
+    assert "[publication] is only read from the org policy" in error_of(remote)
+    checked = remote.cli("check", str(remote.machine.user))
+    assert checked.returncode == 0  # a signed org file on its own is valid
+    bad = remote.machine.write(
+        remote.machine.root / "bad.toml",
+        "version = 1\n[publication]\nserial = 0\nissued = 2026-01-01T00:00:00\n",
+    )
+    checked = remote.cli("check", str(bad))
+    assert checked.returncode == 1
+    assert f"{bad}:3: publication.serial" in checked.stderr
+    assert f"{bad}:4: publication.issued" in checked.stderr and "time zone" in checked.stderr

@@ -57,30 +57,66 @@ def _utf8(value: str) -> bytes:
 
 @dataclass
 class Claims:
-    """What the leaf certificate says about the signer."""
+    """What the leaf certificate says about the signer (Fulcio's real extension OIDs)."""
 
     san: str
     issuer: str = GITHUB_ISSUER
     repository: str | None = None  # OWNER/REPO -> .1.12 source repository URI
     workflow: str | None = None  # file name -> .1.18 build config URI
-    ref: str = "refs/tags/v1.0.0"
+    ref: str = "refs/tags/v1.0.0"  # -> .1.14 source repository ref
     host: str = "github.com"
     email: bool = False
+    environment: str | None = None  # -> .1.23 deployment environment
+    build_signer: str | None = None  # -> .1.9 (a CI run's default: the SAN)
+    omit: tuple[str, ...] = ()  # OID suffixes to leave out, e.g. ("12",)
 
     @classmethod
-    def github(cls, repository: str, workflow: str, ref: str = "refs/tags/v1.0.0") -> Claims:
+    def github(
+        cls,
+        repository: str,
+        workflow: str,
+        ref: str = "refs/tags/v1.0.0",
+        environment: str | None = None,
+    ) -> Claims:
         san = f"https://github.com/{repository}/.github/workflows/{workflow}@{ref}"
-        return cls(san=san, repository=repository, workflow=workflow, ref=ref)
+        return cls(
+            san=san, repository=repository, workflow=workflow, ref=ref, environment=environment
+        )
+
+    @classmethod
+    def reusable(
+        cls,
+        owner_repo: str,
+        workflow: str,
+        *,
+        caller: str,
+        caller_workflow: str = "ci.yml",
+        ref: str = "refs/heads/main",
+        workflow_ref: str = "refs/heads/main",
+    ) -> Claims:
+        """``caller``'s ``caller_workflow`` (on ``ref``) calling ``owner_repo``'s reusable
+        ``workflow`` at ``workflow_ref``: GitHub puts the reusable workflow in the SAN and
+        the build signer URI, and the caller in the source repository, ref and build config."""
+        san = f"https://github.com/{owner_repo}/.github/workflows/{workflow}@{workflow_ref}"
+        return cls(san=san, repository=caller, workflow=caller_workflow, ref=ref)
 
     def extensions(self) -> list[tuple[str, bytes]]:
         ext = [(_FULCIO + "1", self.issuer.encode()), (_FULCIO + "8", _utf8(self.issuer))]
         if self.repository:
             base = f"https://{self.host}/{self.repository}"
-            ext += [(_FULCIO + "12", _utf8(base)), (_FULCIO + "14", _utf8(self.ref))]
+            ext += [
+                (_FULCIO + "9", _utf8(self.build_signer or self.san)),
+                (_FULCIO + "12", _utf8(base)),
+                (_FULCIO + "14", _utf8(self.ref)),
+            ]
             if self.workflow:
                 sep = "/.github/workflows/" if self.host == "github.com" else "//"
                 ext.append((_FULCIO + "18", _utf8(f"{base}{sep}{self.workflow}@{self.ref}")))
-        return ext
+        elif self.build_signer:
+            ext.append((_FULCIO + "9", _utf8(self.build_signer)))
+        if self.environment:
+            ext.append((_FULCIO + "23", _utf8(self.environment)))
+        return [(oid, value) for oid, value in ext if oid.rsplit(".", 1)[1] not in self.omit]
 
 
 @dataclass

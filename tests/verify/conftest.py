@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import shutil
 import socket
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support import fakesigstore as fs
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SIGSTORE = FIXTURES / "sigstore"
@@ -71,3 +74,29 @@ def work(tmp_path: Path) -> Path:
     shutil.copytree(SIGSTORE, tmp_path / "sigstore")
     shutil.copytree(MODELS, tmp_path / "model-signing")
     return tmp_path
+
+
+@pytest.fixture
+def fake(tmp_path: Path) -> tuple[fs.FakeSigstore, Path]:
+    """A throwaway sigstore (test CA, CT log, transparency log) and its trusted root file."""
+    f = fs.FakeSigstore()
+    return f, f.write_root(tmp_path / "fake_root.json")
+
+
+@pytest.fixture
+def dist(tmp_path: Path) -> Path:
+    """A small real wheel to sign."""
+    p = tmp_path / "acme_widget-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(p, "w") as zf:
+        zf.writestr("acme_widget/__init__.py", "")
+    return p
+
+
+def run_verify(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str]:
+    """``safe-pip verify ARGV`` in-process: exit code and everything it printed."""
+    from safe_pip.cli import main
+
+    rc = main(["verify", *map(str, argv)])
+    out = capsys.readouterr()
+    assert "Traceback" not in out.out + out.err
+    return rc, out.out + out.err

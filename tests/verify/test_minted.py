@@ -20,20 +20,6 @@ PUBLISH = next(t for t in predicate_types() if t.endswith("/publish/v1"))
 WIDGET = "github:acme/widget@release.yml"
 
 
-@pytest.fixture
-def fake(tmp_path: Path) -> tuple[fs.FakeSigstore, Path]:
-    f = fs.FakeSigstore()
-    return f, f.write_root(tmp_path / "fake_root.json")
-
-
-@pytest.fixture
-def dist(tmp_path: Path) -> Path:
-    p = tmp_path / "acme_widget-1.0-py3-none-any.whl"
-    with zipfile.ZipFile(p, "w") as zf:
-        zf.writestr("acme_widget/__init__.py", "")
-    return p
-
-
 def cli(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str]:
     rc = main(["verify", *map(str, argv)])
     out = capsys.readouterr()
@@ -142,52 +128,43 @@ def test_private_index_identity_with_bundle(
     assert rc == 1 and "wrong-identity" in out
 
 
-def test_environment_is_taken_from_the_provenance_publisher(
+def test_environment_is_taken_from_the_certificate(
     capsys: pytest.CaptureFixture[str], fake: tuple[fs.FakeSigstore, Path], dist: Path
 ) -> None:
+    """Only the certificate (Fulcio .23) proves an environment; the provenance's publisher
+    object is unsigned and says whatever the index wants (issue 18)."""
     f, root = fake
-    att = f.attestation(
+    plain = f.attestation(
         dist.name, dist.read_bytes(), fs.Claims.github("acme/widget", "release.yml"), PUBLISH
     )
-    prov = dist.with_name(dist.name + ".provenance")
     pub = {
         "kind": "GitHub",
         "repository": "acme/widget",
         "workflow": "release.yml",
         "environment": "pypi",
     }
-    prov.write_bytes(fs.FakeSigstore.provenance([att, att], pub))
-    assert (
-        cli(
-            capsys,
-            dist,
-            "--provenance",
-            prov,
-            "--publisher",
-            WIDGET + "#pypi",
-            "--trusted-root",
-            root,
-        )[0]
-        == 0
-    )
-    rc, out = cli(
-        capsys,
-        dist,
-        "--provenance",
-        prov,
-        "--publisher",
-        WIDGET + "#staging",
-        "--trusted-root",
-        root,
-    )
+    prov = dist.with_name(dist.name + ".provenance")
+    prov.write_bytes(fs.FakeSigstore.provenance([plain, plain], pub))
+    args = ("--provenance", prov, "--trusted-root", root)
+    rc, out = cli(capsys, dist, *args, "--publisher", WIDGET + "#pypi")
     assert rc == 1 and "wrong-environment" in out
-    # a bare attestation cannot prove an environment: fail closed
+    signed = f.attestation(
+        dist.name,
+        dist.read_bytes(),
+        fs.Claims.github("acme/widget", "release.yml", environment="pypi"),
+        PUBLISH,
+    )
+    prov.write_bytes(fs.FakeSigstore.provenance([signed, signed], pub))
+    assert cli(capsys, dist, *args, "--publisher", WIDGET + "#pypi")[0] == 0
+    rc, out = cli(capsys, dist, *args, "--publisher", WIDGET + "#staging")
+    assert rc == 1 and "wrong-environment" in out
+    # a bare attestation proves it too when its certificate carries it
     bare = dist.with_name(dist.name + ".publish.attestation")
-    bare.write_bytes(att)
+    bare.write_bytes(signed)
     rc, out = cli(
         capsys, dist, "--attestation", bare, "--publisher", WIDGET + "#pypi", "--trusted-root", root
     )
-    assert rc == 1 and "wrong-environment" in out
+    assert rc == 0, out
 
 
 def test_one_bad_attestation_in_provenance_fails_all(

@@ -26,8 +26,8 @@ from safe_pip.errors import EXIT_ERROR
 from safe_pip.gate.pipeline import InstallResult, Interrupted
 
 if TYPE_CHECKING:
-    from safe_pip.gate.state import ArtifactRun
-    from safe_pip.report import Outcome, Report, Subject
+    from safe_pip.policy.model import Policy
+    from safe_pip.report import Report
 
 TAKES_UNKNOWN_ARGS = True
 
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from safe_pip.commands.policy_flags import load_from_args
     from safe_pip.gate import pipeline
     from safe_pip.gate.install import SignalHold
-    from safe_pip.gate.journal import Journal, default_path
+    from safe_pip.gate.journal import Journal, policy_path
     from safe_pip.progress import Progress
     from safe_pip.report import check_report_file
 
@@ -61,11 +61,10 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signum, _interrupt)  # stop the run the way Ctrl-C does
     python = target_python(args.python)
     policy = load_from_args(args)
-    log = Path(policy.audit.log).expanduser() if policy.audit.log else default_path()
     stages = pipeline.default_stages(args.extra_args, python, policy)
     hold = SignalHold()
     try:
-        with Journal(log) as journal:
+        with Journal(policy_path(policy.audit.log)) as journal:
             ctx = pipeline.Context(
                 policy=policy,
                 target=python,
@@ -78,11 +77,21 @@ def run(args: argparse.Namespace) -> int:
             )
             result = pipeline.run(stages, ctx)
         hold.start()  # whatever happened is reported as it happened, not cut off
+        _warn_old_pip(result)
         if result.pip_report:
             _pip_report(result.pip_report, result)
-        return _emit(args, result)
+        return _emit(args, result, policy)
     finally:
         hold.release()
+
+
+def _warn_old_pip(result: InstallResult) -> None:
+    """Say once, on stderr, when the target's pip is too old for part of the gate."""
+    from safe_pip.gate.install import old_pip_warning
+
+    warning = old_pip_warning(result.pip_version, result.target)
+    if warning:
+        print(warning, file=sys.stderr)
 
 
 def target_python(explicit: Path | None) -> Path:
@@ -138,62 +147,17 @@ def _confirm(args: argparse.Namespace, result: InstallResult) -> bool:
     return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
-def _subject(run: ArtifactRun) -> Subject:
-    """One artifact record as the report model takes it."""
-    from safe_pip.models import Artifact
-    from safe_pip.report import Subject
+def _report(result: InstallResult, policy: Policy | None = None) -> Report:
+    from safe_pip.gate.reporting import to_report
 
-    art = run.artifact
-    distribution = None
-    if art is not None:
-        path = str(run.path) if run.path else art.filename
-        distribution = Artifact(
-            art.name, path, art.version, art.url, run.sha256, run.size, art.requested
-        )
-    return Subject(
-        "artifact",
-        run.label,
-        run.verdict,
-        pending=tuple(run.findings),
-        scan=run.scan,
-        distribution=distribution,
-        cached=run.scan_cached,
-        properties={
-            k: v for k, v in (("built-from", run.built_from), ("for-build", run.for_build)) if v
-        },
-    )
+    return to_report(result, policy=policy)
 
 
-#: The pipeline's outcome names where the report's differ.
-_OUTCOMES: dict[str, Outcome] = {"allowed": "nothing-to-do"}
-
-
-def _report(result: InstallResult) -> Report:
-    from safe_pip.report import EnvironmentInfo, Report, RunInfo
-
-    outcome = _OUTCOMES.get(result.outcome, result.outcome)
-    return Report(
-        command="install",
-        subjects=tuple(_subject(a) for a in result.artifacts),
-        outcome=outcome,  # type: ignore[arg-type]  # the schema test checks every value
-        exit_code=result.exit_code,
-        error=result.error,
-        notes=tuple(result.notes),
-        environment=EnvironmentInfo(python=str(result.target)),
-        run=RunInfo(
-            result.dry_run,
-            result.policy_digest,
-            dict(result.timings),
-            installed=tuple(result.installed),
-        ),
-    )
-
-
-def _emit(args: argparse.Namespace, result: InstallResult) -> int:
+def _emit(args: argparse.Namespace, result: InstallResult, policy: Policy) -> int:
     from safe_pip.report import ReportWriteError, emit
 
     try:
-        return emit(_report(result), args.format, args.report)
+        return emit(_report(result, policy), args.format, args.report)
     except ReportWriteError as exc:  # the run is recorded already; say so, exit 2
         print(f"safe-pip: error: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -72,6 +72,14 @@ def register(parser: argparse.ArgumentParser) -> None:
     who.add_argument("--cert-identity", metavar="SAN", help="exact certificate SAN")
     who.add_argument("--cert-oidc-issuer", metavar="URL", help="exact OIDC issuer")
     who.add_argument(
+        "--cert-repository",
+        metavar="URI",
+        help="source repository the signing run was for (default: the one the SAN lies in)",
+    )
+    who.add_argument(
+        "--cert-ref", metavar="REF", help="source ref of the signing run (default: the SAN's @ref)"
+    )
+    who.add_argument(
         "--key", type=Path, metavar="PEM", help="public key for a key-signed model.sig"
     )
     who.add_argument(
@@ -109,16 +117,27 @@ class _Outcome:
 
 
 def _expected_from_args(args: argparse.Namespace) -> list[Expected]:
-    from safe_pip.policy.pins import Identity, PublisherSyntaxError, parse_publisher
+    from safe_pip.policy.pins import PublisherSyntaxError, identity_from, parse_publisher
 
     if bool(args.cert_identity) != bool(args.cert_oidc_issuer):
         raise UsageError("--cert-identity and --cert-oidc-issuer must be given together")
+    if (args.cert_repository or args.cert_ref) and not args.cert_identity:
+        raise UsageError("--cert-repository and --cert-ref refine --cert-identity")
     try:
         out: list[Expected] = [parse_publisher(p) for p in args.publisher]
     except PublisherSyntaxError as exc:
         raise UsageError(str(exc)) from exc
     if args.cert_identity:
-        out.append(Identity(args.cert_identity, args.cert_oidc_issuer))
+        given = {
+            "identity": args.cert_identity,
+            "issuer": args.cert_oidc_issuer,
+            "repository": args.cert_repository,
+            "ref": args.cert_ref,
+        }
+        try:
+            out.append(identity_from({k: v for k, v in given.items() if v is not None}))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
     return out
 
 

@@ -49,6 +49,11 @@ def default_path() -> Path:
     return Path(platformdirs.user_state_dir("safe-pip")) / "audit.jsonl"
 
 
+def policy_path(log: Path | None) -> Path:
+    """The audit log a policy names (``[audit] log``), else :func:`default_path`."""
+    return Path(log).expanduser() if log else default_path()
+
+
 def pending_dir() -> Path:
     """Where this user's intents wait for their outcome (``SAFE_PIP_STATE_DIR`` overrides)."""
     override = os.environ.get("SAFE_PIP_STATE_DIR")

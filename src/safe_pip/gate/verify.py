@@ -104,18 +104,21 @@ def verify_signatures(
     (a ``provenance`` key means the index has spoken: a URL must be readable, ``null``
     means none and nothing else is probed; a page failing with anything but "no JSON API
     here" blocks, since it might have stated one); otherwise the sidecars next to the file
-    (``.provenance``, ``.publish.attestation``, ``.sigstore``, ``.sigstore.json``), where a
-    404/410 means absent and any other failure blocks; for ``file://`` and find-links
-    folders the same sidecar names on disk. ``require = "off"`` skips all of it; what
-    absence means is decided by ``verify_artifact_signatures``.
+    (``safe_pip.verify.sources.SIDECARS``), where a 404/410 means absent and any other
+    failure blocks; for ``file://`` and find-links folders the same sidecar names on disk.
+    ``require = "off"`` skips all of it except for packages the policy pins a publisher
+    for: those are signed by it or blocked, whatever ``require`` says. What absence means
+    is decided by ``verify_artifact_signatures``.
     """
-    if policy.signatures.require == "off":
-        return
-    todo = [
-        r
-        for r in runs
-        if r.artifact is not None and r.path is not None and r.artifact.kind in ("wheel", "sdist")
-    ]
+
+    def checked(run: ArtifactRun) -> bool:
+        art = run.artifact
+        if art is None or run.path is None or art.kind not in ("wheel", "sdist"):
+            return False
+        pinned = policy.for_package(art.name, art.version).publishers is not None
+        return pinned or policy.signatures.require != "off"
+
+    todo = [r for r in runs if checked(r)]
     if not todo:
         return
     pages_of = {
@@ -199,7 +202,7 @@ def _verify_one(
         )
         for source, why in found.unreadable
     )
-    expected = policy.for_package(art.name, art.version).publishers or ()
+    pins = policy.for_package(art.name, art.version).publishers
     run.findings.extend(
         verify_artifact_signatures(
             path,
@@ -207,7 +210,8 @@ def _verify_one(
             version=art.version,
             sidecars=found.sidecars,
             provenance_json=found.provenance,
-            expected=expected,
+            expected=pins or (),
+            pinned=pins is not None,
             require=policy.signatures.require,
             trusted_root=policy.signatures.trusted_root,
             filename=art.filename,

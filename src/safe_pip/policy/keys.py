@@ -151,6 +151,8 @@ def _number(value: object) -> float | None:
 
 
 def _at_most(lower: object, upper: object) -> bool:
+    if isinstance(lower, dt.timedelta) and isinstance(upper, dt.timedelta):
+        return lower <= upper
     a, b = _number(lower), _number(upper)
     return a is not None and b is not None and a <= b
 
@@ -171,7 +173,6 @@ HIGHER = Tighten(_at_least, "may only be raised")
 OFF_ONLY = Tighten(lambda lower, upper: lower is False or upper is True, "may only be turned off")
 ON_ONLY = Tighten(lambda lower, upper: lower is True or upper is False, "may only be turned on")
 FIXED = Tighten(lambda lower, upper: bool(lower == upper), "cannot be changed")
-SUBSET = Tighten(_subset, "may only be narrowed")
 
 
 def subset(rule: str) -> Tighten:
@@ -383,14 +384,6 @@ def walk(cls: type, prefix: str = "") -> Iterator[Member]:
             yield m
 
 
-def find(cls: type, key: str) -> Member:
-    """The member declared under a dotted key such as ``install.min_age``."""
-    for m in walk(cls):
-        if m.key == key:
-            return m
-    raise KeyError(key)
-
-
 def default_of(m: Member) -> Any:
     f = m.field
     if f.default_factory is not dataclasses.MISSING:
@@ -427,13 +420,14 @@ def unknown_message(key: str, known: Sequence[str], where: str) -> str:
 
 
 def read_entry(
-    cls: type[T], raw: Mapping[str, Any], ctx: Context, label: str
+    cls: type[T], raw: Mapping[str, Any], ctx: Context, label: str, *, array: bool = False
 ) -> tuple[T | None, list[tuple[str | None, str, str | None]]]:
     """Read one table into ``cls``: the instance (or ``None``) and every problem.
 
     Problems are ``(key or None, message, item or None)`` so the caller can locate the
-    line.  ``label`` names the table in messages (``package``, ``remote``).  Fields that
-    are not declared (``source``) get ``ctx.source()`` when they are called ``source``.
+    line.  ``label`` names the table in messages (``package``, ``remote``; ``array`` for an
+    entry of an array of tables).  Fields that are not declared (``source``) get
+    ``ctx.source()`` when they are called ``source``.
     """
     declared = by_name(cls)
     problems: list[tuple[str | None, str, str | None]] = []
@@ -442,7 +436,7 @@ def read_entry(
             problems.append((name, unknown_message(name, sorted(declared), label), None))
     for name, m in declared.items():
         if m.required and m.meta.kind != "embed" and name not in raw:
-            header = f"[[{label}]]" if label in _ARRAY_LABELS else f"[{label}]"
+            header = f"[[{label}]]" if array else f"[{label}]"
             problems.append((None, f"{header} is missing required key {name!r}", None))
     values: dict[str, Any] = {}
     for name, m in declared.items():
@@ -457,9 +451,6 @@ def read_entry(
     if problems:
         return None, problems
     return _construct(cls, values, ctx), []
-
-
-_ARRAY_LABELS = {"package", "exception"}
 
 
 def _construct(cls: type[T], values: Mapping[str, Any], ctx: Context) -> T:

@@ -97,10 +97,15 @@ def _bounds(
     effective: Mapping[str, Setting],
     collected: Mapping[str, Sequence[Any]],
 ) -> _Bounds | None:
-    if org is None or layer is org:
+    """What bounds ``layer`` (see the table in the module docstring); ``None``: nothing."""
+    if layer is org:
         return None
-    org_settings = {s.key: s for s in org.settings}
-    return _Bounds(layer.layer, False, org_settings, dict(org.collected))
+    if layer.layer in BELOW_USER:
+        items = {key: tuple(found) for key, found in collected.items()}
+        return _Bounds(layer.layer, True, dict(effective), items)
+    if org is None:
+        return _Bounds(layer.layer, False, {}, {})
+    return _Bounds(layer.layer, False, {s.key: s for s in org.settings}, dict(org.collected))
 
 
 def _loosens(setting: Setting, bound: Bound, m: Member) -> Conflict:

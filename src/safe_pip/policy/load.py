@@ -41,8 +41,9 @@ def _problems_error(problems: Sequence[Problem]) -> PolicyError:
 def _conflicts_error(conflicts: Sequence[Conflict]) -> PolicyError:
     lines = "\n".join(f"  {c}" for c in conflicts)
     return PolicyError(
-        f"policy tries to loosen the org policy ({len(conflicts)} problem(s)):\n{lines}\n"
-        "  lower layers may only tighten org rules; fix or remove these lines"
+        f"a policy layer tries to loosen what is above it ({len(conflicts)} problem(s)):\n"
+        f"{lines}\n  the user policy may only tighten the org's, and project files, --policy "
+        "and flags may only tighten everything above them; fix or remove these lines"
     )
 
 
@@ -94,6 +95,15 @@ def resolve_policy(
         if layer is None:
             continue
         info = LayerInfo(name, path)
+        if layer.publication is not None and name != "org":
+            problems.append(
+                Problem(
+                    path,
+                    layer.publication.source.line or 1,
+                    "[publication] is only read from the org policy (the signed file a "
+                    "[remote] pointer names)",
+                )
+            )
         if layer.remote is not None:
             if name != "org":
                 line = layer.remote.source.line or 1

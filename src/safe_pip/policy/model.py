@@ -63,6 +63,7 @@ from safe_pip.policy.keys import (
     plain,
     ranked,
     setting,
+    subset,
     table,
     whose,
 )
@@ -159,9 +160,7 @@ class NamesPolicy:
     allow: tuple[NamePattern, ...] = setting(
         (),
         _name_patterns,
-        Tighten(
-            lambda lower, upper: set(lower) <= set(upper), "may only list names allowed above it"
-        ),
+        subset("may only list names allowed above it"),
         show=_show_patterns,
         check=_check_allow,
         doc="names exempt from the typosquat check (never from deny)",
@@ -679,15 +678,40 @@ class RemoteSource:
         None,
         doc='the bundle URL (default: url + ".sigstore.json", then ".sigstore")',
     )
+    min_serial: int = entry_field(
+        plain(v.non_negative_int),
+        0,
+        doc="the lowest [publication] serial accepted, even on a machine that never saw one",
+    )
     source: SourceRef = field(default=SourceRef("org"), compare=False)
+
+
+@dataclass(frozen=True)
+class Publication:
+    """``[publication]`` inside a signed org policy: its place in the org's sequence.
+
+    Part of the signed bytes, so nobody but the signer can change it: ``serial`` must
+    grow with every policy published at a URL (safe-pip refuses a lower one than it has
+    verified), and ``issued`` is when it was signed (``max_age`` counts from it).
+    """
+
+    serial: int = entry_field(
+        plain(v.positive_int), doc="grows with every policy published at this URL"
+    )
+    issued: dt.datetime = entry_field(
+        plain(v.toml_datetime), doc="when it was signed, with a time zone"
+    )
+    source: SourceRef = field(default=BUILTIN, compare=False)
 
 
 @dataclass(frozen=True)
 class RemoteOrigin:
     """How a fetched org policy was obtained: shown by ``policy show``.
 
-    ``cached`` is true when the URL could not be reached and a copy verified at
-    ``verified_at`` (within the org's ``max_age``) was used instead.
+    ``cached`` is true when the URL could not be reached and the cached copy was used
+    instead: its signature verified again, its signed ``publication.issued`` within the
+    pointer's ``max_age``, its serial no lower than the newest seen.  ``verified_at`` is
+    when it was fetched (for a cached copy: when it was issued); nothing is decided by it.
     """
 
     url: str
@@ -695,6 +719,7 @@ class RemoteOrigin:
     pointer: Path
     """The local org file whose ``[remote]`` table names the URL and signer."""
     verified_at: dt.datetime
+    publication: Publication
     cached: bool = False
 
     @property

@@ -34,10 +34,10 @@ from safe_pip.policy.keys import (
     read_entry,
     unknown_message,
 )
-from safe_pip.policy.model import SCHEMA_VERSION, Policy, RemoteSource
+from safe_pip.policy.model import SCHEMA_VERSION, Policy, Publication, RemoteSource
 
 PYPROJECT_TABLE = ("tool", "safe-pip")
-DOCUMENT_KEYS = ("version", "remote")
+DOCUMENT_KEYS = ("version", "remote", "publication")
 """Top-level keys that describe the file rather than set a policy key."""
 
 
@@ -72,6 +72,8 @@ class Layer:
     collected: tuple[tuple[str, tuple[Any, ...]], ...] = ()
     """Items of accumulating keys (``names.deny``, ``packages``, ``exceptions``) by key."""
     remote: RemoteSource | None = None
+    publication: Publication | None = None
+    """``[publication]``: serial and issue time of a signed org policy."""
 
     def get(self, key: str) -> Setting | None:
         return next((s for s in self.settings if s.key == key), None)
@@ -107,6 +109,7 @@ class _Reader:
     settings: list[Setting] = field(default_factory=list)
     collected: dict[str, list[Any]] = field(default_factory=dict)
     remote: RemoteSource | None = None
+    publication: Publication | None = None
 
     def line(self, at: tuple[_toml.PathPart, ...], item: str | None = None) -> int:
         full = (*self.prefix, *at)
@@ -130,6 +133,9 @@ class _Reader:
         if "remote" in data:
             self.remote_table(data["remote"])
             self.pointer_only(data)
+        if "publication" in data:
+            made = self.document_table(Publication, data["publication"], "publication")
+            self.publication = made if isinstance(made, Publication) else None
         self.table(Policy, data, (), "")
 
     def pointer_only(self, data: dict[str, Any]) -> None:
@@ -141,7 +147,7 @@ class _Reader:
         signed is what applies" true.
         """
         for key in data:
-            if key not in DOCUMENT_KEYS:
+            if key not in ("version", "remote"):
                 self.problem(
                     (key,),
                     f"{key!r} cannot be set next to [remote]: the org policy is the signed "
@@ -196,26 +202,34 @@ class _Reader:
         assert m.meta.cls is not None
         found = self.collected.setdefault(m.key, [])
         for index, entry in enumerate(value):
-            made = self.entry(m.meta.cls, entry, (*at, index), m.name)
+            made = self.entry(m.meta.cls, entry, (*at, index), m.name, array=True)
             if made is not None:
                 found.append(made)
 
     def entry(
-        self, cls: type, raw: dict[str, Any], at: tuple[_toml.PathPart, ...], label: str
+        self,
+        cls: type,
+        raw: dict[str, Any],
+        at: tuple[_toml.PathPart, ...],
+        label: str,
+        *,
+        array: bool = False,
     ) -> Any:
-        made, problems = read_entry(cls, raw, _Context(self, at), label)
+        made, problems = read_entry(cls, raw, _Context(self, at), label, array=array)
         for key, message, item in problems:
             self.problem((*at, key) if key is not None else at, message, item)
         return made
 
     def remote_table(self, value: object) -> None:
         """``[remote]``: validated here, fetched and verified by ``policy.remote``."""
+        made = self.document_table(RemoteSource, value, "remote")
+        self.remote = made if isinstance(made, RemoteSource) else None
+
+    def document_table(self, cls: type, value: object, name: str) -> Any:
         if not isinstance(value, dict):
-            self.problem(("remote",), f"[remote] must be a table, got {v.type_name(value)}")
-            return
-        made = self.entry(RemoteSource, value, ("remote",), "remote")
-        if isinstance(made, RemoteSource):
-            self.remote = made
+            self.problem((name,), f"[{name}] must be a table, got {v.type_name(value)}")
+            return None
+        return self.entry(cls, value, (name,), name)
 
 
 def parse_text(
@@ -244,6 +258,7 @@ def parse_text(
         tuple(reader.settings),
         tuple((key, tuple(found)) for key, found in reader.collected.items()),
         reader.remote,
+        reader.publication,
     )
     return built, reader.problems
 

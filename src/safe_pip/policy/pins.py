@@ -30,12 +30,13 @@ accept a look-alike repository.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from safe_pip.policy import values as v
-from safe_pip.policy.keys import Context, entry_field, from_table, plain
+from safe_pip.policy.keys import Context, SourceRef, entry_field, from_table, plain
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 GITLAB_ISSUER = "https://gitlab.com"
@@ -172,6 +173,22 @@ def parse_expected(
             raise PublisherSyntaxError("an identity needs both a SAN and an OIDC issuer")
         out.append(Identity(san, issuer))
     return tuple(out)
+
+
+class _CommandLine:
+    """The context of a pin typed on a command line (no file, no line)."""
+
+    @property
+    def base(self) -> Path:
+        return Path.cwd()
+
+    def source(self, item: str | None = None) -> SourceRef:
+        return SourceRef("cli")
+
+
+def identity_from(fields: Mapping[str, str]) -> Identity:
+    """An identity pin from command-line values, checked like a policy table (ValueError)."""
+    return from_table(Identity, dict(fields), _CommandLine(), "identity")
 
 
 def _one_pin(value: object, ctx: Context) -> Pin:

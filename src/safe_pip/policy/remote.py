@@ -52,7 +52,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from safe_pip.errors import FetchError, PolicyError
-from safe_pip.policy.model import RemoteOrigin, RemoteSource
+from safe_pip.policy.model import Publication, RemoteOrigin, RemoteSource
 from safe_pip.policy.parse import Layer, parse_text
 from safe_pip.policy.values import format_duration
 
@@ -243,7 +243,126 @@ def _parse(spec: RemoteSource, body: bytes, path: Path, what: str) -> Layer:
     return layer
 
 
+# -- freshness ------------------------------------------------------------------------------
+def state_folder(env: Mapping[str, str]) -> Path:
+    """Where the highest verified serial of each URL is kept (not the cache: clearing a
+    cache must not lower the floor).  ``$XDG_STATE_HOME/safe-pip``, else platformdirs'."""
+    override = env.get("XDG_STATE_HOME", "").strip()
+    if override:
+        return Path(override) / "safe-pip" / "org-policy"
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir("safe-pip")) / "org-policy"
+
+
+@dataclass(frozen=True)
+class Seen:
+    """The highest serial verified for one URL, and which bytes carried it."""
+
+    serial: int
+    sha256: str
+
+
+def _seen_path(spec: RemoteSource, env: Mapping[str, str]) -> Path:
+    return state_folder(env) / (hashlib.sha256(spec.url.encode()).hexdigest()[:32] + ".json")
+
+
+def _read_seen(spec: RemoteSource, env: Mapping[str, str]) -> Seen | None:
+    """The record for ``spec.url``; an unreadable record fails closed (it may be a floor)."""
+    path = _seen_path(spec, env)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise PolicyError(
+            f"the record of the org policy serials verified for {spec.url} ({path}) cannot be "
+            f"read: {exc}; refusing to guess which serial is the newest"
+        ) from exc
+    serial, sha = doc.get("serial") if isinstance(doc, dict) else None, doc.get("sha256")
+    if doc.get("url") != spec.url or not isinstance(serial, int) or not isinstance(sha, str):
+        raise PolicyError(f"the record of org policy serials in {path} is not valid")
+    return Seen(serial, sha)
+
+
+def _record_seen(spec: RemoteSource, env: Mapping[str, str], pub: Publication, body: bytes) -> None:
+    path = _seen_path(spec, env)
+    doc = {
+        "url": spec.url,
+        "serial": pub.serial,
+        "sha256": hashlib.sha256(body).hexdigest(),
+        "issued": pub.issued.isoformat(),
+    }
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomic(path, json.dumps(doc, indent=2).encode())
+    except OSError as exc:
+        raise PolicyError(
+            f"cannot record the serial of the org policy from {spec.url} in {path}: {exc}; "
+            "without it an older signed policy could be replayed later"
+        ) from exc
+
+
+def _fresh(
+    spec: RemoteSource,
+    layer: Layer,
+    body: bytes,
+    seen: Seen | None,
+    now: dt.datetime,
+    what: str,
+) -> Publication:
+    """The signed ``[publication]`` of a verified policy, or PolicyError: never a rollback.
+
+    Everything here comes from the signed bytes or from the administrator's pointer;
+    nothing from a file a user process could have rewritten (the ``verified_at`` the cache
+    keeps is for people only).  The record of the highest serial is user-writable too;
+    what it adds is protection against whoever answers for the URL (see docs/policy.md).
+    """
+    pub = layer.publication
+    if pub is None:
+        raise PolicyError(
+            f"the org policy {what} carries no [publication] serial and issued time inside "
+            "its signed bytes, so an older signed policy could be replayed in its place; "
+            "add [publication] serial = N (higher than the last) and issued = <now> and sign "
+            "it again"
+        )
+    issued = pub.issued.astimezone(dt.timezone.utc)
+    if issued > now + CLOCK_SKEW:
+        raise PolicyError(
+            f"the org policy {what} says it was issued at {issued.isoformat()}, in the future; "
+            "refusing it (check the signer's clock)"
+        )
+    floor = max(spec.min_serial, seen.serial if seen is not None else 0)
+    if pub.serial < floor:
+        origin = (
+            f"the highest verified for {spec.url} on this machine"
+            if seen is not None and seen.serial == floor
+            else f"[remote] min_serial at {spec.source.where}"
+        )
+        raise PolicyError(
+            f"the org policy {what} has serial {pub.serial}, lower than {floor} ({origin}): "
+            "an older policy replayed in place of a newer one is never used"
+        )
+    sha = hashlib.sha256(body).hexdigest()
+    if seen is not None and pub.serial == seen.serial and sha != seen.sha256:
+        raise PolicyError(
+            f"the org policy {what} has serial {pub.serial}, but other bytes than the policy "
+            f"verified earlier with that serial; each published policy needs a new serial"
+        )
+    if spec.max_age > dt.timedelta(0) and now - issued > spec.max_age:
+        raise PolicyError(
+            f"the org policy {what} was issued at {issued.isoformat(timespec='seconds')}, "
+            f'outside [remote] max_age = "{format_duration(spec.max_age)}" '
+            f"({spec.source.where}); the org signs it again at least that often"
+        )
+    return pub
+
+
 # -- entry point ----------------------------------------------------------------------------
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
 def load_remote_layer(
     spec: RemoteSource,
     pointer: Path,
@@ -252,65 +371,67 @@ def load_remote_layer(
     *,
     now: dt.datetime | None = None,
 ) -> RemoteLayer:
-    """Fetch, verify, cache and parse the org policy ``spec`` points at.
+    """Fetch, verify, check the freshness of, cache and parse the org policy ``spec`` names.
 
-    Returns the org :class:`Layer` whose ``path`` is the verified copy in the
-    cache (so ``file:line`` in messages points at a file a person can open)
-    and a :class:`RemoteOrigin` naming the URL and signer for ``policy show``.
+    Returns the org :class:`Layer` whose ``path`` is the verified copy in the cache (so
+    ``file:line`` in messages points at a file a person can open) and a
+    :class:`RemoteOrigin` naming the URL, signer, serial and issue time for ``policy show``.
     """
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or _now()
     folder = cache_folder(spec, env)
+    seen = _read_seen(spec, env)
     try:
         body, bundle = _download(spec, http)
     except Unreachable as exc:
-        return _from_cache(spec, pointer, folder, now, str(exc))
-    _verify(spec, body, bundle, folder, f"fetched from {spec.url}")
-    layer = _parse(spec, body, folder / POLICY_FILE, f"fetched from {spec.url}")
+        return _from_cache(spec, pointer, folder, seen, now, str(exc))
+    what = f"fetched from {spec.url}"
+    _verify(spec, body, bundle, folder, what)
+    layer = _parse(spec, body, folder / POLICY_FILE, what)
+    pub = _fresh(spec, layer, body, seen, now, what)
     _store(folder, spec, body, bundle, now)
-    origin = RemoteOrigin(spec.url, spec.signer, pointer, now)
+    if seen is None or pub.serial > seen.serial:
+        _record_seen(spec, env, pub, body)
+    origin = RemoteOrigin(spec.url, spec.signer, pointer, now, pub)
     return RemoteLayer(layer, origin)
 
 
 def _from_cache(
-    spec: RemoteSource, pointer: Path, folder: Path, now: dt.datetime, why: str
+    spec: RemoteSource,
+    pointer: Path,
+    folder: Path,
+    seen: Seen | None,
+    now: dt.datetime,
+    why: str,
 ) -> RemoteLayer:
-    """The cached copy when the server is unreachable, within ``max_age`` and re-verified."""
+    """The cached copy when the server is unreachable: re-verified, no older than the
+    newest serial seen, and issued within ``max_age`` (by its signed time)."""
     if spec.max_age <= dt.timedelta(0):
         raise PolicyError(
             f"cannot fetch the org policy ({why}); {spec.source.where} sets no "
             "[remote] max_age, so a cached copy is never used offline"
         )
     try:
-        meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
-        verified_at = dt.datetime.fromisoformat(meta["verified_at"])
         body = (folder / POLICY_FILE).read_bytes()
         bundle = (folder / BUNDLE_FILE).read_bytes()
     except FileNotFoundError:
         raise PolicyError(
             f"cannot fetch the org policy ({why}) and no verified copy is cached in {folder}"
         ) from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except OSError as exc:
         raise PolicyError(
             f"cannot fetch the org policy ({why}) and the cached copy in {folder} "
             f"is unreadable: {exc}"
         ) from exc
-    if verified_at.tzinfo is None:
-        verified_at = verified_at.replace(tzinfo=dt.timezone.utc)
-    age = now - verified_at
-    if age > spec.max_age or age < -CLOCK_SKEW:
-        raise PolicyError(
-            f"cannot fetch the org policy ({why}); the cached copy was verified at "
-            f"{verified_at.isoformat(timespec='seconds')}, which is outside [remote] max_age = "
-            f'"{format_duration(spec.max_age)}" ({spec.source.where})'
-        )
     what = f"cached from {spec.url} in {folder}"
     _verify(spec, body, bundle, folder, what)
     layer = _parse(spec, body, folder / POLICY_FILE, what)
-    origin = RemoteOrigin(spec.url, spec.signer, pointer, verified_at, cached=True)
+    pub = _fresh(spec, layer, body, seen, now, what)
+    issued = pub.issued.astimezone(dt.timezone.utc)
+    origin = RemoteOrigin(spec.url, spec.signer, pointer, issued, pub, cached=True)
+    age = format_duration(dt.timedelta(seconds=int(max((now - issued).total_seconds(), 0))))
     note = (
-        f"org policy {spec.url} could not be fetched ({why}); using the copy verified at "
-        f"{verified_at.isoformat(timespec='seconds')} "
-        f"({format_duration(dt.timedelta(seconds=int(max(age.total_seconds(), 0))))} ago, within "
-        f'max_age = "{format_duration(spec.max_age)}"), signature checked again'
+        f"org policy {spec.url} could not be fetched ({why}); using the cached copy with "
+        f"serial {pub.serial}, issued at {issued.isoformat(timespec='seconds')} ({age} ago, "
+        f'within max_age = "{format_duration(spec.max_age)}"), signature checked again'
     )
     return RemoteLayer(layer, origin, note)

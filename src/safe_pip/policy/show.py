@@ -96,12 +96,14 @@ def _remote(remote: RemoteOrigin) -> list[str]:
     pad = "#" + " " * 12
     when = remote.verified_at.isoformat(timespec="seconds")
     how = (
-        f"OFFLINE: the URL was unreachable; cached copy verified at {when}"
+        f"OFFLINE: the URL was unreachable; cached copy issued at {when}"
         if remote.cached
         else f"fetched and verified at {when}"
     )
+    issued = remote.publication.issued.isoformat(timespec="seconds")
     return [
         f"{pad}source: {remote.url}",
         f"{pad}signed by: {remote.signer}",
+        f"{pad}serial {remote.publication.serial}, issued at {issued}",
         f"{pad}named in: {remote.pointer} [remote]; {how}",
     ]

@@ -231,6 +231,24 @@ def toml_date(value: object) -> dt.date:
     return value
 
 
+def toml_datetime(value: object) -> dt.datetime:
+    """A TOML offset date-time (``2026-11-20T09:00:00Z``): a moment, not a wall-clock time."""
+    if not isinstance(value, dt.datetime) or value.tzinfo is None:
+        hint = " (write it without quotes)" if isinstance(value, str) else ""
+        raise ValueError(
+            f"expected a TOML date-time with a time zone such as 2026-11-20T09:00:00Z{hint}, "
+            f"got {type_name(value)}"
+            + (" without a time zone" if isinstance(value, dt.datetime) else "")
+        )
+    return value
+
+
+def non_negative_int(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"expected a whole number 0 or more, got {type_name(value)}")
+    return value
+
+
 def path(value: object, base: Path) -> Path:
     """A file path; relative paths are relative to the policy file's folder."""
     text = string(value)

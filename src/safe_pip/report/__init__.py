@@ -16,6 +16,7 @@ from typing import Protocol, TextIO
 from safe_pip.errors import SafePipError, UsageError
 from safe_pip.report.model import (
     SCHEMA_VERSION,
+    Command,
     EnvironmentInfo,
     Outcome,
     Report,
@@ -28,6 +29,7 @@ from safe_pip.report.model import (
 __all__ = [
     "FORMATS",
     "SCHEMA_VERSION",
+    "Command",
     "EnvironmentInfo",
     "Outcome",
     "Renderer",

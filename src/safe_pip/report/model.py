@@ -62,7 +62,7 @@ from safe_pip.models import Artifact, Decision, Finding, ScanResult, Verdict
 SCHEMA_VERSION = "2"
 """Version of the JSON shape (``schema.json``); bumped on any incompatible change."""
 
-Command = Literal["scan", "install", "verify", "audit"]
+Command = Literal["scan", "install", "verify", "audit", "lock"]
 
 SubjectKind = Literal["file", "artifact", "distribution", "model", "startup-hook"]
 """What a subject is:
@@ -81,6 +81,7 @@ Outcome = Literal[
     "not-verified",
     "installed",
     "would-install",
+    "locked",
     "nothing-to-do",
     "declined",
     "install-failed",
@@ -134,6 +135,9 @@ class Subject:
     properties: Mapping[str, str] = field(default_factory=dict)
     """Kind-specific facts, each listed in ``schema.json`` (e.g. a model's ``format``)."""
     signatures: tuple[SignatureCheck, ...] = ()
+    next_steps: tuple[str, ...] = ()
+    """A blocked subject: what a person can do about it, in order (made by
+    :mod:`safe_pip.next_steps`; a step may span lines)."""
 
     @property
     def allowed(self) -> bool:

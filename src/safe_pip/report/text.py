@@ -30,6 +30,13 @@ _INSTALL_OUTCOMES = {
     "error": "error: nothing was installed",
     "interrupted": "interrupted: nothing was installed",
 }
+_LOCK_OUTCOMES = {
+    "locked": "locked: every file vetted and pinned by its sha256",
+    "blocked": "blocked by policy: no lock file was written",
+    "error": "error: no lock file was written",
+    "interrupted": "interrupted: no lock file was written",
+    "nothing-to-do": "nothing to lock",
+}
 
 
 def use_colour(stream: TextIO) -> bool:
@@ -100,6 +107,10 @@ def _subject_lines(s: Subject, paint: _Paint) -> list[str]:
     if s.scan is not None:
         skip = paint("skip ", "yellow")
         lines.extend(f"  {skip} {k.location}: {k.reason}" for k in s.scan.skipped)
+    for step in s.next_steps:
+        first, *rest = step.splitlines()
+        lines.append(f"  {paint('next ', 'bold')} {first}")
+        lines.extend(f"          {line}" if line else "" for line in rest)
     return lines
 
 
@@ -110,7 +121,8 @@ def _summary(report: Report) -> list[str]:
         return [
             f"{s.target}: {'verified' if s.allowed else 'NOT verified'}" for s in report.subjects
         ]
-    noun, verb = ("artifact", "checked") if report.command == "install" else ("target", "scanned")
+    gated = report.command in ("install", "lock")
+    noun, verb = ("artifact", "checked") if gated else ("target", "scanned")
     line = f"{n} {noun}{'s' if n != 1 else ''} {verb}: {blocked} blocked, {n - blocked} allowed"
     if report.would_block:
         line += f" ({report.would_block} would be blocked when enforced: pilot mode)"
@@ -145,6 +157,9 @@ def _tail(report: Report) -> list[str]:
         ]
     if report.command == "install":
         return [f"note: {n}" for n in report.notes] + [f"safe-pip: {_install_outcome(report)}"]
+    if report.command == "lock":  # the gate's dry run: nothing is installed, a file is written
+        outcome = _LOCK_OUTCOMES.get(report.outcome) or _install_outcome(report)
+        return [f"note: {n}" for n in report.notes] + [f"safe-pip: {outcome}"]
     return [f"note: {n}" for n in report.notes]
 
 

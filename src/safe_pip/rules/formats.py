@@ -55,6 +55,7 @@ RULES: tuple[Rule, ...] = (
         "safe mode off (enable_unsafe_deserialization, CVE-2025-9906) or unpickles "
         "(TorchModuleWrapper, CVE-2025-49655). Keras imports and calls it while loading.",
         _EXC,
+        suspicious=True,
     ),
     Rule(
         "KERAS-CUSTOM-OBJECT",
@@ -113,6 +114,7 @@ RULES: tuple[Rule, ...] = (
         "attribute fields ('{0.__class__}'.format) or includes other templates. Rendering "
         "it outside a sandbox runs arbitrary code (CVE-2024-34359, llama-cpp-python).",
         _EXC,
+        suspicious=True,
     ),
     Rule(
         "GGUF-TEMPLATE-UNREADABLE",

@@ -17,6 +17,7 @@ API for the install gate
         sidecars=[...],            # <file>.provenance/.publish.attestation/.sigstore(.json)
         provenance_json=b"...",    # PEP 740 provenance from the index (or None)
         expected=[Publisher(...), Identity(san, issuer)],   # any one must match
+        pinned=True,               # the policy pins this package (even to nothing)
         require="listed",          # "off" | "available" | "listed" | "always"
         trusted_root=None,         # None = production root embedded in sigstore
         filename=None,             # real dist filename if path is content-addressed
@@ -77,6 +78,7 @@ def verify_artifact_signatures(
     trusted_root: Path | None,
     filename: str | None = None,
     model_keys: Sequence[Path] = (),
+    pinned: bool = False,
 ) -> list[Finding]:
     """Verify every signature available for one artifact; see the module docstring."""
     from safe_pip.verify.artifact import verify_artifact_signatures as _impl
@@ -92,4 +94,5 @@ def verify_artifact_signatures(
         trusted_root=trusted_root,
         filename=filename,
         model_keys=model_keys,
+        pinned=pinned,
     )

@@ -11,6 +11,14 @@ decide whether *absence* is a finding:
                have at least one signature that verifies *and* matches it.
 ``always``     every artifact must carry a verifying signature.
 
+A **pin** (``pinned``: the policy names the package's publishers, ``expected``) outranks
+the level: the artifact must carry a signature that verifies and matches one of them, or
+it is blocked, whatever ``require`` says, ``off`` included.  (A ``model.sig`` inside the
+wheel does not count: it covers the model files, not the package's code.)  Otherwise a
+mirror that strips the provenance would turn "signed by that publisher" into "unsigned,
+which ``available`` allows".  Pinned to nothing (blocks whose publishers do not
+intersect) blocks too.
+
 A signature that verifies without any expected identity is reported as
 ``SIG-UNPINNED`` (info).  Sidecars are classified by name with the one list in
 :data:`safe_pip.verify.sources.SIDECARS`; anything else is rejected rather than ignored.
@@ -107,15 +115,27 @@ def verify_artifact_signatures(
     trusted_root: Path | None,
     filename: str | None = None,
     model_keys: Sequence[Path] = (),
+    pinned: bool = False,
 ) -> list[Finding]:
     """See :mod:`safe_pip.verify` for the contract; returns findings, never raises
     for a bad signature (a broken trusted root raises ``TrustRootError``)."""
     if require not in REQUIRE_LEVELS:
         raise ValueError(f"require must be one of {REQUIRE_LEVELS}, not {require!r}")
-    if require == "off":
+    if require == "off" and not pinned:
         return []
     filename = filename or path.name
     loc = filename
+    if pinned and not expected:
+        return [
+            _finding(
+                "SIG-WRONG-PUBLISHER",
+                Severity.HIGH,
+                f"the policy pins {name} to no publisher at all: the publishers of its "
+                "[[package]] blocks do not intersect, so no signature can be accepted",
+                loc,
+                reason=str(Reason.WRONG_IDENTITY),
+            )
+        ]
     # Building a verifier imports sigstore and parses the trusted root: only pay for it
     # when there is a signature to check (most artifacts on most indexes have none).
     verifier = functools.cache(lambda: make_verifier(trusted_root))
@@ -157,19 +177,23 @@ def verify_artifact_signatures(
     findings += _verify_models(path, loc, expected, verifier, model_keys)
 
     if not verified and not any(f.rule_id.startswith("SIG-") for f in findings):
-        if require == "always" or (require == "listed" and expected):
+        if require == "always" or pinned or (require == "listed" and expected):
+            why = (
+                f"the policy pins its publisher ({', '.join(str(e) for e in expected)})"
+                if pinned
+                else f"the policy requires one (require = {require!r})"
+            )
             findings.append(
                 _finding(
                     "SIG-MISSING",
                     Severity.HIGH,
-                    f"no signature, attestation or provenance found for {filename}, "
-                    f"but the policy requires one (require = {require!r})",
+                    f"no signature, attestation or provenance found for {filename}, but {why}",
                     loc,
                     reason=str(Reason.NO_SIGNATURE),
                 )
             )
     elif (
-        require in ("listed", "always")
+        (pinned or require in ("listed", "always"))
         and expected
         and not any(v.pinned for v in verified)
         and not any(f.severity >= Severity.HIGH for f in findings)

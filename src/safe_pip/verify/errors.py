@@ -25,6 +25,7 @@ class Reason(str, enum.Enum):
     WRONG_IDENTITY = "wrong-identity"  # SAN or OIDC issuer differs from the expected one
     WRONG_REPOSITORY = "wrong-repository"  # Trusted Publisher repository differs
     WRONG_WORKFLOW = "wrong-workflow"  # Trusted Publisher workflow file differs
+    WRONG_REF = "wrong-ref"  # the run that signed was on another source ref
     WRONG_ENVIRONMENT = "wrong-environment"  # publisher environment differs or is unknown
     BAD_SIGNATURE = "bad-signature"  # signature or transparency-log proof is invalid
     UNSUPPORTED = "unsupported"  # a format or option safe-pip does not verify
@@ -39,6 +40,7 @@ IDENTITY_REASONS = frozenset(
         Reason.WRONG_IDENTITY,
         Reason.WRONG_REPOSITORY,
         Reason.WRONG_WORKFLOW,
+        Reason.WRONG_REF,
         Reason.WRONG_ENVIRONMENT,
     }
 )

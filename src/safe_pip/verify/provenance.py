@@ -14,15 +14,15 @@ predicate type (publish/v1 or SLSA provenance v1).
 A provenance object may hold several attestation bundles; **every**
 attestation in it must verify (one bad attestation next to a good one is a
 tampered provenance, not a partial success).  The publisher object in the
-provenance is not signed; it is used only for the GitHub environment, which
-the Fulcio certificate does not carry.
+provenance is not signed, so nothing is decided from it: who signed, and from which
+environment, comes from the certificate alone (see ``verify._sigstore``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from safe_pip.policy.pins import Expected
 from safe_pip.verify._sigstore import ExpectedPolicy, guarded
@@ -54,10 +54,8 @@ def load_attestation(raw: bytes, what: str = "attestation") -> Attestation:
         ) from exc
 
 
-def load_provenance(
-    raw: bytes, what: str = "provenance"
-) -> list[tuple[dict[str, Any], Attestation]]:
-    """Parse a provenance object into (publisher-as-dict, attestation) pairs.
+def load_provenance(raw: bytes, what: str = "provenance") -> list[Attestation]:
+    """Parse a provenance object into its attestations (publisher objects are unsigned).
 
     Raises ``NO_SIGNATURE`` when it parses but holds no attestation at all.
     """
@@ -70,14 +68,10 @@ def load_provenance(
         raise SignatureError(
             Reason.MALFORMED, f"{what} is not a PEP 740 provenance: {exc}"
         ) from exc
-    pairs = [
-        (bundle.publisher.model_dump(), att)
-        for bundle in prov.attestation_bundles
-        for att in bundle.attestations
-    ]
-    if not pairs:
+    found = [att for bundle in prov.attestation_bundles for att in bundle.attestations]
+    if not found:
         raise SignatureError(Reason.NO_SIGNATURE, f"{what} contains no attestation")
-    return pairs
+    return found
 
 
 def verify_attestation(
@@ -87,19 +81,13 @@ def verify_attestation(
     expected: Sequence[Expected],
     verifier: Verifier,
     filename: str | None = None,
-    publisher: dict[str, Any] | None = None,
     source: str = "attestation",
     sha256: str | None = None,
 ) -> Verified:
     """Verify one attestation over ``dist`` against the expected publishers."""
     filename = filename or dist.name
     sha256 = sha256 or sha256_file(dist)
-    env_known = publisher is not None and "environment" in publisher
-    policy = ExpectedPolicy(
-        expected,
-        environment=(publisher or {}).get("environment"),
-        env_known=env_known,
-    )
+    policy = ExpectedPolicy(expected)
     bundle = guarded(attestation.to_bundle)
     ptype, payload = guarded(lambda: verifier.verify_dsse(bundle, policy))
     predicate = check_statement(
@@ -123,10 +111,10 @@ def verify_provenance(
     source: str = "provenance",
 ) -> list[Verified]:
     """Verify every attestation of a provenance object; the first failure raises."""
-    pairs = load_provenance(raw, source)
+    attestations = load_provenance(raw, source)
     sha256 = sha256_file(dist)
     out: list[Verified] = []
-    for index, (publisher, att) in enumerate(pairs):
+    for index, att in enumerate(attestations):
         try:
             out.append(
                 verify_attestation(
@@ -135,15 +123,14 @@ def verify_provenance(
                     expected=expected,
                     verifier=verifier,
                     filename=filename,
-                    publisher=publisher,
                     source=f"{source}#{index}",
                     sha256=sha256,
                 )
             )
         except SignatureError as exc:
-            if len(pairs) == 1:
+            if len(attestations) == 1:
                 raise
             raise SignatureError(
-                exc.reason, f"attestation {index + 1} of {len(pairs)}: {exc.message}"
+                exc.reason, f"attestation {index + 1} of {len(attestations)}: {exc.message}"
             ) from exc
     return out
