@@ -178,7 +178,7 @@ def resolve(
         try:
             result = resolver.resolve(requirements, max_rounds=MAX_ROUNDS)
         except SdistRefused as exc:
-            raise ResolutionBlocked([_sdist_finding(exc.name, exc.why)]) from exc
+            raise ResolutionBlocked([_sdist_finding(exc.name, exc.why, exc.advice)]) from exc
         except ResolutionImpossible as exc:
             raise _impossible(exc, provider) from exc
         except ResolutionTooDeep as exc:
@@ -233,7 +233,16 @@ def _hook(build: BuildMetadata | None) -> Callable[[Cand, Path], bytes] | None:
     return call
 
 
-def _sdist_finding(name: str, why: str) -> Finding:
+def _sdist_finding(name: str, why: str, advice: str | None = None) -> Finding:
+    if advice is not None:
+        return Finding(
+            "SDIST-REFUSED",
+            Severity.HIGH,
+            f"{name}: {why}; building it would run its code before anything could be "
+            f"scanned. {advice}.",
+            name,
+            {"project": name},
+        )
     return Finding(
         "SDIST-REFUSED",
         Severity.HIGH,
