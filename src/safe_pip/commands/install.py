@@ -77,11 +77,21 @@ def run(args: argparse.Namespace) -> int:
             )
             result = pipeline.run(stages, ctx)
         hold.start()  # whatever happened is reported as it happened, not cut off
+        _warn_old_pip(result)
         if result.pip_report:
             _pip_report(result.pip_report, result)
         return _emit(args, result, policy)
     finally:
         hold.release()
+
+
+def _warn_old_pip(result: InstallResult) -> None:
+    """Say once, on stderr, when the target's pip is too old for part of the gate."""
+    from safe_pip.gate.install import old_pip_warning
+
+    warning = old_pip_warning(result.pip_version, result.target)
+    if warning:
+        print(warning, file=sys.stderr)
 
 
 def target_python(explicit: Path | None) -> Path:

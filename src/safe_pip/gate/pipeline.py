@@ -68,6 +68,8 @@ class InstallResult:
     installed: list[str] = field(default_factory=list)
     """``name version`` of each distribution this run put into the target."""
     policy_digest: str | None = None
+    pip_version: str | None = None
+    """The target's pip, as the inputs stage read it (the command warns when it is old)."""
     pip_report: str | None = None
     """pip's own ``--report FILE`` from the request: written in pip's format by the command."""
     cleanup: list[Callable[[], None]] = field(default_factory=list, repr=False)
@@ -186,6 +188,7 @@ def run(stages: Stages, ctx: Context) -> InstallResult:
         with _timed(result, "inputs"):
             request = stages.read_inputs()
         result.pip_report = request.pip_report
+        result.pip_version = request.pip_version
         if request.python:  # pip's own --python: the interpreter to install into
             ctx.target = result.target = Path(request.python)
         fetcher = stages.fetcher(request)
