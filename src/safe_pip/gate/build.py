@@ -166,7 +166,8 @@ class Builds:
         key = "local_builds" if art.kind == "local" else "allow_sdist"
         if not getattr(self.policy.install, key):
             what = "a local tree" if art.kind == "local" else "only an sdist"
-            raise SdistRefused(art.name, f"{art.local_file or art.url} is {what}", art.kind)
+            shown = art.filename if art.kind == "sdist" else (art.local_file or art.url)
+            raise SdistRefused(art.name, f"{shown} is {what}", art.kind)  # not its quarantine
         with self._lock:
             prepared = self._prepare(art)
             out = self.workdir / f"meta-{len(self._prepared)}"

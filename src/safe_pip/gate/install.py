@@ -37,6 +37,7 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from packaging.version import InvalidVersion, Version
 
 from safe_pip.errors import SafePipError
+from safe_pip.gate import ticket
 
 INSTALL_TIMEOUT = 3600.0
 HELD_SIGNALS = tuple(
@@ -222,6 +223,7 @@ def install(
         req = Path(tmp) / "vetted-requirements.txt"
         req.write_text(requirements_text(files), encoding="utf-8")
         cmd = install_command(python, req, install_args, pip_python)
+        admitted = ticket.admit(cmd, "install", files=[req])  # past safe-pip's own hook
         try:
             proc = subprocess.Popen(
                 cmd,
@@ -241,6 +243,8 @@ def install(
             proc.kill()
             _out, err = proc.communicate()
             err += f"\nsafe-pip: pip did not finish within {timeout:.0f}s and was stopped"
+        finally:
+            ticket.withdraw(admitted)
         present = None if proc.returncode == 0 else installed_versions(python, install_args)
     return InstallRun(proc.returncode, err, present)
 
