@@ -135,3 +135,14 @@ def test_a_zip_inside_another_format_owns_only_its_own_span(tmp_path: Path) -> N
     evil_inner = zip_bytes({"theme/x.pkl": PAYLOAD})
     hidden = b"\xd0\xcf\x11\xe0" + bytes(range(256)) * 4 + evil_inner + b"\x01\x02" * 600
     assert "PICKLE-GLOBAL-DANGEROUS" in blocking(scan_bytes(tmp_path, "b.xls", hidden))
+
+
+LEGACY_HEAD = b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19.\x80\x02M\xe9\x03.\x80\x02}q\x00."
+"""A legacy torch file's magic number, protocol and sys_info pickles."""
+
+
+def test_streams_after_a_legacy_torch_files_five_pickles(tmp_path: Path) -> None:
+    """torch reads storage bytes after the storage keys, but pickle.load called again on
+    the same file reads them as a next stream (found by the differential fuzzer)."""
+    data = LEGACY_HEAD + b"\x80\x02}." + b"\x80\x02]q\x00." + PAYLOAD
+    assert "PICKLE-GLOBAL-DANGEROUS" in blocking(scan_bytes(tmp_path, "legacy.pt", data))

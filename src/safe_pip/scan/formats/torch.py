@@ -90,6 +90,12 @@ def follow_legacy(read: PickleRead, first: Stream) -> None:
         longest = max(longest, index + 1)
         if index + 1 < LEGACY_STREAMS:
             frontier.extend((end, index + 1) for end in stream.ends)
+        else:
+            # torch reads raw storage bytes from here, but ``pickle.load`` called again on
+            # the same file (any loader that is not torch) reads them as the next stream
+            from safe_pip.scan.formats.pickle_reader import follow
+
+            follow(read, stream)
     if longest < LEGACY_STREAMS and all(s.complete for s in read.streams):
         read.ctx.report(
             "PICKLE-MALFORMED",
