@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from safe_pip.gate import identity
+from safe_pip.gate import identity, intel
 from safe_pip.gate.inputs import InstallRequest
 from safe_pip.gate.resolve import ResolvedArtifact
 from safe_pip.gate.state import ArtifactRun
@@ -90,6 +90,7 @@ def verify_all(
                 art.name, art.version, run.sha256, user_pins=pins, policy=policy, location=loc
             )
     verify_signatures(runs, policy, fetcher, index_urls(request))
+    intel.check_all(runs, policy=policy, now=now)
 
 
 def verify_signatures(
