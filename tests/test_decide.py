@@ -4,7 +4,7 @@ Allow-listed globals, exceptions (scoped, expiring, hash-bound) and the settings
 the only place a policy setting softens a rule: verifiers and scanners report typosquats,
 yanked releases and unknown pickle globals at fixed severities, and the policy's
 ``typosquat``, ``yanked`` and ``unknown_globals`` settings are applied here, from a real
-policy file, and nowhere else.
+policy file (the user's, the layer that may loosen the defaults), and nowhere else.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 
 from safe_pip.decide import SETTINGS, decide
 from safe_pip.models import Decision, Finding, Severity
-from safe_pip.policy import Policy, load_policy
+from safe_pip.policy import Policy
 from tests.policy.policy_machine import Machine
 
 TODAY = dt.date(2025, 6, 1)
@@ -232,13 +232,9 @@ FINDINGS = {
 }
 
 
-def _policy(tmp_path: Path, section: str, key: str, value: str) -> Policy:
-    # the user's own policy: --policy and project files may only tighten (warn/off loosen)
-    path = tmp_path / "config" / "safe-pip" / "policy.toml"
-    path.parent.mkdir(parents=True)
-    path.write_text(f'version = 1\n[{section}]\n{key} = "{value}"\n')
-    env = {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "config")}
-    return load_policy(cwd=tmp_path, env=env)
+def _policy(machine: Machine, section: str, key: str, value: str) -> Policy:
+    """The setting in the user's own policy (the layer that may loosen the defaults)."""
+    return policy_from(machine, f'[{section}]\n{key} = "{value}"\n')
 
 
 @pytest.mark.parametrize(
@@ -255,9 +251,9 @@ def _policy(tmp_path: Path, section: str, key: str, value: str) -> Policy:
     ],
 )
 def test_each_setting(
-    tmp_path: Path, rule: str, section: str, key: str, value: str, outcome: str
+    machine: Machine, rule: str, section: str, key: str, value: str, outcome: str
 ) -> None:
-    policy = _policy(tmp_path, section, key, value)
+    policy = _policy(machine, section, key, value)
     verdict = decide([FINDINGS[rule]], target="t", policy=policy)
     if outcome == "block":
         assert [f.rule_id for f in verdict.blocking] == [rule]
@@ -269,10 +265,10 @@ def test_each_setting(
         assert verdict.allowed and verdict.blocking == verdict.warnings == ()
 
 
-def test_a_dependencys_typosquat_stays_a_warning_under_block(tmp_path: Path) -> None:
+def test_a_dependencys_typosquat_stays_a_warning_under_block(machine: Machine) -> None:
     """The verifier's own fact (pulled in as a dependency: low) is kept, not raised."""
     low = Finding("NAME-TYPOSQUAT", Severity.LOW, "dependency", "x", {"requested": False})
-    verdict = decide([low], target="t", policy=_policy(tmp_path, "names", "typosquat", "block"))
+    verdict = decide([low], target="t", policy=_policy(machine, "names", "typosquat", "block"))
     assert verdict.allowed and verdict.warnings == (low,)
 
 

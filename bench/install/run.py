@@ -126,7 +126,7 @@ def measure(
                 elapsed, proc = timed(cmd, env)
                 results[f"{tool}-{phase}"].append(elapsed)
                 if tool == "safe":
-                    stages[f"safe-{phase}"].append(json.loads(proc.stdout)["timings"])
+                    stages[f"safe-{phase}"].append(json.loads(proc.stdout)["run"]["timings"])
     return results, stages
 
 

@@ -435,16 +435,18 @@ def _wheel(files: dict[str, bytes]) -> bytes:
         ).read_bytes()
 
 
-def test_own_classes_in_own_test_data_are_reported_not_blocked(tmp_path: Path) -> None:
-    run = scan_bytes(tmp_path, "w.whl", _wheel({"mypkg/tests/data/result.pkl": _OWN}))
+@pytest.mark.parametrize("path", ["mypkg/tests/data/result.pkl", "mypkg/data/result.pkl"])
+def test_own_classes_in_own_data_are_reported_not_blocked(tmp_path: Path, path: str) -> None:
+    """Issue 13: the package's own classes, only instantiated with state, are its data
+    wherever they sit in the wheel (it was the tests folder only before)."""
+    run = scan_bytes(tmp_path, "w.whl", _wheel({path: _OWN}))
     assert_clean(run)
-    assert {f["rule_id"] for f in run.findings()} >= {"PICKLE-GLOBAL-OWN-TEST"}
+    assert {f["rule_id"] for f in run.findings()} >= {"PICKLE-GLOBAL-OWN-DATA"}
 
 
 @pytest.mark.parametrize(
     ("path", "data", "rule"),
     [
-        ("mypkg/data/result.pkl", _OWN, "PICKLE-GLOBAL-UNKNOWN"),  # not test data
         ("mypkg/tests/x.pkl", evil("otherpkg.models", "Result"), "PICKLE-GLOBAL-UNKNOWN"),
         ("mypkg/tests/x.pkl", evil(), "PICKLE-GLOBAL-DANGEROUS"),  # gadgets stay gadgets
         # the package's own function called with arguments: a payload, not test data

@@ -1,4 +1,4 @@
-"""The foundation readers (pickle VM, zip, tar, compression, npy), fed random and mutated input.
+"""The foundation readers (pickle engine, zip, tar, compression, npy), fed random and mutated input.
 
 Every input must end in findings or silence within a bounded time, never in an
 exception: the dispatcher turns a reader crash into ``SCAN-ERROR`` (fail closed),
@@ -22,7 +22,8 @@ from safe_pip.scan.core.blob import Blob
 from safe_pip.scan.core.context import BudgetExhausted, ScanContext
 from safe_pip.scan.core.dispatch import scan_blob
 from safe_pip.scan.core.limits import Limits
-from safe_pip.scan.formats.pickle.vm import run_stream
+from safe_pip.scan.formats.pickle import bounds, engine
+from safe_pip.scan.formats.pickle.standins import Trace
 
 from .pickles import BENIGN, evil, torch_like_state_dict, zip_bytes
 
@@ -32,7 +33,7 @@ FUZZ = settings(
     deadline=3000,
     suppress_health_check=[HealthCheck.too_slow],
 )
-LIMITS = Limits(time_budget=5.0, max_pickle_opcodes=200_000)
+LIMITS = Limits(time_budget=5.0)
 
 
 def _tar(members: dict[str, bytes]) -> bytes:
@@ -93,18 +94,17 @@ def test_mutated_samples(seed: bytes, edits: list[tuple[int, int]], cut: int) ->
 
 @FUZZ
 @given(body=st.lists(st.sampled_from(list(range(256))), max_size=512))
-def test_vm_on_opcode_soup(body: list[int]) -> None:
-    """Protocol header plus arbitrary opcode bytes: the VM returns, never raises."""
+def test_engine_on_opcode_soup(body: list[int]) -> None:
+    """Protocol header plus arbitrary opcode bytes: the engine returns, never raises."""
     data = b"\x80\x04" + bytes(body) + b"."
-    res = run_stream(
+    res = engine.load(
         data,
         0,
         len(data),
-        max_opcodes=100_000,
-        max_memo=10_000,
-        max_stack=10_000,
-        max_string=1 << 20,
+        Trace(),
+        engine.Loader(),
         deadline=time.monotonic() + 5,
+        memory=bounds.Budget(len(data)),
     )
-    assert res.end <= len(data)
+    assert all(0 < end <= len(data) for end in res.ends)
     assert res.complete or res.error or res.limit

@@ -26,6 +26,7 @@ from safe_pip.errors import EXIT_ERROR
 from safe_pip.gate.pipeline import InstallResult, Interrupted
 
 if TYPE_CHECKING:
+    from safe_pip.policy.model import Policy
     from safe_pip.report import Report
 
 TAKES_UNKNOWN_ARGS = True
@@ -76,11 +77,21 @@ def run(args: argparse.Namespace) -> int:
             )
             result = pipeline.run(stages, ctx)
         hold.start()  # whatever happened is reported as it happened, not cut off
+        _warn_old_pip(result)
         if result.pip_report:
             _pip_report(result.pip_report, result)
-        return _emit(args, result)
+        return _emit(args, result, policy)
     finally:
         hold.release()
+
+
+def _warn_old_pip(result: InstallResult) -> None:
+    """Say once, on stderr, when the target's pip is too old for part of the gate."""
+    from safe_pip.gate.install import old_pip_warning
+
+    warning = old_pip_warning(result.pip_version, result.target)
+    if warning:
+        print(warning, file=sys.stderr)
 
 
 def target_python(explicit: Path | None) -> Path:
@@ -136,17 +147,17 @@ def _confirm(args: argparse.Namespace, result: InstallResult) -> bool:
     return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
-def _report(result: InstallResult) -> Report:
+def _report(result: InstallResult, policy: Policy | None = None) -> Report:
     from safe_pip.gate.reporting import to_report
 
-    return to_report(result)
+    return to_report(result, policy=policy)
 
 
-def _emit(args: argparse.Namespace, result: InstallResult) -> int:
+def _emit(args: argparse.Namespace, result: InstallResult, policy: Policy) -> int:
     from safe_pip.report import ReportWriteError, emit
 
     try:
-        return emit(_report(result), args.format, args.report)
+        return emit(_report(result, policy), args.format, args.report)
     except ReportWriteError as exc:  # the run is recorded already; say so, exit 2
         print(f"safe-pip: error: {exc}", file=sys.stderr)
         return EXIT_ERROR

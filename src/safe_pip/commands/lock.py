@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
                 lockfile.write_atomically(args.output, text)
                 notes = (f"wrote {args.output}",)
             result.exit_code, outcome = EXIT_OK, "locked"
-    report = to_report(result, "lock", outcome, notes)
+    report = to_report(result, "lock", outcome, notes, policy)
     if args.output is None:  # stdout carries the lock; the report is a diagnostic here
         code = emit(
             report, "text" if args.format == "text" else args.format, args.report, stdout=sys.stderr

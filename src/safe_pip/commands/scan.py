@@ -23,6 +23,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from safe_pip import next_steps
     from safe_pip.judge import judge_files
     from safe_pip.report import Report, check_report_file, emit
     from safe_pip.scan.core.engine import iter_files
@@ -33,5 +34,5 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"no such file or folder: {', '.join(missing)}")
     check_report_file(args.report)
     policy = load_from_args(args)
-    subjects = judge_files(list(iter_files(paths)), policy)
+    subjects = next_steps.annotate(judge_files(list(iter_files(paths)), policy), policy)
     return emit(Report.judged("scan", tuple(subjects)), args.format, args.report)

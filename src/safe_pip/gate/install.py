@@ -70,6 +70,28 @@ class InstallRun:
         return self.returncode == 0
 
 
+BUILD_PIP = "22.3"
+"""The pip a target needs for builds: their vetted build dependencies are installed into a
+pip-less environment with the target's pip and ``--python``, which pip 22.3 introduced."""
+
+
+def old_pip_warning(version: str | None, python: Path) -> str | None:
+    """One line for stderr when the target's pip cannot do all the gate asks of it."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        if version is None or Version(version) >= Version(BUILD_PIP):
+            return None
+    except InvalidVersion:
+        return None
+    return (
+        f"safe-pip: warning: {python} has pip {version}; vetted wheels install with it "
+        "(pip install --no-index --no-deps --require-hashes of the quarantined files), but "
+        f"building a local project or an sdist needs pip {BUILD_PIP} or newer (its --python "
+        f"option installs the vetted build dependencies): {python} -m pip install -U pip"
+    )
+
+
 def requirements_text(files: Sequence[VettedFile]) -> str:
     lines = []
     for f in files:

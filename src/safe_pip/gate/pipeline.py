@@ -16,6 +16,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -67,6 +68,8 @@ class InstallResult:
     installed: list[str] = field(default_factory=list)
     """``name version`` of each distribution this run put into the target."""
     policy_digest: str | None = None
+    pip_version: str | None = None
+    """The target's pip, as the inputs stage read it (the command warns when it is old)."""
     pip_report: str | None = None
     """pip's own ``--report FILE`` from the request: written in pip's format by the command."""
     cleanup: list[Callable[[], None]] = field(default_factory=list, repr=False)
@@ -185,6 +188,7 @@ def run(stages: Stages, ctx: Context) -> InstallResult:
         with _timed(result, "inputs"):
             request = stages.read_inputs()
         result.pip_report = request.pip_report
+        result.pip_version = request.pip_version
         if request.python:  # pip's own --python: the interpreter to install into
             ctx.target = result.target = Path(request.python)
         fetcher = stages.fetcher(request)
@@ -301,16 +305,28 @@ class _Gate:
         policy, result = self.ctx.policy, self.result
         with _timed(result, "fetch"):
             self.stages.fetch(runs, self.fetcher, self.ctx.progress, build.needs_fetch)
-        with _timed(result, "verify"):
-            verify.verify_all(runs, request=request, policy=policy, fetcher=self.fetcher)
-        with _timed(result, "scan"):
-            scan.scan_all(
+        # Scanning (CPU, in worker processes) and verifying (index and signature requests)
+        # need nothing from each other: the scan runs in a thread while verify works.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="safe-pip-scan") as pool:
+            start = time.perf_counter()
+            scanning = pool.submit(
+                scan.scan_all,
                 runs,
                 limits=policy.scan.limits.to_limits(),
                 policy_digest=result.policy_digest or policy.digest(),
                 cache=self.stages.cache,
                 progress=self.ctx.progress,
+                attach=False,
             )
+            with _timed(result, "verify"):
+                verify.verify_all(runs, request=request, policy=policy, fetcher=self.fetcher)
+            scanning.result()
+            result.timings["scan"] = round(
+                result.timings.get("scan", 0.0) + time.perf_counter() - start, 4
+            )
+        for run in runs:  # verify's findings first, then the scan's: a stable order
+            if run.scan is not None:
+                run.findings.extend(run.scan.findings)
         cache = self.stages.cache
         for sha in cache.discarded:
             result.notes.append(

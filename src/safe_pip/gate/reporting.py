@@ -12,11 +12,14 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from safe_pip.gate.pipeline import InstallResult
     from safe_pip.gate.state import ArtifactRun
+    from safe_pip.policy.model import Policy
     from safe_pip.report import Command, Outcome, Report, Subject
 
 
-def subject(run: ArtifactRun) -> Subject:
-    """One artifact record as the report model takes it."""
+def subject(run: ArtifactRun, policy: Policy | None = None) -> Subject:
+    """One artifact record as the report model takes it; a blocked one, with the policy,
+    also says what to do next (:mod:`safe_pip.next_steps`)."""
+    from safe_pip import next_steps
     from safe_pip.models import Artifact
     from safe_pip.report import Subject
 
@@ -27,11 +30,23 @@ def subject(run: ArtifactRun) -> Subject:
         distribution = Artifact(
             art.name, path, art.version, art.url, run.sha256, run.size, art.requested
         )
+    blocking = run.verdict.blocking if run.verdict is not None else tuple(run.findings)
+    steps: tuple[str, ...] = ()
+    if policy is not None and blocking and not (run.verdict and run.verdict.allowed):
+        blocked = next_steps.Blocked(
+            blocking,
+            art.name if art else None,
+            art.version if art else None,
+            run.sha256,
+            art.index_url if art else None,
+        )
+        steps = next_steps.lines(blocked, policy)
     return Subject(
         "artifact",
         run.label,
         run.verdict,
         pending=tuple(run.findings),
+        next_steps=steps,
         scan=run.scan,
         distribution=distribution,
         cached=run.scan_cached,
@@ -50,13 +65,15 @@ def to_report(
     command: Command = "install",
     outcome: Outcome | None = None,
     notes: tuple[str, ...] = (),
+    policy: Policy | None = None,
 ) -> Report:
-    """The run's report; ``lock`` passes its own outcome and notes."""
+    """The run's report; ``lock`` passes its own outcome and notes.  With the policy, each
+    blocked artifact says what to do next."""
     from safe_pip.report import EnvironmentInfo, Report, RunInfo
 
     return Report(
         command=command,
-        subjects=tuple(subject(a) for a in result.artifacts),
+        subjects=tuple(subject(a, policy) for a in result.artifacts),
         outcome=outcome or _OUTCOMES.get(result.outcome, result.outcome),  # type: ignore[arg-type]
         exit_code=result.exit_code,
         error=result.error,

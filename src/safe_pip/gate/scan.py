@@ -22,8 +22,10 @@ from safe_pip.scan import SCANNER_VERSION
 from safe_pip.scan.core.engine import scan_path
 from safe_pip.scan.core.limits import Limits
 
-POOL_MIN_BYTES = 4 << 20
-"""Below this much uncached data a process pool costs more (start-up) than it saves."""
+POOL_MIN_BYTES = 256 << 20
+"""Below this much uncached data the pool's start-up (a forkserver importing the scanner)
+costs more than it saves (bench/install: 40 MB of models scan in about a second in-thread,
+while verify's requests run beside it)."""
 
 
 def default_cache() -> ScanResultCache:
@@ -33,9 +35,15 @@ def default_cache() -> ScanResultCache:
 
 
 def _context() -> multiprocessing.context.BaseContext:
-    """fork where there is one: the workers start with the scanner already imported."""
+    """forkserver where there is one: workers are forked from a clean single-threaded server
+    that has the scanner imported already (forking this process, whose other threads hold
+    locks of their own while verify works, could leave a worker stuck on one)."""
     methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else None)
+    if "forkserver" in methods:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["safe_pip.scan.core.engine"])
+        return ctx
+    return multiprocessing.get_context(None)
 
 
 def _scan_one(path: str, limits: Limits | None, display: str) -> ScanResult:
@@ -50,8 +58,10 @@ def scan_all(
     cache: ScanResultCache,
     progress: ProgressFactory,
     workers: int | None = None,
+    attach: bool = True,
 ) -> None:
-    """Attach a scan result to every run that has a quarantined file (findings included)."""
+    """Attach a scan result to every run that has a quarantined file; ``attach``: also add
+    its findings to the run's (the caller does it itself when verify runs meanwhile)."""
     todo = [r for r in runs if r.path is not None and r.sha256 is not None]
     bar = progress(len(todo), "scanning")
     try:
@@ -84,7 +94,7 @@ def scan_all(
         for run in uncached:
             assert run.sha256 is not None and run.scan is not None
             cache.put(run.sha256, SCANNER_VERSION, policy_digest, run.scan)
-        for run in todo:
+        for run in todo if attach else ():
             assert run.scan is not None
             run.findings.extend(run.scan.findings)
     finally:

@@ -84,6 +84,7 @@ def subject_dict(s: Subject) -> dict[str, Any]:
         "distribution": _distribution(s.distribution) if s.distribution else None,
         "properties": dict(sorted(s.properties.items())),
         "signatures": [_signature(c) for c in s.signatures],
+        "next_steps": list(s.next_steps),
     }
 
 

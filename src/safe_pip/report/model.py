@@ -135,6 +135,9 @@ class Subject:
     properties: Mapping[str, str] = field(default_factory=dict)
     """Kind-specific facts, each listed in ``schema.json`` (e.g. a model's ``format``)."""
     signatures: tuple[SignatureCheck, ...] = ()
+    next_steps: tuple[str, ...] = ()
+    """A blocked subject: what a person can do about it, in order (made by
+    :mod:`safe_pip.next_steps`; a step may span lines)."""
 
     @property
     def allowed(self) -> bool:

@@ -107,6 +107,10 @@ def _subject_lines(s: Subject, paint: _Paint) -> list[str]:
     if s.scan is not None:
         skip = paint("skip ", "yellow")
         lines.extend(f"  {skip} {k.location}: {k.reason}" for k in s.scan.skipped)
+    for step in s.next_steps:
+        first, *rest = step.splitlines()
+        lines.append(f"  {paint('next ', 'bold')} {first}")
+        lines.extend(f"          {line}" if line else "" for line in rest)
     return lines
 
 

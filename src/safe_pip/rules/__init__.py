@@ -37,6 +37,9 @@ class Rule:
     severity: Severity
     explanation: str
     how_to_allow: str
+    suspicious: bool = False
+    """A finding of this rule is evidence of intent, not of an accident (a code-execution
+    gadget, a typosquat): a block then also says how to report the package to its index."""
 
 
 @cache

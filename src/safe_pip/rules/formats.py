@@ -55,6 +55,7 @@ RULES: tuple[Rule, ...] = (
         "safe mode off (enable_unsafe_deserialization, CVE-2025-9906) or unpickles "
         "(TorchModuleWrapper, CVE-2025-49655). Keras imports and calls it while loading.",
         _EXC,
+        suspicious=True,
     ),
     Rule(
         "KERAS-CUSTOM-OBJECT",
@@ -108,11 +109,14 @@ RULES: tuple[Rule, ...] = (
         S.CRITICAL,
         "A Jinja template in the GGUF metadata (tokenizer.chat_template or another string "
         "that parses as one), read with jinja2's own parser, reaches an attribute or "
-        "subscript whose name is or may be computed to be an underscore name (__class__, "
-        "__globals__, '__cla' ~ 'ss__', |join, |attr, map(attribute=...)), formats with "
-        "attribute fields ('{0.__class__}'.format) or includes other templates. Rendering "
-        "it outside a sandbox runs arbitrary code (CVE-2024-34359, llama-cpp-python).",
+        "subscript whose name is, or may be computed to be, one jinja2's sandbox calls "
+        "internal (__class__, __globals__, gi_frame, f_globals, '__cla' ~ 'ss__', "
+        "'%c' % 95, a special token, |attr, groupby('__init__'), map('attr', ...)), formats "
+        "with attribute fields ('{0.__class__}'.format) or includes other templates. "
+        "Rendering it outside a sandbox runs arbitrary code (CVE-2024-34359, "
+        "llama-cpp-python).",
         _EXC,
+        suspicious=True,
     ),
     Rule(
         "GGUF-TEMPLATE-UNREADABLE",

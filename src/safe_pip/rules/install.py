@@ -58,6 +58,7 @@ RULES: tuple[Rule, ...] = (
         "mistakes. It blocks for names you asked for; for a dependency (a name chosen by "
         "the maintainers of what you asked for) it is a low-severity warning.",
         'Add the name to [names] allow, or set [names] typosquat = "warn".',
+        suspicious=True,
     ),
     Rule(
         "INDEX-NOT-ALLOWED",

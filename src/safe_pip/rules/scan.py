@@ -21,6 +21,7 @@ RULES: tuple[Rule, ...] = (
         "or torch.load (without weights_only) runs it.",
         "Not allowable through allow_globals; if you really trust the file, use an "
         "[[exception]] bound to its sha256, with a reason and an expiry date.",
+        suspicious=True,
     ),
     Rule(
         "PICKLE-GLOBAL-UNKNOWN",
@@ -35,18 +36,38 @@ RULES: tuple[Rule, ...] = (
         '[scan] unknown_globals = "warn".',
     ),
     Rule(
-        "PICKLE-GLOBAL-OWN-TEST",
-        "Test-data pickle instantiates its own package's classes",
+        "PICKLE-GLOBAL-OWN-DATA",
+        "Pickle instantiates its own package's classes",
         S.LOW,
-        "A pickle inside a wheel's tests/test folder creates objects of that same wheel's "
-        "own classes, only by NEWOBJ plus state, never calling them or anything of the "
-        "package with arguments (statsmodels' pickled results). Test suites load these "
-        "files, imports do not, and the package's code is installed anyway; so it is "
-        "reported without blocking. A function of the package called from test data, any "
-        "other package's names, the same pickle outside a test folder, and known gadgets "
-        "all still block.",
-        "Nothing to allow: it does not block. To review it, read the test file named in "
-        "the location.",
+        "A pickle inside a wheel creates objects of that same wheel's own classes, only by "
+        "NEWOBJ (or copyreg._reconstructor) plus state, never calling the package's code with "
+        "arguments or handing it to a helper that calls it (babel's locale data, gensim's "
+        "test models). It is the package's data wherever it sits, and the package's code is "
+        "installed anyway, so it is reported without blocking. A function of the package "
+        "called from the pickle, any other package's names, the same pickle outside its "
+        "wheel, and known gadgets all still block.",
+        "Nothing to allow: it does not block. To review it, read the file named in the location.",
+    ),
+    Rule(
+        "PICKLE-GLOBAL-VALUE",
+        "Pickle stores a builtin as a value without calling it",
+        S.LOW,
+        "The pickle imports a builtin (builtins.hash in a dict, say) but never calls it, "
+        "never instantiates or changes it, and never hands it to a helper that calls what "
+        "it is given. Importing builtins runs nothing, so loading the file calls nothing; "
+        "code that later calls the loaded value is the loading program's business.",
+        "Nothing to allow: it does not block.",
+    ),
+    Rule(
+        "PICKLE-LOADERS-DISAGREE",
+        "Loaders read this pickle stream differently",
+        S.HIGH,
+        "An opcode reads past the end of its FRAME, a STOP sits inside a frame with bytes "
+        "after it, or the pure-Python unpickler (joblib's) reads on where the C one stops. "
+        "File readers, memory readers and the two unpicklers then execute different opcodes "
+        "from the same bytes; pickle writers never produce this. Every reading was scanned, "
+        "but a file built to be read two ways is blocked.",
+        _EXC,
     ),
     Rule(
         "PICKLE-GLOBAL-UNRESOLVED",

@@ -26,6 +26,7 @@ RULES: tuple[Rule, ...] = (
         "operators, prim::PythonOp, or a name torch's registry does not list. The finding "
         "names the operator and the method.",
         _EXC,
+        suspicious=True,
     ),
     Rule(
         "TORCHSCRIPT-CUSTOM-OP",

@@ -110,6 +110,7 @@ RULES: tuple[Rule, ...] = (
         "exec, eval or compile is applied to base64-, zlib-, hex- or marshal-decoded data: "
         "the classic way to hide a payload from review.",
         _EXC,
+        suspicious=True,
     ),
     Rule(
         "PY-DOWNLOAD-EXEC",
@@ -119,6 +120,7 @@ RULES: tuple[Rule, ...] = (
         "exec/eval/compile, or a shell pipes a download into an interpreter "
         "(curl ... | sh).",
         _EXC,
+        suspicious=True,
     ),
     Rule(
         "PY-UNPARSEABLE",

@@ -15,7 +15,7 @@ from safe_pip import __version__
 
 
 def _scanner_digest() -> str:
-    """A digest of the scanner's own code and data (readers, VM, allowlist, rules).
+    """A digest of the scanner's own code and data (readers, pickle engine, allowlist, rules).
 
     Cached verdicts are keyed by it, so any change to what the scanner would say
     (a new allowlist entry, a fixed reader) expires them by itself: a version

@@ -7,7 +7,6 @@ import hashlib
 from pathlib import Path
 
 import pytest
-
 from safe_pip.scan.dist.pth import PTH_ALLOWED
 
 from tests.scan.formats.helpers import blocking, rules, scan_bytes, zip_bytes

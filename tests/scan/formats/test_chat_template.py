@@ -10,6 +10,7 @@ GGUF file, and pass the real chat templates of popular models
 
 from __future__ import annotations
 
+import json
 import struct
 import subprocess
 import sys
@@ -17,7 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from safe_pip.scan.formats.chat_template import template_problems
+from safe_pip.scan.formats.chat_template import (
+    attribute_positions,
+    internal_attributes,
+    template_problems,
+)
 
 from .helpers import blocking, rules, scan_bytes
 
@@ -46,6 +51,128 @@ ESCAPES = {
     "upper-lower": "{{ cycler['__INIT__'|lower]['__GLOBALS__'|lower]" + G,
     "replace": "{{ cycler['XXinitXX'|replace('X', '_')]['XXglobalsXX'|replace('X', '_')]" + G,
 }
+
+
+HELD_OUT = {
+    # attribute filters whose attribute argument is positional, or reached through |map
+    "groupby-positional": "{{ ([cycler]|groupby('__init__.__globals__')|first).grouper" + G,
+    "map-attr": "{{ ([cycler]|map('attr', '__init__')|map('attr', '__globals__')|first)" + G,
+    "map-groupby": "{{ ([[cycler]]|map('groupby', '__init__.__globals__')|first|first).grouper" + G,
+    # underscore names computed without an underscore or a string constant holding one
+    "percent-format": "{{ cycler['%c%cinit%c%c' % (95, 95, 95, 95)]"
+    "['%c%cglobals%c%c' % (95, 95, 95, 95)]" + G,
+    "format-filter": "{% set u = '%c'|format(95) %}{% set k = u ~ u ~ 'init' ~ u ~ u %}"
+    "{% set g = u ~ u ~ 'globals' ~ u ~ u %}{{ cycler[k][g]" + G,
+    "format-method-char": "{% set u = '{:c}'.format(95) %}"
+    "{{ cycler[u ~ u ~ 'init' ~ u ~ u][u ~ u ~ 'globals' ~ u ~ u]" + G,
+    "keyword-name": "{% set k = dict(__init__=1)|list|first %}"
+    "{% set g = dict(__globals__=1)|list|first %}{{ cycler[k][g]" + G,
+    # the model's own special tokens, passed by the runtime, as names
+    "special-tokens": "{{ cycler[eos_token][bos_token]" + G,
+    # a list the template fills, and a namespace written through another name
+    "appended": "{% set l = [] %}{% if l.append('__in' ~ 'it__') or l.append('__glo' ~ 'bals__') %}"
+    "{% endif %}{{ cycler[l[0]][l[1]]" + G,
+    "namespace-alias": "{% set ns = namespace(k='x', g='y') %}{% set n2 = ns %}"
+    "{% set n2.k = '__in' ~ 'it__' %}{% set n2.g = '__glo' ~ 'bals__' %}{{ cycler[ns.k][ns.g]" + G,
+    # public attributes of interpreter objects: the frame of the generator |map returns
+    "generator-frame": "{{ (range(1)|map('string')).gi_frame.f_builtins"
+    ".eval('__import__(\"os\").getpid()') }}",
+    "generator-frame-subscripts": "{{ (range(1)|select)['gi_frame']['f_globals']['t']['sys']"
+    "['modules']['os'].getpid() }}",
+    # str.format reached by a subscript
+    "format-by-subscript": "{{ '{0.__init__.__globals__[os].getpid}'['format'](cycler) }}",
+}
+"""Escapes the first version of the checker passed; each is rendered by the real jinja2."""
+
+TOKENS = {"eos_token": "__init__", "bos_token": "__globals__"}
+"""Special tokens a GGUF's vocabulary chooses; runtimes pass them to the template."""
+
+RENDER_ALL = """
+import json, os, sys, jinja2
+out = {}
+tokens = json.loads(sys.argv[1])
+for name, template in json.loads(sys.stdin.read()).items():
+    try:
+        out[name] = jinja2.Environment().from_string(template).render(**tokens).strip()
+    except Exception as exc:
+        out[name] = repr(exc)
+print(json.dumps({"pid": str(os.getpid()), "out": out}))
+"""
+
+
+@pytest.fixture(scope="module")
+def held_out_rendered() -> dict[str, str]:
+    """Each held-out escape rendered by unsandboxed jinja2 in one subprocess: the output is
+    that subprocess's pid (or its getpid function), so ``os`` was reached."""
+    proc = subprocess.run(
+        [sys.executable, "-c", RENDER_ALL, json.dumps(TOKENS)],
+        input=json.dumps(HELD_OUT),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    result = json.loads(proc.stdout)
+    pid = result["pid"]
+    return {
+        name: "ran" if out in (pid, "<built-in function getpid>") else out
+        for name, out in result["out"].items()
+    }
+
+
+@pytest.mark.parametrize("name", sorted(HELD_OUT))
+def test_held_out_escape_runs_in_jinja2_and_blocks(
+    tmp_path: Path, held_out_rendered: dict[str, str], name: str
+) -> None:
+    assert held_out_rendered[name] == "ran", (name, held_out_rendered[name])
+    tokens = ("<unk>", TOKENS["bos_token"], TOKENS["eos_token"])
+    res = scan_bytes(tmp_path, "m.gguf", _model(HELD_OUT[name], tokens))
+    assert "GGUF-TEMPLATE-INJECTION" in blocking(res), (name, res.findings)
+
+
+def test_internal_names_come_from_jinja2s_sandbox() -> None:
+    """What jinja2's own sandbox refuses on interpreter objects, not a list typed here."""
+    names = internal_attributes()
+    assert {"gi_frame", "gi_code", "f_globals", "f_builtins", "tb_frame", "mro"} <= names
+    assert not names & {"replace", "clear", "format", "items", "get"}  # plain values have them
+
+
+def test_attribute_parameters_come_from_filter_signatures() -> None:
+    positions = attribute_positions()
+    assert positions["groupby"] == 0 and positions["sort"] == 2 and positions["sum"] == 0
+    assert {"join", "unique", "min", "max"} <= set(positions)
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ x|sum('__class__') }}",
+        "{{ x|join(', ', '__class__') }}",
+        "{{ x|unique(false, '__class__') }}",
+        "{{ x|sort(attribute='gi_frame') }}",
+        "{{ x|map(attribute=name) }}",
+        "{{ x|map(filter_name, 'y') }}",
+        "{{ x|selectattr(*args) }}",
+        "{% filter groupby('__class__') %}x{% endfilter %}",
+        "{% set f = '{0.__class__}'.format %}{{ f(x) }}",
+        "{{ (x|first).format(y) }}",
+        "{% set f = s.format %}{{ f(x) }}",
+        "{{ '{0:{1.__class__}}'.format(1, x) }}",
+        "{% macro m(k) %}{{ x[k] }}{% endmacro %}{{ m('__cl' ~ 'ass__') }}",
+        "{% macro m(k) %}{{ x[k] }}{% endmacro %}{% set f = m %}{{ f('y') }}",
+        "{% call(k) m() %}{{ x[k] }}{% endcall %}",
+        "{% for k in ['__cl' ~ 'ass__'] %}{{ x[k] }}{% endfor %}",
+        "{% set a, b = ('__cl' ~ 'ass__', 1) %}{{ x[a] }}",
+        "{% with k = 'gi_' ~ 'frame' %}{{ x[k] }}{% endwith %}",
+        "{{ x[y|default('__cl' ~ 'ass__')] }}",
+        "{{ x[['__cl', 'ass__']|join] }}",
+        "{{ x['__ssalc__'|reverse] }}",
+        "{% set k = 'emarf_ig' %}{{ x[k|reverse] }}",
+        "{{ x[loop.cycle('a')] }}",
+        "{% for k, v in d.items() %}{% if d.pop(k) %}{% endif %}{{ d[k] }}{% endfor %}",
+    ],
+)
+def test_computed_names_block(template: str) -> None:
+    assert template_problems(template), template
 
 
 def _render(template: str) -> str:
@@ -147,6 +274,17 @@ def test_other_string_that_parses_as_an_escape_still_blocks(tmp_path: Path) -> N
         "{{ x[1:] }}{{ x[n // 2] }}{{ x[messages|length - 1] }}",
         "{% set ns = namespace(found=false) %}{% set ns.found = true %}{{ ns.found }}",
         "{{ 'a{}b'.format(x) }}",
+        "{% for k in d.keys() %}{{ d[k] }}{% endfor %}{% for k, v in d|dictsort %}{{ d[k] }}"
+        "{% endfor %}",
+        "{% set ns = namespace(i=messages|length - 1) %}{{ messages[ns.i].content }}",
+        "{% for m in messages[::-1] %}{% set i = (messages|length - 1) - loop.index0 %}"
+        "{{ messages[i].role }}{% endfor %}",
+        "{% macro t(spec) %}{% set m = {'string': 'str'} %}{{ m[spec.type] }}"
+        "{{ t(spec|items) }}{% endmacro %}{% for tool in tools %}"
+        "{% for name, spec in tool.parameters.properties|items %}{{ t(spec) }}"
+        "{% if spec.format is defined %}{{ spec.format }}{% endif %}{% endfor %}{% endfor %}",
+        "{% set k = 'content' %}{{ messages[0][k] }}"
+        "{{ messages[0]['role' if add_generation_prompt else 'content'] }}",
     ],
 )
 def test_ordinary_constructs_pass(ok: str) -> None:

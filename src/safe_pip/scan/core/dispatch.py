@@ -21,7 +21,7 @@ Reader = Callable[[ScanContext, Blob, str, int], None]
 def _readers() -> dict[str, Reader]:
     # Imported here: readers call back into scan_blob for nested members.
     from safe_pip.scan.containers import archive, compressed
-    from safe_pip.scan.formats import gguf, keras, numpy, pickle_reader, safetensors
+    from safe_pip.scan.formats import gguf, joblib, keras, numpy, pickle_reader, safetensors
 
     return {
         S.ZIP: archive.read_zip,
@@ -38,6 +38,7 @@ def _readers() -> dict[str, Reader]:
         S.SAFETENSORS: safetensors.read_safetensors,
         S.GGUF: gguf.read_gguf,
         S.HDF5: keras.read_hdf5,
+        S.JOBLIB_ZFILE: joblib.read_zfile,
     }
 
 

@@ -24,6 +24,8 @@ ZLIB = "zlib"
 SEVEN_ZIP = "7z"
 RAR = "rar"
 ZSTD = "zstd"
+LZ4 = "lz4"
+JOBLIB_ZFILE = "joblib-zfile"
 PICKLE = "pickle"
 PICKLE_PROBE = "pickle?"
 NUMPY = "numpy"
@@ -37,6 +39,7 @@ _UNSUPPORTED = {
     SEVEN_ZIP: "7-Zip archive",
     RAR: "RAR archive",
     ZSTD: "Zstandard-compressed data",
+    LZ4: "LZ4-compressed data (joblib's lz4 compression)",
     "cab": "Microsoft Cabinet archive",
     "arj": "ARJ archive",
 }
@@ -51,6 +54,8 @@ _MAGICS: tuple[tuple[bytes, str], ...] = (
     (b"7z\xbc\xaf\x27\x1c", SEVEN_ZIP),
     (b"Rar!\x1a\x07", RAR),
     (b"\x28\xb5\x2f\xfd", ZSTD),
+    (b"\x04\x22\x4d\x18", LZ4),
+    (b"ZF", JOBLIB_ZFILE),
     (b"MSCF", "cab"),
     (b"\x60\xea", "arj"),
     (b"\x93NUMPY", NUMPY),

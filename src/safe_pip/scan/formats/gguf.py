@@ -110,6 +110,7 @@ def _value(ctx: ScanContext, r: _Reader, vtype: int, key: str, loc: str, level: 
                 )
             else:
                 check_template(ctx, key, text, loc)
+                ctx.check_time(loc)  # jinja2 parses a few MiB a second: many templates add up
         elif n > _MAX_TEMPLATE and _marked(r.blob, start, n):
             ctx.report(
                 "GGUF-TEMPLATE-UNREADABLE",

@@ -14,7 +14,7 @@ import struct
 
 from safe_pip.scan.core.blob import Blob
 from safe_pip.scan.core.context import ScanContext
-from safe_pip.scan.formats.pickle import scan_pickle
+from safe_pip.scan.formats.pickle import PickleRead, report
 
 _MAX_HEADER = 1 << 20
 _PY2_LONG = re.compile(r"\b(\d+)L\b")
@@ -51,7 +51,11 @@ def read_npy(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
         return
     if _has_object(header["descr"]):
         ctx.saw("numpy-object")
-        scan_pickle(ctx, blob.buf, location, start=blob.start + start + hlen, end=blob.end)
+        from safe_pip.scan.formats.pickle_reader import follow
+
+        read = PickleRead(ctx, blob, location)
+        follow(read, read.load(start + hlen))
+        report(read)
 
 
 def _has_object(descr: object) -> bool:

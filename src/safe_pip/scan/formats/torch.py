@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from safe_pip.scan.formats.pickle import PLAIN, TORCH_LEGACY, PickleRead, Stream
+
 
 @dataclass(frozen=True)
 class TorchLayout:
@@ -50,3 +52,47 @@ def detect(names: Sequence[str]) -> TorchLayout | None:
         n.startswith(f"{prefix}/code/") for n in listed
     )
     return TorchLayout(prefix, torchscript)
+
+
+LEGACY_STREAMS = 5
+"""magic number, protocol version, sys_info, the object, the storage keys; raw data follows."""
+
+
+def follow_legacy(read: PickleRead, first: Stream) -> None:
+    """Read a legacy (non-zip) ``torch.save`` file's pickles as ``torch.load`` does.
+
+    ``_legacy_load`` calls ``pickle.load`` on one file object for the protocol version
+    and the sys_info, then its own unpickler (whose ``persistent_load`` hands back the
+    class of a ``('module', cls, ...)`` id) for the object, then ``pickle.load`` for the
+    storage keys; raw storage bytes follow, which torch reads as data.  Each load starts
+    where the previous one left the file — at every place loaders disagree on.
+    """
+    read.legacy_torch = True
+    limit = read.ctx.limits.max_streams
+    frontier = [(end, 1) for end in first.ends]
+    seen: set[tuple[int, int]] = set()
+    longest = 1
+    while frontier:
+        pos, index = frontier.pop(0)
+        if (pos, index) in seen:
+            continue
+        seen.add((pos, index))
+        if len(seen) > limit:
+            read.ctx.report(
+                "PICKLE-LIMIT",
+                f"more than {limit} ways to read this legacy torch file's pickles",
+                f"{read.location}@{pos}",
+            )
+            return
+        stream = read.load(pos, TORCH_LEGACY if index == 3 else PLAIN)
+        if not stream.complete:
+            continue
+        longest = max(longest, index + 1)
+        if index + 1 < LEGACY_STREAMS:
+            frontier.extend((end, index + 1) for end in stream.ends)
+    if longest < LEGACY_STREAMS and all(s.complete for s in read.streams):
+        read.ctx.report(
+            "PICKLE-MALFORMED",
+            f"legacy torch file ends after {longest} of its {LEGACY_STREAMS} pickles",
+            f"{read.location}@{read.blob.size}",
+        )

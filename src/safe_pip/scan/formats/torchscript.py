@@ -359,19 +359,19 @@ def _check_pickle(ctx: ScanContext, blob: Blob, location: str) -> None:
     scans the member, so here only the names matter.
     """
     from safe_pip.scan.core.context import ScanContext as Scratch
-    from safe_pip.scan.formats.pickle import scan_pickle
+    from safe_pip.scan.formats.pickle import PickleRead
+    from safe_pip.scan.formats.pickle_reader import follow
 
     scratch = Scratch(ctx.limits)
     scratch.torchscript = 1
-    result = scan_pickle(scratch, blob.buf, location, start=blob.start, end=blob.end)
-    if result is None:
-        return
+    read = PickleRead(scratch, blob, location)
+    follow(read, read.load(0))
     uses: list[Use] = []
-    for stream in result.streams:
-        for g in stream.globals:
-            qual = f"{g.module}.{g.name}"
-            if qual.startswith(TORCHBIND_PREFIX):
-                uses.append(Use("class", qual, "pickled object"))
+    for g in read.trace.globals.values():
+        qual = f"{g.module}.{g.name}"
+        if qual.startswith(TORCHBIND_PREFIX):
+            uses.append(Use("class", qual, "pickled object"))
+    for stream in read.streams:
         uses.extend(text_uses(_strings(stream.value), "mobile bytecode"))
     judge(ctx, uses, location)
 

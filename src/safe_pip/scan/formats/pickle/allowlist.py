@@ -15,6 +15,7 @@ Only exact pairs count: ``torch._utils.evil`` is not allowed because
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 
 def _pairs(module: str, names: Iterable[str], reason: str) -> dict[tuple[str, str], str]:
@@ -212,8 +213,22 @@ ALLOWED: dict[tuple[str, str], str] = {
     **_pairs(
         "numpy.random._pickle",
         ["__randomstate_ctor", "__bit_generator_ctor", "__generator_ctor"],
-        "RNG state in training checkpoints; builds a known bit generator by name",
+        "RNG state in training checkpoints; builds a bit generator by name or from the "
+        "class it is handed, which is checked like any other global",
     ),
+    **{
+        (f"numpy.random.{mod}", cls): (
+            "numpy's bit generator classes (what numpy 2 hands __bit_generator_ctor): "
+            "created without arguments, their state is data"
+        )
+        for mod, cls in (
+            ("_mt19937", "MT19937"),
+            ("_pcg64", "PCG64"),
+            ("_pcg64", "PCG64DXSM"),
+            ("_philox", "Philox"),
+            ("_sfc64", "SFC64"),
+        )
+    },
     # --- TorchScript: identity helpers of torch/jit/_pickle.py ---------------------------
     **_pairs(
         "torch.jit._pickle",
@@ -237,7 +252,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     # --- joblib ----------------------------------------------------------------------------
     ("joblib.numpy_pickle", "NumpyArrayWrapper"): (
         "joblib's array placeholder: the bytes after it are raw array data, or a nested "
-        "pickle for object arrays, which the VM reads and checks like any other"
+        "pickle for object arrays, which the engine reads and checks like any other"
     ),
     **{
         (mod, cls): (
@@ -392,6 +407,12 @@ ALLOWED: dict[tuple[str, str], str] = {
             ("multidigraph", "MultiDiGraph"),
         )
     },
+    # --- functools.partial: a callable bound to arguments, allowed around allowed callables
+    ("functools", "partial"): (
+        "binds arguments to a callable without calling it; allowed only when the callable "
+        "it wraps (also one set later by BUILD) is itself allowed, and calling the partial "
+        "counts as calling that callable"
+    ),
     # --- inert builtins ------------------------------------------------------------------
     ("builtins", "frozenset"): "an immutable set",
     **_pairs(
@@ -433,3 +454,87 @@ ALLOWED: dict[tuple[str, str], str] = {
 
 def is_allowed(module: str, name: str) -> bool:
     return (module, name) in ALLOWED
+
+
+Position = int | str
+"""An argument of a call: its index among the positional arguments, or its keyword."""
+
+
+@dataclass(frozen=True)
+class Handles:
+    """What an allowlisted helper does with the arguments it is handed.
+
+    Being on the allowlist says the helper itself is harmless; what it is *handed* is
+    then judged as if the pickle used it directly.  Each position is an argument
+    ``(index, keyword)``.
+    """
+
+    calls: tuple[tuple[int, str], ...] = ()
+    """Called now or later (a default factory, a partial's function, a bit generator)."""
+    call_items: tuple[tuple[int, str], ...] = ()
+    """A container whose values are called later (a tensor's backward hooks)."""
+    instantiates: tuple[tuple[int, str], ...] = ()
+    """A class the helper creates an object of (``cls.__new__``), like NEWOBJ does."""
+    state: tuple[tuple[int, str], ...] = ()
+    """Set on the result as attributes or through ``__setstate__``: everything in it is
+    handed on (a class there could become the object's ``__class__``)."""
+    invokes: tuple[tuple[int, str], tuple[int, str]] | None = None
+    """``(function, arguments)``: the helper calls ``function(*arguments)`` itself."""
+    invokes_with: tuple[tuple[int, str], tuple[int, str]] | None = None
+    """``(function, argument)``: the helper calls ``function(argument)`` itself."""
+    state_calls: tuple[int, ...] = ()
+    """Items of a later BUILD state on the result that it calls (a partial's function)."""
+    needs_callable: bool = False
+    """The called argument must be an allowed global, else the helper itself is flagged."""
+
+
+_HOOKS5 = Handles(call_items=((5, "backward_hooks"),))
+
+HANDLES: dict[tuple[str, str], Handles] = {
+    ("torch._tensor", "_rebuild_from_type_v2"): Handles(
+        invokes=((0, "func"), (2, "args")),
+        instantiates=((1, "new_type"),),
+        state=((3, "state"),),
+    ),
+    ("torch._tensor", "_rebuild_from_type"): Handles(
+        invokes=((0, "func"), (2, "args")),
+        instantiates=((1, "type"),),
+        state=((3, "dict"),),
+    ),
+    ("torch._utils", "_rebuild_tensor_v2"): _HOOKS5,
+    ("torch._utils", "_rebuild_tensor_v3"): _HOOKS5,
+    ("torch._utils", "_rebuild_qtensor"): Handles(call_items=((6, "backward_hooks"),)),
+    ("torch._utils", "_rebuild_parameter"): Handles(call_items=((2, "backward_hooks"),)),
+    ("torch._utils", "_rebuild_parameter_with_state"): Handles(
+        call_items=((2, "backward_hooks"),), state=((3, "state"),)
+    ),
+    ("torch._utils", "_rebuild_wrapper_subclass"): Handles(instantiates=((0, "cls"),)),
+    **{
+        # ctor(name, bit_generator_ctor): bit_generator_ctor(name); the default one,
+        # __bit_generator_ctor, calls ``name`` when it is a class
+        ("numpy.random._pickle", ctor): Handles(
+            calls=((0, "bit_generator_name"), (1, "bit_generator_ctor")),
+            invokes_with=((1, "bit_generator_ctor"), (0, "bit_generator_name")),
+        )
+        for ctor in ("__randomstate_ctor", "__generator_ctor")
+    },
+    ("numpy.random._pickle", "__bit_generator_ctor"): Handles(calls=((0, "bit_generator"),)),
+    **{
+        (mod, "_reconstruct"): Handles(instantiates=((0, "subtype"),))
+        for mod in ("numpy.core.multiarray", "numpy._core.multiarray", "numpy.core._internal")
+    },
+    ("numpy.ma.core", "_mareconstruct"): Handles(instantiates=((0, "subtype"), (1, "baseclass"))),
+    ("pandas.core.indexes.base", "_new_Index"): Handles(instantiates=((0, "cls"),)),
+    ("pandas.core.indexes.datetimes", "_new_DatetimeIndex"): Handles(instantiates=((0, "cls"),)),
+    ("pandas.core.indexes.period", "_new_PeriodIndex"): Handles(instantiates=((0, "cls"),)),
+    ("copyreg", "_reconstructor"): Handles(
+        instantiates=((0, "cls"),), calls=((1, "base"),), state=((2, "state"),)
+    ),
+    ("collections", "defaultdict"): Handles(calls=((0, "default_factory"),)),
+    ("functools", "partial"): Handles(calls=((0, "func"),), state_calls=(0,), needs_callable=True),
+}
+"""Allowlisted helpers that call, instantiate or take on state from what they are handed
+(torch's ``_rebuild_from_type_v2`` calls ``func(*args)``; numpy's random-generator
+constructors call the bit-generator constructor they are given; pandas' ``_new_Index``
+instantiates the class it is given).  Every other allowlisted callable only stores its
+arguments in the object it builds."""

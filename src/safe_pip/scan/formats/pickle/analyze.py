@@ -1,50 +1,47 @@
-"""Turn what the VM saw into findings: allowlist, gadget names, structure, breaks.
+"""Turn what the stand-ins recorded into findings: names, calls, hand-offs, breaks.
 
-Reads every concatenated stream (legacy torch files hold five, joblib and
-attackers append more), keeps what a broken stream did before it broke, and
-reports each distinct global once per member with its first offset.
+A global is allowed only when every name a loader may import for it is on the
+allowlist; a call only when what it calls is.  Allowlisted helpers that call or
+instantiate what they are handed (``allowlist.HANDLES``) pass that judgement on: what
+they are handed is judged as if the pickle used it itself.  Two relaxations, each a
+criterion rather than a list of packages:
+
+* a builtin that is only *stored* (a value in a dict, never called, instantiated,
+  mutated or handed to a helper that calls it) is not a gadget call; importing
+  ``builtins`` runs nothing (``PICKLE-GLOBAL-VALUE``, low);
+* inside a wheel, a class of the wheel's own top-level packages that the pickle only
+  instantiates (NEWOBJ, ``copyreg._reconstructor``) and gives state is that package's
+  data, wherever it sits (``PICKLE-GLOBAL-OWN-DATA``, low).  Calling the package's code
+  with arguments, handing it to a helper that calls it, or any other package's name
+  still blocks.
 """
 
 from __future__ import annotations
 
 import re
-from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
-from safe_pip.scan.core.context import ScanContext
-from safe_pip.scan.core.paths import is_test_path
-from safe_pip.scan.formats.pickle.allowlist import is_allowed
+from safe_pip.scan.formats.pickle.allowlist import HANDLES, Handles, is_allowed
 from safe_pip.scan.formats.pickle.denylist import dangerous_reason
-from safe_pip.scan.formats.pickle.vm import Call, Global, StreamResult, run_stream
+from safe_pip.scan.formats.pickle.engine import Stream
+from safe_pip.scan.formats.pickle.names import canonical, imported_names
+from safe_pip.scan.formats.pickle.read import PickleRead
+from safe_pip.scan.formats.pickle.standins import CallRec, GlobalRec, GlobalType, Instance
 
 TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 """The integer a legacy (non-zip) ``torch.save`` file pickles first."""
 
-_LEGACY_STREAMS = 5
-"""magic, protocol version, sys_info, the object, the storage keys; raw data follows."""
+MAX_GLOBAL_FINDINGS = 100
+"""Distinct unlisted globals reported one by one per member; the rest are summarised."""
+
+MAX_EVENT_FINDINGS = 100
+"""Indirect calls, mutations and persistent ids reported one by one per member."""
+
+_WALK_LIMIT = 1_000_000
+"""Objects visited when following what a helper is handed (beyond: fail closed)."""
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
-
-_EVENT_RULES = {
-    "mutate-global": "PICKLE-BUILD-ON-GLOBAL",
-    "indirect-call": "PICKLE-INDIRECT-CALL",
-    "unresolved-global": "PICKLE-GLOBAL-UNRESOLVED",
-    "ext": "PICKLE-EXT-OPCODE",
-    "frame": "PICKLE-MALFORMED",
-    "persid": "PICKLE-PERSID",
-    "joblib-file": "ARCHIVE-PATH-TRAVERSAL",
-}
-
-
-@dataclass
-class PickleScan:
-    streams: list[StreamResult]
-    legacy_torch: bool
-
-    @property
-    def opcodes(self) -> int:
-        return sum(s.opcodes for s in self.streams)
 
 
 def looks_like_pickle_start(head: bytes) -> bool:
@@ -60,277 +57,456 @@ def looks_like_pickle_start(head: bytes) -> bool:
 _P0_FIRST = frozenset(b"(]})cNIJKLMFGSTUVXdlptg")
 
 
-def _plausible(r: StreamResult) -> bool:
-    """Is this un-headed data a protocol 0/1 pickle that would do something if loaded?
+def plausible(read: PickleRead) -> bool:
+    """Is this header-less data a protocol 0/1 pickle that would do something if loaded?
 
-    Text often parses as a few opcodes: a CSV line starting with ``c`` is a GLOBAL,
-    a ``.`` later is STOP.  What matters is whether loading it could import a real
-    module and call it: that needs a global whose names are identifiers (an import
-    of ``"a,b,c"`` fails before anything runs), and either a whole stream or a call
-    made before the break, or a known gadget's name.  Anything less is reported as
-    data, not as a pickle.
+    Text often parses as a few opcodes: a CSV line starting with ``c`` is a GLOBAL, a
+    ``.`` later is STOP.  What matters is whether loading it could import a real module
+    and call it: a global whose names are identifiers (an import of ``"a,b,c"`` fails
+    before anything runs), and either a whole stream or a call made before the break,
+    or a known gadget's name (a payload whose tail was damaged on purpose).
     """
-    named = [
-        g
-        for g in r.globals
-        if g.resolved and _IDENT.match(g.module or "") and _IDENT.match(g.name or "")
-    ]
-    if r.complete or r.calls:
+    trace = read.trace
+    named = [g for g in trace.globals.values() if _IDENT.match(g.module) and _IDENT.match(g.name)]
+    first = read.streams[0] if read.streams else None
+    if first is not None and (first.complete or trace.calls or trace.indirect):
         return bool(named)
-    # Broken before any call: still a pickle if it names a known gadget (a payload
-    # whose tail was damaged on purpose, like picklescan's broken_model.pkl).
-    return any(dangerous_reason(g.module or "", g.name or "") for g in named)
+    return any(dangerous_reason(g.module, g.name) for g in named)
 
 
-def scan_pickle(
-    ctx: ScanContext,
-    data: Any,
-    location: str,
-    *,
-    start: int = 0,
-    end: int | None = None,
-    probe: bool = False,
-) -> PickleScan | None:
-    """Scan every pickle stream in ``data[start:end]`` and report findings.
+# --- hand-offs to allowlisted helpers ----------------------------------------------------
 
-    With ``probe`` (data without a protocol header, sniffed as a possible
-    protocol 0/1 pickle) nothing is reported and ``None`` is returned unless the
-    data really parses as a pickle.
-    """
-    lim = ctx.limits
-    end = len(data) if end is None else end
-    streams: list[StreamResult] = []
-    pos = start
-    legacy = False
-    while pos < end:
-        if len(streams) >= lim.max_streams:
-            ctx.report(
-                "PICKLE-LIMIT",
-                f"more than {lim.max_streams} concatenated pickle streams; the rest was not read",
-                f"{location}@{pos - start}",
+
+class _Judge:
+    """Follows what allowlisted helpers are handed and collects the resulting findings."""
+
+    def __init__(self, read: PickleRead) -> None:
+        self.read = read
+        self.own = read.ctx.own_packages
+        self.indirect: list[tuple[int, str]] = []
+        self.flagged: dict[int, str] = {}
+        """Helpers (by GlobalRec order) misused: handed something they must not call."""
+        self.incomplete = False
+
+    def allowed(self, rec: GlobalRec) -> bool:
+        return all(is_allowed(m, n) for m, n in imported_names(rec.module, rec.name, self.own))
+
+    def handles(self, callee: Any) -> Handles | None:
+        if not isinstance(callee, GlobalType):
+            return None
+        rec = callee._sp_rec
+        return HANDLES.get(canonical(rec.module, rec.name)) if self.allowed(rec) else None
+
+    # -- entry points ------------------------------------------------------------------
+    def run(self) -> None:
+        trace = self.read.trace
+        for call in trace.calls:
+            spec = self.handles(call.callee) if call.kind == "call" else None
+            if spec is not None:
+                self.apply(spec, call.callee, call.args, call.kwargs, call.result, 0)
+        for call in trace.indirect:
+            self.called(call.callee, None, call.pos, "is called", 0)
+
+    def apply(
+        self, spec: Handles, owner: Any, args: Any, kwargs: Any, result: Any, depth: int
+    ) -> None:
+        if depth > 16:
+            self.incomplete = True
+            return
+        for where in spec.calls:
+            self.called(
+                _arg(args, kwargs, where), owner if spec.needs_callable else None, -1, "", depth
             )
-            break
-        r = run_stream(
-            data,
-            pos,
-            end,
-            max_opcodes=lim.max_pickle_opcodes,
-            max_memo=lim.max_memo,
-            max_stack=lim.max_stack,
-            max_string=lim.max_string,
-            deadline=ctx.deadline,
-        )
-        if not streams:
-            if probe and not _plausible(r):
-                return None
-            legacy = r.complete and type(r.value) is int and r.value == TORCH_LEGACY_MAGIC
-        elif not r.complete and not r.eventful and r.limit is None and not legacy:
-            # Bytes after the last STOP that do not form a pickle: a loader calling
-            # pickle.load again would fail before importing or calling anything.
-            break
-        streams.append(r)
-        if not r.complete or r.end <= pos:
-            break
-        pos = r.end
-        if legacy and len(streams) >= _LEGACY_STREAMS:
-            break  # raw storage bytes follow; torch reads them as data, not pickles
-    scan = PickleScan(streams, legacy)
-    _report(ctx, scan, location, start)
-    if legacy and len(streams) < _LEGACY_STREAMS and all(s.complete for s in streams):
-        ctx.report(
-            "PICKLE-MALFORMED",
-            f"legacy torch file ends after {len(streams)} of its {_LEGACY_STREAMS} pickles",
-            f"{location}@{pos - start}",
-        )
-    return scan
-
-
-def _report(ctx: ScanContext, scan: PickleScan, location: str, base: int) -> None:
-    """Report findings; offsets in locations are relative to ``base``."""
-    ctx.saw("pickle-legacy-torch" if scan.legacy_torch else "pickle")
-    seen: dict[tuple[str, str], dict[str, Any]] = {}
-    untracked = 0
-    only_new: set[tuple[str | None, str | None]] = set()
-    invoked: set[tuple[str | None, str | None]] = set()
-    for r in scan.streams:
-        only_new |= r.instantiated
-        invoked |= r.invoked
-    only_new -= invoked
-    for idx, r in enumerate(scan.streams):
-        untracked += r.globals_untracked
-        for g in r.globals:
-            if not g.resolved:
+        for where in spec.call_items:
+            for item in _values(_arg(args, kwargs, where)):
+                self.called(item, None, -1, "", depth)
+        for where in spec.instantiates:
+            value = _arg(args, kwargs, where)
+            if isinstance(value, GlobalType):
+                value._sp_rec.uses.add("new")
+        for where in spec.state:
+            self.hand_over(_arg(args, kwargs, where))
+        calls_made = [(spec.invokes, False), (spec.invokes_with, True)]
+        for invoked, single in calls_made:
+            if invoked is None:
                 continue
-            key = (g.module or "", g.name or "")
-            count = r.global_counts.get((g.module, g.name), 1)
-            if key in seen:
-                seen[key]["count"] += count
+            func = _arg(args, kwargs, invoked[0])
+            inner = _arg(args, kwargs, invoked[1])
+            inner_args = (inner,) if single else inner
+            if not isinstance(inner_args, (tuple, list)):
+                inner_args = ()
+            self.invoke(func, tuple(inner_args), depth + 1)
+        if spec.state_calls and isinstance(result, Instance) and result.states:
+            for state in result.states:
+                for index in spec.state_calls:
+                    if isinstance(state, (tuple, list)) and len(state) > index:
+                        self.called(
+                            state[index], owner if spec.needs_callable else None, -1, "", depth
+                        )
+
+    def invoke(self, func: Any, args: tuple[Any, ...], depth: int) -> None:
+        """A helper calls ``func(*args)`` itself."""
+        if isinstance(func, GlobalType):
+            func._sp_rec.uses.add("call")
+            spec = self.handles(func)
+            if spec is not None:
+                self.apply(spec, func, args, {}, None, depth)
+        elif func is not None:
+            self.called(func, None, -1, "", depth)
+
+    def called(self, value: Any, owner: Any, pos: int, how: str, depth: int) -> None:
+        """``value`` is (or will be) called: a global then counts as called."""
+        if isinstance(value, GlobalType):
+            value._sp_rec.uses.add("handed" if not how else "call")
+            if owner is not None and not self.allowed(value._sp_rec):
+                self.flag(owner, f"wraps {value._sp_rec.module}.{value._sp_rec.name}")
+            return
+        if isinstance(value, Instance):
+            target = _partial_target(self, value)
+            if target is not None and depth < 16:
+                self.called(target, owner, pos, "is called", depth + 1)
+                return
+            where = pos if pos >= 0 else _origin_pos(value)
+            self.indirect.append((where, f"calls {describe(value)}"))
+            return
+        if owner is not None:
+            self.flag(owner, f"wraps {describe(value)}, which is not an allowed callable")
+
+    def flag(self, owner: Any, why: str) -> None:
+        if isinstance(owner, GlobalType):
+            self.flagged.setdefault(owner._sp_rec.order, why)
+
+    def hand_over(self, value: Any) -> None:
+        """Everything reachable from ``value`` is handed to code that may call it."""
+        for item in _reachable(value, self):
+            if isinstance(item, GlobalType):
+                item._sp_rec.uses.add("handed")
+
+
+def _partial_target(judge: _Judge, inst: Instance) -> Any:
+    """What calling ``functools.partial(...)`` calls (its last BUILD may replace it)."""
+    origin = inst.origin
+    if not isinstance(origin, CallRec) or not isinstance(origin.callee, GlobalType):
+        return None
+    rec = origin.callee._sp_rec
+    if canonical(rec.module, rec.name) != ("functools", "partial") or not judge.allowed(rec):
+        return None
+    for state in reversed(inst.states or []):
+        if isinstance(state, (tuple, list)) and state:
+            return state[0]
+    args = origin.args
+    return args[0] if isinstance(args, tuple) and args else None
+
+
+def _arg(args: Any, kwargs: Any, where: tuple[int, str]) -> Any:
+    index, keyword = where
+    if isinstance(kwargs, dict) and keyword in kwargs:
+        return kwargs[keyword]
+    if isinstance(args, (tuple, list)) and 0 <= index < len(args):
+        return args[index]
+    return None
+
+
+def _values(container: Any) -> Iterator[Any]:
+    if isinstance(container, dict):
+        yield from container.values()
+    elif isinstance(container, (list, tuple, set, frozenset)):
+        yield from container
+    elif isinstance(container, Instance):
+        for item in container.items or ():
+            yield item[1] if isinstance(item, tuple) and len(item) == 2 else item
+        if isinstance(container.origin, CallRec):
+            yield from _values(container.origin.args)
+    elif container is not None:
+        yield container
+
+
+def _reachable(value: Any, judge: _Judge) -> Iterator[Any]:
+    """Every object reachable from ``value`` through containers and stand-ins."""
+    stack = [value]
+    seen: set[int] = set()
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if len(seen) > _WALK_LIMIT:
+            judge.incomplete = True
+            return
+        yield item
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            stack.extend(item)
+        elif isinstance(item, Instance):
+            stack.extend(item.states or ())
+            stack.extend(item.items or ())
+            if isinstance(item.origin, CallRec):
+                stack.extend((item.origin.callee, item.origin.args, item.origin.kwargs))
             else:
-                seen[key] = {
-                    "count": count,
-                    "global": g,
-                    "stream": idx,
-                    "only_new": (g.module, g.name) in only_new,
-                }
-        _report_events(ctx, r, location, base)
-        _report_break(ctx, r, idx, location, base)
-    _report_globals(ctx, seen, untracked, location, base)
-    _report_magic(ctx, scan, location, base)
+                stack.append(item.origin[1])
 
 
-def _report_magic(ctx: ScanContext, scan: PickleScan, location: str, base: int) -> None:
-    first = scan.streams[0] if scan.streams else None
-    if (
-        first is not None
-        and len(scan.streams) > 1
-        and isinstance(first.value, Call)
-        and any(s.proto or s.globals for s in scan.streams[1:])
-    ):
-        ctx.report(
-            "TORCH-LEGACY-MAGIC",
-            "the first of several pickle streams computes its value with a call where a "
-            "legacy torch file has its magic number",
-            f"{location}@{first.start - base}",
-        )
+def _origin_pos(inst: Instance) -> int:
+    return inst.origin.pos if isinstance(inst.origin, CallRec) else -1
 
 
-def _report_events(ctx: ScanContext, r: StreamResult, location: str, base: int) -> None:
-    for ev in r.events:
-        ctx.report(_EVENT_RULES[ev.kind], ev.message, f"{location}@{ev.offset - base}", **ev.detail)
-    shown: dict[str, int] = {}
-    for ev in r.events:
-        shown[ev.kind] = shown.get(ev.kind, 0) + 1
-    for kind, total in r.event_counts.items():
-        if total > shown.get(kind, 0):
-            ctx.report(
-                _EVENT_RULES[kind],
-                f"{total - shown.get(kind, 0)} more occurrences of the above in stream "
-                f"starting at {r.start - base} (not listed one by one)",
-                f"{location}@{r.start - base}",
-            )
+def describe(value: Any) -> str:
+    """A person-readable name for a stand-in or value."""
+    if isinstance(value, GlobalType):
+        return f"global {value._sp_rec.module}.{value._sp_rec.name}"
+    if isinstance(value, Instance):
+        origin = value.origin
+        if isinstance(origin, CallRec):
+            return f"the result of calling {describe(origin.callee)}"
+        return "an object from persistent_load"
+    if isinstance(value, str):
+        return repr(value[:80])
+    if isinstance(value, tuple):
+        return f"tuple of {len(value)}"
+    return type(value).__name__
 
 
-def _report_break(ctx: ScanContext, r: StreamResult, idx: int, location: str, base: int) -> None:
-    if r.limit is not None:
-        ctx.report(
-            "PICKLE-LIMIT",
-            f"pickle stream {idx} stopped at a limit: {r.limit}",
-            f"{location}@{r.error_offset - base}",
-        )
-    elif r.error is not None:
-        before = sum(r.global_counts.values()) + r.globals_untracked
-        ctx.report(
-            "PICKLE-MALFORMED",
-            f"pickle stream {idx} is broken at offset {r.error_offset - base}: {r.error}"
-            + (
-                f" (after importing {before} global(s), which a loader would run)" if before else ""
-            ),
-            f"{location}@{r.error_offset - base}",
-        )
+# --- reporting ---------------------------------------------------------------------------
 
 
-MAX_GLOBAL_FINDINGS = 100
-"""Distinct unlisted globals reported one by one per member; the rest are summarised."""
+def report(read: PickleRead) -> None:
+    """Report everything ``read``'s streams would make a loader do."""
+    ctx = read.ctx
+    ctx.saw("pickle-legacy-torch" if read.legacy_torch else "pickle")
+    judge = _Judge(read)
+    judge.run()
+    _report_globals(read, judge)
+    _report_events(read, judge)
+    for index, stream in enumerate(read.streams):
+        _report_stream(read, stream, index)
+    _report_magic(read)
 
 
-def _report_globals(
-    ctx: ScanContext,
-    seen: dict[tuple[str, str], dict[str, Any]],
-    untracked: int,
-    location: str,
-    base: int,
-) -> None:
-    flagged: list[tuple[bool, int, str, str, dict[str, Any]]] = []
-    for (module, name), info in seen.items():
-        verdict = _classify(ctx, module, name, location, only_new=info["only_new"])
+def _where(read: PickleRead, absolute: int) -> str:
+    return f"{read.location}@{max(0, read.offset(absolute))}"
+
+
+def _report_globals(read: PickleRead, judge: _Judge) -> None:
+    ctx = read.ctx
+    flagged: list[tuple[int, int, GlobalRec, str]] = []
+    for rec in read.trace.globals.values():
+        if rec.module == "*" and rec.name == "*":
+            continue
+        verdict = _classify(read, judge, rec)
         if verdict is not None:
-            info["verdict"] = verdict
-            flagged.append((verdict != "dangerous", info["global"].offset, module, name, info))
-    flagged.sort(key=lambda t: (t[0], t[1]))  # dangerous first, then by offset
-    for _, _, module, name, info in flagged[:MAX_GLOBAL_FINDINGS]:
-        _report_global(ctx, module, name, info, location, base)
+            rank = {"dangerous": 0, "unknown": 1}.get(verdict, 2)
+            flagged.append((rank, rec.order, rec, verdict))
+    flagged.sort(key=lambda t: (t[0], t[1]))
+    for _, _, rec, verdict in flagged[:MAX_GLOBAL_FINDINGS]:
+        _report_global(read, judge, rec, verdict)
     rest = flagged[MAX_GLOBAL_FINDINGS:]
+    untracked = read.trace.untracked_globals
     if rest or untracked:
-        dangerous = any(not unknown for unknown, *_ in rest)
+        dangerous = any(v == "dangerous" for *_, v in rest)
         ctx.report(
             "PICKLE-GLOBAL-DANGEROUS" if dangerous else "PICKLE-GLOBAL-UNKNOWN",
             f"{len(rest)} more distinct unlisted global(s)"
-            + (f" and {untracked} GLOBAL opcode(s) past the tracking limit" if untracked else "")
+            + (f" and {untracked} more names past the tracking limit" if untracked else "")
             + " not listed one by one",
-            f"{location}@{rest[0][1] - base if rest else 0}",
+            _where(read, rest[0][2].pos if rest else read.blob.start),
             module="*",
             name="*",
         )
 
 
-def _classify(
-    ctx: ScanContext, module: str, name: str, location: str, *, only_new: bool = False
-) -> str | None:
-    """``None`` when allowed, else ``"dangerous"``, ``"own-test"`` or ``"unknown"``.
-
-    ``own-test``: a class of the wheel's own package that a pickle in that package's
-    test folder only instantiates (NEWOBJ, then state) — never calls with arguments or
-    hands to another callable.  Test suites load such files, imports do not, and the
-    package's code is installed anyway; reported, not blocked.  A function of the
-    package called from its test data, and known gadgets, still block.
-    """
-    cmod, cname = _canonical(module, name)
-    if is_allowed(module, name) or is_allowed(cmod, cname):
-        return None
-    if ctx.torchscript and (module == "__torch__" or module.startswith("__torch__.")):
-        return None
-    if dangerous_reason(module, name) or dangerous_reason(cmod, cname):
+def _classify(read: PickleRead, judge: _Judge, rec: GlobalRec) -> str | None:
+    """``None`` when allowed, else ``dangerous``, ``value``, ``own`` or ``unknown``."""
+    if rec.order in judge.flagged:
         return "dangerous"
-    if only_new and module.split(".", 1)[0] in ctx.own_packages and is_test_path(location):
-        return "own-test"
+    if judge.allowed(rec):
+        return None
+    if read.ctx.torchscript and (rec.module == "__torch__" or rec.module.startswith("__torch__.")):
+        return None
+    names = imported_names(rec.module, rec.name, judge.own)
+    reason = _reason(rec, names)
+    uses = rec.uses
+    # what a stream does after a break, a limit or a second reading is unknown: the
+    # relaxations need to have seen every stream to its end
+    whole = all(s.complete and not s.anomalies for s in read.streams) and not judge.incomplete
+    builtin = all(m == "builtins" for m, _ in names)
+    if whole and builtin and not uses & {"call", "new", "mutate", "handed"}:
+        return "value"
+    if reason is not None:
+        return "dangerous"
+    own = rec.module.split(".", 1)[0] in judge.own
+    if whole and own and not uses & {"call", "mutate", "handed"}:
+        return "own"
     return "unknown"
 
 
-def _canonical(module: str, name: str) -> tuple[str, str]:
-    """Apply pickle's py2 → py3 name mapping (``__builtin__.xrange`` → ``builtins.range``)."""
-    if (module, name) in NAME_MAPPING:
-        return NAME_MAPPING[(module, name)]
-    return IMPORT_MAPPING.get(module, module), name
+def _reason(rec: GlobalRec, names: list[tuple[str, str]]) -> str | None:
+    for module, name in [(rec.module, rec.name), *names]:
+        reason = dangerous_reason(module, name)
+        if reason is not None:
+            return reason
+    return None
 
 
-def _report_global(
-    ctx: ScanContext, module: str, name: str, info: dict[str, Any], location: str, base: int
-) -> None:
-    g: Global = info["global"]
-    cmod, cname = _canonical(module, name)
-    shown = (
-        f"{module}.{name}"
-        if (cmod, cname) == (module, name)
-        else (f"{module}.{name} (= {cmod}.{cname})")
+def _report_global(read: PickleRead, judge: _Judge, rec: GlobalRec, verdict: str) -> None:
+    names = imported_names(rec.module, rec.name, judge.own)
+    mod, name = names[0]
+    shown = f"{rec.module}.{rec.name}" + (
+        f" (= {mod}.{name})" if (mod, name) != (rec.module, rec.name) else ""
     )
-    times = f", {info['count']} times" if info["count"] > 1 else ""
-    detail = {
-        "module": cmod,
-        "name": cname,
-        "opcode": g.opcode,
-        "offset": g.offset - base,
-        "count": info["count"],
+    times = f", {rec.count} times" if rec.count > 1 else ""
+    offset, opcode = _locate(read, rec)
+    detail: dict[str, Any] = {
+        "module": mod,
+        "name": name,
+        "opcode": opcode,
+        "offset": offset,
+        "count": rec.count,
     }
-    reason = dangerous_reason(module, name) or dangerous_reason(cmod, cname)
-    where = f"{location}@{g.offset - base}"
-    if info.get("verdict") == "own-test":
+    where = f"{read.location}@{offset}"
+    ctx = read.ctx
+    if verdict == "value":
         ctx.report(
-            "PICKLE-GLOBAL-OWN-TEST",
-            f"{g.opcode} imports {shown}, the package's own code, from its test data{times}",
+            "PICKLE-GLOBAL-VALUE",
+            f"{opcode} imports the builtin {shown} and only stores it: nothing calls it while "
+            f"loading{times}",
             where,
             **detail,
         )
-    elif reason is not None:
+    elif verdict == "own":
         ctx.report(
-            "PICKLE-GLOBAL-DANGEROUS",
-            f"{g.opcode} imports {shown}: {reason}{times}",
+            "PICKLE-GLOBAL-OWN-DATA",
+            f"{opcode} imports {shown}, a class of this wheel's own package, and only "
+            f"instantiates it with state{times}",
             where,
             **detail,
+        )
+    elif verdict == "dangerous":
+        why = judge.flagged.get(rec.order) or _reason(rec, names) or "misused"
+        ctx.report(
+            "PICKLE-GLOBAL-DANGEROUS", f"{opcode} imports {shown}: {why}{times}", where, **detail
         )
     else:
         ctx.report(
             "PICKLE-GLOBAL-UNKNOWN",
-            f"{g.opcode} imports {shown}, which is not on the allowlist{times}",
+            f"{opcode} imports {shown}, which is not on the allowlist{times}",
             where,
             **detail,
+        )
+
+
+def _locate(read: PickleRead, rec: GlobalRec) -> tuple[int, str]:
+    """The offset and opcode that named ``rec``: the reader's position when
+    ``find_class`` fired, refined by finding the GLOBAL/INST text near it."""
+    blob = read.blob
+    lo = max(blob.start, rec.pos - (1 << 17))
+    hi = min(blob.end, rec.pos + rec.window + (1 << 17))
+    text = f"{rec.module}\n{rec.name}\n".encode("utf-8", "surrogatepass")
+    for opcode, prefix in (("GLOBAL", b"c"), ("INST", b"i")):
+        at = blob.buf.find(prefix + text, lo, hi)
+        if at >= 0:
+            return at - blob.start, opcode
+    return max(0, rec.pos - blob.start), "STACK_GLOBAL"
+
+
+def _report_events(read: PickleRead, judge: _Judge) -> None:
+    ctx = read.ctx
+    trace = read.trace
+    for rec, what, pos in trace.mutations[:MAX_EVENT_FINDINGS]:
+        ctx.report(
+            "PICKLE-BUILD-ON-GLOBAL",
+            f"{what} on the imported object {rec.module}.{rec.name} itself",
+            _where(read, pos),
+            module=rec.module,
+            name=rec.name,
+            opcode=what,
+        )
+    for pos, what in judge.indirect[:MAX_EVENT_FINDINGS]:
+        ctx.report(
+            "PICKLE-INDIRECT-CALL",
+            f"the loader {what}, which is not an imported global",
+            _where(read, pos if pos >= 0 else read.blob.start),
+        )
+    bad = [(pid, pos) for pid, pos in trace.persids if not _valid_persid(read, judge, pid)]
+    for pid, pos in bad[:MAX_EVENT_FINDINGS]:
+        ctx.report(
+            "PICKLE-PERSID",
+            "persistent id outside PyTorch's ('storage', ...) convention is handed to the "
+            f"loader's persistent_load hook ({describe(pid)})",
+            _where(read, pos),
+        )
+    if trace.dropped or judge.incomplete:
+        ctx.report(
+            "PICKLE-LIMIT",
+            "more calls, objects or hand-offs than safe-pip follows one by one; the rest "
+            "was not judged",
+            read.location,
+        )
+
+
+def _valid_persid(read: PickleRead, judge: _Judge, pid: Any) -> bool:
+    if not isinstance(pid, tuple) or not pid:
+        return False
+    kind = pid[0].decode("ascii", "replace") if isinstance(pid[0], bytes) else pid[0]
+    if kind == "module" and read.persistent == "torch-legacy":
+        return len(pid) == 4
+    if kind != "storage":
+        return False
+    size = 6 if read.persistent == "torch-legacy" else 5
+    storage = pid[1] if len(pid) > 1 else None
+    return (
+        len(pid) == size
+        and isinstance(storage, GlobalType)
+        and judge.allowed(storage._sp_rec)
+        and isinstance(pid[2], (str, bytes, int))
+    )
+
+
+def _report_stream(read: PickleRead, stream: Stream, index: int) -> None:
+    ctx = read.ctx
+    where = f"{read.location}@{max(0, stream.error_pos)}"
+    if stream.limit is not None:
+        ctx.report(
+            "PICKLE-LIMIT", f"pickle stream {index} stopped at a limit: {stream.limit}", where
+        )
+    elif stream.kind == "unresolved":
+        ctx.report(
+            "PICKLE-GLOBAL-UNRESOLVED",
+            f"STACK_GLOBAL in stream {index} takes operands that are not plain strings "
+            "(results of calls or stand-ins): a loader resolves them at load time",
+            where,
+        )
+    elif stream.kind == "indirect":
+        ctx.report(
+            "PICKLE-INDIRECT-CALL",
+            f"stream {index} calls a value that is not an imported global ({stream.error})",
+            where,
+        )
+    elif stream.kind == "ext":
+        ctx.report(
+            "PICKLE-EXT-OPCODE",
+            "an EXT opcode fetches a global from the copyreg extension registry, which "
+            f"differs from process to process ({stream.error})",
+            where,
+        )
+    elif stream.error is not None:
+        ctx.report(
+            "PICKLE-MALFORMED",
+            f"pickle stream {index} (from offset {stream.start}) is broken at or after offset "
+            f"{stream.error_pos}: {stream.error}",
+            where,
+        )
+    for pos, message in stream.anomalies[:MAX_EVENT_FINDINGS]:
+        ctx.report("PICKLE-LOADERS-DISAGREE", message, f"{read.location}@{max(0, pos)}")
+
+
+def _report_magic(read: PickleRead) -> None:
+    streams = read.streams
+    if len(streams) > 1 and isinstance(streams[0].value, Instance) and read.events:
+        read.ctx.report(
+            "TORCH-LEGACY-MAGIC",
+            "the first of several pickle streams computes its value with a call where a "
+            "legacy torch file has its magic number",
+            f"{read.location}@{streams[0].start}",
         )
