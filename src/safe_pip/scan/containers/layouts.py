@@ -33,9 +33,17 @@ class ZipHooks:
         self.keras_config = keras_config
         self.scripts = tuple(scripts)
 
-    def member(self, ctx: ScanContext, name: str, data: Blob | None, loc: str) -> None:
+    def member(
+        self,
+        ctx: ScanContext,
+        name: str,
+        data: Blob | None,
+        loc: str,
+        aliases: tuple[str, ...] = (),
+    ) -> None:
+        """``aliases``: other names the zip reader says some Python gives this member."""
         if self.wheel is not None:
-            self.wheel.member(ctx, name, data, loc)
+            self.wheel.member(ctx, name, data, loc, aliases)
         if data is not None and name == "config.json" and self.keras_config:
             keras.read_config_json(ctx, data, loc)
         elif data is not None and name.endswith("/config.json"):
