@@ -4,8 +4,10 @@ Runs inside the verify stage, so the install gate and ``safe-pip serve`` (which 
 the same stages) check every file the same way: a ``MAL-`` report on the name and version, any
 reported file whose sha256 equals the artifact's (a renamed re-upload), and known
 vulnerabilities. One read-only connection per run, two indexed queries per artifact. A
-missing, unreadable, stale or future-dated database adds one INTEL-UNAVAILABLE or
-INTEL-STALE finding to every artifact, which ``[intel] on_stale`` makes a warning or a block.
+missing, unreadable, stale or future-dated database is said once per run: with
+``[intel] on_stale = "warn"`` (the default) as a note on the report, so a run of thirty
+artifacts does not repeat one warning thirty times; with ``"block"`` as an INTEL-UNAVAILABLE or
+INTEL-STALE finding on every artifact, so each verdict says why it is blocked.
 """
 
 from __future__ import annotations
@@ -35,14 +37,15 @@ def check_all(
     policy: Policy,
     database: Path | None = None,
     now: dt.datetime | None = None,
-) -> None:
-    """Add intel findings to every run that names a release."""
+) -> list[str]:
+    """Add intel findings to every run that names a release; return the run's notes (a
+    database that could not be used, when ``on_stale`` only warns)."""
     from safe_pip.intel.check import findings_for, freshness
     from safe_pip.intel.store import IntelDB, StoreError
 
     todo = [r for r in runs if r.artifact is not None]
     if not todo:
-        return
+        return []
     now = now or dt.datetime.now(dt.timezone.utc)
     try:
         db: IntelDB | None = IntelDB(database or db_path())
@@ -53,11 +56,14 @@ def check_all(
     except StoreError as exc:
         status, problem = None, str(exc)
     stale = freshness(status, None if status else problem, max_age=policy.intel.max_age, now=now)
+    blocking = policy.intel.on_stale == "block"
     for run in todo:
         art = run.artifact
         assert art is not None
-        run.findings += stale
+        if blocking:
+            run.findings += stale
         if db is not None and status is not None:
             run.findings += findings_for(db, art.name, art.version, run.sha256, location=run.label)
     if db is not None:
         db.close()
+    return [] if blocking else [f"{f.rule_id}: {f.message}" for f in stale]
