@@ -36,9 +36,10 @@ class ZipHooks:
     def member(self, ctx: ScanContext, name: str, data: Blob | None, loc: str) -> None:
         if self.wheel is not None:
             self.wheel.member(ctx, name, data, loc)
-        if data is not None and name == "config.json" and self.keras_config:
+        as_zipfile = keras.zipfile_name(name)  # how Keras' (Python's) zipfile names it
+        if data is not None and as_zipfile == "config.json" and self.keras_config:
             keras.read_config_json(ctx, data, loc)
-        elif data is not None and name.endswith("/config.json"):
+        elif data is not None and as_zipfile.endswith("/config.json"):
             keras.read_folder_config(ctx, data, loc)
         for script in self.scripts:
             script.member(ctx, name, data, loc)
@@ -70,7 +71,7 @@ def _script_prefixes(names: Sequence[str], layout: TorchLayout | None) -> list[s
 
 
 def _has_folder_config(names: Sequence[str]) -> bool:
-    return any(n.endswith("/config.json") for n in names)
+    return any(keras.zipfile_name(n).endswith("/config.json") for n in names)
 
 
 def for_zip(
