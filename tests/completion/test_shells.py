@@ -21,9 +21,31 @@ import pexpect
 import pytest
 
 from safe_pip.cli import COMMANDS, build_parser
-from safe_pip.completion import read_parser, script
+from safe_pip.completion import SHELLS, Command, read_parser, script
+from safe_pip.policy import PROFILES
 
 SHELL_BINARIES = {"bash": "bash", "zsh": "zsh", "fish": "fish"}
+
+
+def _real(*path: str) -> Command:
+    """The command at ``path`` in the real parser: what the scripts must offer comes from
+    there (and from the code behind it), never from a list kept by hand in this file."""
+    return next(c for c in read_parser(build_parser()).walk() if c.path == path)
+
+
+def _choices(command: Command, flag: str) -> tuple[str, ...]:
+    return next(o.choices for o in command.options if flag in o.flags)
+
+
+POLICY_ACTIONS = [sub.path[-1] for sub in _real("policy").subcommands]
+PROFILE_NAMES = sorted(_choices(_real("policy", "init"), "--profile"))
+
+
+def test_the_expectations_come_from_the_code() -> None:
+    """The profiles offered are the shipped ones, and the lists below are not empty."""
+    assert set(PROFILE_NAMES) == set(PROFILES)
+    assert {"init", "explain"} <= set(POLICY_ACTIONS)
+    assert list(_real("completion").choices) == list(SHELLS)
 
 
 def _needs(shell: str) -> None:
@@ -95,11 +117,16 @@ def test_bash_offers_every_command_then_follows_the_path(scripts: dict[str, Path
     bash = scripts["bash"]
     assert set(bash_complete(bash, ["safe-pip", ""])) == {name for name, _, _ in COMMANDS}
     assert bash_complete(bash, ["safe-pip", "po"]) == ["policy"]
-    assert bash_complete(bash, ["safe-pip", "policy", ""]) == ["init", "check", "show", "explain"]
-    assert bash_complete(bash, ["safe-pip", "policy", "init", "--profile", "s"]) == ["strict"]
+    assert bash_complete(bash, ["safe-pip", "policy", ""]) == POLICY_ACTIONS
+    for profile in PROFILE_NAMES:  # each one's first letters complete to it (or to its peers)
+        offered = bash_complete(bash, ["safe-pip", "policy", "init", "--profile", profile[:2]])
+        assert sorted(offered) == [p for p in PROFILE_NAMES if p.startswith(profile[:2])]
+    assert bash_complete(bash, ["safe-pip", "policy", "init", "--profile", ""]) == list(
+        _choices(_real("policy", "init"), "--profile")
+    )
     assert bash_complete(bash, ["safe-pip", "install", "--format", "=", "j"]) == ["json"]
     assert "--dry-run" in bash_complete(bash, ["safe-pip", "install", "--d"])
-    assert bash_complete(bash, ["safe-pip", "completion", ""]) == ["bash", "zsh", "fish"]
+    assert bash_complete(bash, ["safe-pip", "completion", ""]) == list(SHELLS)
 
 
 def test_bash_completes_files_where_a_path_goes(scripts: dict[str, Path], tmp_path: Path) -> None:
@@ -130,8 +157,8 @@ def test_fish_offers_commands_with_their_help(scripts: dict[str, Path], tmp_path
     )
     help_text = next(text for name, _, text in COMMANDS if name == "policy")
     assert proc.stdout.strip() == f"policy\t{help_text}"
-    assert set(fish_complete(fish, "safe-pip policy ")) == {"init", "check", "show", "explain"}
-    assert fish_complete(fish, "safe-pip policy init --profile ") == ["default", "org", "strict"]
+    assert set(fish_complete(fish, "safe-pip policy ")) == set(POLICY_ACTIONS)
+    assert fish_complete(fish, "safe-pip policy init --profile ") == PROFILE_NAMES
     assert fish_complete(fish, "safe-pip install --format=s") == ["--format=sarif"]
     (tmp_path / "reqs.txt").write_text("")
     assert fish_complete(fish, "safe-pip install --policy install re", tmp_path) == ["reqs.txt"]
@@ -164,7 +191,7 @@ def test_zsh_completes_in_the_line_editor(scripts: dict[str, Path], tmp_path: Pa
         shell.expect(r"explain\s+-- what a rule id means")
         shell.sendcontrol("u")
         shell.send("safe-pip policy init --profile \t")
-        shell.expect(r"default\s+org\s+strict")
+        shell.expect(r"\s+".join(PROFILE_NAMES))  # zsh lists them sorted
         shell.sendcontrol("u")
         shell.send("safe-pip install --format=sa\t")
         shell.expect("--format=sarif")

@@ -1,8 +1,9 @@
 """``safe-pip lock``: a hash-pinned requirements file holding only files the gate allowed.
 
 Real wheels on the real local index, the real command in a subprocess; the lock is then
-installed by ``safe-pip install -r`` into a real venv, so a pin that does not match the
-vetted file would fail there.
+installed by ``safe-pip install -r`` into a real venv, and by plain pip with
+``--require-hashes`` into another, so a pin that does not match the vetted file would fail
+there; a file swapped on the index after vetting is refused by that pip.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pytest
 from tests.gate.conftest import Dists, Runner
 from tests.support.attacks import evil_wheel
 from tests.support.index_server import IndexServer
-from tests.support.venvs import isolated_env
+from tests.support.venvs import copy_venv, isolated_env, venv_python
 from tests.support.wheels import build_wheel, sha256_file
 
 pytestmark = pytest.mark.slow
@@ -85,6 +86,47 @@ def test_lock_pins_every_vetted_file_and_installs_from_it(
     assert [x for x in again.stdout.splitlines() if not x.startswith("#")] == [
         x for x in out.read_text().splitlines() if not x.startswith("#")
     ]
+
+
+def test_plain_pip_installs_the_lock_with_require_hashes_and_refuses_a_swapped_file(
+    index: IndexServer,
+    wheels: dict[str, Path],
+    venv: Path,
+    venv_template: Path,
+    dists: Dists,
+    tmp_path: Path,
+    home: Path,
+) -> None:
+    """The lock is for tools that are not safe-pip too (CI, Docker): real pip, its own
+    resolver, every requirement pinned by hash, nothing else allowed in."""
+    out = tmp_path / "requirements.txt"
+    r = lock(home, tmp_path, "-o", out, "-r", "requirements.in", "-i", index.simple_url)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+    def pip_install(python: Path) -> subprocess.CompletedProcess[str]:
+        args = ["-m", "pip", "install", "--require-hashes", "--no-cache-dir"]
+        return subprocess.run(
+            [str(python), "-I", *args, "-i", index.simple_url, "-r", str(out)],
+            capture_output=True,
+            text=True,
+            env=isolated_env(home),
+            timeout=300,
+        )
+
+    first = pip_install(venv)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert dists(venv)["cleanpkg"] == "1.0" and dists(venv)["helperlib"] == "2.0"
+    # Same name and version, other bytes: what a compromised index or mirror would serve.
+    swapped = build_wheel(
+        tmp_path / "swapped", "helperlib", "2.0", {"helperlib/__init__.py": b"print('other')\n"}
+    )
+    assert sha256_file(swapped) != sha256_file(wheels["helperlib"])
+    index.add(swapped)
+    fresh = venv_python(copy_venv(venv_template, tmp_path / "fresh"))
+    second = pip_install(fresh)
+    assert second.returncode != 0
+    assert "DO NOT MATCH THE HASHES" in second.stderr
+    assert "helperlib" not in dists(fresh) and "cleanpkg" not in dists(fresh)
 
 
 def test_a_blocked_file_writes_no_lock_and_keeps_the_old_one(

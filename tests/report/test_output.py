@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from safe_pip.models import Artifact, Decision, Finding, ScanResult, Severity, Verdict
-from safe_pip.report import Report, Subject, render
+from safe_pip.report import Report, Subject, emit, render
 from tests.report.conftest import PA_PUBLISHER, PA_SDIST
 from tests.support.cli import safe_pip
 from tests.support.report_schema import load_report
@@ -135,3 +135,27 @@ def test_verify_text_shows_each_failed_check_once() -> None:
     lines = [ln for ln in proc.stdout.splitlines() if "wrong-repository" in ln]
     assert len(lines) == len(set(lines)) >= 1
     assert proc.stdout.rstrip().endswith("NOT verified")
+
+
+@pytest.mark.parametrize("command", ["install", "scan"])
+def test_an_error_is_said_once_per_place_the_output_goes(command: str, tmp_path: Path) -> None:
+    """The text report carries the error with its outcome; stderr says it again only when it
+    goes somewhere else (``| tail`` must not lose the reason, ``2>&1`` must not repeat it)."""
+    report = Report(
+        command="install" if command == "install" else "scan",
+        subjects=(),
+        outcome="error",
+        exit_code=2,
+        error="cannot fetch x: connection refused",
+    )
+    apart_out, apart_err, together = (tmp_path / n for n in ("out", "err", "both"))
+    with apart_out.open("w") as out, apart_err.open("w") as err:
+        assert emit(report, "text", stdout=out, stderr=err) == 2
+    assert apart_out.read_text().count("connection refused") == 1
+    assert apart_err.read_text() == "safe-pip: error: cannot fetch x: connection refused\n"
+    with together.open("w") as out, together.open("a") as err:  # one file, like 2>&1
+        emit(report, "text", stdout=out, stderr=err)
+    assert together.read_text().count("connection refused") == 1
+    with together.open("w") as out, together.open("a") as err:  # JSON: the error on stderr too
+        emit(report, "json", stdout=out, stderr=err)
+    assert together.read_text().count("connection refused") == 2

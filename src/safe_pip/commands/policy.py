@@ -1,6 +1,6 @@
 """Write, validate, show and explain safe-pip policies.
 
-safe-pip policy init [PATH] [--profile default|strict|org|pilot]
+safe-pip policy init [PATH] [--profile NAME]   (the profiles safe-pip ships)
 safe-pip policy check FILE...      exit 0 valid, 1 invalid (file:line), 2 usage
 safe-pip policy show [--policy FILE]
 safe-pip policy explain RULE-ID
@@ -14,8 +14,7 @@ from pathlib import Path
 
 from safe_pip.commands.policy_flags import add_policy_flags, flags_toml
 from safe_pip.errors import EXIT_BLOCKED, EXIT_ERROR, EXIT_OK, UsageError
-
-PROFILES = ("default", "strict", "org", "pilot")
+from safe_pip.policy.shipped import PROFILES
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -30,7 +29,10 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="file (or folder) to write; default ./safe-pip.toml",
     )
     init.add_argument(
-        "--profile", choices=PROFILES, default="default", help="which shipped policy to start from"
+        "--profile",
+        choices=tuple(PROFILES),
+        default="default",
+        help="which shipped policy to start from",
     )
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
     check = actions.add_parser("check", help="validate policy files (each problem as file:line)")

@@ -91,6 +91,15 @@ def check_report_file(path: Path | None) -> None:
         raise UsageError(f"--report {path}: not writable")
 
 
+def _same_stream(a: TextIO, b: TextIO) -> bool:
+    """Whether two streams write to the same file or terminal (stdout and stderr on one tty)."""
+    try:
+        sa, sb = os.fstat(a.fileno()), os.fstat(b.fileno())
+    except (OSError, ValueError, AttributeError):
+        return False
+    return (sa.st_dev, sa.st_ino, sa.st_rdev) == (sb.st_dev, sb.st_ino, sb.st_rdev)
+
+
 def emit(
     report: Report,
     fmt: str,
@@ -107,7 +116,9 @@ def emit(
 
     out = stdout or sys.stdout
     err = stderr or sys.stderr
-    if report.error:
+    if report.error and not (fmt == "text" and _same_stream(out, err)):
+        # The text report carries the reason too; said twice only when the two streams
+        # go to different places (a pipe, a file), so that each one is complete.
         print(f"safe-pip: error: {report.error}", file=err)
     out.write(render(report, fmt, colour=fmt == "text" and use_colour(out)))
     out.flush()

@@ -156,11 +156,22 @@ def _tail(report: Report) -> list[str]:
             "files scanned (no model inside)"
         ]
     if report.command == "install":
-        return [f"note: {n}" for n in report.notes] + [f"safe-pip: {_install_outcome(report)}"]
+        outcome = _why(_install_outcome(report), report)
+        return [f"note: {n}" for n in report.notes] + [f"safe-pip: {outcome}"]
     if report.command == "lock":  # the gate's dry run: nothing is installed, a file is written
         outcome = _LOCK_OUTCOMES.get(report.outcome) or _install_outcome(report)
-        return [f"note: {n}" for n in report.notes] + [f"safe-pip: {outcome}"]
-    return [f"note: {n}" for n in report.notes]
+        return [f"note: {n}" for n in report.notes] + [f"safe-pip: {_why(outcome, report)}"]
+    return [f"note: {n}" for n in report.notes] + (
+        [f"safe-pip: error: {report.error}"] if report.error else []
+    )
+
+
+def _why(outcome: str, report: Report) -> str:
+    """The outcome with its reason: the summary and why it happened belong on one stream
+    (``tail`` of the report must not lose the reason to stderr)."""
+    if report.error and report.outcome in ("error", "interrupted"):
+        return f"{outcome} ({report.error})"
+    return outcome
 
 
 def verdict_lines(report: Report, *, colour: bool = False) -> list[str]:
