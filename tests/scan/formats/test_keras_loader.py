@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -81,16 +82,26 @@ def _with_evil_layer(config_text: str, *, escape: bool) -> str:
     return text
 
 
-def _variants(d: Path) -> dict[str, Path]:
-    """Real Keras files, and the attacker's edits of them."""
-    env = {**os.environ, "KERAS_BACKEND": "torch"}
+def _keras_env() -> dict[str, str]:
+    return {**os.environ, "KERAS_BACKEND": "torch"}
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A model saved by real Keras as legacy HDF5 and as a ``.keras`` archive (once)."""
+    d = tmp_path_factory.mktemp("keras-real")
     real_h5, real_keras = d / "real.h5", d / "real.keras"
     subprocess.run(
         [sys.executable, "-c", SAVE, str(real_h5), str(real_keras)],
         check=True,
-        env=env,
+        env=_keras_env(),
         timeout=600,
     )
+    return real_h5, real_keras
+
+
+def _variants(d: Path, real_h5: Path, real_keras: Path) -> dict[str, Path]:
+    """Real Keras files, and the attacker's edits of them."""
     out = {"real.h5": real_h5, "real.keras": real_keras}
     with h5py.File(real_h5, "r") as f:
         config = f.attrs["model_config"]
@@ -124,17 +135,17 @@ def _variants(d: Path) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def loaded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, list[str]]]:
+def loaded(
+    tmp_path_factory: pytest.TempPathFactory, real: tuple[Path, Path]
+) -> dict[str, tuple[Path, list[str]]]:
     """Each variant and what real Keras resolved while loading it (one subprocess)."""
-    d = tmp_path_factory.mktemp("keras")
-    files = _variants(d)
-    env = {**os.environ, "KERAS_BACKEND": "torch"}
+    files = _variants(tmp_path_factory.mktemp("keras"), *real)
     proc = subprocess.run(
         [sys.executable, "-c", ORACLE, *map(str, files.values())],
         capture_output=True,
         text=True,
         timeout=900,
-        env=env,
+        env=_keras_env(),
     )
     lines = proc.stdout.strip().splitlines()
     assert lines, proc.stderr
@@ -238,15 +249,21 @@ def _edit_keras(real: Path, out: Path, config: dict[str, Any], *, nul: bool = Fa
         out.write_bytes(out.read_bytes().replace(placeholder.encode(), NUL_NAME.encode()))
 
 
-def _registered_variants(d: Path) -> dict[str, Path]:
-    env = {**os.environ, "KERAS_BACKEND": "torch"}
-    real_h5, real_keras = d / "real.h5", d / "real.keras"
-    subprocess.run(
-        [sys.executable, "-c", SAVE, str(real_h5), str(real_keras)],
-        check=True,
-        env=env,
-        timeout=600,
-    )
+def _activation(module: str, registered_name: str) -> Callable[[dict[str, Any]], None]:
+    """An edit that makes the Dense layer's activation the registered ``thirdparty>tripwire``."""
+
+    def change(config: dict[str, Any]) -> None:
+        _dense(config)["config"]["activation"] = {
+            "module": module,
+            "class_name": "function",
+            "config": "thirdparty>tripwire",
+            "registered_name": registered_name,
+        }
+
+    return change
+
+
+def _registered_variants(d: Path, real_h5: Path, real_keras: Path) -> dict[str, Path]:
     with zipfile.ZipFile(real_keras) as z:
         v3 = json.loads(z.read("config.json"))
     with h5py.File(real_h5, "r") as f:
@@ -268,17 +285,7 @@ def _registered_variants(d: Path) -> dict[str, Path]:
         out[name] = d / name
 
     # a function object whose *config* is the registered name: Keras looks that up first
-    keras_file(
-        "function-config.keras",
-        lambda c: _dense(c)["config"].update(
-            activation={
-                "module": "keras.activations",
-                "class_name": "function",
-                "config": "thirdparty>tripwire",
-                "registered_name": "relu",
-            }
-        ),
-    )
+    keras_file("function-config.keras", _activation("keras.activations", "relu"))
     # a plain string where Keras expects an initializer
     keras_file(
         "initializer-string.keras",
@@ -298,37 +305,27 @@ def _registered_variants(d: Path) -> dict[str, Path]:
         ),
     )
     # config.json named with a NUL: Python's zipfile (Keras) cuts the name there
-    keras_file(
-        "nul-name.keras",
-        lambda c: _dense(c)["config"].update(
-            activation={
-                "module": "builtins",
-                "class_name": "function",
-                "config": "thirdparty>tripwire",
-                "registered_name": "thirdparty>tripwire",
-            }
-        ),
-        nul=True,
-    )
+    keras_file("nul-name.keras", _activation("builtins", "thirdparty>tripwire"), nul=True)
     return out
 
 
 @pytest.fixture(scope="module")
-def registered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, bool]]:
+def registered(
+    tmp_path_factory: pytest.TempPathFactory, real: tuple[Path, Path]
+) -> dict[str, tuple[Path, bool]]:
     """Each variant, and whether real Keras called the registered object while loading and
     calling the model (one subprocess)."""
     d = tmp_path_factory.mktemp("keras-registered")
-    files = _registered_variants(d)
+    files = _registered_variants(d, *real)
     args: list[str] = []
     for name, path in files.items():
         args += [str(path), str(d / f"{name}.ran")]
-    env = {**os.environ, "KERAS_BACKEND": "torch"}
     subprocess.run(
         [sys.executable, "-c", REGISTERING_LOADER, *args],
         capture_output=True,
         text=True,
         timeout=900,
-        env=env,
+        env=_keras_env(),
     )
     return {name: (path, (d / f"{name}.ran").exists()) for name, path in files.items()}
 
