@@ -12,77 +12,17 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from safe_pip.models import Severity, TargetEnvironment
+from safe_pip.models import Severity
 from safe_pip.scan.core.engine import scan_path
+from tests.scan.dist.realenv import blocked, make_venv, payload
 from tests.support.venvs import isolated_env
 from tests.support.wheels import build_wheel
 
-PYENV = Path("/root/.pyenv/versions")
-
 pytestmark = pytest.mark.slow
-
-
-def interpreter(minor: int) -> Path:
-    hits = sorted(PYENV.glob(f"3.{minor}.*/bin/python3")) if PYENV.is_dir() else []
-    if not hits:
-        pytest.skip(f"no Python 3.{minor} under {PYENV}: this reading of site.py is untested here")
-    return hits[-1]
-
-
-def payload(marker: Path) -> str:
-    return f"open({str(marker)!r}, 'w').write('ran')"
-
-
-class Venv:
-    def __init__(self, root: Path, python: Path) -> None:
-        self.root = root
-        self.home = root.parent / f"{root.name}-home"
-        self.home.mkdir()
-        subprocess.run(
-            [str(python), "-m", "venv", "--without-pip", str(root)],
-            check=True,
-            capture_output=True,
-        )
-        self.python = root / "bin" / "python"
-
-    def install(self, wheel: Path) -> None:
-        """The outer pip, run for this venv's interpreter (``pip --python``), isolated."""
-        done = subprocess.run(
-            [sys.executable, "-m", "pip", "--python", str(self.python), "install",
-             "--no-index", "--no-deps", "--quiet", str(wheel)],
-            capture_output=True, text=True, env=isolated_env(self.home),
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr
-
-    def start(self) -> None:
-        subprocess.run(
-            [str(self.python), "-c", "pass"],
-            check=False,
-            capture_output=True,
-            env=isolated_env(self.home),
-        )
-
-
-@pytest.fixture
-def venvs(tmp_path: Path) -> Iterator[tuple[Path, list[Venv]]]:
-    made: list[Venv] = []
-    yield tmp_path, made
-
-
-def blocked(wheel: Path, rule: str, python: tuple[int, int] | None = None) -> bool:
-    target = TargetEnvironment(python_version=python) if python else None
-    res = scan_path(wheel, target=target)
-    return any(f.rule_id == rule and f.severity >= Severity.MEDIUM for f in res.findings)
-
-
-def _venv(tmp_path: Path, minor: int) -> Venv:
-    return Venv(tmp_path / f"venv{minor}-{len(list(tmp_path.iterdir()))}", interpreter(minor))
 
 
 def test_bom_before_import_runs_on_3_13_only(tmp_path: Path) -> None:
@@ -96,12 +36,12 @@ def test_bom_before_import_runs_on_3_13_only(tmp_path: Path) -> None:
             "bomhook.pth": b"\xef\xbb\xbfimport os; " + payload(marker).encode() + b"\n",
         },
     )
-    new = _venv(tmp_path, 13)
+    new = make_venv(tmp_path, 13)
     new.install(wheel)
     new.start()
     assert marker.exists(), "3.13 did not run the BOM-prefixed import line"
     marker.unlink()
-    old = _venv(tmp_path, 12)
+    old = make_venv(tmp_path, 12)
     old.install(wheel)
     old.start()
     assert not marker.exists(), "3.12 ran it: then the reading tables are wrong"
@@ -117,7 +57,7 @@ def test_form_feed_splits_a_line_on_3_13(tmp_path: Path) -> None:
     wheel = build_wheel(
         tmp_path / "dist", "ffhook", files={"ffhook/__init__.py": b"", "ffhook.pth": line}
     )
-    venv = _venv(tmp_path, 13)
+    venv = make_venv(tmp_path, 13)
     venv.install(wheel)
     venv.start()
     assert marker.exists()
@@ -137,7 +77,7 @@ def test_path_line_to_a_folder_with_sitecustomize(tmp_path: Path, minor: int) ->
             "pathhook_boot/sitecustomize.py": payload(marker).encode() + b"\n",
         },
     )
-    venv = _venv(tmp_path, minor)
+    venv = make_venv(tmp_path, minor)
     venv.install(wheel)
     venv.start()
     assert marker.exists(), f"3.{minor} did not import the added folder's sitecustomize"
@@ -157,7 +97,7 @@ def test_pth_from_data_platlib_runs(tmp_path: Path) -> None:
             + b"\n",
         },
     )
-    venv = _venv(tmp_path, 11)
+    venv = make_venv(tmp_path, 11)
     venv.install(wheel)
     venv.start()
     assert marker.exists()
@@ -174,7 +114,7 @@ def test_double_bracket_console_scripts_replace_pip(tmp_path: Path) -> None:
             "brackets-1.0.dist-info/entry_points.txt": b"[[console_scripts]]\npip = brackets:main\n",
         },
     )
-    venv = _venv(tmp_path, 11)
+    venv = make_venv(tmp_path, 11)
     venv.install(wheel)
     script = venv.root / "bin" / "pip"
     assert script.exists() and "brackets" in script.read_text(), "pip did not write the script"
@@ -185,7 +125,7 @@ def test_dormant_coverage_style_hook_runs_only_with_its_variable(tmp_path: Path)
     """The low-severity criterion is true: without the variable nothing runs."""
     marker = tmp_path / "dormant-ran"
     inner = (
-        "import os\\nif os.getenv(\"DORMANT_START\"):\\n try:\\n  import dormant\\n except:\\n"
+        'import os\\nif os.getenv("DORMANT_START"):\\n try:\\n  import dormant\\n except:\\n'
         "  pass\\n else:\\n  dormant.boot()"
     )
     wheel = build_wheel(
@@ -196,7 +136,7 @@ def test_dormant_coverage_style_hook_runs_only_with_its_variable(tmp_path: Path)
             "a1_dormant.pth": f"import sys; exec('{inner}')\n".encode(),
         },
     )
-    venv = _venv(tmp_path, 11)
+    venv = make_venv(tmp_path, 11)
     venv.install(wheel)
     venv.start()
     assert not marker.exists()

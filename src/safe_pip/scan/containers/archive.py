@@ -146,7 +146,7 @@ def _read_members(
         member = _member_data(ctx, blob, entry, loc)
         if member is None:
             if hooks is not None:
-                hooks.member(ctx, entry.name, None, loc)
+                hooks.member(ctx, entry.name, None, loc, entry.zipfile_names)
             continue
         with member.blob() if isinstance(member, Spool) else _as_ctx(member) as data:
             if not entry.encrypted and data.size and data.crc32() != entry.crc:
@@ -156,7 +156,7 @@ def _read_members(
                     loc,
                 )
             if hooks is not None:
-                hooks.member(ctx, entry.name, data, loc)
+                hooks.member(ctx, entry.name, data, loc, entry.zipfile_names)
                 if hooks.scanned_before(ctx, loc):
                     continue
             if layout and layout.torchscript:
@@ -182,7 +182,7 @@ class _as_ctx:
 
 def _member_data(ctx: ScanContext, blob: Blob, e: ZipEntry, loc: str) -> Blob | Spool | None:
     for problem in e.problems:
-        rule = "ZIP-NAME-MISMATCH" if "local header names it" in problem else "ARCHIVE-CORRUPT"
+        rule = "ZIP-NAME-MISMATCH" if " names it " in problem else "ARCHIVE-CORRUPT"
         ctx.report(rule, problem, loc)
     if e.data_offset < 0:
         return None

@@ -33,13 +33,21 @@ class ZipHooks:
         self.keras_config = keras_config
         self.scripts = tuple(scripts)
 
-    def member(self, ctx: ScanContext, name: str, data: Blob | None, loc: str) -> None:
+    def member(
+        self,
+        ctx: ScanContext,
+        name: str,
+        data: Blob | None,
+        loc: str,
+        aliases: tuple[str, ...] = (),
+    ) -> None:
+        """``aliases``: other names the zip reader says some Python gives this member."""
         if self.wheel is not None:
-            self.wheel.member(ctx, name, data, loc)
-        as_zipfile = keras.zipfile_name(name)  # how Keras' (Python's) zipfile names it
-        if data is not None and as_zipfile == "config.json" and self.keras_config:
+            self.wheel.member(ctx, name, data, loc, aliases)
+        readings = {keras.zipfile_name(n) for n in (name, *aliases)}  # as Keras' zipfile may
+        if data is not None and "config.json" in readings and self.keras_config:
             keras.read_config_json(ctx, data, loc)
-        elif data is not None and as_zipfile.endswith("/config.json"):
+        elif data is not None and any(n.endswith("/config.json") for n in readings):
             keras.read_folder_config(ctx, data, loc)
         for script in self.scripts:
             script.member(ctx, name, data, loc)

@@ -12,6 +12,7 @@ instead of raising, and never believes a declared uncompressed size.
 from __future__ import annotations
 
 import struct
+import zlib
 from dataclasses import dataclass, field
 
 from safe_pip.scan.core.blob import Blob
@@ -43,6 +44,9 @@ class ZipEntry:
     header_offset: int
     data_offset: int = -1
     problems: list[str] = field(default_factory=list)
+    unicode_name: str | None = None
+    """The name in the central directory's Unicode Path extra field (0x7075), which CPython's
+    zipfile (so pip) uses instead of the name from Python 3.12 on, when it differs."""
 
     @property
     def encrypted(self) -> bool:
@@ -55,7 +59,19 @@ class ZipEntry:
     @property
     def names(self) -> set[str]:
         """Every name a loader might know this member by."""
-        return {self.name} | ({self.local_name} if self.local_name else set())
+        return (
+            {self.name}
+            | ({self.local_name} if self.local_name else set())
+            | ({self.unicode_name} if self.unicode_name else set())
+        )
+
+    @property
+    def zipfile_names(self) -> tuple[str, ...]:
+        """Names CPython's ``zipfile`` gives the member on some version (it ends a name at its
+        first NUL byte; 3.12+ take the Unicode Path field), besides :attr:`name`."""
+        out = {n.split("\x00", 1)[0] for n in (self.name, self.unicode_name) if n}
+        out.discard(self.name)
+        return tuple(sorted(out))
 
 
 def _decode(raw: bytes, flags: int) -> str:
@@ -113,10 +129,19 @@ def read_directory(blob: Blob, max_entries: int) -> tuple[list[ZipEntry], list[s
         (flags, method) = struct.unpack_from("<HH", hdr, 8)
         (crc, csize, usize, nlen, xlen, clen) = struct.unpack_from("<IIIHHH", hdr, 16)
         (local_off,) = struct.unpack_from("<I", hdr, 42)
-        name = _decode(blob.read(pos + 46, nlen), flags)
+        raw_name = blob.read(pos + 46, nlen)
+        name = _decode(raw_name, flags)
         extra = blob.read(pos + 46 + nlen, xlen)
         usize, csize, local_off = _zip64_extra(extra, usize, csize, local_off)
-        entries.append(ZipEntry(name, None, method, flags, crc, csize, usize, local_off + concat))
+        entry = ZipEntry(name, None, method, flags, crc, csize, usize, local_off + concat)
+        unicode_name = _unicode_path(extra, raw_name)
+        if unicode_name is not None and unicode_name != name:
+            entry.unicode_name = unicode_name
+            entry.problems.append(
+                f"its Unicode Path extra field names it {unicode_name!r}, the central directory "
+                f"{name!r} (Python 3.12+ zipfile, and so pip there, uses the extra field)"
+            )
+        entries.append(entry)
         pos += 46 + nlen + xlen + clen
         if len(entries) > max_entries:
             raise ZipFormatError(f"more than {max_entries} members")
@@ -146,6 +171,22 @@ def _zip64_extra(extra: bytes, usize: int, csize: int, off: int) -> tuple[int, i
             return vals[0], vals[1], vals[2]
         i += 4 + ln
     return usize, csize, off
+
+
+def _unicode_path(extra: bytes, raw_name: bytes) -> str | None:
+    """The Info-ZIP Unicode Path field's name, when CPython's zipfile would take it: version 1
+    and a CRC-32 that matches the raw name (an undecodable one makes zipfile refuse the member,
+    so it is returned as decoded with replacement)."""
+    i = 0
+    while i + 4 <= len(extra):
+        tag, ln = struct.unpack_from("<HH", extra, i)
+        body = extra[i + 4 : i + 4 + ln]
+        if tag == 0x7075 and len(body) >= 5:
+            version, crc = struct.unpack_from("<BI", body, 0)
+            if version == 1 and crc == zlib.crc32(raw_name) and body[5:]:
+                return body[5:].decode("utf-8", "replace")
+        i += 4 + ln
+    return None
 
 
 def _read_local(blob: Blob, e: ZipEntry) -> None:

@@ -6,6 +6,11 @@ site-packages, ``scripts`` to ``bin/`` (``Scripts\\`` on Windows), ``headers`` t
 folder and ``data`` to the environment's prefix itself — so ``data/lib/python3.12/
 site-packages/x.pth`` is a site-packages file again, and ``data/lib/python3.12/x.py`` lands
 in the standard-library folder of an installation whose prefix is the interpreter's.
+
+The member name is read as pip reads it: pip decides root versus ``.data`` on the first
+component of the name *as written*, then normalises it with ``os.path.normpath`` and joins it
+to the scheme's folder, refusing only what lands outside that folder. So ``./x.pth`` and ``pkg/../x.pth`` are
+the top-level ``x.pth``, and ``x.data/data/a/../../purelib/x.pth`` is a purelib file.
 """
 
 from __future__ import annotations
@@ -33,13 +38,17 @@ def place(name: str, python: str = "3") -> Place | None:
     """Where member ``name`` lands; None for folders and names pip refuses."""
     if name.endswith("/"):
         return None
+    is_data = name.split("/", 1)[0].endswith(".data")
+    name = posixpath.normpath(name)
+    if name.startswith(("/", "../")) or name in (".", ".."):
+        return None  # pip refuses a path outside its folder (the archive reader reports it)
     parts = name.split("/")
     sp = f"lib/python{python}/site-packages"
-    if parts[0].endswith(".dist-info"):
+    if parts[0].endswith(".dist-info") and not is_data:
         return Place("meta", name, f"{sp}/{name}")
-    if parts[0].endswith(".data"):
+    if is_data:
         if len(parts) < 3:
-            return Place("meta", name, name)
+            return Place("meta", name, name)  # pip refuses: no scheme folder
         scheme, rest = parts[1], "/".join(parts[2:])
         if scheme in ("purelib", "platlib"):
             return Place("site", rest, f"{sp}/{rest}")
@@ -51,6 +60,19 @@ def place(name: str, python: str = "3") -> Place | None:
             return _data_place(rest)
         return Place("meta", name, name)
     return Place("site", name, f"{sp}/{name}")
+
+
+def installed_names(name: str) -> tuple[str, ...]:
+    """Every name a zip member may be installed under, besides itself.
+
+    CPython's ``zipfile`` (which pip uses) ends a name at its first NUL byte, and on Windows
+    reads ``\\`` as a folder separator; the archive reader adds the names only some Python
+    versions give a member (the Unicode Path extra field, honoured from 3.12 on).
+    """
+    out = {name.split("\x00", 1)[0]}
+    out |= {n.replace("\\", "/") for n in out if "\\" in n}
+    out.discard(name)
+    return tuple(sorted(out))
 
 
 def _data_place(rest: str) -> Place:

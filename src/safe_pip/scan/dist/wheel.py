@@ -15,7 +15,10 @@ need not be in a model file:
 * a RECORD that disagrees with the files means the wheel was edited after build.
 
 A zip is a wheel when it holds a top-level ``*.dist-info/WHEEL`` member, never because of its
-file name. Path traversal and duplicated names are reported by the archive reader.
+file name. Path traversal and duplicated names are reported by the archive reader. A member is
+judged under every name pip may install it as (:func:`.layout.installed_names`, and the names
+the archive reader says some Python's ``zipfile`` gives it); RECORD is checked against the names
+as written.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from safe_pip.scan.core.blob import Blob
 from safe_pip.scan.core.context import ScanContext
 from safe_pip.scan.core.paths import is_test_path
 from safe_pip.scan.dist import entrypoints, pth
-from safe_pip.scan.dist.layout import Place, place, site_dirs
+from safe_pip.scan.dist.layout import Place, installed_names, place, site_dirs
 from safe_pip.scan.dist.shadowing import default_environment, norm, owner_of
 
 _WHEEL = re.compile(r"^([^/]+)\.dist-info/WHEEL$")
@@ -60,24 +63,42 @@ class WheelCheck:
     files: dict[str, list[tuple[str | None, int]]] = field(default_factory=dict)
     """member → [(sha256 digest b64 or None if unreadable, size)] (duplicates keep all)."""
     texts: dict[str, bytes] = field(default_factory=dict)
+    alias_of: dict[str, str] = field(default_factory=dict)
+    """A name a member is installed as (NUL-truncated, Unicode Path field, Windows ``\\``)
+    -> the member's name as written in the zip."""
     _last: str | None = None
 
     @property
     def dist(self) -> str:
         return norm(self.dist_info.rsplit(".dist-info", 1)[0].split("-", 1)[0])
 
-    def member(self, ctx: ScanContext, name: str, data: Blob | None, loc: str) -> None:
+    def member(
+        self,
+        ctx: ScanContext,
+        name: str,
+        data: Blob | None,
+        loc: str,
+        aliases: tuple[str, ...] = (),
+    ) -> None:
+        names = [name]
+        for other in (*aliases, *installed_names(name)):
+            for alias in (other, *installed_names(other)):
+                if alias not in names:
+                    names.append(alias)
+                    self.alias_of.setdefault(alias, name)
         if data is None:
-            self.files.setdefault(name, []).append((None, -1))
+            for n in names:
+                self.files.setdefault(n, []).append((None, -1))
             return
         h = hashlib.sha256()
         for piece in data.chunks():
             h.update(piece)
         digest = base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode()
         self._last = digest if data.size >= _DEDUPE_MIN else None
-        self.files.setdefault(name, []).append((digest, data.size))
-        if self._wanted(name) and data.size <= _MAX_META:
-            self.texts[name] = data.read(0, data.size)
+        for n in names:
+            self.files.setdefault(n, []).append((digest, data.size))
+            if self._wanted(n) and data.size <= _MAX_META:
+                self.texts[n] = data.read(0, data.size)
 
     def scanned_before(self, ctx: ScanContext, loc: str) -> bool:
         """Scan a member once per digest (virtualenv embeds pip and setuptools twice over).
@@ -99,6 +120,10 @@ class WheelCheck:
     def _wanted(self, name: str) -> bool:
         if name.startswith(f"{self.dist_info}/"):
             return name.rsplit("/", 1)[-1] in ("RECORD", "entry_points.txt", "METADATA")
+        return self._is_pth(name) or self._is_entry_points(name)
+
+    def _is_pth(self, name: str) -> bool:
+        """A ``.pth`` file site.py reads: at the top of a site directory, wherever written."""
         where = place(name)
         return (
             where is not None
@@ -106,6 +131,12 @@ class WheelCheck:
             and "/" not in where.path
             and pth.is_site_visible(where.path)
         )
+
+    def _is_entry_points(self, name: str) -> bool:
+        """Installed as this distribution's ``entry_points.txt`` (``./x.dist-info/...`` too:
+        pip copies it there, and importlib.metadata reads it at run time)."""
+        where = place(name)
+        return where is not None and where.path == f"{self.dist_info}/entry_points.txt"
 
     def finish(self, ctx: ScanContext, reread: Reread | None = None) -> None:
         ctx.drain()  # source findings of offloaded members, before they are judged here
@@ -116,7 +147,7 @@ class WheelCheck:
         for name in self.files:
             self._layout(ctx, name, env)
         for name, raw in sorted(self.texts.items()):
-            if name.endswith(".pth") and not name.startswith(f"{self.dist_info}/"):
+            if self._is_pth(name):
                 self._pth(ctx, name, raw, python, own)
         self._entry_points(ctx, env, own)
         self._record(ctx)
@@ -224,10 +255,13 @@ class WheelCheck:
             )
 
     def _entry_points(self, ctx: ScanContext, env: TargetEnvironment, own: frozenset[str]) -> None:
-        name = f"{self.dist_info}/entry_points.txt"
-        raw = self.texts.get(name)
-        if raw is None:
-            return
+        for name, raw in sorted(self.texts.items()):
+            if self._is_entry_points(name):
+                self._entry_points_file(ctx, env, own, name, raw)
+
+    def _entry_points_file(
+        self, ctx: ScanContext, env: TargetEnvironment, own: frozenset[str], name: str, raw: bytes
+    ) -> None:
         loc = f"{self.location}!{name}"
         groups = entrypoints.autoload_groups()
         for ep in entrypoints.parse(raw):
@@ -325,6 +359,8 @@ class WheelCheck:
         for name, copies in self.files.items():
             if name.startswith(f"{self.dist_info}/") and name.rsplit("/", 1)[-1] in _RECORD_SELF:
                 continue
+            if name in self.alias_of:
+                continue  # another name of a member checked as written
             entry = listed.get(name)
             if entry is None:
                 problems.append(f"{name}: not listed in RECORD")
