@@ -12,8 +12,9 @@ CVE-2025-8747, CVE-2025-49655), so the config itself is judged here:
 * any other module or ``registered_name`` outside Keras/TensorFlow → ``KERAS-CUSTOM-OBJECT``.
 
 HDF5 without ``h5py``: Keras stores the config as a JSON string attribute of the root
-group; :mod:`hdf5_attrs` reads exactly that attribute through the file's structure, and
-a structure it cannot follow (dense attribute storage, shared types) is a finding.
+group; :mod:`hdf5_attrs` reads exactly that attribute through the file's structure (dense
+attribute storage included), and a structure it cannot follow (shared types, filtered heaps,
+damage) or a config attribute that is not a string is a finding.
 """
 
 from __future__ import annotations
@@ -217,6 +218,12 @@ def read_hdf5(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
     configs = [a for a in attrs if a.name in CONFIG_ATTRIBUTES]
     for attr in configs:
         name = attr.name.decode()
+        if not attr.is_string:
+            ctx.report(
+                "KERAS-CONFIG-UNREADABLE",
+                f"HDF5 attribute {name} is not a string; what Keras would make of it is unknown",
+                location,
+            )
         for i, raw in enumerate(attr.values):
             where = f"{location}@{name}" + (f"[{i}]" if len(attr.values) > 1 else "")
             try:
