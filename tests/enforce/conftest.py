@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.gate.conftest import home, index, venv_template  # noqa: F401
+from tests.gate.conftest import any_pip, home, index, pip23, pip26, venv_template  # noqa: F401
 from tests.support.index_server import IndexServer
 from tests.support.venvs import copy_venv, isolated_env, venv_python
 from tests.support.wheels import build_wheel

@@ -20,6 +20,7 @@ from safe_pip.enforce import shims
 from tests.enforce.conftest import BLOCKED, EnvMaker, run_shell
 from tests.support.index_server import IndexServer
 from tests.support.venvs import installed, venv_python
+from tests.support.wheels import build_sdist
 
 pytestmark = pytest.mark.slow
 
@@ -138,3 +139,48 @@ def test_bash_function_without_safe_pip_fails_closed(
     r = run_shell(["bash", "-ic", f"pip install {BLOCKED}; echo rc=$?"], shell_env(), tmp_path)
     assert "rc=2" in r.stdout
     assert "fail closed" in r.stderr
+
+
+def test_bash_functions_read_pip_as_pip_does_in_an_unprotected_venv(
+    shell_env: EnvMaker, home: Path, venv_dir: Path, tmp_path: Path
+) -> None:
+    """No hook here: the functions decide with the venv pip's own grammar (pip 23.2)."""
+    _write_bashrc(home)
+    payload = build_sdist(tmp_path / "p", "payload-marker", "1.0")
+    marker = tmp_path / "MARKER"
+    site = next((venv_dir / "lib").glob("python3*/site-packages"))
+    lines = [
+        f"pip install -V {payload}",  # pip 23.2 installs on -V inside install
+        f"pip install --log --help {payload}",
+        f"pip --time 5 install {payload}",
+        f"python -Impip install {payload}",
+        f"python -sEm pip install {payload}",
+        f"python {site}/pip install {payload}",
+    ]
+    env = shell_env(SAFE_PIP_TEST_MARKER=str(marker))
+    for line in lines:
+        r = run_shell(["bash", "-ic", line], env, tmp_path)
+        assert r.code == 1 and "SDIST-REFUSED" in r.stdout, (line, r.stdout + r.stderr)
+    assert not marker.exists()
+    assert "payload-marker" not in installed(venv_python(venv_dir))
+
+
+def test_python_without_site_is_gated_by_the_functions_even_in_a_protected_venv(
+    shell_env: EnvMaker, home: Path, venv_dir: Path, tmp_path: Path
+) -> None:
+    """-S: no .pth runs, so the hook cannot; the shell function gates it itself."""
+    _write_bashrc(home)
+    env = shell_env()
+    done = subprocess.run(
+        [sys.executable, "-m", "safe_pip", "shim", "install", "--no-path-shims", "--env",
+         str(venv_dir)],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    payload = build_sdist(tmp_path / "p", "payload-marker", "1.0")
+    marker = tmp_path / "MARKER"
+    site = next((venv_dir / "lib").glob("python3*/site-packages"))
+    line = f"python -S {site}/pip install {payload}"
+    r = run_shell(["bash", "-ic", line], shell_env(SAFE_PIP_TEST_MARKER=str(marker)), tmp_path)
+    assert r.code == 1 and "python -S runs pip without site" in r.stderr, r.stdout + r.stderr
+    assert not marker.exists()

@@ -1,66 +1,207 @@
-"""Unit tests: pip command classification, shebang reading, shim files, shell snippets."""
+"""Unit tests: CPython's argv grammar, tickets, the hook's digests, shebangs, shim files.
+
+pip's own arguments are never classified here: the dispatcher uses the shared grammar,
+whose differential tests against the real pip are in ``test_grammar_differential.py``.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from safe_pip.enforce import discover, shells, shims
-from safe_pip.enforce.argv import classify, python_m_pip
+from safe_pip import own_hooks
+from safe_pip.enforce import _safe_pip_hook, discover, hook, shells, shims
+from safe_pip.enforce.argv import is_pip_script, parse_python
 from safe_pip.errors import SafePipError
+from safe_pip.gate import ticket
+
+# --- python's own command line ------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("args", "kind", "install_args", "python"),
+    ("args", "pip_args", "no_site"),
     [
-        (["install", "x"], "gate", ("x",), None),
-        (["-q", "--python", "/p", "install", "-r", "r.txt"], "gate", ("-q", "-r", "r.txt"), "/p"),
-        (["--python=/p", "install", "x"], "gate", ("x",), "/p"),
-        (["--log", "install", "install", "x"], "gate", ("--log", "install", "x"), None),
-        (["-vv", "install", "x"], "gate", ("-vv", "x"), None),
-        (["list"], "pass", (), None),
-        (["freeze"], "pass", (), None),
-        (["uninstall", "-y", "x"], "pass", (), None),
-        (["show", "install"], "pass", (), None),
-        (["install", "--help"], "pass", (), None),
-        (["-V"], "pass", (), None),
-        ([], "pass", (), None),
-        # an unknown short option may take a value: unsure, and install is mentioned -> gate
-        (["-Z", "foo", "install", "x"], "gate", ("-Z", "foo", "x"), None),
-        (["download", "-d", "out", "x"], "vet-then-pass", ("x",), None),
-        (["wheel", "-wout", "x"], "vet-then-pass", ("x",), None),
+        (["-m", "pip", "install", "x"], ("install", "x"), False),
+        (["-mpip", "list"], ("list",), False),
+        (["-Impip", "install", "x"], ("install", "x"), False),  # -I -m pip
+        (["-sEm", "pip", "install", "x"], ("install", "x"), False),  # -s -E -m pip
+        (["-I", "-m", "pip", "install", "x"], ("install", "x"), False),
+        (["-X", "dev", "-m", "pip"], (), False),
+        (["-Xdev", "-Wignore", "-m", "pip", "install"], ("install",), False),
+        (["-W", "error", "-Bm", "pip.__pip-runner__", "install"], ("install",), False),
+        (["-m", "pip.__main__", "install", "x"], ("install", "x"), False),
+        (["--check-hash-based-pycs", "never", "-m", "pip", "x"], ("x",), False),
+        (["-S", "/v/lib/python3.11/site-packages/pip", "install", "x"], ("install", "x"), True),
+        (["-IS", "/v/site-packages/pip/__main__.py", "install"], ("install",), True),
+        (["/v/site-packages/pip/", "install", "x"], ("install", "x"), False),
+        (["pip.pyz", "install", "x"], ("install", "x"), False),
+        (["--", "/v/site-packages/pip", "install"], ("install",), False),
     ],
 )
-def test_classify(
-    args: list[str], kind: str, install_args: tuple[str, ...], python: str | None
+def test_python_runs_pip(args: list[str], pip_args: tuple[str, ...], no_site: bool) -> None:
+    call = parse_python(args)
+    assert call.runs_pip, call
+    assert call.rest == pip_args
+    assert call.no_site == no_site
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-c", "import pip"],  # code is not read: the per-environment hook sees it
+        ["-cimport pip"],
+        ["script.py", "-m", "pip"],
+        ["-m", "pipx", "install", "x"],
+        ["-m", "venv", "pip"],
+        ["-mpipenv"],
+        ["-W", "-m", "-c", "pass"],  # -W takes "-m" as its value
+        ["-"],
+        [],
+    ],
+)
+def test_python_does_not_run_pip(args: list[str]) -> None:
+    assert not parse_python(args).runs_pip
+
+
+def test_pip_script_shapes() -> None:
+    assert is_pip_script("/x/site-packages/pip")
+    assert is_pip_script("/x/site-packages/pip/__pip-runner__.py")
+    assert not is_pip_script("/x/site-packages/pipx/__main__.py")
+    assert not is_pip_script("/x/pip.py")
+
+
+# --- tickets ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def hooked_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Hook settings under tmp_path, and this user's state folder there too."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "_safe_pip_hook.json").write_text(json.dumps({"format": 1, "gatekeep": ["/none"]}))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    return site
+
+
+def _take(site: Path, command: str, args: list[str]) -> bool:
+    """The hook's own check, run against ``site``'s settings."""
+    original = _safe_pip_hook._CONFIG
+    _safe_pip_hook._CONFIG = str(site / "_safe_pip_hook.json")
+    try:
+        return _safe_pip_hook.take_ticket(command, args)
+    finally:
+        _safe_pip_hook._CONFIG = original
+
+
+@pytest.mark.parametrize("xdg", [None, "/srv/state"])
+def test_hook_and_gate_agree_on_the_users_state_folder(
+    xdg: str | None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    route = classify(args, gate_download=True)
-    assert (route.kind, route.install_args, route.python) == (kind, install_args, python)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    if xdg is None:
+        monkeypatch.delenv("XDG_STATE_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_STATE_HOME", xdg)
+    assert Path(_safe_pip_hook._state_dir()) == ticket.state_dir()
+    assert ticket.ticket_dir() == ticket.state_dir() / "tickets"
 
 
-def test_download_passes_unless_gated() -> None:
-    assert classify(["download", "x"]).kind == "pass"
+def test_ticket_admits_exactly_one_run_of_exactly_that_line(
+    hooked_site: Path, tmp_path: Path
+) -> None:
+    req = tmp_path / "vetted.txt"
+    req.write_text("x @ file:///q/x.whl --hash=sha256:" + "0" * 64 + "\n")
+    line = ["-I", "install", "--no-index", "-r", str(req)]
+    ticket.issue("install", line, files=[req], directory=ticket.ticket_dir())
+    args = ticket.command_args("install", line)
+    assert not _take(hooked_site, "install", [*args, "extra"])  # another line: no
+    assert not _take(hooked_site, "download", args)  # another command: no
+    assert _take(hooked_site, "install", args)
+    assert not _take(hooked_site, "install", args)  # single use
 
 
-@pytest.mark.parametrize(
-    ("args", "expected"),
-    [
-        (["-m", "pip", "install", "x"], ("install", "x")),
-        (["-mpip", "list"], ("list",)),
-        (["-I", "-m", "pip", "install", "x"], ("install", "x")),
-        (["-X", "dev", "-m", "pip"], ()),
-        (["-c", "import pip"], None),
-        (["script.py", "-m", "pip"], None),
-        (["-m", "pipx"], None),
-        (["-m", "venv", "pip"], None),
-    ],
-)
-def test_python_m_pip(args: list[str], expected: tuple[str, ...] | None) -> None:
-    assert python_m_pip(args) == expected
+def test_ticket_binds_the_files_it_names(hooked_site: Path, tmp_path: Path) -> None:
+    req = tmp_path / "vetted.txt"
+    req.write_text("a\n")
+    ticket.issue("install", ["install", "-r", str(req)], files=[req], directory=ticket.ticket_dir())
+    req.write_text("b\n")  # swapped after the gate vetted it
+    assert not _take(hooked_site, "install", ["-r", str(req)])
+
+
+def test_expired_ticket_and_foreign_directory_are_refused(
+    hooked_site: Path, tmp_path: Path
+) -> None:
+    tickets = ticket.ticket_dir()
+    path = ticket.issue("install", ["install", "x"], directory=tickets)
+    body = json.loads(path.read_text())
+    body["expires"] = time.time() - 1
+    path.write_text(json.dumps(body))
+    assert not _take(hooked_site, "install", ["x"])
+    ticket.issue("install", ["install", "y"], directory=tickets)
+    tickets.chmod(0o777)  # others could write tickets here: none counts
+    try:
+        assert not _take(hooked_site, "install", ["y"])
+    finally:
+        tickets.chmod(0o700)
+
+
+def test_ticket_args_follow_pips_parse_command() -> None:
+    # pip removes the first occurrence of the command word, wherever it is
+    line = ["--log", "install", "install", "x"]  # the log file is named "install"
+    assert ticket.command_args("install", line) == ["--log", "install", "x"]
+    assert ticket.command_args("install", ["-q", "install", "x"]) == ["-q", "x"]
+    with pytest.raises(SafePipError):
+        ticket.command_args("install", ["list"])
+
+
+def test_sweep_removes_only_expired(tmp_path: Path) -> None:
+    old = ticket.issue("install", ["install", "a"], directory=tmp_path)
+    new = ticket.issue("install", ["install", "b"], directory=tmp_path)
+    past = time.time() - ticket.TTL - 10
+    os.utime(old, (past, past))
+    ticket.sweep(tmp_path)
+    assert not old.exists() and new.exists()
+
+
+# --- the hook's files and their digests -----------------------------------------------------
+
+
+def test_digests_of_this_releases_hook_are_recorded() -> None:
+    """Fails until scripts/gen_own_hooks.py has been run after a change to the hook."""
+    for name, data in hook.hook_files().items():
+        own = own_hooks.known().get(own_hooks.digest(data))
+        assert own is not None and own.name == name and own.current, name
+        assert own.reason
+
+
+def test_recognise_genuine_and_modified(tmp_path: Path) -> None:
+    for name, data in hook.hook_files().items():
+        (tmp_path / name).write_bytes(data)
+        assert own_hooks.recognise(tmp_path / name) is not None
+        (tmp_path / name).write_bytes(data + b"\nimport os; os.system('id')\n")
+        assert own_hooks.recognise(tmp_path / name) is None
+        assert own_hooks.claims_to_be_hook(name, data)
+    renamed = tmp_path / "other.pth"
+    renamed.write_bytes(hook.PTH_LINE)
+    assert own_hooks.recognise(renamed) is None  # a genuine digest under another name
+    assert own_hooks.claims_to_be_hook("other.pth", hook.PTH_LINE)
+
+
+def test_hook_module_is_python38_syntax() -> None:
+    """It runs inside the target interpreter, which may be older than safe-pip's."""
+    import ast
+
+    source = Path(_safe_pip_hook.__file__).read_text()
+    ast.parse(source, feature_version=(3, 8))
+
+
+# --- shebangs and PATH shims ----------------------------------------------------------------
 
 
 def _script(path: Path, text: str) -> Path:

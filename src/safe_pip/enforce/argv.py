@@ -1,161 +1,104 @@
-"""Classify a pip command line: which commands the gate takes, which pass through.
+"""Read a ``python ...`` command line the way CPython does: does it run pip, and with site?
 
-Only ``install`` (and, when the policy says so, ``download`` and ``wheel``)
-reach safe-pip; everything else (``list``, ``show``, ``freeze``,
-``uninstall``...) goes to the real pip unchanged.  pip's general options may
-come before the sub-command (``pip -q --python X install foo``), so the
-sub-command is found by walking pip's general options, knowing which take a
-value.  Where the walk is unsure, it errs towards the gate: a command line
-that contains ``install`` and cannot be read confidently is gated, and the gate
-refuses what it does not understand (fail closed).
+pip's own arguments are never classified here: the dispatcher hands them to the shared
+grammar (:func:`safe_pip.gate.pip_options.parse_pip_command`, the target pip's option
+table parsed by optparse as pip parses it). This module only answers what the
+interpreter's options mean, following CPython's rules (``Modules/main.c``, ``getopt``):
+single-letter flags cluster (``-Impip`` is ``-I -m pip``, ``-sEm pip`` is ``-s -E -m pip``),
+``-m``, ``-c``, ``-W`` and ``-X`` take the rest of their cluster or the next argument,
+``-c``/``-m``/a script/``-`` end the interpreter's options, and ``-S`` turns ``site`` off
+(no ``.pth`` file runs, so the per-environment hook cannot either).
+
+What counts as running pip: ``-m pip`` or any ``pip.*`` module (``pip.__main__``,
+``pip.__pip-runner__``: when in doubt, it is pip), or a script that is pip's folder, a file
+in it (``__main__.py``, ``__pip-runner__.py``) or a pip zipapp. ``-c`` code and other
+scripts are not read: code can do anything, which is what the per-environment hook is for.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import Literal
+from pathlib import PurePath
 
-RouteKind = Literal["gate", "vet-then-pass", "pass"]
-
-# pip's general options that take a value (pip/_internal/cli/cmdoptions.py, general_group).
-_GENERAL_VALUE_OPTS = frozenset(
-    [
-        "--python",
-        "--log",
-        "--log-file",
-        "--local-log",
-        "--proxy",
-        "--retries",
-        "--timeout",
-        "--exists-action",
-        "--trusted-host",
-        "--cert",
-        "--client-cert",
-        "--cache-dir",
-        "--keyring-provider",
-        "--use-feature",
-        "--use-deprecated",
-        "--resume-retries",
-    ]
-)
-_HELP = frozenset(["-h", "--help"])
-_VERSION = frozenset(["-V", "--version"])
-GATED = frozenset(["install"])
-DOWNLOADS = frozenset(["download", "wheel"])
-# Options of pip download/wheel that name where files go; not meaningful to a vetting dry run.
-_DEST_OPTS = frozenset(["-d", "--dest", "--destination-dir", "--destination", "-w", "--wheel-dir"])
+_NO_VALUE = frozenset("bBdEhiIOPqsSuvVx?R")
+_WITH_VALUE = frozenset("WX")
+_LONG_WITH_VALUE = frozenset(["--check-hash-based-pycs"])
 
 
 @dataclass(frozen=True)
-class Route:
-    """What to do with one pip command line.
+class PythonCall:
+    """What ``python ARGS`` runs."""
 
-    ``kind``: ``gate`` → ``safe-pip install`` with ``install_args``;
-    ``vet-then-pass`` → ``safe-pip install --dry-run`` with ``install_args``,
-    then the real pip with the original arguments; ``pass`` → the real pip.
-    ``python`` is the interpreter named by pip's own ``--python`` option, which
-    takes precedence over the environment the shim found.
-    """
+    flags: frozenset[str]
+    """Single-letter interpreter flags given (``I``, ``s``, ``S``, ``E``...)."""
+    module: str | None = None
+    script: str | None = None
+    code: str | None = None
+    rest: tuple[str, ...] = ()
+    """The arguments the module, script or code sees (``sys.argv[1:]``)."""
 
-    kind: RouteKind
-    command: str | None
-    install_args: tuple[str, ...] = ()
-    python: str | None = None
+    @property
+    def no_site(self) -> bool:
+        return "S" in self.flags
+
+    @property
+    def runs_pip(self) -> bool:
+        if self.module is not None:
+            return self.module == "pip" or self.module.startswith("pip.")
+        if self.script is not None:
+            return is_pip_script(self.script)
+        return False
 
 
-def _split(arg: str) -> tuple[str, str | None]:
-    if arg.startswith("--") and "=" in arg:
-        name, value = arg.split("=", 1)
-        return name, value
-    return arg, None
+def is_pip_script(script: str) -> bool:
+    """pip's folder, a file directly in it, or a zipapp named like pip."""
+    path = PurePath(script.rstrip("/\\") or script)
+    if path.name == "pip":
+        return True
+    if path.parent.name == "pip" and path.suffix == ".py":
+        return True
+    return path.suffix in (".pyz", ".zip") and path.name.startswith("pip")
 
 
-def classify(args: list[str] | tuple[str, ...], *, gate_download: bool = False) -> Route:
-    """Decide where ``pip <args>`` goes (``args`` excludes the program name)."""
-    general: list[str] = []
-    python: str | None = None
-    command: str | None = None
-    unsure = False
+def parse_python(args: list[str] | tuple[str, ...]) -> PythonCall:
+    """Split ``python ARGS`` into interpreter flags and what runs."""
+    flags: set[str] = set()
     i = 0
     while i < len(args):
         arg = args[i]
         i += 1
-        if not arg.startswith("-") or arg == "-":
-            command = arg
-            break
-        if arg == "--":
-            unsure = True
-            break
-        name, value = _split(arg)
-        if name in _GENERAL_VALUE_OPTS:
-            if value is None:
+        if arg == "--" or not arg.startswith("-") or arg == "-":
+            if arg == "--":
                 if i >= len(args):
                     break
-                value = args[i]
+                arg = args[i]
                 i += 1
-            if name == "--python":
-                python = value
-            else:
-                general += [name, value]
+            return PythonCall(frozenset(flags), script=arg, rest=tuple(args[i:]))
+        if arg.startswith("--"):
+            name = arg.split("=", 1)[0]
+            if name in _LONG_WITH_VALUE and "=" not in arg:
+                i += 1
             continue
-        if name.startswith("--") or re.fullmatch(r"-(?:[hV]|v+|q+)", name):
-            general.append(arg)
-            continue
-        unsure = True  # a short option we do not know: maybe a value follows
-        general.append(arg)
-    rest = list(args[i:])
-    wanted = GATED | (DOWNLOADS if gate_download else frozenset())
-    if command is None or (unsure and command not in wanted):
-        hit = next((a for a in args if a in wanted), None)
-        if hit is not None:
-            # Cannot read the line confidently but it mentions a gated command: gate it.
-            return Route("gate", hit, tuple(a for a in args if a != hit), python)
-        return Route("pass", command, (), python)
-    if command not in wanted or any(a in _HELP or a in _VERSION for a in rest + general):
-        return Route("pass", command, (), python)
-    if command in GATED:
-        return Route("gate", command, tuple(general + rest), python)
-    return Route("vet-then-pass", command, tuple(general + _drop_dest(rest)), python)
-
-
-def _drop_dest(args: list[str]) -> list[str]:
-    """``pip download -d DIR x`` → ``x``: the vetting dry run installs nowhere."""
-    out: list[str] = []
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        i += 1
-        name, value = _split(arg)
-        if name in _DEST_OPTS:
-            i += 1 if value is None else 0
-            continue
-        if not arg.startswith("--") and arg[:2] in ("-d", "-w") and len(arg) > 2:
-            continue  # -dDIR
-        out.append(arg)
-    return out
-
-
-def python_m_pip(args: list[str] | tuple[str, ...]) -> tuple[str, ...] | None:
-    """The pip arguments if ``python <args>`` runs pip (``-m pip ...``), else ``None``.
-
-    Recognises ``-m pip``, ``-mpip`` and interpreter flags before them
-    (``python -I -m pip``); ``-c``/a script path mean the command is not pip.
-    """
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if arg in ("-m", "-mpip") or arg.startswith("-m"):
-            module = arg[2:] if len(arg) > 2 else (args[i + 1] if i + 1 < len(args) else "")
-            skip = 1 if len(arg) > 2 else 2
-            if module in ("pip", "pip.__main__"):
-                return tuple(args[i + skip :])
-            return None
-        if arg in ("-W", "-X", "--check-hash-based-pycs"):
-            i += 2
-            continue
-        if arg.startswith("-") and arg not in ("-", "-c") and not arg.startswith("-c"):
-            i += 1
-            continue
-        return None
-    return None
+        j = 1
+        while j < len(arg):
+            letter = arg[j]
+            tail = arg[j + 1 :]
+            if letter in ("m", "c"):
+                if tail:
+                    value = tail
+                elif i < len(args):
+                    value = args[i]
+                    i += 1
+                else:
+                    return PythonCall(frozenset(flags))
+                rest = tuple(args[i:])
+                if letter == "m":
+                    return PythonCall(frozenset(flags), module=value, rest=rest)
+                return PythonCall(frozenset(flags), code=value, rest=rest)
+            if letter in _WITH_VALUE:
+                if not tail:
+                    i += 1
+                break
+            flags.add(letter)
+            j += 1
+    return PythonCall(frozenset(flags))

@@ -1,13 +1,22 @@
-"""The runtime behind every shim and shell function: gate ``install``, pass the rest.
+"""The runtime behind every PATH shim and shell function: find the environment, then route.
 
-Invoked as ``<python> -m safe_pip.enforce.dispatch --as NAME [--shim-dir DIR]
--- ARGS...`` where NAME is what the user typed (``pip``, ``pip3.11``,
-``python3``).  Kept free of argparse and of heavy imports so that ``pip list``
-through a shim costs one interpreter start; the policy is loaded only when a
-command is gated or a bypass is asked for.
+Invoked as ``<python> -m safe_pip.enforce.dispatch --as NAME [--shim-dir DIR] -- ARGS``
+where NAME is what the user typed (``pip``, ``pip3.11``, ``python3``).
 
-Fail closed: when the environment the replaced pip belongs to cannot be
-found, a gated command is refused (exit 2) rather than handed to any pip.
+1. The target is the environment the replaced command belongs to: the interpreter in the
+   shebang of the next real ``pip*`` on ``PATH``, or the next real ``python*``; pip's own
+   ``--python`` is honoured by the shared grammar below.
+2. A ``python`` call that does not run pip (:mod:`.argv`) goes to the real interpreter.
+3. In an environment protected by safe-pip's hook (:mod:`.hook`), the real command runs
+   unchanged: the hook decides inside pip, with pip's own parser, however pip was started.
+   Except under ``python -S``: no ``site``, no hook, so the decision is made here.
+4. Elsewhere the command line is read with the target pip's own grammar
+   (:func:`safe_pip.gate.pip_options.parse_pip_command`): a command that pip would run and
+   that resolves requirements (``install``, ``download``, ``wheel``, ``lock``: pip's
+   ``RequirementCommand`` family) goes to :mod:`.gatekeep`; help, version, errors and every
+   other command go to the real pip, which then installs nothing.
+
+Fail closed: no environment, or a pip whose grammar cannot be read, means pip is not run.
 """
 
 from __future__ import annotations
@@ -18,16 +27,10 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from safe_pip.enforce import argv as pip_argv
+from safe_pip.enforce import argv as python_argv
 from safe_pip.enforce import discover
 from safe_pip.errors import EXIT_ERROR, SafePipError
-
-if TYPE_CHECKING:
-    from safe_pip.policy.model import Policy
-
-NESTED_ENV = "SAFE_PIP_IN_GATE"
 
 
 @dataclass(frozen=True)
@@ -74,112 +77,108 @@ def _exec(cmd: list[str]) -> int:
     return subprocess.run(cmd).returncode
 
 
-def _safe_pip(*args: str) -> list[str]:
-    return [sys.executable, "-m", "safe_pip", *args]
+@dataclass(frozen=True)
+class Target:
+    """The command the user would have run, and the interpreter whose pip it runs."""
+
+    real: list[str] | None
+    python: Path | None
+    pip_args: tuple[str, ...] | None
+    """pip's arguments, or ``None`` when the command does not run pip."""
+    no_site: bool = False
+
+
+def find_target(inv: Invocation) -> Target:
+    real = discover.find_real(inv.name, skip_dirs=inv.shim_dirs)
+    if not inv.name.startswith("pip"):
+        call = python_argv.parse_python(inv.args)
+        cmd = [str(real), *inv.args] if real is not None else None
+        if not call.runs_pip:
+            return Target(cmd, real, None)
+        return Target(cmd, real, call.rest, call.no_site)
+    python = discover.interpreter_of(real) if real is not None else None
+    if python is None:
+        suffix = discover.pip_version_suffix(inv.name) or ""
+        python = discover.find_real(f"python{suffix}", skip_dirs=inv.shim_dirs)
+        if python is None and not suffix:
+            python = discover.find_real("python3", skip_dirs=inv.shim_dirs)
+    if real is not None:
+        return Target([str(real), *inv.args], python, inv.args)
+    if python is not None:
+        return Target([str(python), "-m", "pip", *inv.args], python, inv.args)
+    return Target(None, None, inv.args)
 
 
 def run(inv: Invocation) -> int:
-    is_python = not inv.name.startswith("pip")
-    real = discover.find_real(inv.name, skip_dirs=inv.shim_dirs)
-    if is_python:
-        pip_args = pip_argv.python_m_pip(inv.args)
-        if pip_args is None:
-            if real is None:
-                _say(f"no {inv.name} found on PATH after the safe-pip shims")
-                return EXIT_ERROR
-            return _exec([str(real), *inv.args])
-        target = real
-    else:
-        pip_args = inv.args
-        target = discover.interpreter_of(real) if real is not None else None
-        if target is None:
-            suffix = discover.pip_version_suffix(inv.name) or ""
-            target = discover.find_real(f"python{suffix}", skip_dirs=inv.shim_dirs)
-            if target is None and not suffix:
-                target = discover.find_real("python3", skip_dirs=inv.shim_dirs)
+    from safe_pip.enforce import gatekeep, hook
 
-    route = pip_argv.classify(pip_args, gate_download=True)
-    if route.python:
-        target = Path(route.python)
-
-    def real_pip() -> list[str] | None:
-        """The command the user would have run without safe-pip."""
-        if is_python:
-            return [str(real), *inv.args] if real is not None else None
-        if real is not None:
-            return [str(real), *pip_args]
-        return [str(target), "-m", "pip", *pip_args] if target is not None else None
-
-    policy: Policy | None = None
-    if route.kind == "vet-then-pass":
-        policy = _policy()
-        if not policy.enforcement.gate_download:
-            route = pip_argv.Route("pass", route.command)
-    if route.kind == "pass":
-        cmd = real_pip()
-        if cmd is None:
-            _say(f"no real {inv.name} found on PATH after the safe-pip shims")
+    target = find_target(inv)
+    if target.pip_args is None:
+        if target.real is None:
+            _say(f"no {inv.name} found on PATH after the safe-pip shims")
             return EXIT_ERROR
-        return _exec(cmd)
-
-    if target is None:
+        return _exec(target.real)
+    if target.python is None or target.real is None:
         _say(
-            f"cannot tell which Python environment '{inv.name}' belongs to "
-            "(no real pip or python on PATH); refusing to run pip "
-            f"{route.command} ungated"
+            f"cannot tell which Python environment '{inv.name}' belongs to (no real pip or "
+            "python on PATH); refusing to run pip (fail closed)"
         )
         return EXIT_ERROR
-    if os.environ.get(NESTED_ENV):
-        _say(f"refusing a nested 'pip {route.command}' started from inside a gated install")
-        return EXIT_ERROR
-
-    from safe_pip.enforce import escape
-
-    if escape.requested() is not None:
-        policy = policy or _policy()
-        decision = escape.decide_bypass(policy, command=[inv.name, *inv.args], target=str(target))
-        if decision.allowed:
-            _say(f"escape hatch used ({decision.reason}); recorded in the audit log")
-            cmd = real_pip()
-            assert cmd is not None
-            return _exec(cmd)
-        _say(
-            f"{escape.BYPASS_ENV} is set but the policy does not permit an escape hatch "
-            "([enforcement] escape_hatch); the attempt was recorded; going through the gate"
-        )
-
-    env = dict(os.environ)
-    env[NESTED_ENV] = "1"
-    env.pop(escape.BYPASS_ENV, None)
-    gate = _safe_pip("install", "--python", str(target))
-    if route.kind == "gate":
-        return subprocess.run([*gate, *route.install_args], env=env).returncode
-    # pip download / pip wheel under gate_download: vet the same requirements first.
-    vetted = subprocess.run([*gate, "--dry-run", *route.install_args], env=env).returncode
-    if vetted != 0:
-        _say(f"pip {route.command} refused: the requirements did not pass the gate")
-        return vetted
-    cmd = real_pip()
-    assert cmd is not None
-    return _exec(cmd)
+    if not target.no_site and hook.is_protected(target.python):
+        return _exec(target.real)  # the environment's own hook decides, with pip's parser
+    line = _read(target.python, target.pip_args)
+    if line.kind != "command" or line.command not in line.resolving:
+        return _exec(target.real)  # help, version, errors and list/show/...: nothing installs
+    python = _interpreter(Path(line.python)) if line.python else target.python
+    if target.no_site:
+        _say("python -S runs pip without site, so no environment hook can see it; gating here")
+    request = gatekeep.Request(
+        python, str(line.command), line.command_args, via="shim", dry_run=line.dry_run
+    )
+    return gatekeep.route(request, real=target.real)
 
 
-def _policy() -> Policy:
-    from safe_pip.gate.fetch import https_client
-    from safe_pip.policy import load_policy
+def _interpreter(path: Path) -> Path:
+    """pip's ``--python`` takes an interpreter or an environment folder (as pip does)."""
+    if path.is_dir():
+        for exe in ("bin/python", "Scripts/python.exe"):
+            if (path / exe).exists():
+                return path / exe
+    return path
 
-    return load_policy(None, http=https_client)
+
+@dataclass(frozen=True)
+class _Line:
+    kind: str
+    command: str | None
+    command_args: tuple[str, ...]
+    python: str | None
+    resolving: frozenset[str]
+    dry_run: bool
+
+
+def _read(python: Path, args: Sequence[str]) -> _Line:
+    """The pip command line as the target's pip reads it."""
+    from safe_pip.gate import inputs
+    from safe_pip.gate.pip_options import parse_pip_command
+
+    try:
+        grammar = inputs.grammar_for(inputs.probe_target(python))
+    except SafePipError as exc:
+        raise SafePipError(f"cannot read the options of {python}'s pip ({exc})") from exc
+    line = parse_pip_command(
+        args, grammar, in_subprocess="_PIP_RUNNING_IN_SUBPROCESS" in os.environ
+    )
+    dry_run = line.args is not None and bool(line.args.of("dry_run"))
+    resolving = grammar.requirement_commands
+    return _Line(line.kind, line.command, line.command_args, line.python, resolving, dry_run)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        return run(parse(sys.argv[1:] if argv is None else argv))
-    except SafePipError as exc:
-        _say(f"error: {exc}; nothing was installed")
-        return exc.exit_code
-    except KeyboardInterrupt:
-        _say("interrupted; nothing was installed")
-        return EXIT_ERROR
+    from safe_pip.enforce.gatekeep import guarded
+
+    items = sys.argv[1:] if argv is None else argv
+    return guarded(lambda: run(parse(items)), "pip was not run")
 
 
 if __name__ == "__main__":

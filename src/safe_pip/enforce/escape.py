@@ -47,7 +47,13 @@ def audit_path(policy: Policy) -> Path:
 
 
 def record(
-    policy: Policy, *, command: Sequence[str], target: str, reason: str, allowed: bool
+    policy: Policy,
+    *,
+    command: Sequence[str],
+    target: str,
+    reason: str,
+    allowed: bool,
+    via: str = "shim",
 ) -> None:
     """Append the bypass (or the refused attempt) to the audit log; raises if it cannot."""
     from safe_pip.gate import journal as audit_log
@@ -62,12 +68,17 @@ def record(
         error=None if allowed else "escape hatch not permitted by policy",
     )
     rec["bypass_reason"] = reason
-    rec["via"] = "shim"
+    rec["via"] = via
     audit_log.append(audit_path(policy), rec)
 
 
 def decide_bypass(
-    policy: Policy, *, command: Sequence[str], target: str, env: dict[str, str] | None = None
+    policy: Policy,
+    *,
+    command: Sequence[str],
+    target: str,
+    env: dict[str, str] | None = None,
+    via: str = "shim",
 ) -> BypassDecision:
     """Whether this run may skip the gate; records the use or the attempt either way."""
     reason = requested(env)
@@ -75,7 +86,7 @@ def decide_bypass(
         return BypassDecision(False, False, "")
     allowed = policy.enforcement.escape_hatch
     try:
-        record(policy, command=command, target=target, reason=reason, allowed=allowed)
+        record(policy, command=command, target=target, reason=reason, allowed=allowed, via=via)
     except SafePipError:
         if allowed:
             raise  # no record, no bypass

@@ -36,7 +36,7 @@ from urllib.parse import urljoin
 
 from safe_pip.errors import SafePipError
 
-GRAMMAR_FORMAT = 1
+GRAMMAR_FORMAT = 2
 """Bump when the cached grammar's shape or the extraction rules change."""
 
 _NO_VALUE_ACTIONS = frozenset(
@@ -109,6 +109,10 @@ class PipGrammar:
     editable_line_dests: frozenset[str]
     default_index_url: str | None
     """pip's built-in index (computed from pip's own source, never written here)."""
+    requirement_commands: frozenset[str] = frozenset()
+    """Commands whose class derives from pip's ``RequirementCommand``: the ones that resolve
+    requirements, and so download and may run build backends (``install``, ``download``,
+    ``wheel``, pip 25's ``lock``). Read from pip's class hierarchy, not listed here."""
 
     def command(self, name: str) -> tuple[OptionSpec, ...]:
         try:
@@ -126,6 +130,7 @@ class PipGrammar:
             "req_line_dests": sorted(self.req_line_dests),
             "editable_line_dests": sorted(self.editable_line_dests),
             "default_index_url": self.default_index_url,
+            "requirement_commands": sorted(self.requirement_commands),
         }
 
     @classmethod
@@ -144,6 +149,7 @@ class PipGrammar:
             req_line_dests=frozenset(raw["req_line_dests"]),
             editable_line_dests=frozenset(raw["editable_line_dests"]),
             default_index_url=raw["default_index_url"],
+            requirement_commands=frozenset(raw["requirement_commands"]),
         )
 
 
@@ -425,6 +431,32 @@ class _Reader:
                 found += self.options_added_in(mod, item)
         return found
 
+    def inherits(self, dotted_module: str, class_name: str, ancestor: str) -> bool:
+        """Whether pip's class derives from a class named ``ancestor`` (through pip's modules)."""
+        if class_name == ancestor:
+            return True
+        mod = self.module(dotted_module)
+        cls = mod.classes.get(class_name)
+        if cls is None:
+            source = mod.imports.get(class_name, "")
+            if source.startswith("pip.") and source != f"{dotted_module}.{class_name}":
+                module, name = source.rsplit(".", 1)
+                return self.inherits(module, name, ancestor)
+            return False
+        for base in cls.bases:
+            if not isinstance(base, ast.Name):
+                continue
+            if base.id == ancestor:
+                return True
+            if base.id in mod.classes and self.inherits(dotted_module, base.id, ancestor):
+                return True
+            source = mod.imports.get(base.id, "")
+            if source.startswith("pip."):
+                module, name = source.rsplit(".", 1)
+                if self.inherits(module, name, ancestor):
+                    return True
+        return False
+
     def commands(self) -> dict[str, tuple[str, str]]:
         """``commands_dict``: name -> (module, class)."""
         mod = self.module("pip._internal.commands")
@@ -521,10 +553,16 @@ def extract_grammar(pip_dir: Path) -> PipGrammar:
 def _extract(pip_dir: Path) -> tuple[PipGrammar, str]:
     reader = _Reader(pip_dir)
     version = pip_version_of(pip_dir)
+    table = reader.commands()
     commands = {
         name: tuple(_unique(reader.class_options(module, cls), f"pip {name}"))
-        for name, (module, cls) in reader.commands().items()
+        for name, (module, cls) in table.items()
     }
+    resolving = frozenset(
+        name
+        for name, (module, cls) in table.items()
+        if reader.inherits(module, cls, "RequirementCommand")
+    )
     req_file, req_dests, editable_dests = reader.req_file_options()
     grammar = PipGrammar(
         pip_version=version,
@@ -534,7 +572,10 @@ def _extract(pip_dir: Path) -> tuple[PipGrammar, str]:
         req_line_dests=frozenset(req_dests),
         editable_line_dests=frozenset(editable_dests),
         default_index_url=reader.default_index_url(),
+        requirement_commands=resolving,
     )
+    if "install" not in resolving:
+        raise PipGrammarError(f"pip {version} in {pip_dir}: install is not a RequirementCommand")
     if "install" not in commands or not grammar.main:
         raise PipGrammarError(f"pip {version} in {pip_dir}: no install command found")
     return grammar, reader.digest.hexdigest()

@@ -12,6 +12,7 @@ import base64
 import hashlib
 from pathlib import Path
 
+from safe_pip import own_hooks
 from safe_pip.inventory.dists import InstalledDist, RecordEntry
 from safe_pip.models import Finding, Severity
 
@@ -132,15 +133,36 @@ STARTUP_NAMES = ("sitecustomize.py", "usercustomize.py")
 
 
 def unowned_startup(site_dir: Path, owners: dict[Path, InstalledDist]) -> list[Finding]:
+    """Start-up files no RECORD lists; safe-pip's own hook is recognised by its digest."""
     findings: list[Finding] = []
     try:
         children = sorted(site_dir.iterdir())
     except OSError:
         return findings
     for child in children:
-        if not (child.suffix == ".pth" or child.name in STARTUP_NAMES) or not child.is_file():
+        hook_file = child.name in own_hooks.HOOK_FILES
+        if not (child.suffix == ".pth" or child.name in STARTUP_NAMES or hook_file):
             continue
-        if Path(str(child)) in owners:
+        if not child.is_file() or Path(str(child)) in owners:
+            continue
+        if own_hooks.recognise(child) is not None:
+            continue  # safe-pip's own hook, by digest (data/own_hooks.json gives the reason)
+        try:
+            claims = own_hooks.claims_to_be_hook(child.name, child.read_bytes())
+        except OSError:
+            claims = hook_file
+        if claims:
+            findings.append(
+                Finding(
+                    "AUDIT-HOOK-MODIFIED",
+                    Severity.HIGH,
+                    f"{child.name} presents itself as safe-pip's start-up hook but its content "
+                    "is not one safe-pip wrote",
+                    str(child),
+                )
+            )
+            continue
+        if hook_file:
             continue
         findings.append(
             Finding(

@@ -75,4 +75,17 @@ RULES: tuple[Rule, ...] = (
         "Check the environment (safe-pip audit lists what is installed) and reinstall through "
         "safe-pip if needed; the finding names the run, so an [[exception]] is not the tool.",
     ),
+    Rule(
+        "AUDIT-HOOK-MODIFIED",
+        "safe-pip's start-up hook was modified",
+        S.HIGH,
+        "A file that presents itself as safe-pip's per-environment hook (_safe_pip_hook.pth, "
+        "_safe_pip_hook.py, or a .pth importing _safe_pip_hook) whose content is not one that "
+        "safe-pip wrote (digests in safe_pip/data/own_hooks.json). The hook runs at every "
+        "interpreter start and decides whether pip installs pass the gate, so an edited copy "
+        "can let installs through or run anything. safe-pip's genuine hook files are "
+        "recognised by digest and never reported as foreign start-up hooks.",
+        "Run 'safe-pip shim install --env <python>' to rewrite the genuine hook, and find out "
+        "who changed it.",
+    ),
 )

@@ -186,6 +186,17 @@ RULES: tuple[Rule, ...] = (
         _EXC,
     ),
     Rule(
+        "ZIP-NAME-TRUNCATED",
+        "Zip member name holds a NUL byte",
+        S.HIGH,
+        "Python's zipfile (pip installing a wheel, Keras loading a .keras archive, "
+        "numpy.load, torch.export's legacy reader) cuts a member name at its first NUL "
+        "byte, so the member is installed or loaded under another name than the one "
+        "written in the archive: config.json\\x00.txt is read as config.json. Real writers "
+        "never produce this.",
+        _EXC,
+    ),
+    Rule(
         "ZIP-DUPLICATE-NAME",
         "Two archive members share one name",
         S.MEDIUM,
@@ -225,5 +236,17 @@ RULES: tuple[Rule, ...] = (
         S.HIGH,
         "The file could not be opened or read (permissions, a broken link, a device).",
         _EXC,
+    ),
+    Rule(
+        "SCAN-HOOK-MODIFIED",
+        "safe-pip's start-up hook was modified",
+        S.HIGH,
+        "The file presents itself as safe-pip's per-environment hook (_safe_pip_hook.pth, "
+        "_safe_pip_hook.py, or a .pth importing _safe_pip_hook) but its content is not one "
+        "safe-pip wrote (digests in safe_pip/data/own_hooks.json). The hook runs at every "
+        "interpreter start and decides whether pip installs pass the gate. safe-pip's genuine "
+        "hook files are recognised by digest and counted as 'safe-pip hook', never flagged.",
+        "Run 'safe-pip shim install --env <python>' to rewrite the genuine hook, and find out "
+        "who changed it.",
     ),
 )

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
 
+from safe_pip import own_hooks
 from safe_pip.models import ScanResult, TargetEnvironment
 from safe_pip.scan.core.blob import open_file
 from safe_pip.scan.core.context import BudgetExhausted, ScanContext
@@ -55,12 +56,39 @@ def scan_path(
                     ctx.drain()
     except OSError as exc:
         ctx.report("SCAN-UNREADABLE", f"cannot read the file: {exc.strerror or exc}", name)
+    _own_hook(ctx, path, name, size)
     return ScanResult(
         target=name,
         findings=tuple(ctx.findings),
         skipped=tuple(ctx.skipped),
         inventory=dict(ctx.inventory),
         size=size,
+    )
+
+
+_HOOK_MAX = 1 << 20
+
+
+def _own_hook(ctx: ScanContext, path: Path, name: str, size: int | None) -> None:
+    """safe-pip's own start-up hook is known by digest; a changed copy is a finding."""
+    if not (path.suffix == ".pth" or path.name in own_hooks.HOOK_FILES):
+        return
+    if size is None or size > _HOOK_MAX:
+        return
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return
+    if not own_hooks.claims_to_be_hook(path.name, data):
+        return
+    if own_hooks.recognise(path) is not None:
+        ctx.saw("safe-pip hook")
+        return
+    ctx.report(
+        "SCAN-HOOK-MODIFIED",
+        f"{path.name} presents itself as safe-pip's start-up hook but its content is not "
+        "one safe-pip wrote",
+        name,
     )
 
 
