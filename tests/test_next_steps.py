@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from safe_pip import next_steps
@@ -87,4 +88,73 @@ def test_a_denied_name_offers_no_exception(tmp_path: Path) -> None:
     steps = next_steps.lines(_blocked(denied), Policy(), env=_env(tmp_path))
     assert steps == (
         "NAME-DENIED: Package name is on the deny list: safe-pip policy explain NAME-DENIED",
+    )
+
+
+def _refused(key: str) -> Finding:
+    """A build refusal as the resolver makes it: it names the switch that refused it."""
+    detail = {"policy_key": f"install.{key}", "project": "srcproj"}
+    return Finding("SDIST-REFUSED", Severity.HIGH, "srcproj-1.0.tar.gz", "srcproj", detail)
+
+
+def _setting_step(steps: tuple[str, ...]) -> str:
+    (step,) = [s for s in steps if s.startswith("allow this by policy?")]
+    return step
+
+
+def test_a_refused_build_offers_the_switch_and_pasting_it_allows_the_build(
+    tmp_path: Path,
+) -> None:
+    env = _env(tmp_path)
+    policy = load_policy(cwd=tmp_path, env=env)
+    assert policy.install.allow_sdist is False
+    blocked = next_steps.Blocked((_refused("allow_sdist"),))  # no package: resolution refused
+    step = _setting_step(next_steps.lines(blocked, policy, env=env, today=TODAY))
+    user_file = tmp_path / "config" / "safe-pip" / "policy.toml"
+    assert step == f"allow this by policy? put in your user policy {user_file}:\n" + (
+        "[install]\nallow_sdist = true"
+    )
+    user_file.parent.mkdir(parents=True)
+    user_file.write_text("version = 1\n" + step.split(":\n", 1)[1] + "\n")
+    assert load_policy(cwd=tmp_path, env=env).install.allow_sdist is True
+    # A local tree is refused by its own switch, and that is the one offered.
+    off = replace(policy, install=replace(policy.install, local_builds=False))
+    step = _setting_step(next_steps.lines(next_steps.Blocked((_refused("local_builds"),)), off))
+    assert step.endswith(":\n[install]\nlocal_builds = true")
+
+
+def test_a_switch_set_above_the_user_is_sent_to_the_file_that_set_it(tmp_path: Path) -> None:
+    env = _env(tmp_path, "[install]\nallow_sdist = false\n")
+    policy = load_policy(cwd=tmp_path, env=env)
+    step = _setting_step(next_steps.lines(next_steps.Blocked((_refused("allow_sdist"),)), policy))
+    assert f"the org policy {tmp_path / 'org.toml'} (it sets install.allow_sdist;" in step
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "safe-pip.toml").write_text("version = 1\n[install]\nallow_sdist = false\n")
+    policy = load_policy(cwd=project, env=_env(tmp_path / "home"))
+    step = _setting_step(next_steps.lines(next_steps.Blocked((_refused("allow_sdist"),)), policy))
+    assert step.startswith(f"allow this by policy? put in {project / 'safe-pip.toml'}:")
+
+
+def test_index_confusion_asks_which_index_and_does_not_choose_for_the_user(
+    tmp_path: Path,
+) -> None:
+    sources = ["https://internal.example/simple/", "https://mirror.example/simple/"]
+    detail = {"policy_key": "package.index", "project": "corp-utils", "sources": sources}
+    confusion = Finding("INDEX-CONFUSION", Severity.HIGH, "two sources", "c.whl", detail)
+    steps = next_steps.lines(_blocked(confusion), Policy(), env=_env(tmp_path), today=TODAY)
+    toml = _setting_step(steps).split(":\n", 1)[1]
+    assert toml.splitlines() == [
+        f"# the one index corp-utils may come from: {sources[0]} or {sources[1]}",
+        "[[package]]",
+        'name = "corp-utils"',
+        'index = "CHOOSE-ONE"',
+    ]
+
+
+def test_a_setting_without_one_obvious_value_offers_no_snippet(tmp_path: Path) -> None:
+    young = Finding("X", Severity.HIGH, "too new", "m.whl", {"policy_key": "install.min_age"})
+    assert not any(
+        s.startswith("allow this by policy?")
+        for s in next_steps.lines(_blocked(young), Policy(), env=_env(tmp_path), today=TODAY)
     )

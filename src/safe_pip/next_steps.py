@@ -46,16 +46,22 @@ class Blocked:
     """The index (or find-links location) the file was listed on."""
 
 
-def exception_home(policy: Policy, rule_ids: Sequence[str], env: Mapping[str, str]) -> str:
-    """Which file may hold these exceptions, as a person should be told it."""
-    from safe_pip.policy.discover import system_org_path, user_policy_path
+def _org_home(policy: Policy, env: Mapping[str, str], why: str) -> str:
+    """The org policy in use (or where it would be), for a change only its owner can make."""
+    from safe_pip.policy.discover import system_org_path
 
     org = next((s.path for s in policy.sources if s.layer == "org" and s.used), None)
-    org_text = str(org or system_org_path(env))
+    return f"the org policy {org or system_org_path(env)} ({why}; ask its owner)"
+
+
+def exception_home(policy: Policy, rule_ids: Sequence[str], env: Mapping[str, str]) -> str:
+    """Which file may hold these exceptions, as a person should be told it."""
+    from safe_pip.policy.discover import user_policy_path
+
     permitted = set(policy.lower_exceptions)
     if policy.locked or not ("*" in permitted or set(rule_ids) <= permitted):
         why = "it is locked" if policy.locked else "its lower_exceptions do not permit these"
-        return f"the org policy {org_text} ({why}; ask its owner)"
+        return _org_home(policy, env, why)
     return f"your user policy {user_policy_path(env)}"
 
 
@@ -96,6 +102,47 @@ def report_hint(blocked: Blocked) -> str:
     )
 
 
+def setting_home(policy: Policy, key: str, env: Mapping[str, str]) -> str:
+    """Which file can change the setting ``key``, as a person should be told it.
+
+    Layers merge tighten-only (:mod:`safe_pip.policy.layering`): the user may loosen a
+    built-in default but not what the org set, and a project or ``--policy`` file that set
+    the key wins over the user's; so the place is the file that set it, or the user's.
+    """
+    from safe_pip.policy.discover import user_policy_path
+
+    origin = policy.origin(key)
+    if policy.locked or origin.layer == "org":
+        return _org_home(policy, env, "it is locked" if policy.locked else f"it sets {key}")
+    if origin.layer in ("project", "cli") and origin.path is not None:
+        return f"{origin.where}, which sets it (a lower file may not loosen it)"
+    return f"your user policy {user_policy_path(env)}"
+
+
+def setting_toml(finding: Finding, policy: Policy) -> str | None:
+    """The policy lines that would allow what ``finding`` refused, when the finding names
+    the setting that refused it (``detail["policy_key"]``): a switch is flipped; a project's
+    index is a choice only the user can make, so it is offered as one, never pre-filled."""
+    key = finding.detail.get("policy_key")
+    if not isinstance(key, str):
+        return None
+    if key == "package.index" and isinstance(project := finding.detail.get("project"), str):
+        sources = [str(s) for s in finding.detail.get("sources", ())]
+        return "\n".join(
+            [
+                f"# the one index {project} may come from: {' or '.join(sources) or 'yours'}",
+                "[[package]]",
+                f"name = {json.dumps(project)}",
+                'index = "CHOOSE-ONE"',
+            ]
+        )
+    section, _, name = key.partition(".")
+    current = getattr(getattr(policy, section, None), name, None)
+    if not isinstance(current, bool):  # only a switch has one obvious other value
+        return None
+    return f"[{section}]\n{name} = {str(not current).lower()}"
+
+
 def lines(
     blocked: Blocked,
     policy: Policy,
@@ -114,6 +161,11 @@ def lines(
         steps.append(f"{rule_id}: {title}safe-pip policy explain {rule_id}")
     if any((rule := get_rule(r)) is not None and rule.suspicious for r in rule_ids):
         steps.append(report_hint(blocked))
+    for finding in {f.detail.get("policy_key"): f for f in blocked.findings}.values():
+        toml = setting_toml(finding, policy)
+        if toml is not None:
+            home = setting_home(policy, str(finding.detail["policy_key"]), env)
+            steps.append(f"allow this by policy? put in {home}:\n{toml}")
     excepted = [r for r in rule_ids if r not in NO_EXCEPTION]
     if excepted and blocked.package:
         home = exception_home(policy, excepted, env)

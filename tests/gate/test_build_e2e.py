@@ -247,3 +247,24 @@ def test_built_wheel_is_scanned_before_it_is_installed(
     }
     assert ran.exists() and not marker.exists()
     assert "localproj" not in installed(venv)
+
+
+def test_a_dependency_cannot_name_a_local_folder_to_build(
+    index: IndexServer, venv: Path, safe_pip: Runner, tmp_path: Path
+) -> None:
+    """A wheel's ``Requires-Dist: x @ file:///some/folder`` picks code on the user's disk (a
+    checkout, a shared /tmp folder) for safe-pip to run as a build backend. Only the folders
+    the user names are built; one a dependency names is refused before its backend runs,
+    and naming it yourself is the way to allow it."""
+    ran = tmp_path / "BACKEND-RAN"
+    tree = project(tmp_path / "proj", "localproj", ran)
+    index.add(helper(tmp_path / "w"))
+    index.add(build_wheel(tmp_path / "w", "app", "1.0", requires=[f"localproj @ {tree.as_uri()}"]))
+    r = safe_pip("--python", venv, "--format", "json", "-i", index.simple_url, "app")
+    assert r.code == 1, r.stdout + r.stderr
+    assert "SDIST-REFUSED" in r.rules() and "did not ask to install" in r.stdout
+    assert not ran.exists()
+    assert not {"app", "localproj", "buildhelper"} & set(installed(venv))
+    named = safe_pip("--python", venv, "--format", "json", "-i", index.simple_url, "app", tree)
+    assert named.code == 0, named.stdout + named.stderr
+    assert ran.exists() and {"app", "localproj"} <= set(installed(venv))

@@ -107,6 +107,7 @@ def test_fetch_all_reports_each_failure_in_place(index: IndexServer, tmp_path: P
     class Want:
         def __init__(self, path: Path) -> None:
             self.url = f"{index.url}/files/{path.name}"
+            self.filename = path.name
             self.advertised_sha256: str | None = sha256_file(path)
             self.local_file: Path | None = None
             self.sha256: str | None = None

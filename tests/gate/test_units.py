@@ -145,3 +145,64 @@ def test_quarantine_refuses_unsafe_names(tmp_path: Path) -> None:
     q = Quarantine(tmp_path)
     with pytest.raises(FetchError):
         q.path_for(hashlib.sha256(b"").hexdigest(), "../evil.whl")
+
+
+# --- one file, one name (pip names a file by urlsplit; what it names .whl it installs as is) ----
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "alpha-1.0-py3-none-any.whl;.zip",  # pip: a zip source archive it would build
+        "alpha-1.0.zip",
+        "alpha-1.0.tar.gz",
+        "alpha-1.0-py3-none-any.whl.zip",
+    ],
+)
+def test_final_pip_gets_only_wheel_file_names(tmp_path: Path, name: str) -> None:
+    with pytest.raises(SafePipError, match="not a wheel file name"):
+        requirements_text([VettedFile(tmp_path / name, "ab" * 32, "alpha", "1.0")])
+
+
+def test_final_pip_gets_only_the_vetted_project_and_version(tmp_path: Path) -> None:
+    wheel = tmp_path / "alpha-1.0-py3-none-any.whl"
+    with pytest.raises(SafePipError, match="names alpha, but beta was vetted"):
+        requirements_text([VettedFile(wheel, "ab" * 32, "beta", "1.0")])
+    with pytest.raises(SafePipError, match=r"version 1\.0, but 2\.0 was vetted"):
+        requirements_text([VettedFile(wheel, "ab" * 32, "alpha", "2.0")])
+    # Same project and version under another spelling is the same file.
+    text = requirements_text([VettedFile(wheel, "ab" * 32, "Alpha", "1.0.0")])
+    assert text.startswith(wheel.resolve().as_uri())
+
+
+@pytest.mark.parametrize(
+    ("url", "pip_reads"),
+    [
+        ("http://h/f/alpha-1.0-py3-none-any.whl;.zip", "alpha-1.0-py3-none-any.whl;.zip"),
+        ("http://h/f/alpha-1.0-py3-none-any.whl@.zip", "alpha-1.0-py3-none-any.whl@.zip"),
+        ("http://h/f/alpha-1.0.tar.gz;x.whl", "alpha-1.0.tar.gz;x.whl"),
+    ],
+)
+def test_index_links_pip_names_otherwise_are_refused(url: str, pip_reads: str) -> None:
+    from unearth.link import Link
+
+    from safe_pip.gate.finder import AmbiguousFileName, Source, offer_from_link, pip_filename
+
+    assert pip_filename(url) == pip_reads
+    source = Source("http://h/simple/", "index", 0)
+    with pytest.raises(AmbiguousFileName, match="to pip but"):
+        offer_from_link(Link(url), source, "http://h/simple/alpha/")
+    plain = offer_from_link(Link("http://h/f/alpha-1.0-py3-none-any.whl"), source, "p")
+    assert plain is not None and plain.filename == "alpha-1.0-py3-none-any.whl"
+
+
+def test_fetch_names_the_stored_file_as_the_resolver_judged_it(tmp_path: Path) -> None:
+    wheel = build_wheel(tmp_path / "w", "alpha", "1.0")
+    with IndexServer() as index:
+        index.add(wheel)
+        fetcher = Fetcher(Quarantine(tmp_path / "q"))
+        url = f"{index.url}/files/{wheel.name}"
+        got = fetcher.fetch(url, expected_sha256=sha256_file(wheel), filename="judged.whl")
+        assert got.path.name == "judged.whl"
+        unnamed = fetcher.fetch(url, expected_sha256=None)
+        assert unnamed.path.name == wheel.name

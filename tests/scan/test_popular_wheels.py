@@ -89,7 +89,6 @@ def test_real_wheel_list_is_pinned() -> None:
 PENDING: dict[str, str] = {
     "babel": "engine: pickles that only instantiate babel's own classes (issue 13)",
     "gensim": "engine: own-class test pickles and builtins.hash stored as a value (issue 13)",
-    "h5py": "codeformats: KERAS-CONFIG-UNREADABLE on h5py's own HDF5 test files (issue 11)",
 }
 
 

@@ -145,6 +145,12 @@ class Builds:
             for r in request.requirements
             if r.editable and r.local_path
         }
+        self.trees = {
+            os.path.abspath(r.local_path)
+            for r in request.requirements
+            if r.local_path and r.kind == "local-tree"
+        }
+        """The local folders the user named: the only ones whose backend may ever run."""
         self._prepared: dict[str, _Prepared] = {}
         self._lock = threading.Lock()
 
@@ -160,10 +166,9 @@ class Builds:
         key = "local_builds" if art.kind == "local" else "allow_sdist"
         if not getattr(self.policy.install, key):
             what = "a local tree" if art.kind == "local" else "only an sdist"
-            raise SdistRefused(art.name, f"{art.local_file or art.url} is {what}", art.kind)
+            shown = art.filename if art.kind == "sdist" else (art.local_file or art.url)
+            raise SdistRefused(art.name, f"{shown} is {what}", art.kind)  # not its quarantine
         with self._lock:
-            if art.kind == "sdist":
-                self.vet_source(art)  # no code of an sdist runs before its verdict
             prepared = self._prepare(art)
             out = self.workdir / f"meta-{len(self._prepared)}"
             out.mkdir(parents=True, exist_ok=True)
@@ -248,6 +253,15 @@ class Builds:
         source = self._source(art)
         if source is None:
             raise BuildError(f"{art.name}: nothing on disk to build from ({art.url})")
+        # Every backend runs from here, so this is where "nothing runs before its verdict"
+        # holds for builds: a local folder only if the user named it (never because some
+        # metadata pointed at it), an sdist only once its file was verified and scanned.
+        if art.kind == "local" and str(source) not in self.trees:
+            from safe_pip.gate.provider import refuse_unnamed_tree
+
+            raise refuse_unnamed_tree(art.name, str(source), "a dependency")
+        if art.kind != "local":
+            self.vet_source(art)
         where = self.workdir / f"build-{len(self._prepared)}"
         editable = art.kind == "local" and os.path.abspath(source) in self.editable
         label = ("-e " if editable else "") + (str(source) if art.kind == "local" else art.filename)

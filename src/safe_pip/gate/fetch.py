@@ -504,11 +504,20 @@ class Fetcher:
         url: str,
         *,
         expected_sha256: str | None,
+        filename: str | None = None,
         on_bytes: Callable[[int], None] | None = None,
     ) -> Fetched:
-        """Bring one artifact into quarantine (or find it there) and return where it is."""
+        """Bring one artifact into quarantine (or find it there) and return where it is.
+
+        ``filename``: the name the caller judged the file by (the resolver's). The stored copy
+        carries exactly that name, because pip decides from the name alone whether a file is
+        a wheel to unpack or a source archive to build: the name the scanner, the identity
+        check and the final pip see must be one name. Without it (documents such as the
+        intel database), the last segment of the URL's path.
+        """
         bare_url = url.split("#", 1)[0]
-        filename = unquote(urlsplit(bare_url).path.rsplit("/", 1)[-1])
+        if filename is None:
+            filename = unquote(urlsplit(bare_url).path.rsplit("/", 1)[-1])
         if expected_sha256:
             hit = self.quarantine.lookup(expected_sha256.lower(), filename)
             if hit is not None:
@@ -612,6 +621,8 @@ class Wanted(Protocol):
     @property
     def url(self) -> str: ...
     @property
+    def filename(self) -> str: ...
+    @property
     def advertised_sha256(self) -> str | None: ...
     @property
     def local_file(self) -> Path | None: ...
@@ -641,7 +652,10 @@ def fetch_all(
             if have is not None and item.sha256 is not None and have.is_file():
                 return Fetched(item.url, have, item.sha256, have.stat().st_size, True)
             return fetcher.fetch(
-                item.url, expected_sha256=item.advertised_sha256, on_bytes=on_bytes
+                item.url,
+                expected_sha256=item.advertised_sha256,
+                filename=item.filename,
+                on_bytes=on_bytes,
             )
         except FetchError as exc:
             return exc

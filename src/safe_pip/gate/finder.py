@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from packaging.utils import (
     InvalidSdistFilename,
@@ -39,6 +41,7 @@ from unearth.link import Link
 
 from safe_pip.errors import FetchError
 from safe_pip.gate.fetch import Fetcher, Once, file_url_path
+from safe_pip.gate.inputs import ARCHIVE_SUFFIXES
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 #: Answers that mean "this index has no such project" (pip reads them the same way).
@@ -114,9 +117,37 @@ def sources_of(
     return tuple(out)
 
 
+def pip_filename(url: str) -> str:
+    """The file name pip gives ``url`` (its ``Link.filename``): the last segment of the path
+    as :func:`urllib.parse.urlsplit` reads it, unquoted. pip decides from this name alone
+    whether it holds a wheel (installed as is) or a source archive (built)."""
+    path = urlsplit(url.split("#", 1)[0]).path.rstrip("/")
+    return unquote(posixpath.basename(path))
+
+
+class AmbiguousFileName(FetchError):
+    """A link whose file name reads differently to pip and to the index reader.
+
+    unearth (like ``urlparse``) drops ``;params`` and everything after an ``@`` from the last
+    path segment; pip keeps both. ``x-1.0-py3-none-any.whl;.zip`` is then a wheel to one and
+    a zip sdist to the other, whose build backend pip would run. Such a name cannot be judged
+    the way every reader will read it, so it is refused, never guessed.
+    """
+
+
 def offer_from_link(link: Link, source: Source, page_url: str) -> Offer | None:
-    """An :class:`Offer` for a link whose file name names a project and version, else None."""
+    """An :class:`Offer` for a link whose file name names a project and version, else None.
+
+    Raises :class:`AmbiguousFileName` when pip would name the file otherwise.
+    """
     filename = link.filename
+    as_pip = pip_filename(link.url_without_fragment)
+    if as_pip != filename and any(n.lower().endswith(ARCHIVE_SUFFIXES) for n in (as_pip, filename)):
+        raise AmbiguousFileName(
+            f"{page_url}: lists {link.url_without_fragment}, whose file name is "
+            f"{as_pip!r} to pip but {filename!r} to an index "
+            "reader; refusing a file that readers would take for different things"
+        )
     try:
         if filename.endswith(".whl"):
             name, version, _, _ = parse_wheel_filename(filename)

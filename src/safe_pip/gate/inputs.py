@@ -482,8 +482,9 @@ KNOWN_DESTS = _known_dests()
 
 # --- requirements ---------------------------------------------------------------------------
 
-_ARCHIVE_EXTS = (".zip", ".whl", ".tar.bz2", ".tbz", ".tar.gz", ".tgz", ".tar", ".tar.xz",
-                 ".txz", ".tlz", ".tar.lz", ".tar.lzma")  # fmt: skip
+ARCHIVE_SUFFIXES = (".zip", ".whl", ".tar.bz2", ".tbz", ".tar.gz", ".tgz", ".tar", ".tar.xz",
+                    ".txz", ".tlz", ".tar.lz", ".tar.lzma")  # fmt: skip
+"""File names pip takes for an archive (a wheel, or a source archive it would build)."""
 _VCS = ("git", "hg", "svn", "bzr")
 
 
@@ -562,7 +563,7 @@ def _link_input(
         kind: RequirementKind = "wheel-file" if link.local is not None else "wheel-url"
         local = str(link.local) if link.local is not None else None
         return RequirementInput(req, origin, local_path=local, kind=kind, url=link.url)
-    if not base.lower().endswith(_ARCHIVE_EXTS) and link.local is None:
+    if not base.lower().endswith(ARCHIVE_SUFFIXES) and link.local is None:
         raise InputError(
             f"{origin}: {link.url} is not a wheel or a source archive safe-pip recognises"
         )
@@ -628,7 +629,7 @@ def _local_from_path(path_text: str, whole: str, cwd: Path, origin: str) -> Path
     path = Path(os.path.abspath(cwd / os.path.expanduser(path_text)))
     if _looks_like_path(whole) and path.is_dir():
         return path
-    if not path_text.lower().endswith(_ARCHIVE_EXTS):
+    if not path_text.lower().endswith(ARCHIVE_SUFFIXES):
         return None
     if path.is_file():
         return path

@@ -33,7 +33,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from packaging.utils import canonicalize_name
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
 
 from safe_pip.errors import SafePipError
 from safe_pip.gate import ticket
@@ -71,6 +72,38 @@ class InstallRun:
         return self.returncode == 0
 
 
+def check_wheel(f: VettedFile) -> None:
+    """Refuse to hand pip anything but a wheel that names itself as what was vetted.
+
+    pip decides from the file name alone what a file is: a ``.whl`` is unpacked as it is,
+    anything else is a source archive whose build backend pip runs, even with
+    ``--only-binary :all:`` (a direct file requirement is never filtered by it). So the one
+    thing the final pip may receive is a file whose name parses as a wheel of the vetted
+    project and version; any other name means some stage judged the file under another
+    name, and nothing is installed.
+    """
+    try:
+        name, version, _build, _tags = parse_wheel_filename(f.path.name)
+    except (InvalidWheelFilename, InvalidVersion) as exc:
+        raise InstallError(
+            f"refusing to hand pip {f.path.name!r}: not a wheel file name ({exc}); pip would "
+            "treat it as a source archive and run its build"
+        ) from exc
+    if f.name and canonicalize_name(f.name) != name:
+        raise InstallError(f"refusing {f.path.name}: it names {name}, but {f.name} was vetted")
+    if f.version and str(version) != f.version and not _same_version(version, f.version):
+        raise InstallError(
+            f"refusing {f.path.name}: it names version {version}, but {f.version} was vetted"
+        )
+
+
+def _same_version(version: Version, text: str) -> bool:
+    try:
+        return Version(text) == version
+    except InvalidVersion:
+        return False
+
+
 BUILD_PIP = "22.3"
 """The pip a target needs for builds: their vetted build dependencies are installed into a
 pip-less environment with the target's pip and ``--python``, which pip 22.3 introduced."""
@@ -98,6 +131,7 @@ def requirements_text(files: Sequence[VettedFile]) -> str:
     for f in files:
         if any(c in str(f.path) for c in "\n\r"):
             raise InstallError(f"refusing a quarantine path with a line break: {f.path!r}")
+        check_wheel(f)
         lines.append(f"{f.path.resolve().as_uri()} --hash=sha256:{f.sha256}")
     return "\n".join(lines) + "\n"
 

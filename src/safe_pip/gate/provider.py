@@ -312,7 +312,7 @@ class Provider(AbstractProvider[Req, Cand, str]):
             urls = {_direct_url(r) for r in direct}
             if len(urls) != 1:
                 return []  # two different direct references for one project never match
-            return [self._direct_candidate(name, direct[0])]
+            return [self._direct_candidate(name, direct[0], named=any(r.user for r in direct))]
         spec = SpecifierSet()
         hashes: set[str] = set()
         for r in (*reqs, *constraints):
@@ -433,7 +433,9 @@ class Provider(AbstractProvider[Req, Cand, str]):
         scored.sort(key=lambda item: item[0], reverse=True)
         return [cand for _, cand in scored]
 
-    def _direct_candidate(self, name: str, req: Req) -> Cand:
+    def _direct_candidate(self, name: str, req: Req, *, named: bool) -> Cand:
+        """The one candidate of a direct reference. ``named``: the user wrote it (a
+        requirement, not a dependency's metadata), the only way a local folder is built."""
         url = _direct_url(req)
         link = Link(url)
         source = Source(url, "direct", -1)
@@ -443,6 +445,8 @@ class Provider(AbstractProvider[Req, Cand, str]):
         kind = offer.kind if offer is not None else "local"
         if kind == "wheel" and offer is not None:
             return Cand(name, offer.version, "direct", offers=(offer,), url=url, kind="wheel")
+        if kind == "local" and not named:
+            raise refuse_unnamed_tree(name, req.local_path or url, req.parent)
         # An sdist or a local tree: only the build hook can say what it is.
         if not self.settings.builds or self.build is None:
             raise SdistRefused(name, f"{req.local_path or url} needs a build", kind)
@@ -472,7 +476,9 @@ class Provider(AbstractProvider[Req, Cand, str]):
                 meta = self._pep658(offer)
                 if meta is not None:
                     return Loaded(parse_metadata(meta, where + ".metadata"))
-            got = self.fetcher.fetch(offer.url, expected_sha256=offer.sha256)
+            got = self.fetcher.fetch(
+                offer.url, expected_sha256=offer.sha256, filename=offer.filename
+            )
             raw = metadata_from_wheel(got.path, cand.name)
             return Loaded(parse_metadata(raw, where), got.path, got.sha256)
         if self.build is None:
@@ -480,7 +486,7 @@ class Provider(AbstractProvider[Req, Cand, str]):
         if cand.kind == "local" or offer is None:
             path = file_url_path(cand.url or "")
             return Loaded(parse_metadata(self.build(cand, path), where))
-        got = self.fetcher.fetch(offer.url, expected_sha256=offer.sha256)
+        got = self.fetcher.fetch(offer.url, expected_sha256=offer.sha256, filename=offer.filename)
         return Loaded(parse_metadata(self.build(cand, got.path), where), got.path, got.sha256)
 
     def _pep658(self, offer: Offer) -> bytes | None:
@@ -522,11 +528,30 @@ class Provider(AbstractProvider[Req, Cand, str]):
 class SdistRefused(MetadataError):
     """Resolution needs a build that is not allowed here (no build hook)."""
 
-    def __init__(self, name: str, why: str, kind: str) -> None:
+    def __init__(self, name: str, why: str, kind: str, *, advice: str | None = None) -> None:
         super().__init__(f"{name}: {why}")
         self.name = name
         self.why = why
         self.kind = kind
+        self.advice = advice
+        """How to allow it, when the policy key the finding names by default would not."""
+
+
+NOT_NAMED = (
+    "safe-pip builds only the local folders you name yourself: a path in an artifact's "
+    "metadata is the artifact choosing code on your disk to run. If you do want it built, "
+    "name it (safe-pip install PATH) next to what depends on it"
+)
+
+
+def refuse_unnamed_tree(name: str, path: str, named_by: str) -> SdistRefused:
+    """The refusal for a local folder that no input of the user named."""
+    return SdistRefused(
+        name,
+        f"{named_by} names the local folder {path}, which you did not ask to install",
+        "local",
+        advice=NOT_NAMED,
+    )
 
 
 class _TargetPython(TargetPython):

@@ -178,7 +178,8 @@ def resolve(
         try:
             result = resolver.resolve(requirements, max_rounds=MAX_ROUNDS)
         except SdistRefused as exc:
-            raise ResolutionBlocked([_sdist_finding(exc.name, exc.why)]) from exc
+            key = "local_builds" if exc.kind == "local" else "allow_sdist"
+            raise ResolutionBlocked([_sdist_finding(exc.name, exc.why, key, exc.advice)]) from exc
         except ResolutionImpossible as exc:
             raise _impossible(exc, provider) from exc
         except ResolutionTooDeep as exc:
@@ -233,16 +234,30 @@ def _hook(build: BuildMetadata | None) -> Callable[[Cand, Path], bytes] | None:
     return call
 
 
-def _sdist_finding(name: str, why: str) -> Finding:
+def _sdist_finding(
+    name: str, why: str, key: str = "allow_sdist", advice: str | None = None
+) -> Finding:
+    """``key`` is the switch that refused the build (``local_builds`` for a local tree);
+    ``advice`` replaces it where no switch would allow the build (a folder a dependency
+    names, see ``provider.refuse_unnamed_tree``)."""
+    if advice is not None:
+        return Finding(
+            "SDIST-REFUSED",
+            Severity.HIGH,
+            f"{name}: {why}; building it would run its code before anything could be "
+            f"scanned. {advice}.",
+            name,
+            {"project": name},
+        )
     return Finding(
         "SDIST-REFUSED",
         Severity.HIGH,
         f"{name}: {why}, and building runs the project's code before anything can be "
-        "scanned; the policy does not allow it. To allow it, set [install] allow_sdist = "
+        f"scanned; the policy does not allow it. To allow it, set [install] {key} = "
         "true (the build then runs isolated, from vetted build dependencies, and the built "
         "wheel is scanned), or ask for a version that has a wheel for this environment.",
         name,
-        {"policy_key": "install.allow_sdist", "project": name},
+        {"policy_key": f"install.{key}", "project": name},
     )
 
 

@@ -72,9 +72,10 @@ RULES: tuple[Rule, ...] = (
         "Keras model config could not be located or read",
         S.HIGH,
         "The HDF5 root attributes Keras reads (model_config, training_config) cannot be "
-        "read: the file's structure cannot be followed (dense attribute storage in a "
-        "fractal heap, shared types, damage) or the attribute is not JSON. h5py may still "
-        "read it and Keras build whatever it names, so it is blocked, not passed.",
+        "read: the file's structure cannot be followed (a filtered attribute heap, shared "
+        "messages or types, a bad checksum, damage) or the attribute is not a JSON string. "
+        "h5py may still read it and Keras build whatever it names, so it is blocked, not "
+        "passed.",
         _EXC,
     ),
     Rule(
