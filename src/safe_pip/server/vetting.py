@@ -87,11 +87,19 @@ class _NoScanCache(ScanResultCache):
     def __init__(self) -> None:
         super().__init__(Path(os.devnull), key_path=Path(os.devnull))
 
-    def get(self, sha256: str, scanner_version: str, policy_digest: str) -> ScanResult | None:
+    def get(
+        self, sha256: str, scanner_version: str, policy_digest: str, *, environment: str = ""
+    ) -> ScanResult | None:
         return None
 
     def put(
-        self, sha256: str, scanner_version: str, policy_digest: str, result: ScanResult
+        self,
+        sha256: str,
+        scanner_version: str,
+        policy_digest: str,
+        result: ScanResult,
+        *,
+        environment: str = "",
     ) -> None:
         return None
 
