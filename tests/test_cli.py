@@ -12,7 +12,7 @@ import pytest
 
 from tests.support.cli import safe_pip as run
 from tests.support.report_schema import load_report
-from tests.support.terminal import run_on_tty
+from tests.support.terminal import run_on_tty, run_piped_on_tty
 
 COMMANDS = ("install", "scan", "verify", "policy")
 
@@ -101,6 +101,18 @@ def test_progress_bar_only_on_a_terminal(samples: tuple[Path, Path]) -> None:
     assert "scanning" in run_on_tty(["scan", str(good), str(bad)], env)
     piped = run("scan", str(good), str(bad), env=env)
     assert "scanning" not in piped.stdout + piped.stderr
+
+
+def test_progress_stays_on_the_terminal_when_the_report_is_piped(
+    samples: tuple[Path, Path],
+) -> None:
+    """``safe-pip scan ... | tail``: the bar is drawn on stderr (the terminal), and the pipe
+    gets the report exactly as it does with no terminal at all, not a byte more."""
+    bad, good = samples
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    shown, piped = run_piped_on_tty(["scan", str(good), str(bad)], env)
+    assert "scanning" in shown
+    assert piped == run("scan", str(good), str(bad), env=env).stdout
 
 
 def test_text_report_explains_the_block(samples: tuple[Path, Path]) -> None:

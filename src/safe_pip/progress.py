@@ -18,11 +18,15 @@ class Progress:
         self._bar: Any = None
         self._task: Any = None
         if total > 0 and sys.stderr.isatty():
+            from rich.console import Console
             from rich.progress import BarColumn, SpinnerColumn, TextColumn
             from rich.progress import Progress as RichProgress
 
             columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn())
-            self._bar = RichProgress(*columns, transient=True)
+            # rich draws on stdout unless told: the bar belongs with the diagnostics, so that
+            # "| tail" or "| tee" gets the report only, and the terminal still sees the bar.
+            console = Console(stderr=True)
+            self._bar = RichProgress(*columns, transient=True, console=console)
             self._bar.start()
             self._task = self._bar.add_task(verb, total=total)
 

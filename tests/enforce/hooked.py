@@ -15,8 +15,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from tests.enforce.conftest import relocate
 from tests.support.venvs import installed, isolated_env, venv_python
@@ -69,8 +72,18 @@ def safe_pip(
     )
 
 
-def manage(template_python: Path, tmp_path: Path, home: Path) -> Managed:
+def manage(
+    template_python: Path, tmp_path: Path, home: Path, *, preinstall: Sequence[str] = ()
+) -> Managed:
+    """A protected copy of the template venv; ``preinstall`` goes in first, unprotected,
+    with the machine's pip configuration (a tool the test drives; skips where there is none)."""
     venv = relocate(template_python.parent.parent, tmp_path / "venv")
+    if preinstall:
+        env = {k: v for k, v in os.environ.items() if k != "PIP_REQUIRE_VIRTUALENV"}
+        cmd = [str(venv_python(venv)), "-m", "pip", "install", "-q", *preinstall]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        if proc.returncode != 0:
+            pytest.skip(f"{preinstall} not installable here: {proc.stderr[-300:]}")
     done = safe_pip(home, "shim", "install", "--no-path-shims", "--env", venv)
     assert done.returncode == 0, done.stdout + done.stderr
     payload = build_sdist(tmp_path / "payload", PAYLOAD, "1.0")

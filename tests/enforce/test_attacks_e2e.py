@@ -7,6 +7,11 @@ sdist whose setup.py writes a marker if anything builds it. After each attack: n
 nothing installed, and safe-pip's own words on the terminal. Where pip itself does not run
 the command (pip 26.3 refuses ``install -V`` as a usage error), nothing runs and nothing lands.
 
+Tools that run pip themselves are here too: pipenv runs its own vendored copy of pip
+(imported as ``pipenv.patched.pip``) with the target environment's interpreter, from
+pipenv's own installation; a zipapp pip (``pip.pyz``) is another copy of pip the venv's
+interpreter can run.
+
 bash runs the full list with pip 23.2 and pip 26.3; zsh and fish run, with pip 26.3, every
 spelling that goes through the shell's own lookup or syntax (the interpreter spellings by
 full path behave the same whichever shell starts them, and each gate run costs seconds).
@@ -14,7 +19,9 @@ full path behave the same whichever shell starts them, and each gate run costs s
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,7 +30,9 @@ import pytest
 from tests.enforce.conftest import run_shell
 from tests.enforce.hooked import Managed, manage
 
-# {pip} = pip on PATH; {V} = the venv; {SP} = its site-packages; {P} = the payload sdist.
+# {pip} = pip on PATH; {V} = the venv; {SP} = its site-packages; {P} = the payload sdist;
+# {PIPENV} = pipenv's vendored pip (a test dependency, never installed in {V}); {PYZ} = a
+# zipapp of the venv's own pip.
 ATTACKS: dict[str, str] = {
     "pip": "pip install {P}",
     "full path": "{V}/bin/pip install {P}",
@@ -56,11 +65,41 @@ ATTACKS: dict[str, str] = {
     "make": "make -s -f {MK}",
     "download": "pip download -d dl {P}",
     "wheel": "pip wheel -w wh {P}",
+    "lock": "pip lock -o pylock.toml {P}",
+    "pipenv's vendored pip": "{V}/bin/python {PIPENV}/__pip-runner__.py install {P}",
+    "pip.pyz": "{V}/bin/python {PYZ} install {P}",
 }
 WHICH = {"bash": "$(which pip)", "zsh": "$(which pip)", "fish": "set p (which pip); $p"}
-# pip 26.3 has no -V/--version inside install: a usage error, pip exits 2 before anything
-# runs (pip 23.2 accepts them and installs). The differential test covers both readings.
-PIP_REFUSES = {("26.3", "install -V"), ("26.3", "install --version")}
+# Where pip itself refuses the line before anything runs: its exit code and words. pip 26.3
+# has no -V/--version inside install (pip 23.2 accepts them and installs; the differential
+# test covers both readings); pip 23.2 has no lock command.
+PIP_REFUSES = {
+    ("26.3", "install -V"): (2, "no such option"),
+    ("26.3", "install --version"): (2, "no such option"),
+    ("23.2.1", "lock"): (1, "unknown command"),
+}
+
+
+PYZ_MAIN = "import sys\nfrom pip._internal.cli.main import main\nsys.exit(main())\n"
+
+
+def _vendored_pip() -> Path:
+    """pipenv's copy of pip, found without importing pipenv."""
+    spec = importlib.util.find_spec("pipenv")
+    assert spec is not None and spec.submodule_search_locations, "pipenv (test extra) missing"
+    return Path(next(iter(spec.submodule_search_locations))) / "patched" / "pip"
+
+
+def _pyz(m: Managed, tmp_path: Path) -> Path:
+    """The venv's own pip as a zipapp whose ``__main__`` runs pip's main (as pip.pyz does)."""
+    target = tmp_path / "pip.pyz"
+    if not target.exists():
+        with zipfile.ZipFile(target, "w") as pyz:
+            pyz.writestr("__main__.py", PYZ_MAIN)
+            for path in sorted((m.site / "pip").rglob("*")):
+                if path.is_file() and "__pycache__" not in path.parts:
+                    pyz.write(path, path.relative_to(m.site).as_posix())
+    return target
 
 
 def _attack(shell: str, m: Managed, name: str, tmp_path: Path) -> str:
@@ -73,6 +112,8 @@ def _attack(shell: str, m: Managed, name: str, tmp_path: Path) -> str:
         P=m.payload,
         WHICH=WHICH[shell],
         MK=makefile,
+        PIPENV=_vendored_pip(),
+        PYZ=_pyz(m, tmp_path) if name == "pip.pyz" else "",
     )
 
 
@@ -86,7 +127,8 @@ def _run_all(
         r = run_shell([shell, "-c", _attack(shell, m, name, tmp_path)], m.env(), tmp_path)
         said = r.stdout + r.stderr
         if (pip_version, name) in PIP_REFUSES:
-            ok = r.code == 2 and "no such option" in said
+            code, words = PIP_REFUSES[pip_version, name]
+            ok = r.code == code and words in said
         else:
             # make reports a failed recipe as its exit 2, xargs a failed command as 123
             ok = (

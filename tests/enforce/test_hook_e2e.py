@@ -9,7 +9,9 @@
 - ``python -m venv`` run by a protected interpreter protects the new environment;
 - a modified hook is reported by ``shim status`` and ``audit``; a missing safe-pip makes
   pip refuse installs (fail closed) while ``pip list`` still works;
-- the escape hatch works through the hook only where the policy allows it, and is logged.
+- the escape hatch works through the hook only where the policy allows it, and is logged;
+- pip-compile, which drives pip's resolver as a library (no pip command runs), resolves
+  wheels as before but cannot run an sdist's build backend.
 """
 
 from __future__ import annotations
@@ -189,3 +191,19 @@ def test_escape_hatch_through_the_hook(
     assert "torchvision-optimized" in installed(m.python)
     outcomes = [(r["outcome"], r.get("via")) for r in _audit_log(home)]
     assert ("bypass-refused", "hook") in outcomes and ("bypassed", "hook") in outcomes
+
+
+def test_pip_compile_resolves_wheels_but_cannot_build_an_sdist(
+    pip26: Path, served: IndexServer, tmp_path: Path, home: Path
+) -> None:
+    m = manage(pip26, tmp_path, home, preinstall=["pip-tools==7.6.2"])
+    (tmp_path / "wheels.in").write_text("cleanpkg\n")
+    compile_ = "pip-compile -q --no-build-isolation --no-strip-extras"
+    code, out = _sh(m, f"{compile_} --index-url {served.simple_url} wheels.in", tmp_path)
+    assert code == 0 and "cleanpkg==1.0" in (tmp_path / "wheels.txt").read_text(), out
+    # without the hook this runs the sdist's setup.py (the marker); with it, nothing runs
+    (tmp_path / "req.in").write_text(f"{PAYLOAD} @ {m.payload.as_uri()}\n")
+    code, out = _sh(m, f"{compile_} --no-index req.in", tmp_path)
+    assert code != 0 and "refusing to run the build backend" in out, out
+    assert not (tmp_path / "req.txt").exists()
+    assert m.clean()

@@ -76,6 +76,28 @@ def test_pip_script_shapes() -> None:
     assert not is_pip_script("/x/pip.py")
 
 
+# --- the hook recognises pip by its layout ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "patched"),
+    [
+        ("pip._internal.cli.base_command", True),
+        ("pip._internal.cli.req_command", True),
+        ("pipenv.patched.pip._internal.cli.req_command", True),  # a vendored copy of pip
+        ("pip._vendor.pyproject_hooks._impl", True),  # every PEP 517 hook pip calls
+        ("pip._internal.utils.setuptools_build", True),  # pip 23's legacy setup.py runs
+        ("venv", True),
+        ("pyproject_hooks._impl", False),  # the standalone library, not pip's
+        ("notpip._internal.cli.req_command", False),
+        ("pip._internal.cli.parser", False),
+        ("json", False),
+    ],
+)
+def test_hook_recognises_pip_by_layout(name: str, patched: bool) -> None:
+    assert (_safe_pip_hook._patch_for(name) is not None) == patched
+
+
 # --- tickets ------------------------------------------------------------------------------
 
 

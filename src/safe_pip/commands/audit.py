@@ -71,7 +71,15 @@ def run(args: argparse.Namespace) -> int:
         env = site.from_path(args.path)
     else:
         env = site.from_python(args.python or venv_python() or Path(sys.executable))
-    result = audit(env, policy, model_dirs=tuple(args.models), journal_findings=_unrecorded(policy))
+    from safe_pip.gate.intel import db_path
+
+    result = audit(
+        env,
+        policy,
+        model_dirs=tuple(args.models),
+        journal_findings=_unrecorded(policy),
+        intel_db=db_path(),
+    )
     if args.push:
         from safe_pip.server.push import push
 

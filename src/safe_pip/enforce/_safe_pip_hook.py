@@ -20,6 +20,17 @@ imported, wraps three things after they load -
 - ``parse_command``'s re-run under ``--python``: the other interpreter starts this file
   first, so the hook goes with pip into it.
 
+- pip's build-backend calls (the vendored ``pyproject_hooks``' hook caller, and pip 23's
+  legacy ``setup.py`` invocations): outside a command the gate admitted they refuse. pip's
+  own requirement commands never run unadmitted here, so this holds for code that drives
+  pip's resolver as a library without running a command (pip-compile does): an sdist's
+  build backend is package code, and it must not run before its verdict.
+
+pip is recognised by its layout, not by the name it is imported under: a copy of pip that a
+tool vendors inside its own package (pipenv runs ``pipenv/patched/pip/__pip-runner__.py``
+with the target environment's interpreter, and that copy imports itself as
+``pipenv.patched.pip._internal...``) is patched like pip itself.
+
 If pip's layout is not what the hook knows, pip refuses to run here (exit 2) rather than
 run ungated. Standard library only, and Python 3.8 syntax: it runs inside every Python
 of the environment, not inside safe-pip.
@@ -141,8 +152,7 @@ def _gate(command: Any, options: Any, args: Any, run: Callable[..., Any]) -> Any
         _say(f"pip {name} was started without a command line; refusing to run it ungated")
         return _EXIT_ERROR
     if take_ticket(name, argv):
-        command._safe_pip_admitted = True
-        return run(command, options, args)
+        return _admit(command, options, args, run)
     import subprocess
 
     try:
@@ -165,9 +175,30 @@ def _gate(command: Any, options: Any, args: Any, run: Callable[..., Any]) -> Any
         _say(f"cannot run safe-pip ({exc}); refusing pip {name} (fail closed)")
         return _EXIT_ERROR
     if code == 0 and take_ticket(name, argv):  # an escape hatch the policy allowed
-        command._safe_pip_admitted = True
-        return run(command, options, args)
+        return _admit(command, options, args, run)
     return code
+
+
+def _admit(command: Any, options: Any, args: Any, run: Callable[..., Any]) -> Any:
+    """Run a command a ticket admitted; builds are allowed from now on in this process."""
+    command._safe_pip_admitted = True
+    _state["admitted"] = True
+    return run(command, options, args)
+
+
+class BuildRefused(RuntimeError):
+    """pip was asked to run a build backend outside a command the gate admitted."""
+
+
+def _refuse_build(what: str) -> None:
+    if _state.get("admitted"):
+        return
+    message = (
+        f"refusing to run {what} outside a pip command the safe-pip gate admitted: "
+        "package code must not run before its verdict (vet it with 'safe-pip install')"
+    )
+    _say(message)
+    raise BuildRefused("safe-pip: " + message)
 
 
 def _wrap_run(cls: Any) -> None:
@@ -215,6 +246,36 @@ def _patch_req_command(module: Any) -> None:
         _wrap_run(sub)
 
 
+def _patch_hook_caller(module: Any) -> None:
+    """Every PEP 517 hook pip calls goes through ``BuildBackendHookCaller._call_hook``."""
+    cls = module.BuildBackendHookCaller
+    original = cls._call_hook
+    if getattr(original, "_safe_pip", False):
+        return
+
+    def _call_hook(self: Any, hook_name: Any, kwargs: Any) -> Any:
+        source = getattr(self, "source_dir", "?")
+        _refuse_build(f"the build backend's {hook_name} hook of {source}")
+        return original(self, hook_name, kwargs)
+
+    _call_hook._safe_pip = True  # type: ignore[attr-defined]
+    cls._call_hook = _call_hook
+
+
+def _patch_setuptools_build(module: Any) -> None:
+    """pip 23's legacy ``setup.py`` runs all build their command line here."""
+    original = getattr(module, "make_setuptools_shim_args", None)
+    if original is None or getattr(original, "_safe_pip", False):
+        return  # pip without legacy setup.py support
+
+    def make_setuptools_shim_args(setup_py_path: Any, *args: Any, **kwargs: Any) -> Any:
+        _refuse_build(f"{setup_py_path}")
+        return original(setup_py_path, *args, **kwargs)
+
+    make_setuptools_shim_args._safe_pip = True  # type: ignore[attr-defined]
+    module.make_setuptools_shim_args = make_setuptools_shim_args
+
+
 def _patch_main_parser(module: Any) -> None:
     original = module.get_runnable_pip
     if getattr(original, "_safe_pip", False):
@@ -233,8 +294,10 @@ def _patch_cli_main(module: Any) -> None:
     if getattr(original, "_safe_pip", False):
         return
 
+    package = str(module.__name__)[: -len("._internal.cli.main")]
+
     def main(args: Any = None) -> Any:
-        missing = armed_problems()
+        missing = armed_problems(package)
         if missing:
             _say(
                 "this environment's hook does not recognise this pip's layout ("
@@ -271,31 +334,53 @@ def _patch_venv(module: Any) -> None:
     builder._safe_pip = True
 
 
-_PATCHES: dict[str, Callable[[Any], None]] = {
-    "pip._internal.cli.base_command": _patch_base_command,
-    "pip._internal.cli.req_command": _patch_req_command,
-    "pip._internal.cli.main_parser": _patch_main_parser,
-    "pip._internal.cli.main": _patch_cli_main,
-    "venv": _patch_venv,
+# pip's modules by their path inside a pip package: the package is ``pip`` itself or a copy
+# vendored as ``<tool>...pip`` (the criterion is pip's layout, not one import name).
+_PIP_PATCHES: dict[str, Callable[[Any], None]] = {
+    "_internal.cli.base_command": _patch_base_command,
+    "_internal.cli.req_command": _patch_req_command,
+    "_internal.cli.main_parser": _patch_main_parser,
+    "_internal.cli.main": _patch_cli_main,
+    "_vendor.pyproject_hooks._impl": _patch_hook_caller,
+    "_internal.utils.setuptools_build": _patch_setuptools_build,
 }
-_REQUIRED = ("pip._internal.cli.base_command", "pip._internal.cli.req_command")
+_OTHER_PATCHES: dict[str, Callable[[Any], None]] = {"venv": _patch_venv}
+_REQUIRED = ("_internal.cli.base_command", "_internal.cli.req_command")
+
+
+def _patch_for(name: str) -> Callable[[Any], None] | None:
+    """The patch for the module ``name``, or ``None`` (called for every import: cheap)."""
+    if name in _OTHER_PATCHES:
+        return _OTHER_PATCHES[name]
+    if "._internal." not in name and "._vendor.pyproject_hooks" not in name:
+        return None
+    for suffix, patch in _PIP_PATCHES.items():
+        if name.endswith("." + suffix):
+            package = name[: -len(suffix) - 1]
+            if package == "pip" or package.endswith(".pip"):
+                return patch
+    return None
 
 
 def _apply(name: str, module: Any) -> None:
+    patch = _patch_for(name)
+    if patch is None:
+        return
     try:
-        _PATCHES[name](module)
+        patch(module)
     except Exception as exc:  # a layout the hook does not know: recorded, pip then refuses
         _state.setdefault("errors", {})[name] = f"{type(exc).__name__}: {exc}"
         return
     _state["patched"].add(name)
 
 
-def armed_problems() -> list[str]:
-    """Why pip may not run here ([] when every required patch is in place)."""
+def armed_problems(package: str = "pip") -> list[str]:
+    """Why the pip in ``package`` may not run here ([] when every required patch is in place)."""
     import importlib
 
     problems = []
-    for name in _REQUIRED:
+    for suffix in _REQUIRED:
+        name = package + "." + suffix
         try:
             importlib.import_module(name)
         except Exception as exc:
@@ -331,7 +416,7 @@ class _Finder:
     _safe_pip_hook = True
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
-        if name not in _PATCHES:
+        if _patch_for(name) is None:
             return None
         for finder in list(sys.meta_path):
             if getattr(finder, "_safe_pip_hook", False):
@@ -353,8 +438,7 @@ def arm() -> None:
     """Put the finder first (once per interpreter) and patch what is already imported."""
     if not any(getattr(f, "_safe_pip_hook", False) for f in sys.meta_path):
         sys.meta_path.insert(0, _Finder())
-    for name in _PATCHES:
-        module = sys.modules.get(name)
+    for name, module in list(sys.modules.items()):
         if module is not None and name not in _state["patched"]:
             _apply(name, module)
 

@@ -336,7 +336,9 @@ class _Gate:
                 target=target,
             )
             with _timed(result, "verify"):
-                verify.verify_all(runs, request=request, policy=policy, fetcher=self.fetcher)
+                result.notes += verify.verify_all(
+                    runs, request=request, policy=policy, fetcher=self.fetcher
+                )
             scanning.result()
             result.timings["scan"] = round(
                 result.timings.get("scan", 0.0) + time.perf_counter() - start, 4

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from safe_pip.gate import identity
+from safe_pip.gate import identity, intel
 from safe_pip.gate.inputs import InstallRequest
 from safe_pip.gate.resolve import ResolvedArtifact
 from safe_pip.gate.state import ArtifactRun
@@ -68,8 +68,9 @@ def verify_all(
     policy: Policy,
     fetcher: Fetcher,
     now: dt.datetime | None = None,
-) -> None:
-    """Add name, index, hash and signature findings to every fetched artifact."""
+) -> list[str]:
+    """Add name, index, hash, signature and intel findings to every fetched artifact;
+    return the notes said once for the whole run (see :mod:`safe_pip.gate.intel`)."""
     now = now or dt.datetime.now(dt.timezone.utc)
     pins = user_pins(request)
     for run in runs:
@@ -90,6 +91,7 @@ def verify_all(
                 art.name, art.version, run.sha256, user_pins=pins, policy=policy, location=loc
             )
     verify_signatures(runs, policy, fetcher, index_urls(request))
+    return intel.check_all(runs, policy=policy, now=now)
 
 
 def verify_signatures(

@@ -13,6 +13,7 @@ resolved file and no install request.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING
@@ -22,6 +23,8 @@ from safe_pip.gate.inputs import IndexSettings, InstallRequest, ResolveOptions
 from safe_pip.gate.resolve import ResolvedArtifact
 from safe_pip.gate.state import ArtifactRun, ProgressFactory, no_progress
 from safe_pip.models import Decision, Verdict
+
+_log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from safe_pip.gate.fetch import Fetcher
@@ -60,7 +63,8 @@ def vet(
     with timed("fetch"):
         (fetch or fetch_stage)(runs, fetcher, progress, build.needs_fetch)
     with timed("verify"):
-        verify.verify_all(runs, request=request, policy=policy, fetcher=fetcher)
+        for note in verify.verify_all(runs, request=request, policy=policy, fetcher=fetcher):
+            _log.warning("%s", note)  # the server's operator sees it; the file is still vetted
     with timed("scan"):
         scan.scan_all(
             runs,

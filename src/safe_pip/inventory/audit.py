@@ -97,11 +97,17 @@ def audit(
     model_dirs: tuple[Path, ...] = (),
     today: dt.date | None = None,
     journal_findings: tuple[Finding, ...] = (),
+    intel_db: Path | None = None,
 ) -> AuditResult:
     """Audit ``env``; ``journal_findings`` (installs the audit log shows unfinished) are
-    reported and decided like the environment's own findings."""
+    reported and decided like the environment's own findings. With ``intel_db`` (the
+    database ``safe-pip intel sync`` keeps) every distribution is also checked against the
+    known-malicious and vulnerability records, as the install gate checks artifacts."""
     today = today or dt.date.today()
     out = AuditResult(env)
+    intel = _Intel(intel_db, policy) if intel_db is not None else None
+    if intel is not None:
+        journal_findings = journal_findings + tuple(intel.stale)
     for finding in journal_findings:  # the audit log is the file these are about
         out.startup.append(
             _item(
@@ -122,6 +128,8 @@ def audit(
         findings, verified = record.check(dist)
         where = str(dist.metadata_dir)
         findings = name_findings(dist.name, policy.names, location=where) + findings
+        if intel is not None:
+            findings += intel.findings(dist.name, dist.version, dist.archive_sha256, where)
         sha = dist.archive_sha256 or dist.record_sha256
         artifact = Artifact(dist.name, where, version=dist.version, sha256=sha)
         props = {"hash-source": "archive" if dist.archive_sha256 else "RECORD"}
@@ -195,4 +203,39 @@ def audit(
                 properties={"format": model.format, "found-in": source},
             )
             out.models.append(ModelAudit(model, owner, item, source))
+    if intel is not None:
+        intel.close()
     return out
+
+
+class _Intel:
+    """The synced OSV data, opened once for the whole audit (read-only)."""
+
+    def __init__(self, path: Path, policy: Policy) -> None:
+        from safe_pip.intel.check import freshness
+        from safe_pip.intel.store import IntelDB, StoreError
+
+        self.db: IntelDB | None = None
+        problem: str | None = None
+        status = None
+        try:
+            self.db = IntelDB(path)
+            status = self.db.status()
+        except StoreError as exc:
+            problem = str(exc)
+            if self.db is not None:
+                self.db.close()
+                self.db = None
+        now = dt.datetime.now(dt.timezone.utc)
+        self.stale = freshness(status, problem, max_age=policy.intel.max_age, now=now)
+
+    def findings(self, name: str, version: str, sha256: str | None, location: str) -> list[Finding]:
+        from safe_pip.intel.check import findings_for
+
+        if self.db is None:
+            return []
+        return findings_for(self.db, name, version, sha256, location=location)
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.close()

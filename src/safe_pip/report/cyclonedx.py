@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from decimal import Decimal
 
 from cyclonedx.model import HashAlgorithm, HashType, Property
 from cyclonedx.model.bom import Bom, BomMetaData
@@ -27,6 +28,7 @@ from cyclonedx.model.vulnerability import (
     BomTarget,
     Vulnerability,
     VulnerabilityRating,
+    VulnerabilityReference,
     VulnerabilitySeverity,
     VulnerabilitySource,
 )
@@ -179,19 +181,44 @@ def build(report: Report) -> Bom:
     return bom
 
 
+_OSV = VulnerabilitySource(name="OSV")
+
+
 def _vulnerability(f: Finding, blocking: bool, ref: str, n: int) -> Vulnerability:
+    """One finding as a BOM vulnerability; an OSV advisory keeps its own id, aliases and
+    score, so a BOM consumer can match it against other tools' reports."""
     rule = get_rule(f.rule_id)
+    advisory = f.detail.get("id") if f.rule_id.startswith("INTEL-") else None
+    rating = VulnerabilityRating(severity=_SEVERITY[f.severity])
+    references: list[VulnerabilityReference] = []
+    recommendation = rule.how_to_allow if rule else None
+    if isinstance(advisory, str):
+        score = f.detail.get("score")
+        if isinstance(score, (int, float)):
+            rating = VulnerabilityRating(
+                source=_OSV, score=Decimal(str(score)), severity=_SEVERITY[f.severity]
+            )
+        aliases = [a for a in f.detail.get("aliases", ()) if isinstance(a, str)]
+        references = [VulnerabilityReference(id=a, source=_OSV) for a in aliases]
+        fixed = f.detail.get("fixed_versions") or []
+        if fixed:
+            recommendation = f"Upgrade to {fixed[0]} or later."
     return Vulnerability(
         bom_ref=f"finding-{n}",
-        id=f.rule_id,
-        source=VulnerabilitySource(name="safe-pip"),
+        id=advisory if isinstance(advisory, str) else f.rule_id,
+        source=_OSV if isinstance(advisory, str) else VulnerabilitySource(name="safe-pip"),
+        references=references,
         description=f.message,
         detail=f"at {f.location}",
-        recommendation=rule.how_to_allow if rule else None,
-        ratings=[VulnerabilityRating(severity=_SEVERITY[f.severity])],
+        recommendation=recommendation,
+        ratings=[rating],
         affects=[BomTarget(ref=ref)],
         properties=_props(
-            [("blocking", "true" if blocking else "false"), ("title", rule.title if rule else None)]
+            [
+                ("blocking", "true" if blocking else "false"),
+                ("title", rule.title if rule else None),
+                ("rule", f.rule_id),
+            ]
         ),
     )
 

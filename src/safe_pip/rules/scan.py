@@ -186,6 +186,17 @@ RULES: tuple[Rule, ...] = (
         _EXC,
     ),
     Rule(
+        "ZIP-NAME-TRUNCATED",
+        "Zip member name holds a NUL byte",
+        S.HIGH,
+        "Python's zipfile (pip installing a wheel, Keras loading a .keras archive, "
+        "numpy.load, torch.export's legacy reader) cuts a member name at its first NUL "
+        "byte, so the member is installed or loaded under another name than the one "
+        "written in the archive: config.json\\x00.txt is read as config.json. Real writers "
+        "never produce this.",
+        _EXC,
+    ),
+    Rule(
         "ZIP-DUPLICATE-NAME",
         "Two archive members share one name",
         S.MEDIUM,

@@ -48,7 +48,13 @@ def program() -> bytes:
     return buf.getvalue()
 
 
-def _edit(archive: bytes, change: Callable[[dict[str, Any]], None]) -> bytes:
+def _edit(
+    archive: bytes,
+    change: Callable[[dict[str, Any]], None],
+    rename: Callable[[str], str] = str,
+) -> bytes:
+    """The archive with its program edited and every member name passed through ``rename``
+    (the files of model ``model`` follow its program to the new model name)."""
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(archive)) as zin, zipfile.ZipFile(out, "w") as zout:
         for info in zin.infolist():
@@ -57,8 +63,34 @@ def _edit(archive: bytes, change: Callable[[dict[str, Any]], None]) -> bytes:
                 doc = json.loads(data)
                 change(doc)
                 data = json.dumps(doc).encode()
-            zout.writestr(info, data)
+            zout.writestr(rename(info.filename), data)
     return out.getvalue()
+
+
+def _model_name(name: str) -> Callable[[str], str]:
+    """Rename model ``model`` to ``name`` (its program, weights, constants, inputs)."""
+
+    def rename(member: str) -> str:
+        if member.endswith("/models/model.json"):
+            return member[: -len("model.json")] + name
+        stem = name[: -len(".json")]
+        for folder in ("weights/", "constants/", "sample_inputs/"):
+            if f"/data/{folder}model" in member:
+                return member.replace(f"/data/{folder}model", f"/data/{folder}{stem}")
+        return member
+
+    return rename
+
+
+RENAMES: dict[str, Callable[[str], str]] = {
+    # torch's zip reader locates records case-insensitively
+    "archive-format-case": lambda n: n.replace("/archive_format", "/ARCHIVE_FORMAT"),
+    # _load_exported_programs parses every record under models/, at any depth...
+    "program-in-subfolder": _model_name("sub/model.json"),
+    # ...and whatever its extension: the model name is the path minus its last 5 characters
+    "program-without-json-suffix": _model_name("modelXjsonz"),
+}
+"""Archives the first reader did not recognise as programs; torch loads each."""
 
 
 def _first_sym(doc: dict[str, Any]) -> dict[str, Any]:
@@ -96,6 +128,14 @@ def payloads(
         "expr": (_edit(program, expr), expr_wire),
         "guard": (_edit(program, guard), guard_wire),
     }
+    for name, rename in RENAMES.items():
+        wire = d / f"{name}-ran"
+
+        def held_out(doc: dict[str, Any], wire: Path = wire) -> None:
+            sym = _first_sym(doc)
+            sym["expr_str"] = f"__import__('os').system('touch {wire}') + " + sym["expr_str"]
+
+        cases[name] = (_edit(program, held_out, rename), wire)
     paths = []
     for name, (data, _) in cases.items():
         path = d / f"{name}.pt2"
@@ -122,6 +162,37 @@ def test_strings_torch_evaluates_run_and_block(
     data, ran = payloads[case]
     assert ran, case
     assert "PT2-CODE" in blocking(scan_bytes(tmp_path, "m.pt2", data))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(RENAMES))
+def test_held_out_archives_torch_loads_are_judged(
+    tmp_path: Path, payloads: dict[str, tuple[bytes, bool]], case: str
+) -> None:
+    """Bypasses of the first reader: a folder torch finds case-insensitively, and programs
+    under models/ that are not models/<name>.json.  torch.export.load evaluates each."""
+    data, ran = payloads[case]
+    assert ran, case
+    assert "PT2-CODE" in blocking(scan_bytes(tmp_path, "m.pt2", data))
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "torch.ops.aten.add.Tensor.__class__",
+        "torch.ops.aten.add.Tensor._op",
+        "torch.ops.aten.add.default.x.y",
+        "torch.ops.higher_order.cond.x",
+    ],
+)
+def test_getattr_chains_past_an_operator_block(tmp_path: Path, program: bytes, target: str) -> None:
+    """torch writes torch.ops.<ns>.<op>[.<overload>]; anything longer walks the operator
+    object's attributes with getattr."""
+
+    def change(doc: dict[str, Any]) -> None:
+        doc["graph_module"]["graph"]["nodes"][0]["target"] = target
+
+    assert "PT2-UNSAFE-TARGET" in blocking(scan_bytes(tmp_path, "m.pt2", _edit(program, change)))
 
 
 def test_non_operator_targets_block(tmp_path: Path, program: bytes) -> None:

@@ -32,6 +32,7 @@ FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "hdf5"
 SCRIPT = FIXTURES / "make_hdf5.py"
 COMMITTED = sorted(p.name for p in FIXTURES.glob("*.h5"))
 LARGE = ["dense_indirect.h5", "dense_deep_btree.h5"]
+RANDOM = [f"random_{i:02d}.h5" for i in range(24)]  # make_hdf5.random_case, seeded
 WHEEL_FILES = (
     Path(os.environ.get("SAFE_PIP_TEST_WHEELS", "~/.cache/safe-pip-test-wheels")).expanduser()
     / "real"
@@ -84,14 +85,14 @@ def test_the_committed_files_are_the_script_cases() -> None:
     ]
 
 
-@pytest.mark.parametrize("name", COMMITTED + LARGE)
+@pytest.mark.parametrize("name", COMMITTED + LARGE + RANDOM)
 def test_reader_lists_what_h5py_reads(oracle: dict[str, Listing], name: str) -> None:
     """Same names, same string values, same non-string attributes, for fresh and committed."""
     paths = [p for p in oracle if Path(p).name == name]
     assert len(paths) == (2 if name in COMMITTED else 1)
     for path in paths:
         expected = oracle[path]
-        assert expected, f"h5py read no attribute from {path}"
+        assert expected or name in RANDOM, f"h5py read no attribute from {path}"
         assert _listing(_read(Path(path).read_bytes())) == expected, path
 
 
@@ -108,9 +109,12 @@ def test_cases_exercise_the_structures_they_name(oracle: dict[str, Listing]) -> 
     """Each case holds the structure it exists for, so the differential test covers it."""
     files = {Path(p).name: Path(p).read_bytes() for p in oracle if Path(p).parent != FIXTURES}
     assert b"FRHP" not in files["compact_v0.h5"]
-    for name, data in files.items():
+    for name in COMMITTED + LARGE:
         if name != "compact_v0.h5":
-            assert b"FRHP" in data, name  # dense storage: a fractal heap
+            assert b"FRHP" in files[name], name  # dense storage: a fractal heap
+    dense = [n for n in RANDOM if b"FRHP" in files[n]]
+    assert 6 <= len(dense) <= len(RANDOM) - 6  # the random cases are of both kinds
+    assert any(b"FHIB" in files[n] for n in dense)
     assert b"FHIB" not in files["dense_mixed.h5"]  # a root direct block only
     assert files["dense_latest.h5"].count(b"FHIB") == 1  # a root indirect block
     assert files["dense_indirect.h5"].count(b"FHIB") >= 2  # indirect blocks in indirect blocks

@@ -211,3 +211,44 @@ def test_folder_config_keras_would_load_is_judged(tmp_path: Path) -> None:
     res = scan_bytes(tmp_path, whl.name, whl.read_bytes())
     assert "KERAS-LAMBDA" in rules(res)
     assert not [f for f in res.findings if "demo/hf/" in f.location]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"class_name": "thirdparty>Boom", "config": {}},
+        {
+            "module": "keras.activations",
+            "class_name": "function",
+            "config": "thirdparty>tripwire",
+            "registered_name": "relu",
+        },
+    ],
+)
+def test_registered_names_outside_keras_are_custom_objects(
+    tmp_path: Path, value: dict[str, object]
+) -> None:
+    dense = {**DENSE, "config": {"units": 4, "kernel_initializer": "thirdparty>Init"}}
+    for data in (_h5(_seq(value)), _keras(_seq(value)), _h5(_seq(dense))):
+        assert "KERAS-CUSTOM-OBJECT" in blocking(scan_bytes(tmp_path, "m.keras", data))
+
+
+def test_registered_names_of_keras_packages_and_layer_names_pass(tmp_path: Path) -> None:
+    hub = {"module": "keras_hub.src.models", "class_name": "X", "registered_name": "keras_hub>X"}
+    named = {**DENSE, "config": {"units": 4, "name": "block>conv"}}
+    for data in (_keras(_seq(hub)), _keras(_seq(named))):
+        assert "KERAS-CUSTOM-OBJECT" not in rules(scan_bytes(tmp_path, "m.keras", data))
+
+
+def test_keras_prefixed_package_is_not_keras(tmp_path: Path) -> None:
+    """Keras imports only keras, keras_hub, keras_cv and keras_nlp; keras_anything is not."""
+    evil = {"module": "keras_helpers.evil", "class_name": "Boom", "config": {}}
+    assert "KERAS-CUSTOM-OBJECT" in blocking(scan_bytes(tmp_path, "m.keras", _keras(_seq(evil))))
+
+
+def test_config_named_with_a_nul_is_the_config(tmp_path: Path) -> None:
+    """Python's zipfile (Keras) reads ``config.json\\x00.txt`` as ``config.json``."""
+    data = zip_bytes({"config.json\x01": json.dumps(_seq(LAMBDA)).encode()})
+    data = data.replace(b"config.json\x01", b"config.json\x00")
+    res = scan_bytes(tmp_path, "m.keras", data)
+    assert {"KERAS-LAMBDA", "ZIP-NAME-TRUNCATED"} <= blocking(res), res.findings

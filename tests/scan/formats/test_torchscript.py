@@ -17,6 +17,7 @@ import json
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,8 +70,16 @@ def _scripted(path: Path) -> bytes:
     return buf.getvalue()
 
 
-def _rewrite(archive: bytes, old: str, new: str, *, extra: dict[str, bytes] | None = None) -> bytes:
-    """The archive with its code text rewritten (debug info dropped: it holds offsets)."""
+def _rewrite(
+    archive: bytes,
+    old: str,
+    new: str,
+    *,
+    extra: dict[str, bytes] | None = None,
+    rename: Callable[[str], str] = str,
+) -> bytes:
+    """The archive with its code text rewritten (debug info dropped: it holds offsets)
+    and its member names passed through ``rename``."""
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(archive)) as zin, zipfile.ZipFile(out, "w") as zout:
         for info in zin.infolist():
@@ -81,7 +90,7 @@ def _rewrite(archive: bytes, old: str, new: str, *, extra: dict[str, bytes] | No
                 text = data.decode()
                 assert old in text, text
                 data = text.replace(old, new).encode()
-            zout.writestr(info.filename, data)
+            zout.writestr(rename(info.filename), data)
         for name, data in (extra or {}).items():
             zout.writestr(name, data)
     return out.getvalue()
@@ -98,8 +107,32 @@ SPELLINGS = [
 ]
 """Other spellings torch's source importer resolves to ``aten::from_file``."""
 
+CUSTOM_OP_SPELLINGS = [
+    "o = ops\n    n = o.safe_pip_test\n    _0 = n.tripwire(path)",
+    "g = getattr\n    _0 = g(ops, 'safe_pip_test').tripwire(path)",
+]
+"""Custom operators reached through local names, which TorchScript binds to namespaces and
+special forms too (``setSugaredVar``): the first reader resolved only literal spellings."""
+
+CUSTOM_OP = "safe_pip_test::tripwire(str path) -> int"
+"""Registered by the loader process, as an extension library would: it records its call
+by creating ``path``."""
+
+RENAMES: dict[str, Callable[[str], str]] = {
+    "code-folder-case": lambda n: n.replace("archive/code/", "archive/CODE/"),
+    "archive-folder-case": lambda n: "ARCHIVE" + n[7:] if n.endswith(".py") else n,
+}
+"""Member names torch's zip reader finds case-insensitively (miniz's locate_file), so the
+code is compiled although no member is literally ``archive/code/…``."""
+
 LOADER = """
 import sys, torch
+lib = torch.library.Library("safe_pip_test", "DEF")
+lib.define("tripwire(str path) -> int")
+def tripwire(path):
+    open(path, "w").close()
+    return 1
+lib.impl("tripwire", tripwire, "CompositeExplicitAutograd")
 args = sys.argv[1:]
 for loader, path in zip(args[::2], args[1::2]):
     try:
@@ -133,6 +166,13 @@ def payloads(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[bytes,
         wire,
         "jit",
     )
+    for i, spelling in enumerate(CUSTOM_OP_SPELLINGS):
+        wire = d / f"wire-custom{i}"
+        cases[f"custom{i}"] = (_rewrite(_scripted(wire), PAYLOAD_LINE, spelling), wire, "jit")
+    for name, rename in RENAMES.items():
+        wire = d / f"wire-{name}"
+        data = _rewrite(_scripted(wire), PAYLOAD_LINE, PAYLOAD_LINE, rename=rename)
+        cases[name] = (data, wire, "jit")
     wire = d / "wire-flatbuffer"
     module = JIT.load(io.BytesIO(_scripted(wire)))  # runs the payload here once
     flat = d / "m.ff"
@@ -188,6 +228,45 @@ def test_lite_interpreter_bytecode_is_judged(tmp_path: Path) -> None:
     }
     assert any(w.endswith("bytecode.pkl") for w in where), res.findings
     assert any(w.endswith("test_torchscript.py") for w in where), res.findings
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "case", [*(f"custom{i}" for i in range(len(CUSTOM_OP_SPELLINGS))), *RENAMES]
+)
+def test_held_out_payload_torch_runs_is_blocked(
+    tmp_path: Path, payloads: dict[str, tuple[bytes, bool]], case: str
+) -> None:
+    """Bypasses of the first reader: a custom operator reached through a local alias of
+    ``ops`` or ``getattr`` (the loader registered it, as an imported extension would, and
+    the tripwire records its call), and code under a folder whose case differs from
+    ``code/``/the archive folder.  torch runs each; the scanner must block it."""
+    data, ran = payloads[case]
+    assert ran, case
+    res = scan_bytes(tmp_path, "weights.bin", data)
+    want = "TORCHSCRIPT-CUSTOM-OP" if case.startswith("custom") else "TORCHSCRIPT-UNSAFE-OP"
+    assert want in blocking(res), (case, res.findings)
+
+
+def test_aliases_of_roots_resolve_like_the_roots() -> None:
+    from safe_pip.scan.formats.torchscript import code_uses
+
+    source = (
+        "class A:\n  def f(self, x: str) -> int:\n"
+        "    c = __torch__.torch\n    k = c.classes.c10d\n    p = k.ProcessGroup\n"
+        "    t = torch\n    f = t.autograd\n    _0 = f.save(x, x)\n"
+        "    g = hasattr\n    h = g\n    _1 = h(ops, 'myns')\n    return 0\n"
+    )
+    targets = {u.target for u in code_uses(source, "__torch__")}
+    assert {"__torch__.torch.classes.c10d.ProcessGroup", "aten::save"} <= targets
+
+
+def test_aliases_that_never_settle_are_unresolved() -> None:
+    from safe_pip.scan.formats.torchscript import code_uses
+
+    source = "def f(x: int) -> int:\n    c = __torch__\n    c = c.a\n    return 0\n"
+    kinds = {u.kind for u in code_uses(source, "__torch__")}
+    assert "unresolved" in kinds
 
 
 # -- static cases: what torch would need a native library for, and unreadable code ----

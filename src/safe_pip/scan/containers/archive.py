@@ -133,6 +133,13 @@ def _read_members(
                     f"member name {name!r} escapes the extraction folder",
                     loc,
                 )
+            if "\x00" in name:
+                ctx.report(
+                    "ZIP-NAME-TRUNCATED",
+                    f"member name {name!r} holds a NUL byte: Python's zipfile (pip, Keras, "
+                    f"numpy) reads it as {name.split(chr(0), 1)[0]!r}",
+                    loc,
+                )
         if layout and all(layout.is_storage(n) for n in entry.names):
             ctx.saw("tensor-storage")
             continue

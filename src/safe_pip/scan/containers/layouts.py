@@ -44,9 +44,10 @@ class ZipHooks:
         """``aliases``: other names the zip reader says some Python gives this member."""
         if self.wheel is not None:
             self.wheel.member(ctx, name, data, loc, aliases)
-        if data is not None and name == "config.json" and self.keras_config:
+        readings = {keras.zipfile_name(n) for n in (name, *aliases)}  # as Keras' zipfile may
+        if data is not None and "config.json" in readings and self.keras_config:
             keras.read_config_json(ctx, data, loc)
-        elif data is not None and name.endswith("/config.json"):
+        elif data is not None and any(n.endswith("/config.json") for n in readings):
             keras.read_folder_config(ctx, data, loc)
         for script in self.scripts:
             script.member(ctx, name, data, loc)
@@ -61,31 +62,16 @@ class ZipHooks:
             self.wheel.finish(ctx, reread)
 
 
-def _script_prefixes(names: Sequence[str], layout: TorchLayout | None) -> list[str]:
-    """Folders ``torch.jit.load`` could treat as a TorchScript archive.
-
-    torch takes the archive's folder from its *first* member and then reads
-    ``<folder>/data.pkl`` and ``<folder>/code/…``, whatever else the zip holds, so any
-    folder with both is checked, not only a zip whose every member sits in one folder.
-    """
-    listed = set(names)
-    prefixes = {layout.prefix} if layout is not None and layout.torchscript else set()
-    for n in names:
-        head, sep, rest = n.partition("/")
-        if sep and rest.startswith("code/") and f"{head}/data.pkl" in listed:
-            prefixes.add(head)
-    return sorted(prefixes)
-
-
 def _has_folder_config(names: Sequence[str]) -> bool:
-    return any(n.endswith("/config.json") for n in names)
+    return any(keras.zipfile_name(n).endswith("/config.json") for n in names)
 
 
 def for_zip(
     ctx: ScanContext, names: Sequence[str], location: str, layout: TorchLayout | None
 ) -> ZipHooks | None:
     scripts: list[torchscript.ArchiveCheck | exported_program.ArchiveCheck]
-    scripts = [torchscript.ArchiveCheck(p) for p in _script_prefixes(names, layout)]
+    ts_prefix = layout.prefix if layout is not None and layout.torchscript else None
+    scripts = [torchscript.ArchiveCheck(p) for p in torchscript.archive_prefixes(names, ts_prefix)]
     programs = exported_program.archive_prefixes(set(names))
     if programs:
         scripts.append(exported_program.ArchiveCheck(programs))

@@ -1,8 +1,10 @@
 """``torch.export`` programs (``.pt2``): a graph that names callables, and strings torch evaluates.
 
-``torch.export.load`` reads ``models/<name>.json`` (or the older top-level
+``torch.export.load`` reads the archive's programs (``models/…``, or the older top-level
 ``serialized_exported_program.json``) and:
 
+* parses every record under ``models/`` of the archive folder (any depth, any extension;
+  the folder is found by ``archive_format``, located case-insensitively like every record);
 * resolves every node ``target`` with ``getattr`` from ``torch``, ``operator`` or ``math``
   (``torch.ops.aten.add.Tensor``, but equally ``torch.serialization.os.system``), which
   ``ep.module()(...)`` then calls;
@@ -33,6 +35,7 @@ from safe_pip.scan.core.blob import Blob
 from safe_pip.scan.core.context import ScanContext
 from safe_pip.scan.formats import torchscript
 from safe_pip.scan.formats import torchscript_ops as table
+from safe_pip.scan.formats.keras import zipfile_name
 
 
 def _words(text: str) -> frozenset[str]:
@@ -93,13 +96,17 @@ _PLAIN_TEXT = re.compile(r"[\w.]*\Z")
 
 
 def is_program(name: str, prefix: str | None) -> bool:
-    """Is zip member ``name`` an exported program's graph that torch.export.load reads?"""
-    if name == LEGACY_PROGRAM:
-        return True
+    """Is zip member ``name`` an exported program's graph that torch.export.load reads?
+
+    ``_load_exported_programs`` takes *every* record that starts with ``models/`` (in
+    subfolders too, whatever its extension: the model name is the path between
+    ``models/`` and the last five characters) and parses it as a program.
+    """
+    if zipfile_name(name) == LEGACY_PROGRAM:
+        return True  # the legacy reader goes through Python's zipfile
     if prefix is None:
         return False
-    head = f"{prefix}/models/"
-    return name.startswith(head) and name.endswith(".json") and "/" not in name[len(head) :]
+    return name.startswith(f"{prefix}/models/") and not name.endswith("/")
 
 
 def is_native(name: str, prefix: str | None) -> bool:
@@ -171,12 +178,14 @@ def _judge_target(ctx: ScanContext, target: str, path: str, location: str) -> No
     where = path or "/"
     if target.startswith("torch.ops."):
         parts = target.split(".")
-        if len(parts) < 4:
-            _unsafe(ctx, target, where, location, "not an operator")
+        if len(parts) not in (4, 5) or (len(parts) == 5 and not _overload_name(parts[4])):
+            # torch writes torch.ops.<ns>.<op>[.<overload>]; deserialize_operator walks
+            # any longer chain with getattr, from the operator object onwards
+            _unsafe(ctx, target, where, location, "not an operator or one of its overloads")
             return
         ns, op = parts[2], parts[3]
         if ns == "higher_order":
-            if op not in HIGHER_ORDER:
+            if op not in HIGHER_ORDER or len(parts) != 4:
                 _unsafe(ctx, target, where, location, "not a reviewed higher-order operator")
             return
         use = torchscript.Use("op", f"{ns}::{op}", f"graph node {where}")
@@ -199,6 +208,10 @@ def _judge_target(ctx: ScanContext, target: str, path: str, location: str) -> No
         )
         return
     _unsafe(ctx, target, where, location, "torch.export resolves it with getattr and calls it")
+
+
+def _overload_name(name: str) -> bool:
+    return name.isidentifier() and not name.startswith("_")
 
 
 def _unsafe(ctx: ScanContext, target: str, where: str, location: str, why: str) -> None:
@@ -297,12 +310,20 @@ _EXPR_NODES = (
 
 
 def archive_prefixes(names: set[str]) -> list[str | None]:
-    """Folders torch.export.load reads as a PT2 archive (``None``: the legacy top level)."""
-    folders = {n.split("/", 1)[0] for n in names if n.count("/") == 1}
-    found: list[str | None] = [f for f in sorted(folders) if f"{f}/archive_format" in names]
-    if LEGACY_PROGRAM in names:
-        found.append(None)
-    return found
+    """Folders torch.export.load reads as a PT2 archive (``None``: the legacy top level).
+
+    ``PT2ArchiveReader`` checks ``<folder>/archive_format`` through torch's zip reader,
+    which finds records case-insensitively (:func:`torchscript.record_key`), so
+    ``<folder>/ARCHIVE_FORMAT`` makes a PT2 archive too.
+    """
+    found: set[str | None] = set()
+    for n in names:
+        head, sep, rest = n.partition("/")
+        if sep and torchscript.record_key(rest) == "archive_format":
+            found.add(head)
+    if LEGACY_PROGRAM in {zipfile_name(n) for n in names}:
+        found.add(None)
+    return sorted(found, key=lambda f: (f is None, f or ""))
 
 
 class ArchiveCheck:

@@ -20,6 +20,7 @@ damage) or a config attribute that is not a string is a finding.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from safe_pip.scan.core.blob import Blob
@@ -30,7 +31,18 @@ from safe_pip.scan.formats.pickle.denylist import dangerous_reason
 _MAX_CONFIG = 64 * 1024 * 1024
 _MAX_NODES = 1_000_000
 
-_SAFE_PREFIXES = ("keras", "tf_keras", "tensorflow")
+KERAS_PACKAGES = frozenset(
+    {"keras", "keras_hub", "keras_cv", "keras_nlp", "tf_keras", "tensorflow"}
+)
+"""Top-level packages whose objects a config may name: the ones Keras 3 itself imports while
+deserializing (``_retrieve_class_or_fn``: keras, keras_hub, keras_cv, keras_nlp), and
+TF-Keras/TensorFlow for Keras 2 models.  A prefix (``keras_*``) would let any package
+named ``keras_something`` through."""
+
+REGISTERED_NAME = re.compile(r"([\w.\-]+)>([\w.\-]+)")
+"""``register_keras_serializable`` files an object under ``<package>><name>``; Keras finds
+it by that string wherever one is deserialized (a ``class_name``, a function's ``config``,
+a ``registered_name``, an initializer or loss given as a plain string)."""
 _SAFE_BUILTINS = frozenset(
     {
         "tuple",
@@ -56,10 +68,21 @@ _UNSAFE_NAMES = {
     "load_model": "loads another model from a path of the config's choosing",
 }
 _LAMBDA_CLASSES = frozenset({"Lambda", "__lambda__"})
+_NOT_RESOLVED = ("/name", "/registered_name")
+"""Keys whose string is never looked up as a registered object (a layer's ``name``), or is
+judged with its object (``registered_name``)."""
 
 
 def _keras_module(module: str) -> bool:
-    return any(module == p or module.startswith((p + ".", p + "_")) for p in _SAFE_PREFIXES)
+    return module.split(".", 1)[0] in KERAS_PACKAGES
+
+
+def foreign_registered_name(text: str) -> str | None:
+    """The package of a registered-object name outside Keras (``thirdparty>fn``), if any."""
+    m = REGISTERED_NAME.fullmatch(text)
+    if m is None or _keras_module(m.group(1)):
+        return None
+    return m.group(1)
 
 
 def check_config(ctx: ScanContext, config: Any, location: str) -> None:
@@ -84,6 +107,18 @@ def check_config(ctx: ScanContext, config: Any, location: str) -> None:
                 location,
                 path=path,
             )
+        elif isinstance(obj, str) and not path.endswith(_NOT_RESOLVED):
+            package = foreign_registered_name(obj)
+            if package is not None:
+                ctx.report(
+                    "KERAS-CUSTOM-OBJECT",
+                    f"{obj!r} at {path or '/'} names an object registered by {package!r}, "
+                    "outside Keras: Keras deserializes a registered name wherever it "
+                    "finds one",
+                    location,
+                    path=path,
+                    registered_name=obj,
+                )
 
 
 def _check_object(ctx: ScanContext, obj: dict[str, Any], location: str, path: str) -> None:
@@ -181,13 +216,22 @@ def read_folder_config(ctx: ScanContext, blob: Blob, location: str) -> None:
         check_config(ctx, config, location)
 
 
+def zipfile_name(name: str) -> str:
+    """A member name as Python's ``zipfile`` gives it to Keras (and to pip, numpy, the
+    legacy ``torch.export`` reader): cut at the first NUL byte, and with ``\\`` as ``/`` on
+    Windows (``zipfile._sanitize_filename``).  ``config.json\\x00.txt`` is ``config.json``.
+    """
+    return name.split("\x00", 1)[0].replace("\\", "/")
+
+
 def is_keras_archive(names: set[str]) -> bool:
     """What ``keras.saving.load_model`` needs from a zip: a top-level ``config.json``.
 
     ``metadata.json`` is written by Keras but never required when loading, so an archive
-    without it is still a model Keras builds from ``config.json``.
+    without it is still a model Keras builds from ``config.json``.  Names are compared as
+    Python's ``zipfile`` reports them (:func:`zipfile_name`).
     """
-    return "config.json" in names
+    return "config.json" in {zipfile_name(n) for n in names}
 
 
 CONFIG_ATTRIBUTES = (b"model_config", b"training_config")

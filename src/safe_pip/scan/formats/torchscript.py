@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,23 +90,45 @@ class _Op:
     name: str
 
 
-_Ref = _Module | _Ops | _Classes | _Op | None
+@dataclass(frozen=True)
+class _GetAttr:
+    """The ``getattr``/``hasattr`` special forms: the attribute named by a string constant."""
+
+
+_Ref = _Module | _Ops | _Classes | _Op | _GetAttr
+_Refs = frozenset[_Ref]
+_NONE: _Refs = frozenset()
 
 _ROOTS: dict[str, _Ref] = {
     "torch": _Module("aten"),
     "ops": _Ops(),
     "__torch__": _Classes("__torch__"),
+    "getattr": _GetAttr(),
+    "hasattr": _GetAttr(),
 }
-"""The source importer's environment (``import_source.cpp``); the other names it binds
-(``CONSTANTS``, ``fork``, ``annotate``, ``unchecked_cast``, ``uninitialized``, and the
-compiler's builtins such as ``print``/``len``/``getattr``) are special forms or map to
-operators of the allowed families."""
+"""The source importer's environment (``import_source.cpp``) and the compiler's
+``getattr``/``hasattr``; the other names they bind (``CONSTANTS``, ``fork``, ``annotate``,
+``unchecked_cast``, ``uninitialized``, builtins such as ``print``/``len``) are special
+forms or map to operators of the allowed families."""
+
+MAX_ALIAS_PASSES = 64
 
 
 class _Resolver(ast.NodeVisitor):
+    """Resolves every reference of one code file the way torch's compiler does.
+
+    TorchScript's environment holds *sugared* values, not only tensors and numbers: a
+    local variable may be bound to ``ops``, a namespace (``o.mylib``), ``torch``, a
+    ``__torch__`` path or an operator, and ``o = ops`` … ``o.mylib.op(x)`` calls
+    ``mylib::op`` (``emitAssignment`` → ``setSugaredVar``).  So each function's local
+    names are first resolved to what they may be bound to (all bindings, flow-
+    insensitively), and every reference through them is judged like a direct one.
+    """
+
     def __init__(self, qualifier: str) -> None:
         self.scope = [qualifier]
         self.uses: list[Use] = []
+        self.aliases: list[dict[str, _Refs]] = [{}]
 
     @property
     def where(self) -> str:
@@ -121,63 +143,112 @@ class _Resolver(ast.NodeVisitor):
         self.generic_visit(node)
         self.scope.pop()
 
-    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         self.scope.append(node.name)
+        self.aliases.append(self._aliases(node))
         self.generic_visit(node)
+        self.aliases.pop()
         self.scope.pop()
 
-    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def _aliases(self, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, _Refs]:
+        """Local names of ``fn`` bound to something other than a value, and to what."""
+        pairs: list[tuple[str, ast.expr]] = []
+        for n in ast.walk(fn):
+            if isinstance(n, ast.Assign):
+                pairs += [(t.id, n.value) for t in n.targets if isinstance(t, ast.Name)]
+            elif (
+                isinstance(n, (ast.AnnAssign, ast.NamedExpr))
+                and n.value is not None
+                and isinstance(n.target, ast.Name)
+            ):
+                pairs.append((n.target.id, n.value))
+        local: dict[str, _Refs] = {}
+        self.aliases.append(local)
+        try:
+            for _ in range(MAX_ALIAS_PASSES):
+                changed = False
+                for name, value in pairs:
+                    refs = self.refs(value, report=False)
+                    if not refs <= local.get(name, _NONE):
+                        local[name] = local.get(name, _NONE) | refs
+                        changed = True
+                if not changed:
+                    return local
+            self._use("unresolved", "local names bound to ever longer paths", fn)
+            return local
+        finally:
+            self.aliases.pop()
 
     # references
-    def resolve(self, node: ast.expr) -> _Ref:
-        """What ``node`` names in torch's resolver, reporting what it reaches."""
+    def refs(self, node: ast.expr, *, report: bool = True) -> _Refs:
+        """What ``node`` may name in torch's resolver (empty: a value), reporting what it
+        reaches when ``report``."""
         if isinstance(node, ast.Name):
-            return _ROOTS.get(node.id)
+            found = {_ROOTS[node.id]} if node.id in _ROOTS else set()
+            for scope in self.aliases:
+                found |= scope.get(node.id, _NONE)
+            return frozenset(found)
         if isinstance(node, ast.Attribute):
-            return self._attr(self.resolve(node.value), node.attr, node)
-        if _is_getattr(node):
+            return self._attr(self.refs(node.value, report=report), node.attr, node, report)
+        if self._is_getattr(node):
             assert isinstance(node, ast.Call)
             name = node.args[1]
-            base = self.resolve(node.args[0])
+            base = self.refs(node.args[0], report=report)
             if isinstance(name, ast.Constant) and isinstance(name.value, str):
-                return self._attr(base, name.value, node)
-            self._use("unresolved", "getattr with a computed name", node)
-            return None
-        self.visit(node)
-        return None
+                return self._attr(base, name.value, node, report)
+            if report:
+                self._use("unresolved", "getattr with a computed name", node)
+            return _NONE
+        if report:
+            self.visit(node)
+        return _NONE
 
-    def _attr(self, base: _Ref, attr: str, node: ast.AST) -> _Ref:
-        if isinstance(base, _Module):
-            if attr == "autograd":
-                return _Module("aten")  # BuiltinModule::attr: torch.autograd.X is aten::X
-            op = f"{base.ns}::{attr}"
-            self._use("op", op, node)
-            return _Op(op)
-        if isinstance(base, _Ops):
-            return _Module(attr)
-        if isinstance(base, _Classes):
-            path = f"{base.path}.{attr}"
-            if path.startswith(TORCHBIND_PREFIX) and path.count(".") == 4:
-                self._use("class", path, node)
-            return _Classes(path)
-        if base is None:
+    def _attr(self, bases: _Refs, attr: str, node: ast.AST, report: bool) -> _Refs:
+        out: set[_Ref] = set()
+        for base in bases:
+            if isinstance(base, _Module):
+                if attr == "autograd":
+                    out.add(_Module("aten"))  # BuiltinModule::attr: torch.autograd.X is aten::X
+                    continue
+                op = f"{base.ns}::{attr}"
+                if report:
+                    self._use("op", op, node)
+                out.add(_Op(op))
+            elif isinstance(base, _Ops):
+                out.add(_Module(attr))
+            elif isinstance(base, _Classes):
+                path = f"{base.path}.{attr}"
+                if report and path.startswith(TORCHBIND_PREFIX) and path.count(".") == 4:
+                    self._use("class", path, node)
+                out.add(_Classes(path))
+        if not bases and report:
             # A method or attribute of a value: a string, list, tensor... binds the
             # builtin operator of that name with the value as ``self``.
             for ns in ("aten", "prim"):
                 if f"{ns}::{attr}" in table.EXCLUDED:
                     self._use("op", f"{ns}::{attr}", node)
-        return None
+        return frozenset(out)
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
-        self.resolve(node)
+        self.refs(node)
+
+    def _is_getattr(self, node: ast.AST) -> bool:
+        """A call of ``getattr``/``hasattr``, under its own name or a local one."""
+        return (
+            isinstance(node, ast.Call)
+            and len(node.args) >= 2
+            and any(isinstance(r, _GetAttr) for r in self.refs(node.func, report=False))
+        )
 
     def visit_Call(self, node: ast.Call) -> None:
-        if _is_getattr(node):
-            self.resolve(node)
+        if self._is_getattr(node):
+            self.refs(node)
             for extra in node.args[2:]:
                 self.visit(extra)
         else:
-            self.resolve(node.func)
+            self.refs(node.func)
             for arg in node.args:
                 self.visit(arg)
         for kw in node.keywords:
@@ -187,15 +258,6 @@ class _Resolver(ast.NodeVisitor):
         if isinstance(node.value, str):
             for m in _CLASS_TEXT.finditer(node.value):
                 self._use("class", m.group(0), node)
-
-
-def _is_getattr(node: ast.AST) -> bool:
-    return (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Name)
-        and node.func.id in ("getattr", "hasattr")
-        and len(node.args) >= 2
-    )
 
 
 def code_uses(source: str, qualifier: str) -> list[Use]:
@@ -294,10 +356,45 @@ def _judge_one(ctx: ScanContext, use: Use, location: str) -> None:
 
 
 # -- archives -----------------------------------------------------------------------
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def record_key(name: str) -> str:
+    """A member name as torch's zip reader compares it.
+
+    ``PyTorchStreamReader`` finds records with miniz's ``mz_zip_reader_locate_file``,
+    which compares names ASCII-case-insensitively (``MZ_TOLOWER``): ``archive/CODE/x.py``
+    is the record ``archive/code/x.py``.
+    """
+    return name.translate(_ASCII_LOWER)
+
+
+def archive_prefixes(names: Sequence[str], layout_prefix: str | None = None) -> list[str]:
+    """Folders ``torch.jit.load`` could read as a TorchScript archive (as :func:`record_key`).
+
+    torch takes the archive's folder from its *first* member and then reads
+    ``<folder>/data.pkl`` and ``<folder>/code/…`` (case-insensitively), whatever else the
+    zip holds, so every folder with both is checked, not only a zip whose every member
+    sits in one folder.
+    """
+    keys = {record_key(n) for n in names}
+    prefixes = {record_key(layout_prefix)} if layout_prefix is not None else set()
+    for key in keys:
+        head, sep, rest = key.partition("/")
+        if sep and rest.startswith("code/") and f"{head}/data.pkl" in keys:
+            prefixes.add(head)
+    return sorted(prefixes)
+
+
 def qualifier_of(member: str, prefix: str) -> str | None:
-    """``<prefix>/code/__torch__/a/b.py`` → ``__torch__.a.b``: the name torch loads it by."""
-    head = f"{prefix}/code/"
-    if not member.startswith(head) or not member.endswith(".py"):
+    """``<prefix>/code/__torch__/a/b.py`` → ``__torch__.a.b``: the name torch loads it by.
+
+    Matched as torch's reader matches (:func:`record_key`), so ``<prefix>/CODE/x.PY``
+    is code too.
+    """
+    head = f"{record_key(prefix)}/code/"
+    key = record_key(member)
+    if not key.startswith(head) or not key.endswith(".py"):
         return None
     return member[len(head) : -3].replace("/", ".")
 
@@ -329,7 +426,7 @@ class ArchiveCheck:
                 self.over = True
                 return
             check_source(ctx, data.read(0, data.size), qualifier, loc)
-        elif data is not None and name.endswith(".pkl"):
+        elif data is not None and record_key(name).endswith(".pkl"):
             _check_pickle(ctx, data, loc)
 
 

@@ -1,0 +1,1 @@
+"""Distribution formats: wheels, sdists and the Python source they carry."""
