@@ -6,7 +6,8 @@
 - ``pip download`` saves exactly the vetted file;
 - another pip's ``--python`` into a protected venv, and a protected pip's ``--python`` into
   an unprotected one, are both gated;
-- ``python -m venv`` run by a protected interpreter protects the new environment;
+- ``python -m venv`` and virtualenv (what tox, nox, hatch and pipenv create environments
+  with) run by a protected interpreter protect the new environment;
 - a modified hook is reported by ``shim status`` and ``audit``; a missing safe-pip makes
   pip refuse installs (fail closed) while ``pip list`` still works;
 - the escape hatch works through the hook only where the policy allows it, and is logged;
@@ -147,6 +148,20 @@ def test_new_venv_of_a_protected_interpreter_is_protected(
     assert code == 1 and "goes through the safe-pip gate" in out, out
 
 
+def test_new_virtualenv_of_a_protected_interpreter_is_protected(
+    pip26: Path, tmp_path: Path, home: Path
+) -> None:
+    m = manage(pip26, tmp_path, home, preinstall=["virtualenv==21.15.11"])
+    fresh = tmp_path / "fresh"
+    code, out = _sh(m, f"python -m virtualenv -q --no-periodic-update {fresh}", tmp_path)
+    assert code == 0, out
+    status = safe_pip(home, "shim", "status", "--env", fresh)
+    assert status.returncode == 0 and "PROTECTED" in status.stdout, status.stdout
+    code, out = _sh(m, f"{venv_python(fresh)} -m pip install {m.payload}", tmp_path)
+    assert code == 1 and "goes through the safe-pip gate" in out, out
+    assert PAYLOAD not in installed(venv_python(fresh))
+
+
 def test_modified_hook_is_reported_and_missing_safe_pip_fails_closed(
     pip26: Path, tmp_path: Path, home: Path
 ) -> None:
@@ -157,8 +172,9 @@ def test_modified_hook_is_reported_and_missing_safe_pip_fails_closed(
     assert status.returncode == 1 and "MODIFIED" in status.stdout, status.stdout
     audit = safe_pip(home, "audit", "--python", m.python, "--format", "json")
     assert "AUDIT-HOOK-MODIFIED" in audit.stdout, audit.stdout[-2000:]
-    assert safe_pip(home, "shim", "install", "--no-path-shims", "--env", m.venv).returncode == 0
-    assert safe_pip(home, "shim", "status", "--env", m.venv).returncode == 0  # repaired
+    repaired = safe_pip(home, "shim", "status", "--repair", "--env", m.venv)
+    assert repaired.returncode == 0 and "REPAIRED" in repaired.stdout, repaired.stdout
+    assert safe_pip(home, "shim", "status", "--env", m.venv).returncode == 0
     config = m.site / "_safe_pip_hook.json"
     settings = json.loads(config.read_text())
     settings["gatekeep"][0] = str(tmp_path / "gone" / "python")

@@ -98,6 +98,26 @@ def test_hook_recognises_pip_by_layout(name: str, patched: bool) -> None:
     assert (_safe_pip_hook._patch_for(name) is not None) == patched
 
 
+def test_status_repair_touches_only_environments_the_hook_was_put_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from safe_pip.commands.shim import _repairable
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    envs = {}
+    for name in ("never", "registered", "leftover"):
+        (tmp_path / name / "site").mkdir(parents=True)
+        envs[name] = hook.Environment(
+            tmp_path / name / "bin/python", tmp_path / name, tmp_path / name / "site", "3.11"
+        )
+    hook._register(envs["registered"].prefix)
+    (envs["leftover"].site / "_safe_pip_hook.json").write_text("{}")  # pth deleted, say
+    assert not _repairable(envs["never"], named=False)
+    assert _repairable(envs["never"], named=True)  # named with --env: the user asks for it
+    assert _repairable(envs["registered"], named=False)
+    assert _repairable(envs["leftover"], named=False)
+
+
 # --- tickets ------------------------------------------------------------------------------
 
 

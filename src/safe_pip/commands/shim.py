@@ -7,8 +7,10 @@ writes the PATH shims (unless ``--no-path-shims``) and prints the ``PATH`` line 
 (safe-pip never edits start-up files). Running it again repairs what ``status`` reports.
 ``status`` prints, per environment (the ``--env`` ones, else every one on ``PATH``, the active
 venv and the registered ones), PROTECTED or NOT PROTECTED with the reason and the fix, and
-exits 1 when any environment it looked at is not protected. ``uninstall`` removes the
-shims and the hooks (of ``--env``, else of every registered environment).
+exits 1 when any environment it looked at is not protected. ``status --repair`` rewrites the
+hook where it was put before (a registered environment, one named with ``--env``, or one still
+holding hook files: pip upgraded, a file deleted or edited) and checks again. ``uninstall``
+removes the shims and the hooks (of ``--env``, else of every registered environment).
 """
 
 from __future__ import annotations
@@ -57,6 +59,12 @@ def register(parser: argparse.ArgumentParser) -> None:
                 "--no-python",
                 action="store_true",
                 help="do not shim python/python3 (python -m pip is then gated by hooks only)",
+            )
+        if action == "status":
+            p.add_argument(
+                "--repair",
+                action="store_true",
+                help="re-write the hook where it was installed before and is not intact now",
             )
 
 
@@ -113,10 +121,31 @@ def _uninstall(args: argparse.Namespace, directory: Path) -> int:
     return EXIT_OK
 
 
+def _repairable(env: hook.Environment, named: bool) -> bool:
+    """Only where the hook was put before: status --repair protects nothing new."""
+    return named or env.prefix in hook.registered() or hook.has_hook_files(env)
+
+
+def _repair(env: hook.Environment, st: hook.HookStatus, named: bool) -> hook.HookStatus:
+    if st.protected or not _repairable(env, named):
+        return st
+    try:
+        hook.install(env)
+    except SafePipError as exc:
+        st.problems.append(f"repair failed: {exc}")
+        return st
+    again = hook.status(env)
+    if again.protected:
+        print(f"REPAIRED       {env.prefix}  (was: {'; '.join(st.problems)})")
+    return again
+
+
 def _status(args: argparse.Namespace, directory: Path) -> int:
     unprotected = 0
     for env in hook.candidates(args.env, discover_more=not args.env):
         st = hook.status(env)
+        if args.repair:
+            st = _repair(env, st, named=bool(args.env))
         pip = f"pip {st.pip}" if st.pip else "no pip"
         if st.protected:
             print(f"PROTECTED      {env.prefix}  ({env.python}, {pip})")

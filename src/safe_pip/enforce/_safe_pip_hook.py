@@ -26,6 +26,9 @@ imported, wraps three things after they load -
   pip's resolver as a library without running a command (pip-compile does): an sdist's
   build backend is package code, and it must not run before its verdict.
 
+- ``venv.EnvBuilder`` and virtualenv's ``Session.run``: an environment this interpreter
+  creates is protected as this one is (tox, nox, hatch and pipenv create theirs so).
+
 pip is recognised by its layout, not by the name it is imported under: a copy of pip that a
 tool vendors inside its own package (pipenv runs ``pipenv/patched/pip/__pip-runner__.py``
 with the target environment's interpreter, and that copy imports itself as
@@ -334,6 +337,24 @@ def _patch_venv(module: Any) -> None:
     builder._safe_pip = True
 
 
+def _patch_virtualenv(module: Any) -> None:
+    """virtualenv (tox, nox, hatch, pipenv make environments with it) run by a protected
+    interpreter protects what it made, once its seed packages are in."""
+    session = module.Session
+    if getattr(session, "_safe_pip", False):
+        return
+    run = session.run
+
+    def wrapped_run(self: Any) -> Any:
+        result = run(self)
+        creator = self.creator
+        adopt(str(creator.dest), site=str(creator.purelib))
+        return result
+
+    session.run = wrapped_run
+    session._safe_pip = True
+
+
 # pip's modules by their path inside a pip package: the package is ``pip`` itself or a copy
 # vendored as ``<tool>...pip`` (the criterion is pip's layout, not one import name).
 _PIP_PATCHES: dict[str, Callable[[Any], None]] = {
@@ -344,7 +365,10 @@ _PIP_PATCHES: dict[str, Callable[[Any], None]] = {
     "_vendor.pyproject_hooks._impl": _patch_hook_caller,
     "_internal.utils.setuptools_build": _patch_setuptools_build,
 }
-_OTHER_PATCHES: dict[str, Callable[[Any], None]] = {"venv": _patch_venv}
+_OTHER_PATCHES: dict[str, Callable[[Any], None]] = {
+    "venv": _patch_venv,
+    "virtualenv.run.session": _patch_virtualenv,
+}
 _REQUIRED = ("_internal.cli.base_command", "_internal.cli.req_command")
 
 
@@ -456,12 +480,12 @@ def _site_packages(env_dir: str) -> str:
     return sysconfig.get_path("purelib", scheme=scheme, vars=env)
 
 
-def adopt(env_dir: str) -> None:
+def adopt(env_dir: str, site: str | None = None) -> None:
     """Protect a virtual environment this interpreter just created, as this one is."""
     import shutil
 
     try:
-        site = _site_packages(env_dir)
+        site = site or _site_packages(env_dir)
         os.makedirs(site, exist_ok=True)
         for name in ("_safe_pip_hook.py", "_safe_pip_hook.json", "_safe_pip_hook.pth"):
             shutil.copyfile(os.path.join(_HERE, name), os.path.join(site, name))

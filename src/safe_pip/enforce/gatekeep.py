@@ -34,9 +34,12 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from safe_pip.errors import EXIT_BLOCKED, EXIT_ERROR, EXIT_OK, SafePipError, UsageError
+
+if TYPE_CHECKING:
+    from safe_pip.gate.install import VettedFile
 
 NESTED_ENV = "SAFE_PIP_IN_GATE"
 """Set for the gate's own process tree: a gated pip started inside it is refused (no loop).
@@ -207,8 +210,11 @@ def _split_args(req: Request, grammar: Any) -> tuple[list[str], list[str]]:
     return [*vet, "--ignore-installed", "--", *parsed.positionals], final
 
 
-def _vetted(report: dict[str, Any]) -> list[tuple[Path, str, bool]]:
-    """(quarantine path, sha256, built by the gate) of each vetted file in the JSON report."""
+def _vetted(report: dict[str, Any]) -> list[tuple[VettedFile, bool]]:
+    """(the vetted file, built by the gate) of each file in the JSON report; the file carries
+    the name and version it was vetted as, which the final pip's input is checked against."""
+    from safe_pip.gate.install import VettedFile  # lazy: the hook waits on this process
+
     if str(report.get("schema_version")) != "2":
         raise SafePipError(f"unknown report schema {report.get('schema_version')!r}")
     out = []
@@ -219,13 +225,19 @@ def _vetted(report: dict[str, Any]) -> list[tuple[Path, str, bool]]:
         if not dist.get("path") or not dist.get("sha256"):
             raise SafePipError(f"the vetting report has no file for {target.get('target')!r}")
         built = bool((target.get("properties") or {}).get("built-from"))
-        out.append((Path(dist["path"]), str(dist["sha256"]), built))
+        vetted = VettedFile(
+            Path(dist["path"]),
+            str(dist["sha256"]),
+            str(dist.get("name") or ""),
+            str(dist.get("version") or ""),
+        )
+        out.append((vetted, built))
     return out
 
 
 def _vet_then_fetch(req: Request) -> int:
     from safe_pip.gate import ticket
-    from safe_pip.gate.install import VettedFile, isolated_pip_env, requirements_text
+    from safe_pip.gate.install import isolated_pip_env, requirements_text
 
     grammar = _grammar(req.target)
     vet_args, final_args = _split_args(req, grammar)
@@ -248,7 +260,7 @@ def _vet_then_fetch(req: Request) -> int:
             return EXIT_OK
         python = [str(req.target), "-I", "-m", "pip"]
         if req.command == "lock":
-            if any(built for _, _, built in files):
+            if any(built for _, built in files):
                 say("pip lock refused: a requirement needs a build, which pip would run again")
                 return EXIT_BLOCKED
             pip_args = [req.command, *req.args, "--only-binary=:all:"]
@@ -256,9 +268,7 @@ def _vet_then_fetch(req: Request) -> int:
             env = dict(os.environ)  # pip lock names the user's index: keep its settings
         else:
             vetted = Path(tmp) / "vetted-requirements.txt"
-            vetted.write_text(
-                requirements_text([VettedFile(p, sha) for p, sha, _ in files]), encoding="utf-8"
-            )
+            vetted.write_text(requirements_text([f for f, _ in files]), encoding="utf-8")
             pip_args = [
                 req.command,
                 "--no-index",

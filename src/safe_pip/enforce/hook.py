@@ -227,6 +227,12 @@ def install(env: Environment, *, safe_pip_python: Path | None = None) -> None:
     _register(env.prefix)
 
 
+def has_hook_files(env: Environment) -> bool:
+    """Any of the hook's files is in ``env`` (intact or not): the hook was put there."""
+    names = (*own_hooks.HOOK_FILES, own_hooks.CONFIG_FILE)
+    return any((env.site / name).exists() for name in names)
+
+
 def uninstall(env: Environment) -> list[Path]:
     """Remove the hook files (the ``.pth`` first, so nothing half-armed is left)."""
     removed = []
