@@ -64,6 +64,7 @@ def test_target_environment_owns_installed_files_and_scripts(venv: Path, tmp_pat
         files={
             "ownedpkg/__init__.py": b"",
             "ownedpkg_helper.py": b"",
+            "sharedns/ownedpkg/__init__.py": b"",  # a namespace folder: no __init__.py
             "ownedpkg-1.0.dist-info/entry_points.txt": (
                 b"[console_scripts]\nowned-cmd = ownedpkg:main\n"
             ),
@@ -77,6 +78,11 @@ def test_target_environment_owns_installed_files_and_scripts(venv: Path, tmp_pat
         assert env.owned_paths["ownedpkg"] == "ownedpkg"
         assert env.owned_paths["ownedpkg_helper"] == "ownedpkg"
         assert env.scripts["owned-cmd"] == "ownedpkg"
+        # A shared namespace folder is nobody's: only the package inside it is owned.
+        assert (
+            env.owned_paths["sharedns/ownedpkg"] == "ownedpkg" and "sharedns" not in env.owned_paths
+        )
+        assert env.python_executable == str(target.python)
         assert env.scripts["pip"] == "pip"
         assert env.python_version == target.version_info
         assert target.installed[canonicalize_name("ownedpkg")].version == "1.0"

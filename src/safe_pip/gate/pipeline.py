@@ -32,9 +32,11 @@ from safe_pip.gate.journal import Journal
 from safe_pip.gate.resolve import BuildMetadata, Resolution, ResolutionBlocked, ResolvedArtifact
 from safe_pip.gate.scan_cache import ScanResultCache
 from safe_pip.gate.state import ArtifactRun, ProgressFactory, StageBlocked, no_progress
+from safe_pip.gate.target import target_environment
 
 if TYPE_CHECKING:
     from safe_pip.gate.fetch import Fetcher
+    from safe_pip.models import TargetEnvironment
     from safe_pip.policy.model import Policy
 
 OUTCOMES = {
@@ -248,6 +250,10 @@ def _stages(
         request = builds.name_sources(request)
     with _timed(result, "resolve"):
         resolution = stages.resolve(request, fetcher, builds.hook())
+    if resolution.target is not None:
+        # What the chosen wheels are scanned against: the target as the resolver probed it
+        # (who owns which file and command there, its Python), not a shipped stand-in.
+        gate.environment = target_environment(resolution.target)
     chosen = [ArtifactRun(artifact=a, label=a.filename) for a in resolution.artifacts]
     if not chosen:
         result.notes.append("nothing to install: every requirement is already satisfied")
@@ -256,7 +262,7 @@ def _stages(
     build.refuse_sdists(chosen, policy)
     chosen = gate.build_sources(chosen, builds)
     runs += chosen
-    gate.vet(chosen, request)
+    gate.vet(chosen, request, target=gate.environment)
     if not all(r.vetted for r in runs):
         return _blocked(result, policy)
     if ctx.dry_run or request.dry_run:
@@ -281,6 +287,10 @@ class _Gate:
     request: InstallRequest
     sources: dict[str, ArtifactRun] = field(default_factory=dict)
     """Sdists vetted before their backend ran, by file name."""
+    environment: TargetEnvironment | None = None
+    """The target environment the install's wheels are scanned against (set once resolved).
+    Sdists and build dependencies, which never land in the target, are scanned without it
+    (the scanner's shipped default environment stands in)."""
 
     def vet_source(self, art: ResolvedArtifact) -> ArtifactRun:
         """An sdist file through verify, scan and decide (build.Builds asks, before any of
@@ -294,14 +304,20 @@ class _Gate:
         run = ArtifactRun(artifact=art, label=art.filename)
         run.for_build = f"source of {art.name} {art.version}"
         self.result.artifacts.append(run)
-        self.vet([run], self.request)
+        self.vet([run], self.request, target=None)
         self.sources[art.filename] = run
         if not run.vetted:
             raise StageBlocked(art.filename, [])
         return run
 
-    def vet(self, runs: Sequence[ArtifactRun], request: InstallRequest) -> None:
-        """fetch -> verify -> scan -> decide."""
+    def vet(
+        self,
+        runs: Sequence[ArtifactRun],
+        request: InstallRequest,
+        *,
+        target: TargetEnvironment | None,
+    ) -> None:
+        """fetch -> verify -> scan -> decide; the scan judges ``runs`` against ``target``."""
         policy, result = self.ctx.policy, self.result
         with _timed(result, "fetch"):
             self.stages.fetch(runs, self.fetcher, self.ctx.progress, build.needs_fetch)
@@ -317,6 +333,7 @@ class _Gate:
                 cache=self.stages.cache,
                 progress=self.ctx.progress,
                 attach=False,
+                target=target,
             )
             with _timed(result, "verify"):
                 result.notes += verify.verify_all(
@@ -354,7 +371,7 @@ class _Gate:
             ArtifactRun(artifact=a, label=a.filename, for_build=label) for a in resolution.artifacts
         ]
         self.result.artifacts.extend(runs)
-        self.vet(runs, sub)
+        self.vet(runs, sub, target=None)
         if not all(r.vetted for r in runs):
             raise StageBlocked(label, [])
         return runs

@@ -105,6 +105,9 @@ class Resolution:
     """Canonical name -> every index that offers the project (dependency confusion)."""
     satisfied: Mapping[str, str] = field(default_factory=dict)
     """Canonical name -> installed version, for requirements already met in the target."""
+    target: Target | None = None
+    """The target as probed for this resolution (markers, tags, installed distributions):
+    the scan judges the chosen wheels against the same environment."""
 
 
 class ResolveError(SafePipError):
@@ -339,7 +342,7 @@ def _resolution(
         if project is not None:
             offered_by[name] = tuple(redact(s.url) for s in project.sources)
         artifacts.append(_artifact(cand, provider, project, requested.get(name)))
-    return Resolution(tuple(artifacts), offered_by, satisfied)
+    return Resolution(tuple(artifacts), offered_by, satisfied, provider.target)
 
 
 def _artifact(

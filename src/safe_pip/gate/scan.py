@@ -1,8 +1,10 @@
 """Scan stage: every quarantined file through the scanner, or its cached, MAC-checked result.
 
 The scanner itself (:mod:`safe_pip.scan`) takes bytes and limits and knows nothing of pip;
-this stage feeds it the files the run fetched or built, keyed in the scan-result cache by
-sha256, scanner version and policy digest. Uncached files are scanned in a small process
+this stage feeds it the files the run fetched or built, with the target environment they
+will be installed into (so shadowing is computed against what that environment holds), keyed
+in the scan-result cache by sha256, scanner version, policy digest and that environment's
+digest. Uncached files are scanned in a small process
 pool when there are several: one large checkpoint then no longer holds up twenty small
 wheels, and the two cores of a laptop are both used.
 """
@@ -17,10 +19,11 @@ from pathlib import Path
 
 from safe_pip.gate.scan_cache import ScanResultCache
 from safe_pip.gate.state import ArtifactRun, ProgressFactory
-from safe_pip.models import ScanResult
+from safe_pip.models import ScanResult, TargetEnvironment
 from safe_pip.scan import SCANNER_VERSION
 from safe_pip.scan.core.engine import scan_path
 from safe_pip.scan.core.limits import Limits
+from safe_pip.scan.dist.shadowing import environment_digest
 
 POOL_MIN_BYTES = 256 << 20
 """Below this much uncached data the pool's start-up (a forkserver importing the scanner)
@@ -46,8 +49,10 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context(None)
 
 
-def _scan_one(path: str, limits: Limits | None, display: str) -> ScanResult:
-    return scan_path(Path(path), limits=limits, display=display)
+def _scan_one(
+    path: str, limits: Limits | None, display: str, target: TargetEnvironment | None
+) -> ScanResult:
+    return scan_path(Path(path), limits=limits, display=display, target=target)
 
 
 def scan_all(
@@ -59,16 +64,22 @@ def scan_all(
     progress: ProgressFactory,
     workers: int | None = None,
     attach: bool = True,
+    target: TargetEnvironment | None = None,
 ) -> None:
     """Attach a scan result to every run that has a quarantined file; ``attach``: also add
-    its findings to the run's (the caller does it itself when verify runs meanwhile)."""
+    its findings to the run's (the caller does it itself when verify runs meanwhile).
+
+    ``target``: the environment the files go into (None: the scanner's shipped default
+    stands in); a cached result counts only for the environment it was judged against.
+    """
     todo = [r for r in runs if r.path is not None and r.sha256 is not None]
+    environment = environment_digest(target)
     bar = progress(len(todo), "scanning")
     try:
         uncached: list[ArtifactRun] = []
         for run in todo:
             assert run.sha256 is not None
-            cached = cache.get(run.sha256, SCANNER_VERSION, policy_digest)
+            cached = cache.get(run.sha256, SCANNER_VERSION, policy_digest, environment=environment)
             if cached is None:
                 uncached.append(run)
                 continue
@@ -81,7 +92,7 @@ def scan_all(
                 # Largest first: the long scans start at once, small ones fill the gaps.
                 order = sorted(uncached, key=lambda r: -(r.size or 0))
                 futures: list[tuple[ArtifactRun, Future[ScanResult]]] = [
-                    (r, pool.submit(_scan_one, str(r.path), limits, r.label)) for r in order
+                    (r, pool.submit(_scan_one, str(r.path), limits, r.label, target)) for r in order
                 ]
                 for run, future in futures:
                     run.scan = future.result()
@@ -89,11 +100,11 @@ def scan_all(
         else:
             for run in uncached:
                 assert run.path is not None
-                run.scan = scan_path(run.path, limits=limits, display=run.label)
+                run.scan = scan_path(run.path, limits=limits, display=run.label, target=target)
                 bar.advance(run.label)
         for run in uncached:
             assert run.sha256 is not None and run.scan is not None
-            cache.put(run.sha256, SCANNER_VERSION, policy_digest, run.scan)
+            cache.put(run.sha256, SCANNER_VERSION, policy_digest, run.scan, environment=environment)
         for run in todo if attach else ():
             assert run.scan is not None
             run.findings.extend(run.scan.findings)

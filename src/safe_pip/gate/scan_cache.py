@@ -2,10 +2,14 @@
 
 Scanning a multi-gigabyte checkpoint is the expensive step of an install, and the same
 wheels are installed again and again (CI, fresh virtual environments). A scan result is a
-pure function of three things, so they form the key: the artifact's sha256,
-:data:`safe_pip.scan.SCANNER_VERSION` and the policy digest (which covers allow-lists and
-scan limits). Only *scan results* are cached, never verdicts: name, index, age and hash
-checks are cheap and time-dependent (a cooldown expires), and decide runs every time.
+pure function of four things, so they form the key: the artifact's sha256,
+:data:`safe_pip.scan.SCANNER_VERSION`, the policy digest (which covers allow-lists and
+scan limits) and the digest of the target environment the scan was judged against
+(:func:`safe_pip.scan.dist.shadowing.environment_digest`: who owns which file and command,
+the Python version), since a wheel that is harmless in one environment overwrites another
+distribution's files in the next. Only *scan results* are cached, never verdicts: name,
+index, age and hash checks are cheap and time-dependent (a cooldown expires), and decide runs
+every time.
 
 The cache folder is a place an attacker may be able to write (a CI cache restored from
 elsewhere, a shared home), so an entry is only believed if it carries a keyed MAC
@@ -70,13 +74,18 @@ def load_or_create_key(path: Path) -> bytes:
     return key
 
 
-def cache_key(sha256: str, scanner_version: str, policy_digest: str) -> str:
-    raw = f"{FORMAT}\0{sha256}\0{scanner_version}\0{policy_digest}".encode()
-    return hashlib.sha256(raw).hexdigest()
+def cache_key(sha256: str, scanner_version: str, policy_digest: str, environment: str = "") -> str:
+    """The entry's name. ``environment``: the target's digest ("" for a scan without one,
+    whose keys stay what they were before environments were part of the key)."""
+    raw = f"{FORMAT}\0{sha256}\0{scanner_version}\0{policy_digest}"
+    if environment:
+        raw += f"\0{environment}"
+    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 class ScanResultCache:
-    """Scan results by (sha256, scanner version, policy digest), each entry MAC-ed."""
+    """Scan results by (sha256, scanner version, policy digest, environment digest), each
+    entry MAC-ed."""
 
     def __init__(self, root: Path, *, key_path: Path | None = None) -> None:
         self.root = root
@@ -93,8 +102,10 @@ class ScanResultCache:
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
 
-    def get(self, sha256: str, scanner_version: str, policy_digest: str) -> ScanResult | None:
-        key = cache_key(sha256, scanner_version, policy_digest)
+    def get(
+        self, sha256: str, scanner_version: str, policy_digest: str, *, environment: str = ""
+    ) -> ScanResult | None:
+        key = cache_key(sha256, scanner_version, policy_digest, environment)
         path = self._path(key)
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
@@ -118,10 +129,16 @@ class ScanResultCache:
             return None
 
     def put(
-        self, sha256: str, scanner_version: str, policy_digest: str, result: ScanResult
+        self,
+        sha256: str,
+        scanner_version: str,
+        policy_digest: str,
+        result: ScanResult,
+        *,
+        environment: str = "",
     ) -> None:
         """Store a result; failures to write are ignored (the cache is an optimisation)."""
-        key = cache_key(sha256, scanner_version, policy_digest)
+        key = cache_key(sha256, scanner_version, policy_digest, environment)
         path = self._path(key)
         encoded = _encode(result)
         tmp: str | None = None

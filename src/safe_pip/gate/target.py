@@ -289,34 +289,45 @@ def _path_commands(path_var: str, *, exclude: str) -> frozenset[str]:
 def target_environment(target: Target) -> TargetEnvironment:
     """The scanner's view: who owns each installed path, top-level name and command.
 
+    Site paths are owned by the criteria of
+    :func:`safe_pip.scan.dist.shadowing.ownership_from_records` (the one place they are
+    stated): every file a RECORD lists, each regular package's root and each top-level
+    module, but never a shared namespace folder, so a wheel writing beside another
+    distribution in ``google/`` is not taken for overwriting it. A distribution without a
+    RECORD (a legacy egg-info install) is owned by its ``top_level.txt`` names instead.
     Paths are relative to the site-packages folder the owner lives in ('/'-separated);
     files a RECORD places outside it (``../../bin/tool``) are recorded as scripts when they
     land in the scripts folder, and otherwise left out (they cannot collide with a wheel's
     site-packages files).
     """
-    owned: dict[str, str] = {}
+    from safe_pip.scan.dist.shadowing import ownership_from_records
+
+    records: list[tuple[str, list[str]]] = []
+    legacy: dict[str, str] = {}
     scripts: dict[str, str] = {}
     scripts_dir = os.path.normpath(target.scripts_dir)
     for dist in target.installed.values():
+        inside: list[str] = []
         for rel in dist.files:
             if rel.startswith("../") or rel.startswith("/"):
                 full = os.path.normpath(os.path.join(dist.location, rel))
                 if os.path.dirname(full) == scripts_dir:
                     scripts.setdefault(os.path.basename(full), dist.name)
                 continue
-            owned.setdefault(rel, dist.name)
-            top = rel.split("/", 1)[0]
-            if top.endswith(".py"):
-                top = top[:-3]
-            if not top.endswith((".dist-info", ".egg-info", ".data")) and top != "__pycache__":
-                owned.setdefault(top, dist.name)
-        for top in dist.top_level:
-            owned.setdefault(top, dist.name)
+            inside.append(rel)
+        records.append((dist.name, inside))
+        if not dist.files:
+            for top in dist.top_level:
+                legacy.setdefault(top, dist.name)
         for command in dist.console_scripts:
             scripts.setdefault(command, dist.name)
+    owned = ownership_from_records(records)
+    for top, name in legacy.items():
+        owned.setdefault(top, name)
     return TargetEnvironment(
         python_version=target.version_info,
         owned_paths=owned,
         scripts=scripts,
         path_commands=target.path_commands,
+        python_executable=str(target.python),
     )
