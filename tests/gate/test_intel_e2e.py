@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.gate.conftest import Dists, Runner
+from tests.gate.conftest import Dists, Result, Runner
 from tests.intel.conftest import load_records, write_zip
 from tests.support.index_server import IndexServer
 from tests.support.venvs import isolated_env
@@ -36,6 +36,15 @@ def _sync(home: Path, tmp_path: Path, records: dict[str, dict[str, Any]]) -> Non
     assert proc.returncode == 0, proc.stderr
 
 
+def _gate(
+    safe_pip: Runner, venv: Path, index: IndexServer, *args: str, policy: str | None = None
+) -> Result:
+    """``safe-pip install --format json`` into ``venv`` from the test index."""
+    return safe_pip(
+        "--python", venv, "--format", "json", "-i", index.simple_url, *args, policy=policy
+    )
+
+
 def _findings(doc: dict[str, Any], rule: str) -> list[dict[str, Any]]:
     return [f for t in doc["targets"] for f in t["findings"] if f["rule_id"] == rule]
 
@@ -54,14 +63,12 @@ def test_reported_malicious_release_and_renamed_reupload_are_blocked(
     index.add(reported)
     index.add(reupload)
 
-    by_name = safe_pip("--python", venv, "--format", "json", "-i", index.simple_url, "a-oder")
+    by_name = _gate(safe_pip, venv, index, "a-oder")
     assert by_name.code == 1, by_name.stderr
     (hit,) = _findings(by_name.json(), "INTEL-MALICIOUS")
     assert "MAL-2024-12186" in hit["message"]
 
-    renamed = safe_pip(
-        "--python", venv, "--format", "json", "-i", index.simple_url, "fresh-helpers"
-    )
+    renamed = _gate(safe_pip, venv, index, "fresh-helpers")
     assert renamed.code == 1, renamed.stderr
     (hit,) = _findings(renamed.json(), "INTEL-MALICIOUS")
     assert hit["detail"]["match"] == "sha256" and "0requests" in hit["message"]
@@ -74,9 +81,7 @@ def test_known_vulnerability_warns_by_default_and_blocks_by_policy(
     _sync(home, tmp_path, load_records())
     index.add(build_wheel(tmp_path / "w", "jinja2", "2.11.2"))
 
-    warned = safe_pip(
-        "--python", venv, "--format", "json", "--yes", "-i", index.simple_url, "jinja2==2.11.2"
-    )
+    warned = _gate(safe_pip, venv, index, "--yes", "jinja2==2.11.2")
     assert warned.code == 0, warned.stderr
     (vuln,) = _findings(warned.json(), "INTEL-VULNERABLE")
     assert "fixed in 2.11.3" in vuln["message"]
@@ -87,13 +92,10 @@ def test_known_vulnerability_warns_by_default_and_blocks_by_policy(
         check=True,
         env=isolated_env(home),
     )
-    blocked = safe_pip(
-        "--python",
+    blocked = _gate(
+        safe_pip,
         venv,
-        "--format",
-        "json",
-        "-i",
-        index.simple_url,
+        index,
         "jinja2==2.11.2",
         policy='[intel]\nvulnerabilities = "block-medium"\n',
     )
@@ -105,23 +107,12 @@ def test_missing_database_warns_or_blocks_by_on_stale(
     index: IndexServer, venv: Path, safe_pip: Runner, dists: Dists, tmp_path: Path
 ) -> None:
     index.add(build_wheel(tmp_path / "w", "cleanpkg", "1.0"))
-    warned = safe_pip(
-        "--python", venv, "--format", "json", "--dry-run", "-i", index.simple_url, "cleanpkg"
-    )
+    warned = _gate(safe_pip, venv, index, "--dry-run", "cleanpkg")
     assert warned.code == 0, warned.stderr
     # said once for the run, not repeated on every artifact
     assert not _findings(warned.json(), "INTEL-UNAVAILABLE")
     assert [n for n in warned.json()["notes"] if n.startswith("INTEL-UNAVAILABLE")]
-    blocked = safe_pip(
-        "--python",
-        venv,
-        "--format",
-        "json",
-        "-i",
-        index.simple_url,
-        "cleanpkg",
-        policy='[intel]\non_stale = "block"\n',
-    )
+    blocked = _gate(safe_pip, venv, index, "cleanpkg", policy='[intel]\non_stale = "block"\n')
     assert blocked.code == 1
     assert _findings(blocked.json(), "INTEL-UNAVAILABLE")
     assert json.dumps(blocked.json()).count("intel sync") >= 1
