@@ -5,6 +5,7 @@ The real-interpreter proofs of the same readings are in test_startup_hooks_e2e.p
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -198,3 +199,20 @@ def test_environment_digest_changes_with_the_target() -> None:
     assert environment_digest(None) == ""
     assert environment_digest(TARGET) == environment_digest(TARGET)
     assert environment_digest(TARGET) != environment_digest(other)
+
+
+def test_environment_digest_follows_the_interpreter_not_the_venv_path(tmp_path: Path) -> None:
+    """Two venvs of one interpreter share scan results; another interpreter does not."""
+    from safe_pip.scan.dist.shadowing import environment_digest
+
+    base, other = tmp_path / "python3.12", tmp_path / "python3.12-other"
+    base.write_bytes(b"interpreter")
+    other.write_bytes(b"another interpreter")
+    envs = []
+    for name, target in (("venv-a", base), ("venv-b", base), ("venv-c", other)):
+        link = tmp_path / name / "python"
+        link.parent.mkdir()
+        link.symlink_to(target)
+        envs.append(replace(TARGET, python_executable=str(link)))
+    a, b, c = (environment_digest(e) for e in envs)
+    assert a == b != c

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -138,7 +139,12 @@ def environment_digest(env: TargetEnvironment | None) -> str:
         "owned_paths": sorted(env.owned_paths.items()),
         "scripts": sorted(env.scripts.items()),
         "path_commands": sorted(env.path_commands),
-        "python_executable": env.python_executable,
+        # The interpreter the venv's python resolves to, not the venv's path: its grammar is
+        # what findings depend on, and a fresh venv of the same interpreter (CI makes one per
+        # run) must reuse the verdicts of the last one.
+        "python_executable": (
+            os.path.realpath(env.python_executable) if env.python_executable else None
+        ),
     }
     raw = json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
     return hashlib.sha256(raw).hexdigest()[:32]
