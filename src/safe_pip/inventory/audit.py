@@ -108,20 +108,23 @@ def audit(
     intel = _Intel(intel_db, policy) if intel_db is not None else None
     if intel is not None:
         journal_findings = journal_findings + tuple(intel.stale)
-    for finding in journal_findings:  # the audit log is the file these are about
-        out.startup.append(
-            _item(
-                "file",
-                finding.location,
-                [finding],
-                policy,
-                package=None,
-                version=None,
-                sha256=None,
-                inventory={},
-                today=today,
-            )
+
+    def lone(kind: SubjectKind, finding: Finding) -> Subject:
+        """An item for one finding about a file no distribution stands for."""
+        return _item(
+            kind,
+            finding.location,
+            [finding],
+            policy,
+            package=None,
+            version=None,
+            sha256=None,
+            inventory={},
+            today=today,
         )
+
+    for finding in journal_findings:  # the audit log is the file these are about
+        out.startup.append(lone("file", finding))
     dists = distributions(env.site_dirs)
     owners = record.owned_paths(dists)
     for dist in dists:
@@ -153,19 +156,7 @@ def audit(
         out.dists.append(DistAudit(dist, item, verified))
     for site_dir in env.site_dirs:
         for finding in record.unowned_startup(site_dir, owners):
-            out.startup.append(
-                _item(
-                    "startup-hook",
-                    finding.location,
-                    [finding],
-                    policy,
-                    package=None,
-                    version=None,
-                    sha256=None,
-                    inventory={},
-                    today=today,
-                )
-            )
+            out.startup.append(lone("startup-hook", finding))
     limits = policy.scan.limits.to_limits()
     roots = [(d, "site-packages") for d in env.site_dirs] + [(d, str(d)) for d in model_dirs]
     seen: set[Path] = set()
