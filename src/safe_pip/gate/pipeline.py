@@ -237,6 +237,10 @@ def _stages(
     runs += build.refuse_local(request, policy)
     if runs:
         return _blocked(result, policy)
+    waiting = None
+    if not (ctx.dry_run or request.dry_run):  # pip's start-up overlaps the vetting
+        waiting = install.WaitingPip(ctx.target, request.install_args)
+        result.cleanup.append(waiting.cancel)
     gate = _Gate(stages, fetcher, ctx, result, request)
     builds = build.Builds(
         python=ctx.target,
@@ -272,7 +276,7 @@ def _stages(
         result.outcome, result.exit_code = "declined", EXIT_BLOCKED
         return None
     with _timed(result, "install"):
-        _install(request, ctx, result)
+        _install(request, ctx, result, waiting)
     return None
 
 
@@ -435,7 +439,12 @@ def _decide(runs: Sequence[ArtifactRun], policy: Policy) -> None:
     decide_all(runs, policy)
 
 
-def _install(request: InstallRequest, ctx: Context, result: InstallResult) -> None:
+def _install(
+    request: InstallRequest,
+    ctx: Context,
+    result: InstallResult,
+    waiting: install.WaitingPip | None = None,
+) -> None:
     runs = [r for r in result.artifacts if r.for_build is None]
     files = [
         install.VettedFile(r.path, r.sha256, r.name, r.version or "")
@@ -446,7 +455,7 @@ def _install(request: InstallRequest, ctx: Context, result: InstallResult) -> No
     ctx.journal.intent(
         command=ctx.command, target=str(result.target), artifacts=[r.to_dict() for r in runs]
     )
-    done = install.install(result.target, files, request.install_args)
+    done = install.install(result.target, files, request.install_args, waiting=waiting)
     if done.ok:
         result.installed = [f"{f.name} {f.version}" for f in files]
         result.outcome, result.exit_code = "installed", EXIT_OK
