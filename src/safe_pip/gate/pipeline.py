@@ -14,6 +14,7 @@ scan-result cache) and allowed.
 from __future__ import annotations
 
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +28,7 @@ from packaging.utils import canonicalize_name
 
 from safe_pip.errors import EXIT_BLOCKED, EXIT_ERROR, EXIT_OK, SafePipError, UsageError
 from safe_pip.gate import build, install, scan, verify
+from safe_pip.gate.early_scan import EarlyScans
 from safe_pip.gate.inputs import InstallRequest, RequirementInput, ResolveOptions
 from safe_pip.gate.journal import Journal
 from safe_pip.gate.resolve import BuildMetadata, Resolution, ResolutionBlocked, ResolvedArtifact
@@ -36,6 +38,7 @@ from safe_pip.gate.target import target_environment
 
 if TYPE_CHECKING:
     from safe_pip.gate.fetch import Fetcher
+    from safe_pip.gate.target import Target
     from safe_pip.models import TargetEnvironment
     from safe_pip.policy.model import Policy
 
@@ -111,6 +114,8 @@ class Stages:
     fetcher: Callable[[InstallRequest], Fetcher]
     fetch: Callable[..., None]
     cache: ScanResultCache
+    probed: list[Callable[[Target], None]] = field(default_factory=list)
+    """Told the target as the resolver probed it (the run's early scans listen)."""
 
 
 def default_stages(args: Sequence[str], python: Path, policy: Policy) -> Stages:
@@ -136,9 +141,20 @@ def default_stages(args: Sequence[str], python: Path, policy: Policy) -> Stages:
     def resolve(
         request: InstallRequest, fetcher: Fetcher, hook: BuildMetadata | None
     ) -> Resolution:
+        threading.Thread(target=_preload, name="safe-pip-preload", daemon=True).start()
         target = Path(request.python) if request.python else python
-        run = make_resolver(target, fetcher, packages=policy.packages, build_metadata=hook)
+        run = make_resolver(
+            target,
+            fetcher,
+            packages=policy.packages,
+            build_metadata=hook,
+            on_target=probed,
+        )
         return run(request)
+
+    def probed(target: Target) -> None:
+        for tell in listeners:
+            tell(target)
 
     def read() -> InstallRequest:
         request = inputs.read_inputs(args, python=python)
@@ -146,13 +162,27 @@ def default_stages(args: Sequence[str], python: Path, policy: Policy) -> Stages:
             raise UsageError("nothing to install: name a requirement, -r FILE or -e PATH")
         return request
 
+    listeners: list[Callable[[Target], None]] = []
     return Stages(
         read_inputs=read,
         resolve=resolve,
         fetcher=fetcher_for,
         fetch=fetch.fetch_stage,
         cache=scan.default_cache(),
+        probed=listeners,
     )
+
+
+def _preload() -> None:
+    """Import what verify imports lazily (sigstore's verifier and cryptography: ~0.15 s),
+    while the resolver mostly waits on the index and the target probe, instead of while
+    verify's threads wait on the import lock. Nothing runs but imports; a failure here is
+    left for verify's own import to report."""
+    try:
+        import safe_pip.intel.check
+        import safe_pip.verify.artifact  # noqa: F401
+    except Exception:
+        return
 
 
 @dataclass
@@ -242,6 +272,12 @@ def _stages(
         waiting = install.WaitingPip(ctx.target, request.install_args)
         result.cleanup.append(waiting.cancel)
     gate = _Gate(stages, fetcher, ctx, result, request)
+    # Wheels the resolver downloads are scanned while it walks on (gate/early_scan.py).
+    gate.early = EarlyScans(
+        stages.cache, policy.scan.limits.to_limits(), result.policy_digest or policy.digest()
+    )
+    fetcher.on_fetched = gate.early.file
+    stages.probed[:] = [gate.early.target]
     builds = build.Builds(
         python=ctx.target,
         policy=policy,
@@ -292,6 +328,7 @@ class _Gate:
     sources: dict[str, ArtifactRun] = field(default_factory=dict)
     """Sdists vetted before their backend ran, by file name."""
     environment: TargetEnvironment | None = None
+    early: EarlyScans | None = None
     """The target environment the install's wheels are scanned against (set once resolved).
     Sdists and build dependencies, which never land in the target, are scanned without it
     (the scanner's shipped default environment stands in)."""
@@ -329,6 +366,8 @@ class _Gate:
         # need nothing from each other: the scan runs in a thread while verify works.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="safe-pip-scan") as pool:
             start = time.perf_counter()
+            if self.early is not None:  # the early scans end first: their results are cached
+                pool.submit(self.early.finish)
             scanning = pool.submit(
                 scan.scan_all,
                 runs,
@@ -350,6 +389,8 @@ class _Gate:
         for run in runs:  # verify's findings first, then the scan's: a stable order
             if run.scan is not None:
                 run.findings.extend(run.scan.findings)
+            if self.early is not None and run.sha256 in self.early.scanned:
+                run.scan_cached = False  # scanned in this run, ahead of this stage
         cache = self.stages.cache
         for sha in cache.discarded:
             result.notes.append(

@@ -456,8 +456,10 @@ def make_resolver(
     *,
     packages: Sequence[object] = (),
     build_metadata: BuildMetadata | None = None,
+    on_target: Callable[[Target], None] | None = None,
 ) -> Callable[[InstallRequest], Resolution]:
-    """The pipeline's resolve stage: probe ``python`` (once), then :func:`resolve`.
+    """The pipeline's resolve stage: probe ``python`` (once), then :func:`resolve`;
+    ``on_target`` is told the probed target before resolution starts.
 
     ``packages`` are the policy's ``[[package]]`` rules (their ``index`` pins the source);
     ``build_metadata`` is the build stage's hook, passed only when the policy allows builds.
@@ -475,6 +477,8 @@ def make_resolver(
             target = probe_target(python)
         finally:
             reading.shutdown(wait=False)
+        if on_target is not None:
+            on_target(target)
         resolution = resolve(
             request,
             target,
