@@ -40,7 +40,7 @@ def test_a_fetched_wheel_is_cached_as_the_scan_stage_would_compute_it(
     index.add(path)
     cache = cache_of(tmp_path)
     early = EarlyScans(cache, None, POLICY)
-    fetcher.on_fetched = early.file
+    fetcher.on_fetched = lambda got: early.file(got.path, got.sha256)
     got = fetcher.fetch(f"{index.url}/files/{path.name}", expected_sha256=sha, filename=path.name)
     env = target_environment(here)
     key = environment_digest(env)

@@ -374,9 +374,9 @@ class Fetcher:
             self.session.cert = self.settings.client_cert
         self.session.headers["User-Agent"] = "safe-pip"
         self._pages: Once[str, Page] = Once()
-        self.on_fetched: Callable[[Path, str], None] | None = None
-        """Told ``(quarantined path, sha256)`` of every artifact :meth:`fetch` returns (the
-        pipeline starts scanning wheels the resolver brings in)."""
+        self.on_fetched: Callable[[Fetched], None] | None = None
+        """Told of every artifact :meth:`fetch` returns (the pipeline starts scanning and
+        looking for the signatures of wheels the resolver brings in)."""
         self.page_reads = 0
         """How many documents were really read (not served from the page cache)."""
 
@@ -520,7 +520,7 @@ class Fetcher:
         """
         got = self._fetch(url, expected_sha256, filename, on_bytes)
         if self.on_fetched is not None:
-            self.on_fetched(got.path, got.sha256)
+            self.on_fetched(got)
         return got
 
     def _fetch(

@@ -37,7 +37,7 @@ from safe_pip.gate.state import ArtifactRun, ProgressFactory, StageBlocked, no_p
 from safe_pip.gate.target import target_environment
 
 if TYPE_CHECKING:
-    from safe_pip.gate.fetch import Fetcher
+    from safe_pip.gate.fetch import Fetched, Fetcher
     from safe_pip.gate.target import Target
     from safe_pip.models import TargetEnvironment
     from safe_pip.policy.model import Policy
@@ -276,8 +276,17 @@ def _stages(
     gate.early = EarlyScans(
         stages.cache, policy.scan.limits.to_limits(), result.policy_digest or policy.digest()
     )
-    fetcher.on_fetched = gate.early.file
-    stages.probed[:] = [gate.early.target]
+    # ...and their signature discovery's requests start at once (gate/verify.py).
+    prefetch = verify.SignaturePrefetch(fetcher, policy, verify.index_urls(request))
+    result.cleanup.append(prefetch.close)
+    early = gate.early
+
+    def fetched(got: Fetched) -> None:
+        early.file(got.path, got.sha256)
+        prefetch.fetched(got.url, got.path.name)
+
+    fetcher.on_fetched = fetched
+    stages.probed[:] = [early.target]
     builds = build.Builds(
         python=ctx.target,
         policy=policy,
