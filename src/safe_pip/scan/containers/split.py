@@ -33,7 +33,7 @@ import select
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from safe_pip.models import Finding
@@ -207,15 +207,8 @@ def replay(ctx: ScanContext, wheel: WheelCheck, result: tuple[Any, ...]) -> bool
     _, journal, findings, first, files, texts, alias_of = result
     if not _consistent(ctx.scanned, journal):
         return False
-    skipping = 0
-    for event in journal:
+    for event in _outside_duplicates(journal, ctx.scanned):
         kind = event[0]
-        if skipping:
-            if kind == "C" and event[2]:
-                skipping += 1
-            elif kind == "E":
-                skipping -= 1
-            continue
         if kind == "F":
             finding: Finding = findings[event[2] - first]
             ctx.add_finding(event[1], finding)
@@ -230,7 +223,6 @@ def replay(ctx: ScanContext, wheel: WheelCheck, result: tuple[Any, ...]) -> bool
         elif kind == "C" and event[2]:
             if event[1] in ctx.scanned:
                 ctx.saw("duplicate")  # as WheelCheck.scanned_before says it
-                skipping = 1
             else:
                 ctx.scanned.add(event[1])
     for name, seen in files.items():
@@ -241,10 +233,11 @@ def replay(ctx: ScanContext, wheel: WheelCheck, result: tuple[Any, ...]) -> bool
     return True
 
 
-def _consistent(scanned: set[tuple[Any, ...]], journal: list[tuple[Any, ...]]) -> bool:
-    """Every member the child skipped as a duplicate is one this process will have scanned
-    by then (the child never saw this process's half)."""
-    have = set(scanned)
+def _outside_duplicates(
+    journal: list[tuple[Any, ...]], scanned: set[tuple[Any, ...]]
+) -> Iterator[tuple[Any, ...]]:
+    """The journal's events, less those of members the child scanned that are duplicates
+    here (their key is in ``scanned``, which the caller keeps up to date as it goes)."""
     skipping = 0
     for event in journal:
         kind = event[0]
@@ -254,12 +247,19 @@ def _consistent(scanned: set[tuple[Any, ...]], journal: list[tuple[Any, ...]]) -
             elif kind == "E":
                 skipping -= 1
             continue
-        if kind != "C":
+        if kind == "C" and event[2] and event[1] in scanned:
+            skipping = 1
+        yield event
+
+
+def _consistent(scanned: set[tuple[Any, ...]], journal: list[tuple[Any, ...]]) -> bool:
+    """Every member the child skipped as a duplicate is one this process will have scanned
+    by then (the child never saw this process's half)."""
+    have = set(scanned)
+    for event in _outside_duplicates(journal, have):
+        if event[0] != "C" or event[1] in have:
             continue
-        if event[1] in have:
-            skipping = 1 if event[2] else 0
-        elif not event[2]:
+        if not event[2]:
             return False
-        else:
-            have.add(event[1])
+        have.add(event[1])
     return True
