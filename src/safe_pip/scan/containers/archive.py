@@ -21,6 +21,7 @@ from safe_pip.scan.containers.compressed import inflate
 from safe_pip.scan.containers.zipreader import Directory, ZipEntry, ZipFormatError, read_directory
 from safe_pip.scan.core.blob import Blob, Spool
 from safe_pip.scan.core.context import ScanContext
+from safe_pip.scan.dist.requires import required_imports
 from safe_pip.scan.formats import torch as torch_layout
 
 _METHODS = {
@@ -96,9 +97,12 @@ def _read_zip(
                 "(all were scanned)",
                 f"{location}!{name}",
             )
-    outer_own = ctx.own_packages
+    outer = (ctx.own_packages, ctx.required_packages, ctx.wheel_root)
     if hooks is not None and hooks.wheel is not None:
         ctx.own_packages = _top_level_packages(e.name for e in entries)
+        metadata = _reread(blob, entries, f"{hooks.wheel.dist_info}/METADATA")
+        ctx.required_packages = required_imports(metadata) if metadata else frozenset()
+        ctx.wheel_root = location
     try:
 
         def read(part: Sequence[ZipEntry]) -> None:
@@ -110,7 +114,7 @@ def _read_zip(
         else:
             read(entries)
     finally:
-        ctx.own_packages = outer_own
+        ctx.own_packages, ctx.required_packages, ctx.wheel_root = outer
     if hooks is not None:
         hooks.finish(ctx, lambda name: _reread(blob, entries, name))
     from safe_pip.scan.core.dispatch import unaccounted

@@ -42,6 +42,11 @@ class ScanContext:
         self._seen: set[tuple[str, str, str]] = set()
         self.own_packages: frozenset[str] = frozenset()
         """Top-level packages of the wheel being scanned (empty outside a wheel)."""
+        self.required_packages: frozenset[str] = frozenset()
+        """Import names of the distributions that wheel unconditionally requires
+        (``scan/dist/requires.py``; empty outside a wheel)."""
+        self.wheel_root = ""
+        """Location of that wheel (its members are ``<wheel_root>!<path>``; "" outside)."""
         self.scanned: set[tuple[Any, ...]] = set()
         """Members already scanned in this artifact, by digest and reading (wheel members)."""
         self.pool: Executor | None = None

@@ -66,7 +66,8 @@ class GlobalRec:
     uses: set[str] = field(default_factory=set)
     """What was done with it: ``call``, ``new`` (instantiated), ``mutate`` (BUILD,
     SETITEM, APPEND, ADDITEMS on the global itself), ``handed`` (given to an allowlisted
-    helper that calls it or sets it as state), ``persid`` (inside a persistent id)."""
+    helper that calls it or sets it as state), ``persid`` (inside a persistent id),
+    ``bound`` (the function of a ``functools.partial``: called only if the partial is)."""
     stand_in: type | None = None
     constructor: Callable[..., Any] | None = None
     """For allowlisted builtin value constructors: computes the real value on plain data."""
