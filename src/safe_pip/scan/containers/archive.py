@@ -14,9 +14,9 @@ import struct
 import tarfile
 import zlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from safe_pip.scan.containers import layouts
+from safe_pip.scan.containers import layouts, split
 from safe_pip.scan.containers.compressed import inflate
 from safe_pip.scan.containers.zipreader import Directory, ZipEntry, ZipFormatError, read_directory
 from safe_pip.scan.core.blob import Blob, Spool
@@ -104,7 +104,15 @@ def _read_zip(
         ctx.required_packages = required_imports(metadata) if metadata else frozenset()
         ctx.wheel_root = location
     try:
-        _read_members(ctx, blob, entries, layout, hooks, location, depth)
+
+        def read(part: Sequence[ZipEntry]) -> None:
+            _read_members(ctx, blob, part, layout, hooks, location, depth)
+
+        wheel = hooks.wheel if hooks is not None and not hooks.scripts else None
+        if depth == 0 and layout is None and wheel is not None and split.worth_splitting(entries):
+            split.read_split(ctx, entries, wheel, read)
+        else:
+            read(entries)
     finally:
         ctx.own_packages, ctx.required_packages, ctx.wheel_root = outer
     if hooks is not None:
@@ -154,7 +162,7 @@ def _top_level_packages(names: Iterable[str]) -> frozenset[str]:
 def _read_members(
     ctx: ScanContext,
     blob: Blob,
-    entries: list[ZipEntry],
+    entries: Sequence[ZipEntry],
     layout: torch_layout.TorchLayout | None,
     hooks: layouts.ZipHooks | None,
     location: str,
@@ -198,6 +206,7 @@ def _read_members(
                 )
             if hooks is not None:
                 hooks.member(ctx, entry.name, data, loc, entry.zipfile_names)
+                mark = split.open_group(ctx)
                 if hooks.scanned_before(ctx, loc):
                     continue
             if layout and layout.torchscript:
@@ -208,6 +217,8 @@ def _read_members(
                     ctx.torchscript -= 1
             else:
                 scan_blob(ctx, data, loc, depth + 1)
+            if hooks is not None:
+                split.close_group(ctx, mark)
 
 
 class _as_ctx:
