@@ -19,8 +19,9 @@ its end:
   arguments, handing it to a helper that calls it, or any other package's name still
   blocks;
 * inside a wheel, a name of a distribution the wheel unconditionally requires
-  (``scan/dist/requires.py``) that is only stored the same way is a value: importing
-  its module runs code the user installs with the wheel anyway
+  (``scan/dist/requires.py``) that is only stored (not in a partial: bound arguments
+  would make another package's function callable with the pickle's arguments) is a
+  value: importing its module runs code the user installs with the wheel anyway
   (``PICKLE-GLOBAL-VALUE``, low);
 * inside a wheel, a pickle in a test folder of one of its own packages that calls no
   function that is not allowlisted (it only instantiates classes and gives them state),
@@ -113,10 +114,12 @@ class _Judge:
     def allowed(self, rec: GlobalRec) -> bool:
         return all(is_allowed(m, n) for m, n in imported_names(rec.module, rec.name, self.own))
 
-    def installed(self, rec: GlobalRec) -> bool:
-        """Every module a loader may import for ``rec`` is the wheel's own or required."""
+    def installed(self, rec: GlobalRec, *, own_only: bool = False) -> bool:
+        """Every module a loader may import for ``rec`` is the wheel's own or required
+        (with ``own_only``: the wheel's own)."""
+        roots = self.own if own_only else self.roots
         names = imported_names(rec.module, rec.name, self.own)
-        return all(m.split(".", 1)[0] in self.roots for m, _ in names)
+        return all(m.split(".", 1)[0] in roots for m, _ in names)
 
     @property
     def whole(self) -> bool:
@@ -210,10 +213,12 @@ class _Judge:
 
     def bound(self, value: Any, owner: Any, depth: int) -> None:
         """``value`` is kept to be called when what keeps it is called (a partial's
-        function).  A global of the wheel's own or required packages stays stored until
-        then (``_partial_target`` marks it called if the partial is); anything else is
-        judged as called now, as before."""
-        if isinstance(value, GlobalType) and self.installed(value._sp_rec):
+        function).  A global of the wheel's own packages stays stored until then
+        (``_partial_target`` marks it called if the partial is); anything else is judged
+        as called now, as before.  Not a required distribution's function: arguments bound
+        to it make it callable with the pickle's arguments by whoever calls the loaded
+        object, and that code is not this wheel's (numpy.testing has ``runstring``)."""
+        if isinstance(value, GlobalType) and self.installed(value._sp_rec, own_only=True):
             value._sp_rec.uses.add("bound")
             return
         self.called(value, owner, -1, "", depth)
@@ -384,7 +389,7 @@ def _classify(read: PickleRead, judge: _Judge, rec: GlobalRec) -> str | None:
         return "own"
     if whole and judge.installed(rec) and not uses & {"call", "new", "mutate", "handed"}:
         return "required"
-    if judge.test_data and not uses - {"new"}:
+    if judge.test_data and not uses - {"new"}:  # "inst" may call a function: not data
         return "test"
     return "unknown"
 
@@ -407,7 +412,7 @@ def _is_test_data(judge: _Judge) -> bool:
             continue
         if _reason(rec, imported_names(rec.module, rec.name, judge.own)) is not None:
             return False
-        if rec.uses & {"call", "mutate", "handed", "persid"}:
+        if rec.uses & {"call", "mutate", "handed", "persid", "inst"}:
             return False
     return True
 
