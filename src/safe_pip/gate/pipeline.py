@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -138,17 +138,23 @@ def default_stages(args: Sequence[str], python: Path, policy: Policy) -> Stages:
         )
         return fetch.Fetcher(fetch.Quarantine.default(), settings)
 
+    # The target's probe (a subprocess) starts now, beside safe-pip's own start-up; the
+    # first resolution into ``python`` takes its answer (later ones probe again).
+    early_probe = [_probe_soon(python)]
+
     def resolve(
         request: InstallRequest, fetcher: Fetcher, hook: BuildMetadata | None
     ) -> Resolution:
         threading.Thread(target=_preload, name="safe-pip-preload", daemon=True).start()
         target = Path(request.python) if request.python else python
+        soon = early_probe.pop() if early_probe else None
         run = make_resolver(
             target,
             fetcher,
             packages=policy.packages,
             build_metadata=hook,
             on_target=probed,
+            probe=soon.result if soon is not None and target == python else None,
         )
         return run(request)
 
@@ -171,6 +177,23 @@ def default_stages(args: Sequence[str], python: Path, policy: Policy) -> Stages:
         cache=scan.default_cache(),
         probed=listeners,
     )
+
+
+def _probe_soon(python: Path) -> Future[Target]:
+    """:func:`~safe_pip.gate.target.probe_target` of ``python`` in a daemon thread; its
+    error, if any, is raised by ``result()`` where the resolver would have raised it."""
+    from safe_pip.gate.target import probe_target
+
+    future: Future[Target] = Future()
+
+    def work() -> None:
+        try:
+            future.set_result(probe_target(python))
+        except BaseException as exc:
+            future.set_exception(exc)
+
+    threading.Thread(target=work, name="safe-pip-probe", daemon=True).start()
+    return future
 
 
 def _preload() -> None:

@@ -457,9 +457,11 @@ def make_resolver(
     packages: Sequence[object] = (),
     build_metadata: BuildMetadata | None = None,
     on_target: Callable[[Target], None] | None = None,
+    probe: Callable[[], Target] | None = None,
 ) -> Callable[[InstallRequest], Resolution]:
     """The pipeline's resolve stage: probe ``python`` (once), then :func:`resolve`;
-    ``on_target`` is told the probed target before resolution starts.
+    ``on_target`` is told the probed target before resolution starts; ``probe``: the
+    result of a probe of ``python`` already under way (the pipeline starts one early).
 
     ``packages`` are the policy's ``[[package]]`` rules (their ``index`` pins the source);
     ``build_metadata`` is the build stage's hook, passed only when the policy allows builds.
@@ -474,7 +476,7 @@ def make_resolver(
         # finds them in the fetcher's page cache.
         reading = read_pages_early(fetcher, request, [*_names(request), *likely])
         try:
-            target = probe_target(python)
+            target = probe() if probe is not None else probe_target(python)
         finally:
             reading.shutdown(wait=False)
         if on_target is not None:
