@@ -164,7 +164,7 @@ def test_case_sensitivity_is_probed_on_the_real_folder(tmp_path: Path) -> None:
     folder.mkdir()
     folded = (tmp_path / "tARGET").exists()
     assert case_insensitive(folder) is folded
-    assert case_insensitive(tmp_path / "gone" / "Missing") is False  # no such folder: not swapped
+    assert case_insensitive(tmp_path / "gone" / "Missing") is folded  # its nearest ancestor
 
 
 def test_without_a_record_row_the_bytes_are_hashed(tmp_path: Path) -> None:

@@ -155,9 +155,9 @@ def findings(found: list[Overlap], unreadable: list[Unreadable]) -> dict[str, li
     out: dict[str, list[Finding]] = {}
     for ov in found:
         where = _WHERE.get(ov.kind, "")
+        digests = {w.wheel: w.content for w in ov.writes}
         for write in ov.writes:
             others = [w for w in ov.wheels if w != write.wheel]
-            digests = {w.wheel: w.content for w in ov.writes}
             out.setdefault(write.wheel, []).append(
                 Finding(
                     RULE,
@@ -172,7 +172,7 @@ def findings(found: list[Overlap], unreadable: list[Unreadable]) -> dict[str, li
                         "kind": ov.kind,
                         "path": ov.path,
                         "wheels": list(ov.wheels),
-                        "content": {w.wheel: w.content for w in ov.writes},
+                        "content": digests,
                     },
                 )
             )
@@ -192,17 +192,16 @@ def findings(found: list[Overlap], unreadable: list[Unreadable]) -> dict[str, li
 def case_insensitive(folder: str | os.PathLike[str]) -> bool:
     """Does the file system holding ``folder`` fold case? Probed on the folder itself or its
     nearest ancestor whose name has a letter: the same folder under its name with the case
-    swapped. Unprobeable (no letter anywhere, the folder gone): assumed to fold (the reading
-    that reports more)."""
+    swapped (a folder not there yet: its nearest existing ancestor). Unprobeable (no letter
+    anywhere): assumed to fold, the reading that reports more."""
     path = Path(os.path.abspath(folder))
     for candidate in (path, *path.parents):
         name = candidate.name
-        if name == name.swapcase():
+        if name == name.swapcase() or not candidate.exists():
             continue
+        swapped = candidate.with_name(name.swapcase())
         try:
-            return os.path.samefile(candidate, candidate.with_name(name.swapcase()))
-        except FileNotFoundError:
-            return False
+            return swapped.exists() and os.path.samefile(candidate, swapped)
         except OSError:
             return True
     return True

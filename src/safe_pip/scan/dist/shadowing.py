@@ -15,6 +15,9 @@ file a RECORD lists, plus each regular package's top-level folder and each top-l
 Shared namespace folders (no ``__init__.py``: ``google/``, ``nvidia/``) are never keys, so a
 wheel is judged per file inside them: writing ``google/protobuf/__init__.py`` overwrites
 protobuf's file, writing ``google/mylib/`` does not.
+
+Two wheels that are both new in one install own nothing in the target yet; whether they
+write the same file is judged over the install's set of wheels in :mod:`.overlap`.
 """
 
 from __future__ import annotations
