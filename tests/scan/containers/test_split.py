@@ -143,10 +143,13 @@ def test_a_duplicate_skip_this_process_cannot_confirm_is_refused() -> None:
     wheel = WheelCheck("w-1.0.dist-info", "w.whl")
     key = ("digest", "x.py", False)
     journal: list[tuple[Any, ...]] = [("M", "w.whl!x.py"), ("C", key, False)]
-    assert not split.replay(ctx, wheel, ("ok", journal, [], 0, {}, {}, {}))
+    assert not split.replay(ctx, wheel, ("ok", [(3, journal, {}, {}, {})], [], 0), [3])
     assert ctx.members == 0  # nothing applied
     ctx.scanned.add(key)
-    assert split.replay(ctx, wheel, ("ok", journal, [], 0, {"x.py": [("d", 1)]}, {}, {}))
+    files = {"x.py": [("d", 1)]}
+    # runs the child did not read, or more than it should have: not applied either
+    assert not split.replay(ctx, wheel, ("ok", [(3, journal, files, {}, {})], [], 0), [2, 3])
+    assert split.replay(ctx, wheel, ("ok", [(3, journal, files, {}, {})], [], 0), [3])
     assert ctx.members == 1
     assert wheel.files == {"x.py": [("d", 1)]}
 
@@ -169,7 +172,11 @@ def test_replay_skips_what_this_process_scanned_already() -> None:
         ("F", ("PICKLE-GLOBAL-DANGEROUS", "w.whl!a/x.py", "calls os.system"), 1),  # a repeat
         ("I", "zip", 1),
     ]
-    assert split.replay(ctx, wheel, ("ok", journal, [found, found], 0, {}, {}, {}))
+    records: list[tuple[Any, ...]] = [
+        (1, journal[4:], {}, {}, {}),
+        (0, journal[:4], {}, {}, {}),
+    ]  # any order
+    assert split.replay(ctx, wheel, ("ok", records, [found, found], 0), [0, 1])
     assert ctx.findings == [found]
     assert ctx.inventory == {"duplicate": 1, "zip": 1}
     assert inner not in ctx.scanned

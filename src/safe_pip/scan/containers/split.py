@@ -26,11 +26,13 @@ locks) or is itself a worker.
 from __future__ import annotations
 
 import contextlib
+import mmap
 import multiprocessing
 import os
 import pickle
 import select
 import signal
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -68,46 +70,111 @@ def worth_splitting(entries: Sequence[ZipEntry]) -> bool:
     )
 
 
-def halfway(entries: Sequence[ZipEntry]) -> int:
-    """Index that cuts ``entries`` into two runs of about equal compressed size."""
-    total = sum(e.compressed_size for e in entries)
-    run = 0
-    for i, e in enumerate(entries):
-        run += e.compressed_size
-        if run * 2 >= total:
-            return i + 1
-    return len(entries)
+MEMBER_COST = 128 << 10
+"""What reading one member costs besides its bytes (sniffing, dispatch, hooks), in bytes
+inflated in the same time: tensorflow's 15,000 small members weigh as much as its one
+750 MB library."""
+SOURCE_FACTOR = 4
+"""A byte of Python source costs this many inflated bytes (decoding, filters, parsing)."""
+
+
+def cost(entry: ZipEntry) -> int:
+    """Estimated work of reading one member (its declared size steers the estimate only)."""
+    size = max(entry.declared_size, entry.compressed_size)
+    return MEMBER_COST + size * (SOURCE_FACTOR if entry.name.endswith(".py") else 1)
+
+
+BLOCKS = 32
+"""Runs of members of about equal estimated work that the two processes take turns to claim
+(this process from the front, the child from the back), so a poor estimate (Python source
+whose parsing the sizes do not show) costs at most about one run, not half the wheel."""
+
+
+def blocks(entries: Sequence[ZipEntry]) -> list[tuple[int, int]]:
+    """``(start, end)`` index ranges, in order, covering ``entries``."""
+    costs = [cost(e) for e in entries]
+    share = max(1, sum(costs) // BLOCKS)
+    out: list[tuple[int, int]] = []
+    start = run = 0
+    for i, c in enumerate(costs):
+        run += c
+        if run >= share:
+            out.append((start, i + 1))
+            start, run = i + 1, 0
+    if start < len(entries):
+        out.append((start, len(entries)))
+    return out
 
 
 Read = Callable[[Sequence[ZipEntry]], None]
 """Reads these members serially into the context (the archive reader's member loop)."""
 
 
+class _Claims:
+    """Which runs are still free: this process takes from the front, the child from the
+    back, until they meet (a shared counter pair behind a lock)."""
+
+    def __init__(self, n: int) -> None:
+        self._lock = multiprocessing.get_context("fork").Lock()
+        self._shared = mmap.mmap(-1, 16)
+        self._shared[:] = struct.pack("<qq", 0, n - 1)
+
+    def front(self) -> int | None:
+        with self._lock:
+            first, last = struct.unpack("<qq", self._shared[:])
+            if first > last:
+                return None
+            self._shared[:] = struct.pack("<qq", first + 1, last)
+            return int(first)
+
+    def back(self) -> int | None:
+        with self._lock:
+            first, last = struct.unpack("<qq", self._shared[:])
+            if first > last:
+                return None
+            self._shared[:] = struct.pack("<qq", first, last - 1)
+            return int(last)
+
+
 def read_split(
     ctx: ScanContext, entries: Sequence[ZipEntry], wheel: WheelCheck, read: Read
 ) -> None:
-    """Read ``entries`` with ``read`` as if serially, the second half in a forked child."""
-    cut = halfway(entries)
-    mine, theirs = entries[:cut], entries[cut:]
+    """Read ``entries`` with ``read`` as if serially, the runs from the back in a child."""
+    runs = blocks(entries)
+    claims = _Claims(len(runs))
     rfd, wfd = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child's coverage is not collected
         os.close(rfd)
-        _child(ctx, theirs, wheel, read, wfd)
+        _child(ctx, entries, runs, claims, wheel, read, wfd)
     os.close(wfd)
+    done = 0  # runs read here, from the front
+    pool, ctx.pool = ctx.pool, None  # two processes already keep two cores busy
     try:
-        read(mine)
+        while (run := claims.front()) is not None:
+            start, end = runs[run]
+            read(entries[start:end])
+            done = run + 1
     except BaseException:
         _reap(pid, kill=True)
         os.close(rfd)
         raise
+    finally:
+        ctx.pool = pool
     result = _collect(rfd, pid, ctx.deadline)
-    if result is None or not replay(ctx, wheel, result):
-        read(theirs)
+    rest = list(range(done, len(runs)))
+    if (result is None or not replay(ctx, wheel, result, rest)) and rest:
+        read(entries[runs[done][0] :])
 
 
 def _child(
-    ctx: ScanContext, part: Sequence[ZipEntry], wheel: WheelCheck, read: Read, wfd: int
+    ctx: ScanContext,
+    entries: Sequence[ZipEntry],
+    runs: list[tuple[int, int]],
+    claims: _Claims,
+    wheel: WheelCheck,
+    read: Read,
+    wfd: int,
 ) -> None:
     global _in_child
     _in_child = True
@@ -115,21 +182,21 @@ def _child(
     try:
         ctx.pool = None  # the parent's worker processes are not this process's
         ctx.discard_pending()
-        journal: list[tuple[Any, ...]] = []
-        ctx.journal = journal
         first = len(ctx.findings)
-        ctx.scanned = JournaledSet(ctx.scanned, journal)
+        before = frozenset(ctx.scanned)
+        records: list[tuple[Any, ...]] = []
         try:
-            read(part)
-            payload: tuple[Any, ...] = (
-                "ok",
-                journal,
-                ctx.findings[first:],
-                first,
-                wheel.files,
-                wheel.texts,
-                wheel.alias_of,
-            )
+            while (run := claims.back()) is not None:
+                journal: list[tuple[Any, ...]] = []
+                ctx.journal = journal
+                # a duplicate is skipped only for a member scanned before the fork or
+                # earlier in this run: the runs read here come later in the wheel
+                ctx.scanned = JournaledSet(before, journal)
+                wheel.files, wheel.texts, wheel.alias_of = {}, {}, {}
+                start, end = runs[run]
+                read(entries[start:end])
+                records.append((run, journal, wheel.files, wheel.texts, wheel.alias_of))
+            payload: tuple[Any, ...] = ("ok", records, ctx.findings[first:], first)
         except BudgetExhausted:
             payload = ("budget",)
         data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
@@ -145,12 +212,13 @@ class JournaledSet(set[tuple[Any, ...]]):
     """``ctx.scanned`` in the child: each "scanned before?" question is journaled with the
     child's answer (scanned now, or skipped as a duplicate)."""
 
-    def __init__(self, items: set[tuple[Any, ...]], journal: list[tuple[Any, ...]]) -> None:
-        super().__init__(items)
+    def __init__(self, before: frozenset[tuple[Any, ...]], journal: list[tuple[Any, ...]]) -> None:
+        super().__init__()
+        self.before = before
         self.journal = journal
 
     def __contains__(self, key: object) -> bool:
-        present = super().__contains__(key)
+        present = key in self.before or super().__contains__(key)
         self.journal.append(("C", key, not present))
         return present
 
@@ -201,10 +269,17 @@ def _reap(pid: int, *, kill: bool) -> int:
     return os.waitstatus_to_exitcode(status)
 
 
-def replay(ctx: ScanContext, wheel: WheelCheck, result: tuple[Any, ...]) -> bool:
-    """Apply the child's journal as if this process had read its members; False (nothing
-    applied) when the child's duplicate skips do not hold here."""
-    _, journal, findings, first, files, texts, alias_of = result
+def replay(
+    ctx: ScanContext, wheel: WheelCheck, result: tuple[Any, ...], expected: list[int]
+) -> bool:
+    """Apply the child's journals (runs ``expected``, in order) as if this process had read
+    their members; False (nothing applied) when the child did not read exactly those runs
+    or its duplicate skips do not hold here."""
+    _, records, findings, first = result
+    records = sorted(records, key=lambda r: int(r[0]))
+    if [r[0] for r in records] != expected:
+        return False
+    journal = [event for record in records for event in record[1]]
     if not _consistent(ctx.scanned, journal):
         return False
     for event in _outside_duplicates(journal, ctx.scanned):
@@ -225,11 +300,12 @@ def replay(ctx: ScanContext, wheel: WheelCheck, result: tuple[Any, ...]) -> bool
                 ctx.saw("duplicate")  # as WheelCheck.scanned_before says it
             else:
                 ctx.scanned.add(event[1])
-    for name, seen in files.items():
-        wheel.files.setdefault(name, []).extend(seen)
-    wheel.texts.update(texts)
-    for alias, name in alias_of.items():
-        wheel.alias_of.setdefault(alias, name)
+    for _, _, files, texts, alias_of in records:
+        for name, seen in files.items():
+            wheel.files.setdefault(name, []).extend(seen)
+        wheel.texts.update(texts)
+        for alias, name in alias_of.items():
+            wheel.alias_of.setdefault(alias, name)
     return True
 
 
