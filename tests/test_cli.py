@@ -6,6 +6,8 @@ import argparse
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -194,3 +196,23 @@ def test_help_is_plain_text() -> None:
     for name, parser in parsers:
         text = parser.format_help()
         assert not _REST.search(text), f"{name}:\n{text}"
+
+
+def test_scan_imports_neither_the_gate_nor_other_commands(tmp_path: Path) -> None:
+    """``safe-pip scan`` of a small file pays for the scan, not for the install gate's HTTP
+    stack, the other commands or the scanner's cache digest (bench/wheels measures it)."""
+    target = tmp_path / "notes.txt"
+    target.write_text("hello\n")
+    code = (
+        "import sys\n"
+        "from safe_pip.cli import main\n"
+        f"assert main(['scan', {str(target)!r}]) == 0\n"
+        "loaded = [m for m in ('safe_pip.gate.fetch', 'safe_pip.commands.install',\n"
+        "          'safe_pip.commands.serve', 'http.client') if m in sys.modules]\n"
+        "import safe_pip.scan as scan\n"
+        "print(loaded, '_version' in vars(scan) and scan._version is not None)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert proc.stdout.strip().splitlines()[-1] == "[] False"

@@ -56,7 +56,10 @@ def plain(doc: str | None) -> str | None:
     return _LITERAL.sub(r"\1", doc).strip()
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command tree, or (``only``) with just that command's options: importing
+    every command module (the install gate, the server, policy tooling) costs a short
+    ``safe-pip scan`` more than its scan; the others keep their name and help line."""
     parser = _Parser(
         prog="safe-pip",
         description="Install-time gatekeeper for Python packages. "
@@ -71,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(_parser=parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, module, help_text in COMMANDS:
+        if only is not None and name != only:
+            sub.add_parser(name, help=help_text)
+            continue
         mod = importlib.import_module(f"safe_pip.commands.{module}")
         p = sub.add_parser(
             name,
@@ -120,8 +126,18 @@ def _say(line: str, debug: bool) -> None:
     print(line, file=sys.stderr)
 
 
+def _command(argv: Sequence[str]) -> str | None:
+    """The command a run asks for, when only it needs parsing: the first argument, after
+    the top-level ``--debug`` (help, ``--version`` and ``completion`` need the whole tree)."""
+    names = {name for name, _, _ in COMMANDS} - {"completion"}
+    for arg in argv:
+        if arg != "--debug":
+            return arg if arg in names else None
+    return None
+
+
 def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
+    parser = build_parser(_command(sys.argv[1:] if argv is None else argv))
     args, unknown = parser.parse_known_args(argv)
     if unknown and not getattr(args, "_takes_unknown", False):
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")

@@ -86,10 +86,7 @@ def test_real_wheel_list_is_pinned() -> None:
 
 #: Still falsely blocked, by another engineer's part of the scanner: run anyway and expected to
 #: fail until that part lands (not strict: they simply pass then). Each with whose it is.
-PENDING: dict[str, str] = {
-    "babel": "engine: pickles that only instantiate babel's own classes (issue 13)",
-    "gensim": "engine: own-class test pickles and builtins.hash stored as a value (issue 13)",
-}
+PENDING: dict[str, str] = {}
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ import json
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from safe_pip.gate.fetch import Fetcher
     from safe_pip.policy import Policy
 
 
@@ -79,7 +80,14 @@ def load_from_args(args: argparse.Namespace) -> Policy:
     the two meet: an org policy named by ``[remote]`` is fetched with the gate's https-only
     client (``safe_pip.gate.fetch.https_client``, see ``safe_pip.policy.remote``).
     """
-    from safe_pip.gate.fetch import https_client
     from safe_pip.policy import load_policy
 
-    return load_policy(getattr(args, "policy", None), flags=flags_toml(args), http=https_client)
+    return load_policy(getattr(args, "policy", None), flags=flags_toml(args), http=_https_client)
+
+
+def _https_client() -> Fetcher:
+    """The gate's client, imported only when a ``[remote]`` pointer is followed (the gate's
+    HTTP stack is most of a short ``safe-pip scan``'s start-up otherwise)."""
+    from safe_pip.gate.fetch import https_client
+
+    return https_client()

@@ -37,26 +37,54 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "PICKLE-GLOBAL-OWN-DATA",
-        "Pickle instantiates its own package's classes",
+        "Pickle instantiates or stores its own package's names",
         S.LOW,
         "A pickle inside a wheel creates objects of that same wheel's own classes, only by "
-        "NEWOBJ (or copyreg._reconstructor) plus state, never calling the package's code with "
-        "arguments or handing it to a helper that calls it (babel's locale data, gensim's "
-        "test models). It is the package's data wherever it sits, and the package's code is "
-        "installed anyway, so it is reported without blocking. A function of the package "
-        "called from the pickle, any other package's names, the same pickle outside its "
-        "wheel, and known gadgets all still block.",
+        "NEWOBJ (or copyreg._reconstructor; not INST/OBJ, which call a name that is not a "
+        "class) plus state, or only stores the package's names "
+        "(also as the function of a functools.partial that nothing calls while loading), "
+        "never calling the package's code with arguments or handing it to a helper that "
+        "calls it (babel's locale data, gensim's test models). It is the package's data "
+        "wherever it sits, and the package's code is installed anyway, so it is reported "
+        "without blocking. A function of the package called from the pickle (also through "
+        "a partial the pickle calls), any other package's names, the same pickle outside "
+        "its wheel, and known gadgets all still block.",
         "Nothing to allow: it does not block. To review it, read the file named in the location.",
     ),
     Rule(
         "PICKLE-GLOBAL-VALUE",
-        "Pickle stores a builtin as a value without calling it",
+        "Pickle stores a builtin or a required package's name without calling it",
         S.LOW,
-        "The pickle imports a builtin (builtins.hash in a dict, say) but never calls it, "
-        "never instantiates or changes it, and never hands it to a helper that calls what "
-        "it is given. Importing builtins runs nothing, so loading the file calls nothing; "
-        "code that later calls the loaded value is the loading program's business.",
+        "The pickle imports a builtin (builtins.hash in a dict, say), or inside a wheel a "
+        "name of a distribution the wheel requires unconditionally (a Requires-Dist without "
+        "a marker; numpy.float64 as a dtype), but never calls it, never instantiates or "
+        "changes it, never binds it in a functools.partial and never hands it to a helper "
+        "that calls what it is given. "
+        "Importing builtins runs nothing, and importing a required distribution runs code "
+        "the user installs with the wheel anyway, so loading the file calls nothing; code "
+        "that later calls the loaded value is the loading program's business. A name of a "
+        "distribution the wheel does not require, or one it requires only under a marker, "
+        "still blocks.",
         "Nothing to allow: it does not block.",
+    ),
+    Rule(
+        "PICKLE-GLOBAL-TEST-DATA",
+        "Test data pickle instantiates another package's classes",
+        S.LOW,
+        "A pickle inside a wheel, in a test/tests/testing folder within one of the wheel's "
+        "own top-level packages, names classes of packages the wheel does not require "
+        "(gensim's test data holds scikit-learn and morfessor objects), but only "
+        "instantiates them (NEWOBJ, copyreg._reconstructor with an allowed base; not "
+        "INST/OBJ, which call a name that is not a class) and gives "
+        "them state: it calls no function that is not allowlisted, hands nothing to a "
+        "helper that calls it and names no known gadget. Such a file is inert unless "
+        "something loads it: code of the wheel that unpickles a file when imported is "
+        "judged by the source rules (PY-UNSAFE-LOAD), and a load inside a function runs only "
+        "when someone calls it (the package's test suite), so it is reported without "
+        "blocking. The same "
+        "pickle outside such a folder (a top-level tests folder, the .data or .dist-info "
+        "folders, inside another archive), or with any function call, still blocks.",
+        "Nothing to allow: it does not block. To review it, read the file named in the location.",
     ),
     Rule(
         "DATA-UNACCOUNTED",

@@ -31,5 +31,16 @@ def _scanner_digest() -> str:
     return h.hexdigest()[:16]
 
 
-SCANNER_VERSION = f"{__version__}+{_scanner_digest()}"
-"""Changes whenever a reader, the allowlist or a rule changes, so cached verdicts expire."""
+_version: str | None = None
+
+
+def __getattr__(name: str) -> str:
+    """``SCANNER_VERSION``: changes whenever a reader, the allowlist or a rule changes, so
+    cached verdicts expire. Computed when first asked for (it reads every scanner source
+    file): ``safe-pip scan`` caches nothing and should not pay for it at start-up."""
+    global _version
+    if name != "SCANNER_VERSION":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if _version is None:
+        _version = f"{__version__}+{_scanner_digest()}"
+    return _version

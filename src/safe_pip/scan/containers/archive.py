@@ -14,13 +14,14 @@ import struct
 import tarfile
 import zlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from safe_pip.scan.containers import layouts
+from safe_pip.scan.containers import layouts, split
 from safe_pip.scan.containers.compressed import inflate
 from safe_pip.scan.containers.zipreader import Directory, ZipEntry, ZipFormatError, read_directory
 from safe_pip.scan.core.blob import Blob, Spool
 from safe_pip.scan.core.context import ScanContext
+from safe_pip.scan.dist.requires import required_imports
 from safe_pip.scan.formats import torch as torch_layout
 
 _METHODS = {
@@ -96,13 +97,24 @@ def _read_zip(
                 "(all were scanned)",
                 f"{location}!{name}",
             )
-    outer_own = ctx.own_packages
+    outer = (ctx.own_packages, ctx.required_packages, ctx.wheel_root)
     if hooks is not None and hooks.wheel is not None:
         ctx.own_packages = _top_level_packages(e.name for e in entries)
+        metadata = _reread(blob, entries, f"{hooks.wheel.dist_info}/METADATA")
+        ctx.required_packages = required_imports(metadata) if metadata else frozenset()
+        ctx.wheel_root = location
     try:
-        _read_members(ctx, blob, entries, layout, hooks, location, depth)
+
+        def read(part: Sequence[ZipEntry]) -> None:
+            _read_members(ctx, blob, part, layout, hooks, location, depth)
+
+        wheel = hooks.wheel if hooks is not None and not hooks.scripts else None
+        if depth == 0 and layout is None and wheel is not None and split.worth_splitting(entries):
+            split.read_split(ctx, entries, wheel, read)
+        else:
+            read(entries)
     finally:
-        ctx.own_packages = outer_own
+        ctx.own_packages, ctx.required_packages, ctx.wheel_root = outer
     if hooks is not None:
         hooks.finish(ctx, lambda name: _reread(blob, entries, name))
     from safe_pip.scan.core.dispatch import unaccounted
@@ -150,7 +162,7 @@ def _top_level_packages(names: Iterable[str]) -> frozenset[str]:
 def _read_members(
     ctx: ScanContext,
     blob: Blob,
-    entries: list[ZipEntry],
+    entries: Sequence[ZipEntry],
     layout: torch_layout.TorchLayout | None,
     hooks: layouts.ZipHooks | None,
     location: str,
@@ -194,6 +206,7 @@ def _read_members(
                 )
             if hooks is not None:
                 hooks.member(ctx, entry.name, data, loc, entry.zipfile_names)
+                mark = split.open_group(ctx)
                 if hooks.scanned_before(ctx, loc):
                     continue
             if layout and layout.torchscript:
@@ -204,6 +217,8 @@ def _read_members(
                     ctx.torchscript -= 1
             else:
                 scan_blob(ctx, data, loc, depth + 1)
+            if hooks is not None:
+                split.close_group(ctx, mark)
 
 
 class _as_ctx:

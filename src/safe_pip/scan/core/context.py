@@ -42,12 +42,22 @@ class ScanContext:
         self._seen: set[tuple[str, str, str]] = set()
         self.own_packages: frozenset[str] = frozenset()
         """Top-level packages of the wheel being scanned (empty outside a wheel)."""
+        self.required_packages: frozenset[str] = frozenset()
+        """Import names of the distributions that wheel unconditionally requires
+        (``scan/dist/requires.py``; empty outside a wheel)."""
+        self.wheel_root = ""
+        """Location of that wheel (its members are ``<wheel_root>!<path>``; "" outside)."""
         self.scanned: set[tuple[Any, ...]] = set()
         """Members already scanned in this artifact, by digest and reading (wheel members)."""
         self.pool: Executor | None = None
         """Worker processes for CPU-heavy, self-contained member analysis (Python source):
         the main process keeps inflating and hashing while a worker parses."""
         self._pending: list[tuple[str, Future[Any]]] = []
+        self.journal: list[tuple[Any, ...]] | None = None
+        """Set in a process that reads part of a wheel's members for its parent
+        (``containers/split.py``): every effect on this context is also recorded here, in
+        order, for the parent to replay; findings are then not de-duplicated here (the
+        parent does it, as it replays)."""
         self.torchscript = 0
         """>0 while scanning members of a TorchScript archive, whose pickles are read
         by torch.jit's C++ unpickler: it resolves ``__torch__.*`` names against the
@@ -65,21 +75,35 @@ class ScanContext:
     ) -> None:
         """Record a finding; the rule's default severity applies unless overridden."""
         key = (rule_id, location, message)
-        if key in self._seen:
-            return
-        self._seen.add(key)
+        if self.journal is None:
+            if key in self._seen:
+                return
+            self._seen.add(key)
         if severity is None:
             rule = get_rule(rule_id)
             if rule is None:
                 raise KeyError(f"unknown rule id {rule_id}")
             severity = rule.severity
         self.findings.append(Finding(rule_id, severity, message, location, detail))
+        if self.journal is not None:
+            self.journal.append(("F", key, len(self.findings) - 1))
+
+    def add_finding(self, key: tuple[str, str, str], finding: Finding) -> None:
+        """A finding reported elsewhere (a journal replayed), de-duplicated as ``report``
+        would have: ``key`` is the rule id, location and message it was reported with."""
+        if key not in self._seen:
+            self._seen.add(key)
+            self.findings.append(finding)
 
     def skip(self, location: str, reason: str) -> None:
         self.skipped.append(Skipped(location, reason))
+        if self.journal is not None:
+            self.journal.append(("S", location, reason))
 
     def saw(self, fmt: str, n: int = 1) -> None:
         self.inventory[fmt] += n
+        if self.journal is not None:
+            self.journal.append(("I", fmt, n))
 
     # -- offloaded analysis ---------------------------------------------------------------
     def offload(self, fn: Callable[[Any], Findings], job: Any, location: str = "") -> None:
@@ -104,6 +128,10 @@ class ScanContext:
                 continue
             self._replay(found)
 
+    def discard_pending(self) -> None:
+        """Forget offloaded work (a forked process: the futures are its parent's)."""
+        self._pending = []
+
     def as_tuples(self) -> Findings:
         return [(f.rule_id, f.message, f.location, f.severity, f.detail) for f in self.findings]
 
@@ -113,6 +141,8 @@ class ScanContext:
 
     # -- budgets ---------------------------------------------------------------------
     def charge_member(self, location: str) -> None:
+        if self.journal is not None:
+            self.journal.append(("M", location))
         self.members += 1
         if self.members > self.limits.max_members:
             self.report(
@@ -124,6 +154,8 @@ class ScanContext:
         self.check_time(location)
 
     def charge_bytes(self, n: int, location: str) -> None:
+        if self.journal is not None:
+            self.journal.append(("B", n, location))
         self.bytes_read += n
         if self.bytes_read > self.limits.max_total_bytes:
             self.report(

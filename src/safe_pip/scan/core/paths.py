@@ -25,3 +25,25 @@ def is_test_path(location: str) -> bool:
     if not parts:
         return False
     return any(p in _TEST_DIRS for p in parts[:-1]) or bool(_TEST_FILE.match(parts[-1]))
+
+
+def package_test_member(location: str, wheel_root: str, own: frozenset[str]) -> bool:
+    """A file directly in the wheel at ``<package>/.../tests/...`` (``test``, ``testing``).
+
+    The folder must sit inside one of the wheel's own top-level packages ``own``: a
+    top-level ``tests`` folder, the ``.data``/``.dist-info`` folders and members of an
+    archive inside the wheel do not count.  Names are taken as the zip spells them (pip
+    does not turn a backslash into a folder separator, so neither does this).
+    """
+    if not wheel_root or not location.startswith(f"{wheel_root}!"):
+        return False
+    inner = location[len(wheel_root) + 1 :]
+    if "!" in inner:
+        return False
+    parts = inner.split("/")
+    return (
+        len(parts) >= 3
+        and parts[0] in own
+        and parts[0] not in _TEST_DIRS
+        and any(p in _TEST_DIRS for p in parts[1:-1])
+    )

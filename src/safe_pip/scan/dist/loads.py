@@ -20,11 +20,11 @@ import ast
 import re
 from typing import TYPE_CHECKING
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import Version
 
 from safe_pip.models import Finding
 from safe_pip.scan.dist.layout import place
+from safe_pip.scan.dist.requires import unconditional
 
 if TYPE_CHECKING:
     from safe_pip.scan.dist.wheel import Reread, WheelCheck
@@ -54,12 +54,8 @@ def harmless(f: Finding, wheel: WheelCheck, reread: Reread | None) -> str | None
 def torch_floor(requires: list[str]) -> Version | None:
     """The lowest torch version the unconditional requirements allow (None: unbounded)."""
     best: Version | None = None
-    for line in requires:
-        try:
-            req = Requirement(line)
-        except InvalidRequirement:
-            continue
-        if req.name.lower() != "torch" or req.marker is not None:
+    for req in unconditional(requires):
+        if req.name.lower() != "torch":
             continue
         for spec in req.specifier:
             if spec.operator in (">=", ">", "==", "~=", "===") and not spec.version.endswith("*"):

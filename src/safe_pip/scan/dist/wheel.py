@@ -32,14 +32,14 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from email.parser import BytesParser
 
 from safe_pip.models import Finding, Severity, TargetEnvironment
 from safe_pip.scan.core.blob import Blob
 from safe_pip.scan.core.context import ScanContext
-from safe_pip.scan.core.paths import is_test_path
+from safe_pip.scan.core.paths import is_test_path, package_test_member
 from safe_pip.scan.dist import entrypoints, pth
 from safe_pip.scan.dist.layout import Place, installed_names, place, site_dirs
+from safe_pip.scan.dist.requires import requires_dist
 from safe_pip.scan.dist.shadowing import default_environment, norm, owner_of
 
 _WHEEL = re.compile(r"^([^/]+)\.dist-info/WHEEL$")
@@ -104,13 +104,22 @@ class WheelCheck:
         """Scan a member once per digest (virtualenv embeds pip and setuptools twice over).
 
         Everything a reader's verdict can depend on besides the bytes is in the key: the file
-        name (``.py``, ``setup.py``), whether it sits in a test folder, the wheel's own
-        packages and a TorchScript archive around it.
+        name (``.py``, ``setup.py``), whether it sits in a test folder (of one of the
+        wheel's own packages), the wheel's own packages and requirements and a TorchScript
+        archive around it.
         """
         if self._last is None:
             return False
         base = loc.rsplit("!", 1)[-1].rsplit("/", 1)[-1]
-        key = (self._last, base, is_test_path(loc), ctx.own_packages, ctx.torchscript > 0)
+        key = (
+            self._last,
+            base,
+            is_test_path(loc),
+            package_test_member(loc, ctx.wheel_root, ctx.own_packages),
+            ctx.own_packages,
+            ctx.required_packages,
+            ctx.torchscript > 0,
+        )
         if key in ctx.scanned:
             ctx.saw("duplicate")
             return True
@@ -400,10 +409,7 @@ class WheelCheck:
     # -- metadata ----------------------------------------------------------------------
     def requires(self) -> list[str]:
         raw = self.texts.get(f"{self.dist_info}/METADATA")
-        if raw is None:
-            return []
-        msg = BytesParser().parsebytes(raw, headersonly=True)
-        return [str(v) for v in msg.get_all("Requires-Dist") or []]
+        return [] if raw is None else requires_dist(raw)
 
 
 def _prefix_path(member: str, site_dir: str) -> str | None:

@@ -216,6 +216,11 @@ ALLOWED: dict[tuple[str, str], str] = {
         "RNG state in training checkpoints; builds a bit generator by name or from the "
         "class it is handed, which is checked like any other global",
     ),
+    ("numpy.random", "__RandomState_ctor"): (
+        "numpy's RandomState pickling constructor under its old public name (every numpy "
+        "from 1.x to 2.x defines it in numpy/random/__init__.py): takes no arguments and "
+        "returns RandomState(seed=0), whose state the pickle then sets as data"
+    ),
     **{
         (f"numpy.random.{mod}", cls): (
             "numpy's bit generator classes (what numpy 2 hands __bit_generator_ctor): "
@@ -482,10 +487,15 @@ class Handles:
     """``(function, arguments)``: the helper calls ``function(*arguments)`` itself."""
     invokes_with: tuple[tuple[int, str], tuple[int, str]] | None = None
     """``(function, argument)``: the helper calls ``function(argument)`` itself."""
-    state_calls: tuple[int, ...] = ()
-    """Items of a later BUILD state on the result that it calls (a partial's function)."""
+    binds: tuple[tuple[int, str], ...] = ()
+    """Kept, to be called when the result is called (a partial's function): calling
+    the result calls it; a result nothing calls leaves it stored."""
+    state_binds: tuple[int, ...] = ()
+    """Items of a later BUILD state on the result that it binds the same way."""
     needs_callable: bool = False
-    """The called argument must be an allowed global, else the helper itself is flagged."""
+    """The called (or bound) argument must be an allowed global, else the helper itself is
+    flagged; a bound function of the wheel's own or required packages is exempt (it is
+    judged by whether anything calls the result)."""
 
 
 _HOOKS5 = Handles(call_items=((5, "backward_hooks"),))
@@ -531,7 +541,9 @@ HANDLES: dict[tuple[str, str], Handles] = {
         instantiates=((0, "cls"),), calls=((1, "base"),), state=((2, "state"),)
     ),
     ("collections", "defaultdict"): Handles(calls=((0, "default_factory"),)),
-    ("functools", "partial"): Handles(calls=((0, "func"),), state_calls=(0,), needs_callable=True),
+    ("functools", "partial"): Handles(binds=((0, "func"),), state_binds=(0,), needs_callable=True),
+    # takes no arguments at all (a call with any raises TypeError before anything runs)
+    ("numpy.random", "__RandomState_ctor"): Handles(),
 }
 """Allowlisted helpers that call, instantiate or take on state from what they are handed
 (torch's ``_rebuild_from_type_v2`` calls ``func(*args)``; numpy's random-generator

@@ -3,17 +3,34 @@
 A global is allowed only when every name a loader may import for it is on the
 allowlist; a call only when what it calls is.  Allowlisted helpers that call or
 instantiate what they are handed (``allowlist.HANDLES``) pass that judgement on: what
-they are handed is judged as if the pickle used it itself.  Two relaxations, each a
-criterion rather than a list of packages:
+they are handed is judged as if the pickle used it itself.  ``functools.partial``
+*binds* its function: calling the partial (REDUCE on it, a helper that calls it) calls
+the function; a partial nothing calls leaves it stored.  The relaxations, each a
+criterion rather than a list of packages, and each only when every stream was read to
+its end:
 
 * a builtin that is only *stored* (a value in a dict, never called, instantiated,
   mutated or handed to a helper that calls it) is not a gadget call; importing
   ``builtins`` runs nothing (``PICKLE-GLOBAL-VALUE``, low);
-* inside a wheel, a class of the wheel's own top-level packages that the pickle only
-  instantiates (NEWOBJ, ``copyreg._reconstructor``) and gives state is that package's
-  data, wherever it sits (``PICKLE-GLOBAL-OWN-DATA``, low).  Calling the package's code
-  with arguments, handing it to a helper that calls it, or any other package's name
-  still blocks.
+* inside a wheel, a name of the wheel's own top-level packages that the pickle only
+  instantiates (NEWOBJ, ``copyreg._reconstructor``; not INST/OBJ, which call a name
+  that is not a class) and gives state, or only stores
+  (also as the function of a partial nothing calls), is that package's data, wherever
+  it sits (``PICKLE-GLOBAL-OWN-DATA``, low).  Calling the package's code with
+  arguments, handing it to a helper that calls it, or any other package's name still
+  blocks;
+* inside a wheel, a name of a distribution the wheel unconditionally requires
+  (``scan/dist/requires.py``) that is only stored (not in a partial: bound arguments
+  would make another package's function callable with the pickle's arguments) is a
+  value: importing its module runs code the user installs with the wheel anyway
+  (``PICKLE-GLOBAL-VALUE``, low);
+* inside a wheel, a pickle in a test folder of one of its own packages that calls no
+  function that is not allowlisted (it only instantiates classes and gives them state),
+  hands nothing to a helper that calls it and names no known gadget is test data: the
+  other packages' classes it instantiates are ``PICKLE-GLOBAL-TEST-DATA`` (low).  It is
+  inert unless something loads it: code of the wheel that unpickles a file when imported
+  is judged by the source rules (``PY-UNSAFE-LOAD``), and a load inside a function runs
+  only when someone calls it (a test runner).
 """
 
 from __future__ import annotations
@@ -22,6 +39,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from safe_pip.scan.core.paths import package_test_member
 from safe_pip.scan.formats.pickle.allowlist import HANDLES, Handles, is_allowed
 from safe_pip.scan.formats.pickle.denylist import dangerous_reason
 from safe_pip.scan.formats.pickle.engine import Stream
@@ -85,6 +103,10 @@ class _Judge:
     def __init__(self, read: PickleRead) -> None:
         self.read = read
         self.own = read.ctx.own_packages
+        self.roots = self.own | read.ctx.required_packages
+        """Top-level import names whose code the user installs with the wheel anyway."""
+        self.test_data = False
+        """The whole pickle is test data (set by :meth:`run`)."""
         self.indirect: list[tuple[int, str]] = []
         self.flagged: dict[int, str] = {}
         """Helpers (by GlobalRec order) misused: handed something they must not call."""
@@ -92,6 +114,20 @@ class _Judge:
 
     def allowed(self, rec: GlobalRec) -> bool:
         return all(is_allowed(m, n) for m, n in imported_names(rec.module, rec.name, self.own))
+
+    def installed(self, rec: GlobalRec, *, own_only: bool = False) -> bool:
+        """Every module a loader may import for ``rec`` is the wheel's own or required
+        (with ``own_only``: the wheel's own)."""
+        roots = self.own if own_only else self.roots
+        names = imported_names(rec.module, rec.name, self.own)
+        return all(m.split(".", 1)[0] in roots for m, _ in names)
+
+    @property
+    def whole(self) -> bool:
+        """What a stream does after a break, a limit or a second reading is unknown: the
+        relaxations need to have seen every stream to its end."""
+        streams = self.read.streams
+        return all(s.complete and not s.anomalies for s in streams) and not self.incomplete
 
     def handles(self, callee: Any) -> Handles | None:
         if not isinstance(callee, GlobalType):
@@ -103,11 +139,13 @@ class _Judge:
     def run(self) -> None:
         trace = self.read.trace
         for call in trace.calls:
-            spec = self.handles(call.callee) if call.kind == "call" else None
+            # NEWOBJ too: ``partial.__new__(partial, func)`` binds like ``partial(func)``
+            spec = self.handles(call.callee)
             if spec is not None:
                 self.apply(spec, call.callee, call.args, call.kwargs, call.result, 0)
         for call in trace.indirect:
             self.called(call.callee, None, call.pos, "is called", 0)
+        self.test_data = _is_test_data(self)
 
     def apply(
         self, spec: Handles, owner: Any, args: Any, kwargs: Any, result: Any, depth: int
@@ -119,6 +157,8 @@ class _Judge:
             self.called(
                 _arg(args, kwargs, where), owner if spec.needs_callable else None, -1, "", depth
             )
+        for where in spec.binds:
+            self.bound(_arg(args, kwargs, where), owner if spec.needs_callable else None, depth)
         for where in spec.call_items:
             for item in _values(_arg(args, kwargs, where)):
                 self.called(item, None, -1, "", depth)
@@ -138,13 +178,11 @@ class _Judge:
             if not isinstance(inner_args, (tuple, list)):
                 inner_args = ()
             self.invoke(func, tuple(inner_args), depth + 1)
-        if spec.state_calls and isinstance(result, Instance) and result.states:
+        if spec.state_binds and isinstance(result, Instance) and result.states:
             for state in result.states:
-                for index in spec.state_calls:
+                for index in spec.state_binds:
                     if isinstance(state, (tuple, list)) and len(state) > index:
-                        self.called(
-                            state[index], owner if spec.needs_callable else None, -1, "", depth
-                        )
+                        self.bound(state[index], owner if spec.needs_callable else None, depth)
 
     def invoke(self, func: Any, args: tuple[Any, ...], depth: int) -> None:
         """A helper calls ``func(*args)`` itself."""
@@ -173,6 +211,18 @@ class _Judge:
             return
         if owner is not None:
             self.flag(owner, f"wraps {describe(value)}, which is not an allowed callable")
+
+    def bound(self, value: Any, owner: Any, depth: int) -> None:
+        """``value`` is kept to be called when what keeps it is called (a partial's
+        function).  A global of the wheel's own packages stays stored until then
+        (``_partial_target`` marks it called if the partial is); anything else is judged
+        as called now, as before.  Not a required distribution's function: arguments bound
+        to it make it callable with the pickle's arguments by whoever calls the loaded
+        object, and that code is not this wheel's (numpy.testing has ``runstring``)."""
+        if isinstance(value, GlobalType) and self.installed(value._sp_rec, own_only=True):
+            value._sp_rec.uses.add("bound")
+            return
+        self.called(value, owner, -1, "", depth)
 
     def flag(self, owner: Any, why: str) -> None:
         if isinstance(owner, GlobalType):
@@ -329,18 +379,44 @@ def _classify(read: PickleRead, judge: _Judge, rec: GlobalRec) -> str | None:
     names = imported_names(rec.module, rec.name, judge.own)
     reason = _reason(rec, names)
     uses = rec.uses
-    # what a stream does after a break, a limit or a second reading is unknown: the
-    # relaxations need to have seen every stream to its end
-    whole = all(s.complete and not s.anomalies for s in read.streams) and not judge.incomplete
+    whole = judge.whole
     builtin = all(m == "builtins" for m, _ in names)
     if whole and builtin and not uses & {"call", "new", "mutate", "handed"}:
         return "value"
     if reason is not None:
         return "dangerous"
     own = rec.module.split(".", 1)[0] in judge.own
-    if whole and own and not uses & {"call", "mutate", "handed"}:
+    # "inst": INST/OBJ without arguments, which call the name when it is not a class
+    if whole and own and not uses & {"call", "mutate", "handed", "inst"}:
         return "own"
+    if whole and judge.installed(rec) and not uses & {"call", "new", "mutate", "handed"}:
+        return "required"
+    if judge.test_data and not uses - {"new"}:
+        return "test"
     return "unknown"
+
+
+def _is_test_data(judge: _Judge) -> bool:
+    """The pickle sits in a test folder of the wheel's own package and calls nothing that
+    is not allowlisted: every other name it imports is only instantiated (NEWOBJ,
+    ``copyreg._reconstructor``), given state or stored, and none is a known gadget."""
+    read = judge.read
+    ctx = read.ctx
+    trace = read.trace
+    if not judge.whole or not package_test_member(read.location, ctx.wheel_root, ctx.own_packages):
+        return False
+    if trace.indirect or trace.mutations or trace.persids or trace.dropped:
+        return False
+    if trace.untracked_globals or judge.flagged or judge.indirect:
+        return False
+    for rec in trace.globals.values():
+        if judge.allowed(rec):
+            continue
+        if _reason(rec, imported_names(rec.module, rec.name, judge.own)) is not None:
+            return False
+        if rec.uses & {"call", "mutate", "handed", "persid", "inst"}:
+            return False
+    return True
 
 
 def _reason(rec: GlobalRec, names: list[tuple[str, str]]) -> str | None:
@@ -376,11 +452,28 @@ def _report_global(read: PickleRead, judge: _Judge, rec: GlobalRec, verdict: str
             where,
             **detail,
         )
+    elif verdict == "required":
+        ctx.report(
+            "PICKLE-GLOBAL-VALUE",
+            f"{opcode} imports {shown}, a name of a distribution this wheel unconditionally "
+            f"requires, and only {_stored(rec)}{times}",
+            where,
+            **detail,
+        )
     elif verdict == "own":
+        done = "instantiates it with state" if "new" in rec.uses else _stored(rec)
         ctx.report(
             "PICKLE-GLOBAL-OWN-DATA",
-            f"{opcode} imports {shown}, a class of this wheel's own package, and only "
-            f"instantiates it with state{times}",
+            f"{opcode} imports {shown}, a name of this wheel's own package, and only {done}{times}",
+            where,
+            **detail,
+        )
+    elif verdict == "test":
+        done = "instantiates it with state" if "new" in rec.uses else "stores it"
+        ctx.report(
+            "PICKLE-GLOBAL-TEST-DATA",
+            f"{opcode} imports {shown}, a class of another package, and only {done}, in a "
+            f"pickle in the package's test folder that calls no function{times}",
             where,
             **detail,
         )
@@ -396,6 +489,12 @@ def _report_global(read: PickleRead, judge: _Judge, rec: GlobalRec, verdict: str
             where,
             **detail,
         )
+
+
+def _stored(rec: GlobalRec) -> str:
+    if "bound" in rec.uses:
+        return "stores it, in a functools.partial nothing calls while loading"
+    return "stores it: nothing calls it while loading"
 
 
 def _locate(read: PickleRead, rec: GlobalRec) -> tuple[int, str]:

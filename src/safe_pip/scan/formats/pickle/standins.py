@@ -66,7 +66,9 @@ class GlobalRec:
     uses: set[str] = field(default_factory=set)
     """What was done with it: ``call``, ``new`` (instantiated), ``mutate`` (BUILD,
     SETITEM, APPEND, ADDITEMS on the global itself), ``handed`` (given to an allowlisted
-    helper that calls it or sets it as state), ``persid`` (inside a persistent id)."""
+    helper that calls it or sets it as state), ``persid`` (inside a persistent id),
+    ``bound`` (the function of a ``functools.partial``: called only if the partial is),
+    ``inst`` (INST/OBJ without arguments: instantiated if a class, else called)."""
     stand_in: type | None = None
     constructor: Callable[..., Any] | None = None
     """For allowlisted builtin value constructors: computes the real value on plain data."""
@@ -140,6 +142,10 @@ class GlobalType(type):
     def __getattr__(cls, name: str) -> Any:
         if name in _MUTATORS:
             return _GlobalMutator(cls, _MUTATORS[name])
+        if name == "__getinitargs__":
+            # only INST/OBJ without arguments ask, just before ``cls.__new__(cls)``: the
+            # real loader *calls* the name instead when it is not a class
+            cls._sp_rec.uses.add("inst")
         raise AttributeError(name)
 
     def __setitem__(cls, key: Any, value: Any) -> None:
