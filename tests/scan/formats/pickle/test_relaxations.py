@@ -292,6 +292,19 @@ def test_other_functions_in_a_partial_nothing_calls_still_block(
     assert rule in blocking(result)
 
 
+@pytest.mark.parametrize(
+    "value",
+    [MARK + b"imypkg.helpers\nrun\n", MARK + glob("mypkg.helpers", "run") + b"o"],
+    ids=["inst", "obj"],
+)
+def test_own_name_through_inst_or_obj_still_blocks(tmp_path: Path, value: bytes) -> None:
+    """INST and OBJ without arguments instantiate a class but *call* anything else (a
+    NEWOBJ of a function fails instead): the wheel's own function called at load time."""
+    result = scan_wheel(tmp_path, "mypkg/data/m.pkl", in_dict(value))
+    assert "PICKLE-GLOBAL-UNKNOWN" in blocking(result)
+    assert "PICKLE-GLOBAL-OWN-DATA" not in rules(result)
+
+
 def test_own_function_in_a_partial_outside_its_wheel_still_blocks(tmp_path: Path) -> None:
     result = scan_bytes(tmp_path, "m.pkl", in_dict(partial_of("mypkg.models", "normalize")))
     assert blocking(result)

@@ -13,7 +13,8 @@ its end:
   mutated or handed to a helper that calls it) is not a gadget call; importing
   ``builtins`` runs nothing (``PICKLE-GLOBAL-VALUE``, low);
 * inside a wheel, a name of the wheel's own top-level packages that the pickle only
-  instantiates (NEWOBJ, ``copyreg._reconstructor``) and gives state, or only stores
+  instantiates (NEWOBJ, ``copyreg._reconstructor``; not INST/OBJ, which call a name
+  that is not a class) and gives state, or only stores
   (also as the function of a partial nothing calls), is that package's data, wherever
   it sits (``PICKLE-GLOBAL-OWN-DATA``, low).  Calling the package's code with
   arguments, handing it to a helper that calls it, or any other package's name still
@@ -385,11 +386,12 @@ def _classify(read: PickleRead, judge: _Judge, rec: GlobalRec) -> str | None:
     if reason is not None:
         return "dangerous"
     own = rec.module.split(".", 1)[0] in judge.own
-    if whole and own and not uses & {"call", "mutate", "handed"}:
+    # "inst": INST/OBJ without arguments, which call the name when it is not a class
+    if whole and own and not uses & {"call", "mutate", "handed", "inst"}:
         return "own"
     if whole and judge.installed(rec) and not uses & {"call", "new", "mutate", "handed"}:
         return "required"
-    if judge.test_data and not uses - {"new"}:  # "inst" may call a function: not data
+    if judge.test_data and not uses - {"new"}:
         return "test"
     return "unknown"
 
