@@ -346,6 +346,8 @@ class _Gate:
         for run in runs:  # verify's findings first, then the scan's: a stable order
             if run.scan is not None:
                 run.findings.extend(run.scan.findings)
+        with _timed(result, "scan"):  # the wheels as one install: two writing one file
+            scan.scan_together(runs, target=target, limits=policy.scan.limits.to_limits())
         cache = self.stages.cache
         for sha in cache.discarded:
             result.notes.append(
