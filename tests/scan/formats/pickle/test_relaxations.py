@@ -182,6 +182,21 @@ def test_stored_name_of_a_distribution_not_required_still_blocks(
     assert "PICKLE-GLOBAL-UNKNOWN" in blocking(result)
 
 
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [("numpy.linalg", "norm"), ("numpy.polynomial.__main__", "x")],
+    ids=["submodule", "main-module"],
+)
+def test_stored_name_of_a_required_distributions_submodule_still_blocks(
+    tmp_path: Path, module: str, name: str
+) -> None:
+    """Of a required distribution only its top-level package, which the wheel's code
+    imports anyway, is relaxed: importing a submodule runs code nothing else runs on
+    import (a ``__main__`` module runs a command line)."""
+    result = scan_wheel(tmp_path, "mypkg/data/m.pkl", stored(module, name), ["numpy"])
+    assert blocking(result) & {"PICKLE-GLOBAL-UNKNOWN", "PICKLE-GLOBAL-DANGEROUS"}
+
+
 def test_required_name_that_the_standard_library_has_still_blocks(tmp_path: Path) -> None:
     """``import this`` finds the standard library's module (it prints on import), not the
     distribution the wheel requires under that name."""
