@@ -116,11 +116,17 @@ class _Judge:
         return all(is_allowed(m, n) for m, n in imported_names(rec.module, rec.name, self.own))
 
     def installed(self, rec: GlobalRec, *, own_only: bool = False) -> bool:
-        """Every module a loader may import for ``rec`` is the wheel's own or required
-        (with ``own_only``: the wheel's own)."""
-        roots = self.own if own_only else self.roots
+        """Every module a loader may import for ``rec`` is the wheel's own or a required
+        distribution's top-level package (with ``own_only``: the wheel's own).
+
+        Of a required distribution only the top-level package itself counts: importing it
+        is what the wheel's own code does, while importing one of its submodules runs code
+        nobody else runs on import (``numpy.f2py.__main__`` runs f2py's command line, a
+        ``scripts`` module its script).  The wheel's own submodules are its own code, judged
+        by the source rules like every module it ships."""
+        required = set() if own_only else self.roots - self.own
         names = imported_names(rec.module, rec.name, self.own)
-        return all(m.split(".", 1)[0] in roots for m, _ in names)
+        return all(m.split(".", 1)[0] in self.own or m in required for m, _ in names)
 
     @property
     def whole(self) -> bool:
