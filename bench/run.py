@@ -48,6 +48,9 @@ class Timing:
     seconds: float
     peak_rss_mib: float
     exit_codes: tuple[int, ...]
+    cpu_seconds: float = 0.0
+    """Median user+sys time of the command and the processes it waited for: the work done,
+    which a loaded machine stretches less than the wall time."""
 
 
 def tool(name: str) -> str:
@@ -71,14 +74,15 @@ RSS_WRAPPER = (
     "start = time.perf_counter()\n"
     "code = subprocess.run(sys.argv[2:]).returncode\n"
     "wall = time.perf_counter() - start\n"
-    "rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-    "open(sys.argv[1], 'w').write(f'{rss} {wall}')\n"
+    "use = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "open(sys.argv[1], 'w').write(f'{use.ru_maxrss} {wall} {use.ru_utime + use.ru_stime}')\n"
     "sys.exit(code if code >= 0 else 128 - code)\n"
 )
 
 
-def run_once(argv: list[str]) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS in MiB and exit code of one process (output discarded).
+def run_once(argv: list[str]) -> tuple[float, float, int, float]:
+    """Wall seconds, peak RSS in MiB, exit code and CPU seconds (user+sys, with the processes
+    it waited for) of one process (output discarded).
 
     Both are taken by the wrapper around the command alone, so the wrapper's own start-up is
     not in the time.
@@ -88,8 +92,8 @@ def run_once(argv: list[str]) -> tuple[float, float, int]:
             [sys.executable, "-c", RSS_WRAPPER, out.name, *argv],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        peak_kib, wall = Path(out.name).read_text().split()
-    return float(wall), int(peak_kib) / 1024, code
+        peak_kib, wall, cpu = Path(out.name).read_text().split()
+    return float(wall), int(peak_kib) / 1024, code, float(cpu)
 
 
 def measure(label: str, argv: list[str], repeat: int) -> Timing:
@@ -101,6 +105,7 @@ def measure(label: str, argv: list[str], repeat: int) -> Timing:
         seconds=statistics.median(r[0] for r in runs),
         peak_rss_mib=max(r[1] for r in runs),
         exit_codes=tuple(sorted({r[2] for r in runs})),
+        cpu_seconds=statistics.median(r[3] for r in runs),
     )
 
 

@@ -105,3 +105,23 @@ def test_real_wheel_is_not_blocked(wheel: Any) -> None:
         if wheel.name in PENDING:
             pytest.xfail(PENDING[wheel.name])
         raise
+
+
+@pytest.mark.slow
+def test_real_wheels_of_different_projects_write_no_common_file() -> None:
+    """``WHEEL-OVERLAP`` has no false block among the pinned real wheels: one wheel per
+    project (the last pinned), taken as one install, write no file with different bytes
+    (torch and its kin, the jax and tensorflow stacks, the nvidia namespace wheels...)."""
+    from safe_pip.scan.dist.overlap import overlaps
+
+    folder = FETCH.real_cache_dir()
+    newest: dict[str, Path] = {}
+    for wheel in REAL:
+        path = FETCH.verified(wheel, folder)
+        if path is not None:
+            newest[FETCH.wheel_prefix(wheel.name)] = path
+    if len(newest) < 100:
+        pytest.skip(f"only {len(newest)} real wheels in {folder}: run fetch_test_wheels.py")
+    found, unreadable = overlaps({p.name: p for p in newest.values()}, python=(3, 11))
+    assert unreadable == []
+    assert [(o.path, o.wheels) for o in found] == []

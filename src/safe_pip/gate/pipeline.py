@@ -423,6 +423,8 @@ class _Gate:
                 run.findings.extend(run.scan.findings)
             if self.early is not None and run.sha256 in self.early.scanned:
                 run.scan_cached = False  # scanned in this run, ahead of this stage
+        with _timed(result, "scan"):  # the wheels as one install: two writing one file
+            scan.scan_together(runs, target=target, limits=policy.scan.limits.to_limits())
         cache = self.stages.cache
         for sha in cache.discarded:
             result.notes.append(

@@ -7,12 +7,19 @@ in the scan-result cache by sha256, scanner version, policy digest and that envi
 digest. Uncached files are scanned in a small process
 pool when there are several: one large checkpoint then no longer holds up twenty small
 wheels, and the two cores of a laptop are both used.
+
+After the per-file scans, :func:`scan_together` judges the wheels of one install as a set
+(two of them writing the same file: ``WHEEL-OVERLAP``). That depends on the set, not on one
+file's bytes, so it is never cached; and it exists only where there is a set (``safe-pip
+install``, ``lock``, a build's requirements), not in ``safe-pip serve``, which vets one file
+at a time.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
@@ -23,6 +30,7 @@ from safe_pip.models import ScanResult, TargetEnvironment
 from safe_pip.scan import SCANNER_VERSION
 from safe_pip.scan.core.engine import scan_path
 from safe_pip.scan.core.limits import Limits
+from safe_pip.scan.dist import overlap
 from safe_pip.scan.dist.shadowing import environment_digest
 
 POOL_MIN_BYTES = 256 << 20
@@ -110,3 +118,36 @@ def scan_all(
             run.findings.extend(run.scan.findings)
     finally:
         bar.close()
+
+
+def scan_together(
+    runs: Sequence[ArtifactRun], *, target: TargetEnvironment | None, limits: Limits | None
+) -> None:
+    """Add ``WHEEL-OVERLAP`` findings to the wheels of ``runs`` (one install: pip installs
+    them all into one place) that write the same file with different content.
+
+    Names are compared as the file system of the target interpreter's folder compares them
+    (case-folded only where it folds case); without a target (a build's requirements, which
+    go into an environment of this interpreter) as this interpreter's prefix does.
+    """
+    wheels = {
+        r.label: r.path
+        for r in runs
+        if r.path is not None and r.artifact is not None and r.artifact.kind == "wheel"
+    }
+    if len(wheels) < 2:
+        return
+    where = (
+        os.path.dirname(target.python_executable)
+        if target is not None and target.python_executable
+        else sys.prefix
+    )
+    found, unreadable = overlap.overlaps(
+        wheels,
+        python=target.python_version if target is not None else None,
+        fold_case=overlap.case_insensitive(where),
+        max_member_bytes=(limits or Limits()).max_member_bytes,
+    )
+    by_wheel = overlap.findings(found, unreadable)
+    for run in runs:
+        run.findings.extend(by_wheel.get(run.label, ()))

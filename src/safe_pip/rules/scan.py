@@ -40,7 +40,8 @@ RULES: tuple[Rule, ...] = (
         "Pickle instantiates or stores its own package's names",
         S.LOW,
         "A pickle inside a wheel creates objects of that same wheel's own classes, only by "
-        "NEWOBJ (or copyreg._reconstructor) plus state, or only stores the package's names "
+        "NEWOBJ (or copyreg._reconstructor; not INST/OBJ, which call a name that is not a "
+        "class) plus state, or only stores the package's names "
         "(also as the function of a functools.partial that nothing calls while loading), "
         "never calling the package's code with arguments or handing it to a helper that "
         "calls it (babel's locale data, gensim's test models). It is the package's data "

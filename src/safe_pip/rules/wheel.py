@@ -77,6 +77,25 @@ RULES: tuple[Rule, ...] = (
         _EXC,
     ),
     Rule(
+        "WHEEL-OVERLAP",
+        "Two wheels of one install write the same file with different content",
+        S.HIGH,
+        "Two artifacts chosen for the same install would write the same installed path "
+        "(site-packages, the scripts folder, the prefix, including the files pip maps from "
+        ".data/purelib|platlib|scripts|data and the console/gui scripts it generates) with "
+        "different bytes. pip installs one wheel after the other and the last one silently "
+        "replaces the other's file: a dependency shipping requests/__init__.py replaces the "
+        "real requests installed beside it. Byte-identical files (a shared namespace "
+        "__init__.py) and shared folders are not overlaps; a member that cannot be read "
+        "counts as different. Also a file one wheel writes into a package another wheel of "
+        "the install alone owns (requests/adapters/__init__.py is imported in place of "
+        "requests/adapters.py), as WHEEL-FOREIGN-PACKAGE judges installed owners. "
+        "Judged at install time (safe-pip install, safe-pip lock) over "
+        "the whole set of wheels; safe-pip serve vets one file at a time and cannot see it.",
+        "Install only one of the two distributions, or add an [[exception]] with this rule "
+        "id, a reason and an expiry date for each package whose report carries the finding.",
+    ),
+    Rule(
         "WHEEL-RECORD-MISMATCH",
         "Wheel RECORD does not match its files",
         S.HIGH,

@@ -56,6 +56,7 @@ def _outer() -> bytes:
     files["outer/b.pkl"] = evil("os", "system", "a")  # same bytes as a.pkl: a duplicate
     files["outer/vendor/two-1.0-py3-none-any.whl"] = _inner("two", b"TWO = 2\n" * 100)
     files["outer/again/shared.py"] = SHARED
+    files["outer/notes.txt"] = b"x = 1\n" * 50  # sniffed as zlib, counted back as data
     return wheel_bytes("outer", files)
 
 
@@ -109,9 +110,10 @@ def test_split_reports_what_one_process_reports(
     assert any("outer/a.pkl@" in loc for loc in locations)
     assert any("two-1.0-py3-none-any.whl!common/data.pkl@" in loc for loc in locations)
     assert serial.inventory["duplicate"] == 2  # again/shared.py; two's common/__init__.py
+    assert serial.inventory["zlib"] == 0
 
 
-def test_member_budget_runs_out_at_the_same_member(
+def test_budgets_run_out_at_the_same_member(
     monkeypatch: pytest.MonkeyPatch, wheel: Path, splits: list[int]
 ) -> None:
     outer = len(zipfile.ZipFile(wheel).namelist())  # the nested wheels' members come on top
@@ -121,7 +123,14 @@ def test_member_budget_runs_out_at_the_same_member(
         both = _scan(monkeypatch, wheel, split_at=0, limits=limits)
         assert any(f.rule_id == "ARCHIVE-LIMIT" for f in serial.findings)
         assert _view(both) == _view(serial)
-    assert len(splits) == 3
+    size = sum(i.file_size for i in zipfile.ZipFile(wheel).infolist())
+    for limit in (size - 20_000, size - 1000):  # runs out in the last runs (the child's)
+        limits = Limits(max_total_bytes=limit)
+        serial = _scan(monkeypatch, wheel, split_at=1 << 62, limits=limits)
+        both = _scan(monkeypatch, wheel, split_at=0, limits=limits)
+        assert any(f.rule_id == "ARCHIVE-LIMIT" for f in serial.findings)
+        assert _view(both) == _view(serial)
+    assert len(splits) == 5
 
 
 def test_a_child_that_dies_leaves_its_half_to_this_process(
@@ -152,6 +161,20 @@ def test_a_duplicate_skip_this_process_cannot_confirm_is_refused() -> None:
     assert split.replay(ctx, wheel, ("ok", [(3, journal, files, {}, {})], [], 0), [3])
     assert ctx.members == 1
     assert wheel.files == {"x.py": [("d", 1)]}
+
+
+def test_a_journal_that_runs_a_budget_out_is_refused() -> None:
+    """The child inflated under a cap of what it alone had read: where the total runs out,
+    this process reads the runs itself so the limit's findings are the serial scan's."""
+    ctx = ScanContext(Limits(max_total_bytes=1000, max_members=3))
+    wheel = WheelCheck("w-1.0.dist-info", "w.whl")
+    ctx.charge_bytes(600, "w.whl!a")
+    big: list[tuple[Any, ...]] = [("M", "w.whl!b"), ("B", 500, "w.whl!b")]
+    assert not split.replay(ctx, wheel, ("ok", [(0, big, {}, {}, {})], [], 0), [0])
+    many: list[tuple[Any, ...]] = [("M", f"w.whl!{n}") for n in "bcde"]
+    assert not split.replay(ctx, wheel, ("ok", [(0, many, {}, {}, {})], [], 0), [0])
+    assert (ctx.members, ctx.bytes_read) == (0, 600)
+    assert not ctx.findings
 
 
 def test_replay_skips_what_this_process_scanned_already() -> None:

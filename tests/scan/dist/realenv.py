@@ -47,11 +47,11 @@ class Venv:
         )
         self.python = root / "bin" / "python"
 
-    def install(self, wheel: Path) -> None:
+    def install(self, *wheels: Path) -> None:
         """The outer pip, run for this venv's interpreter (``pip --python``), isolated."""
         done = subprocess.run(
             [sys.executable, "-m", "pip", "--python", str(self.python), "install",
-             "--no-index", "--no-deps", "--quiet", str(wheel)],
+             "--no-index", "--no-deps", "--quiet", *map(str, wheels)],
             capture_output=True, text=True, env=isolated_env(self.home),
         )  # fmt: skip
         assert done.returncode == 0, done.stderr

@@ -12,7 +12,7 @@ import pytest
 
 from safe_pip.models import Severity, TargetEnvironment
 from safe_pip.scan.dist import entrypoints, pth
-from safe_pip.scan.dist.shadowing import overlaps, ownership_from_records
+from safe_pip.scan.dist.shadowing import ownership_from_records
 
 from .wheels import blocks, found, scan_wheel, wheel_bytes
 
@@ -172,20 +172,6 @@ def test_default_environment_covers_a_package_outside_any_hand_list(tmp_path: Pa
     """Without a target: the shipped data, generated from the pinned wheels' RECORDs."""
     res = scan_wheel(tmp_path, wheel_bytes("mypkg", {**PKG, "torch/__init__.py": b""}))
     assert "WHEEL-FOREIGN-PACKAGE" in blocks(res)
-
-
-def test_overlaps_between_wheels_installed_together() -> None:
-    got = overlaps(
-        {
-            "a-1.whl": ["a/__init__.py", "shared/x.py", "a-1.data/scripts/tool"],
-            "b-1.whl": ["b/__init__.py", "shared/x.py", "b-1.data/scripts/tool"],
-            "c-1.whl": ["c/__init__.py", "c-1.dist-info/RECORD"],
-        }
-    )
-    assert {(o.kind, o.path, o.wheels) for o in got} == {
-        ("site", "shared/x.py", ("a-1.whl", "b-1.whl")),
-        ("script", "tool", ("a-1.whl", "b-1.whl")),
-    }
 
 
 def test_severity_ordering_sanity() -> None:

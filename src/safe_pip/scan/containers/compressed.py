@@ -133,7 +133,7 @@ def _read(
         ctx, blob, location, lambda: _Draining(make()), kind=kind, multi_member=multi_member
     )
     if error is not None and spool.size == 0 and quiet_if_bogus:
-        ctx.inventory[kind] -= 1
+        ctx.saw(kind, -1)  # through saw: a split wheel's child journals it
         ctx.saw("data")
         return
     if error is not None:

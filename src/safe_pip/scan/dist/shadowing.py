@@ -15,6 +15,9 @@ file a RECORD lists, plus each regular package's top-level folder and each top-l
 Shared namespace folders (no ``__init__.py``: ``google/``, ``nvidia/``) are never keys, so a
 wheel is judged per file inside them: writing ``google/protobuf/__init__.py`` overwrites
 protobuf's file, writing ``google/mylib/`` does not.
+
+Two wheels that are both new in one install own nothing in the target yet; whether they
+write the same file is judged over the install's set of wheels in :mod:`.overlap`.
 """
 
 from __future__ import annotations
@@ -23,8 +26,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -91,39 +93,6 @@ def default_environment() -> TargetEnvironment:
         scripts=dict(data["scripts"]),
         path_commands=frozenset(data["path_commands"]),
     )
-
-
-@dataclass(frozen=True)
-class Overlap:
-    """Two or more wheels of one install that write the same file or script."""
-
-    kind: str
-    """``file`` (site-packages-relative path) or ``script`` (command name)."""
-    path: str
-    wheels: tuple[str, ...]
-
-
-def overlaps(wheels: Mapping[str, Sequence[str]]) -> list[Overlap]:
-    """Files and scripts written by more than one wheel installed together.
-
-    ``wheels`` maps each wheel (its file name, for messages) to its member names as they
-    appear in the zip. pip installs one after another, so the last one wins silently; the
-    gate reports every overlap. Members of ``*.dist-info`` never collide (one per version).
-    """
-    from safe_pip.scan.dist.layout import place
-
-    seen: dict[tuple[str, str], list[str]] = {}
-    for wheel, names in wheels.items():
-        for name in names:
-            where = place(name)
-            if where is None or where.kind == "meta":
-                continue
-            seen.setdefault((where.kind, where.path), []).append(wheel)
-    return [
-        Overlap(kind, path, tuple(ws))
-        for (kind, path), ws in sorted(seen.items())
-        if len(set(ws)) > 1
-    ]
 
 
 def environment_digest(env: TargetEnvironment | None) -> str:

@@ -182,6 +182,21 @@ def test_stored_name_of_a_distribution_not_required_still_blocks(
     assert "PICKLE-GLOBAL-UNKNOWN" in blocking(result)
 
 
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [("numpy.linalg", "norm"), ("numpy.polynomial.__main__", "x")],
+    ids=["submodule", "main-module"],
+)
+def test_stored_name_of_a_required_distributions_submodule_still_blocks(
+    tmp_path: Path, module: str, name: str
+) -> None:
+    """Of a required distribution only its top-level package, which the wheel's code
+    imports anyway, is relaxed: importing a submodule runs code nothing else runs on
+    import (a ``__main__`` module runs a command line)."""
+    result = scan_wheel(tmp_path, "mypkg/data/m.pkl", stored(module, name), ["numpy"])
+    assert blocking(result) & {"PICKLE-GLOBAL-UNKNOWN", "PICKLE-GLOBAL-DANGEROUS"}
+
+
 def test_required_name_that_the_standard_library_has_still_blocks(tmp_path: Path) -> None:
     """``import this`` finds the standard library's module (it prints on import), not the
     distribution the wheel requires under that name."""
@@ -290,6 +305,19 @@ def test_other_functions_in_a_partial_nothing_calls_still_block(
     data = in_dict(partial_of(module, name))
     result = scan_wheel(tmp_path, "mypkg/data/m.pkl", data, ["numpy"])
     assert rule in blocking(result)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [MARK + b"imypkg.helpers\nrun\n", MARK + glob("mypkg.helpers", "run") + b"o"],
+    ids=["inst", "obj"],
+)
+def test_own_name_through_inst_or_obj_still_blocks(tmp_path: Path, value: bytes) -> None:
+    """INST and OBJ without arguments instantiate a class but *call* anything else (a
+    NEWOBJ of a function fails instead): the wheel's own function called at load time."""
+    result = scan_wheel(tmp_path, "mypkg/data/m.pkl", in_dict(value))
+    assert "PICKLE-GLOBAL-UNKNOWN" in blocking(result)
+    assert "PICKLE-GLOBAL-OWN-DATA" not in rules(result)
 
 
 def test_own_function_in_a_partial_outside_its_wheel_still_blocks(tmp_path: Path) -> None:
@@ -425,3 +453,35 @@ def test_same_bytes_twice_in_a_wheel_are_judged_by_each_place(tmp_path: Path) ->
     unknown = [f for f in result.findings if f.rule_id == "PICKLE-GLOBAL-UNKNOWN"]
     assert any(f.location.split("!")[-1].startswith("tests/m.pkl") for f in unknown), unknown
     assert "PICKLE-GLOBAL-TEST-DATA" in rules(result)
+
+
+# --- a wheel's "own" package named like a standard-library module -----------------------------
+
+
+def stdlib_named_wheel(files: dict[str, bytes]) -> bytes:
+    """A real wheel of the distribution ``unittest``: WHEEL-FOREIGN-PACKAGE lets a folder
+    named like a standard-library module through when the distribution has its name."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return build_wheel(Path(tmp), "unittest", "1.0", files).read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("path", "data"),
+    [
+        # importing the standard library's unittest.__main__ runs unittest's command line:
+        # test discovery imports and runs every test*.py under the current folder
+        ("unittest/extras/m.pkl", stored("unittest.__main__", "main")),
+        ("unittest/extras/m.pkl", in_dict(instance("unittest.__main__", "main"))),
+        ("unittest/tests/m.pkl", whole(instance("turtledemo.__main__", "DemoWindow"))),
+    ],
+    ids=["stored", "instantiated", "test-data"],
+)
+def test_a_package_named_like_the_standard_library_is_not_the_wheels_own(
+    tmp_path: Path, path: str, data: bytes
+) -> None:
+    """The standard library comes first on ``sys.path``: ``import unittest`` never reaches
+    the wheel's ``unittest/`` folder, so its names are not the wheel's own code."""
+    wheel_bytes = stdlib_named_wheel({"unittest/extras/__init__.py": b"", path: data})
+    result = scan_bytes(tmp_path, "unittest-1.0-py3-none-any.whl", wheel_bytes)
+    assert "PICKLE-GLOBAL-UNKNOWN" in blocking(result)
+    assert not rules(result) & {"PICKLE-GLOBAL-OWN-DATA", "PICKLE-GLOBAL-TEST-DATA"}

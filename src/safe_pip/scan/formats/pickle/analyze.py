@@ -13,7 +13,8 @@ its end:
   mutated or handed to a helper that calls it) is not a gadget call; importing
   ``builtins`` runs nothing (``PICKLE-GLOBAL-VALUE``, low);
 * inside a wheel, a name of the wheel's own top-level packages that the pickle only
-  instantiates (NEWOBJ, ``copyreg._reconstructor``) and gives state, or only stores
+  instantiates (NEWOBJ, ``copyreg._reconstructor``; not INST/OBJ, which call a name
+  that is not a class) and gives state, or only stores
   (also as the function of a partial nothing calls), is that package's data, wherever
   it sits (``PICKLE-GLOBAL-OWN-DATA``, low).  Calling the package's code with
   arguments, handing it to a helper that calls it, or any other package's name still
@@ -115,11 +116,17 @@ class _Judge:
         return all(is_allowed(m, n) for m, n in imported_names(rec.module, rec.name, self.own))
 
     def installed(self, rec: GlobalRec, *, own_only: bool = False) -> bool:
-        """Every module a loader may import for ``rec`` is the wheel's own or required
-        (with ``own_only``: the wheel's own)."""
-        roots = self.own if own_only else self.roots
+        """Every module a loader may import for ``rec`` is the wheel's own or a required
+        distribution's top-level package (with ``own_only``: the wheel's own).
+
+        Of a required distribution only the top-level package itself counts: importing it
+        is what the wheel's own code does, while importing one of its submodules runs code
+        nobody else runs on import (``numpy.f2py.__main__`` runs f2py's command line, a
+        ``scripts`` module its script).  The wheel's own submodules are its own code, judged
+        by the source rules like every module it ships."""
+        required = set() if own_only else self.roots - self.own
         names = imported_names(rec.module, rec.name, self.own)
-        return all(m.split(".", 1)[0] in roots for m, _ in names)
+        return all(m.split(".", 1)[0] in self.own or m in required for m, _ in names)
 
     @property
     def whole(self) -> bool:
@@ -385,11 +392,12 @@ def _classify(read: PickleRead, judge: _Judge, rec: GlobalRec) -> str | None:
     if reason is not None:
         return "dangerous"
     own = rec.module.split(".", 1)[0] in judge.own
-    if whole and own and not uses & {"call", "mutate", "handed"}:
+    # "inst": INST/OBJ without arguments, which call the name when it is not a class
+    if whole and own and not uses & {"call", "mutate", "handed", "inst"}:
         return "own"
     if whole and judge.installed(rec) and not uses & {"call", "new", "mutate", "handed"}:
         return "required"
-    if judge.test_data and not uses - {"new"}:  # "inst" may call a function: not data
+    if judge.test_data and not uses - {"new"}:
         return "test"
     return "unknown"
 
