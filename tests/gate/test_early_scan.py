@@ -78,3 +78,16 @@ def test_a_failing_scan_is_left_to_the_scan_stage(here: Target, tmp_path: Path) 
     assert early.scanned == set()
     env = environment_digest(target_environment(here))
     assert cache.get(sha, SCANNER_VERSION, POLICY, environment=env) is None
+
+
+def test_a_run_that_ends_early_drops_what_was_not_scanned(here: Target, tmp_path: Path) -> None:
+    cache = cache_of(tmp_path)
+    early = EarlyScans(cache, None, POLICY)
+    waiting, sha = wheel(tmp_path, "waiting")
+    early.file(waiting, sha)  # queued until the target is known
+    early.cancel()  # refused before the scan stage: nothing more is scanned
+    early.target(here)
+    early.file(waiting, sha)
+    early.finish()
+    assert early.scanned == set()
+    assert not list((tmp_path / "cache").rglob("*.json"))

@@ -94,6 +94,15 @@ class EarlyScans:
         except Exception:  # the scan stage scans it again and reports what goes wrong
             return
 
+    def cancel(self) -> None:
+        """The run ends without a scan stage (refused, failed): drop the scans not started,
+        so the process does not stay to finish them (the one running completes)."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+            self._pending = []
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
     def finish(self) -> None:
         """Stop taking files and wait for the scans already asked for (the scan stage, which
         calls this first, would otherwise scan those files a second time)."""

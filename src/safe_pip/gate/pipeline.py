@@ -310,6 +310,7 @@ def _stages(
 
     fetcher.on_fetched = fetched
     stages.probed[:] = [early.target]
+    result.cleanup.append(early.cancel)  # a run that ended before its scan stage
     builds = build.Builds(
         python=ctx.target,
         policy=policy,

@@ -170,10 +170,11 @@ class SignaturePrefetch:
             return
 
     def close(self) -> None:
-        """Stop taking files (reads already started finish; discovery waits for them)."""
+        """Stop taking files and drop the reads not started (the run is over, or discovery
+        asks for itself); reads under way finish."""
         pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=False)
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 def verify_signatures(
