@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import struct
+import sys
 import tarfile
 import zlib
 from collections import Counter
@@ -146,7 +147,10 @@ def _reread(blob: Blob, entries: list[ZipEntry], name: str) -> bytes | None:
 
 
 def _top_level_packages(names: Iterable[str]) -> frozenset[str]:
-    """Import names a wheel installs at the top of site-packages."""
+    """Import names a wheel installs at the top of site-packages and whose code ``import``
+    reaches: not one named like a standard-library module (a distribution named
+    ``unittest`` may ship ``unittest/``, but the standard library comes first on
+    ``sys.path``, so its names are the standard library's code, not the wheel's)."""
     tops: set[str] = set()
     for name in names:
         head, _, rest = name.partition("/")
@@ -156,7 +160,7 @@ def _top_level_packages(names: Iterable[str]) -> frozenset[str]:
             tops.add(head)
         elif head.endswith(".py"):
             tops.add(head[:-3])
-    return frozenset(tops)
+    return frozenset(tops - sys.stdlib_module_names)
 
 
 def _read_members(

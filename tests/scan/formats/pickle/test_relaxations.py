@@ -453,3 +453,35 @@ def test_same_bytes_twice_in_a_wheel_are_judged_by_each_place(tmp_path: Path) ->
     unknown = [f for f in result.findings if f.rule_id == "PICKLE-GLOBAL-UNKNOWN"]
     assert any(f.location.split("!")[-1].startswith("tests/m.pkl") for f in unknown), unknown
     assert "PICKLE-GLOBAL-TEST-DATA" in rules(result)
+
+
+# --- a wheel's "own" package named like a standard-library module -----------------------------
+
+
+def stdlib_named_wheel(files: dict[str, bytes]) -> bytes:
+    """A real wheel of the distribution ``unittest``: WHEEL-FOREIGN-PACKAGE lets a folder
+    named like a standard-library module through when the distribution has its name."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return build_wheel(Path(tmp), "unittest", "1.0", files).read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("path", "data"),
+    [
+        # importing the standard library's unittest.__main__ runs unittest's command line:
+        # test discovery imports and runs every test*.py under the current folder
+        ("unittest/extras/m.pkl", stored("unittest.__main__", "main")),
+        ("unittest/extras/m.pkl", in_dict(instance("unittest.__main__", "main"))),
+        ("unittest/tests/m.pkl", whole(instance("turtledemo.__main__", "DemoWindow"))),
+    ],
+    ids=["stored", "instantiated", "test-data"],
+)
+def test_a_package_named_like_the_standard_library_is_not_the_wheels_own(
+    tmp_path: Path, path: str, data: bytes
+) -> None:
+    """The standard library comes first on ``sys.path``: ``import unittest`` never reaches
+    the wheel's ``unittest/`` folder, so its names are not the wheel's own code."""
+    wheel_bytes = stdlib_named_wheel({"unittest/extras/__init__.py": b"", path: data})
+    result = scan_bytes(tmp_path, "unittest-1.0-py3-none-any.whl", wheel_bytes)
+    assert "PICKLE-GLOBAL-UNKNOWN" in blocking(result)
+    assert not rules(result) & {"PICKLE-GLOBAL-OWN-DATA", "PICKLE-GLOBAL-TEST-DATA"}
