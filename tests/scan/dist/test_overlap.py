@@ -266,3 +266,32 @@ def test_three_wheels_one_path(tmp_path: Path) -> None:
     (found,), _ = overlaps(wheels)
     assert len(found.wheels) == 3
     assert len(findings([found], [])) == 3
+
+
+REQUESTS = {"requests/__init__.py": REAL, "requests/adapters.py": b"class HTTPAdapter: ...\n"}
+
+
+@pytest.mark.parametrize(
+    "member",
+    [
+        "requests/adapters/__init__.py",  # a package folder is imported before a module
+        "requests/adapters.cpython-311-x86_64-linux-gnu.so",  # an extension before source
+        "requests/extra.py",  # new code in another's package, as WHEEL-FOREIGN-PACKAGE says
+    ],
+)
+def test_a_file_into_a_package_another_wheel_of_the_install_owns(
+    tmp_path: Path, member: str
+) -> None:
+    found = pair(tmp_path, {"helper/__init__.py": b"", member: EVIL}, REQUESTS)
+    assert [(o.kind, o.path, o.into) for o in found] == [("package", member, "requests")]
+    (mine,) = findings(found, [])["helper-1.0-py3-none-any.whl"]
+    assert "requests-1.0-py3-none-any.whl" in mine.message and member in mine.message
+    assert mine.location == f"helper-1.0-py3-none-any.whl!{member}"
+
+
+def test_a_root_both_wheels_claim_is_judged_per_file(tmp_path: Path) -> None:
+    """pkgutil-style namespaces (``backports/__init__.py`` in every backports.* wheel)."""
+    ns = b"__path__ = __import__('pkgutil').extend_path(__path__, __name__)\n"
+    a = {"backports/__init__.py": ns, "backports/a/__init__.py": EVIL}
+    b = {"backports/__init__.py": ns, "backports/b/__init__.py": REAL}
+    assert pair(tmp_path, a, b) == []

@@ -46,7 +46,7 @@ from safe_pip.models import Finding, Severity
 from safe_pip.scan.containers.zipreader import _unicode_path
 from safe_pip.scan.dist import entrypoints
 from safe_pip.scan.dist.layout import installed_names, place
-from safe_pip.scan.dist.shadowing import norm
+from safe_pip.scan.dist.shadowing import norm, ownership_from_records
 
 RULE = "WHEEL-OVERLAP"
 MAX_MEMBERS = 200_000
@@ -73,13 +73,18 @@ class Overlap:
 
     kind: str
     """``site`` (site-packages relative), ``script`` (command), ``stdlib``, ``prefix``
-    (prefix relative) or ``headers`` (``<distribution>/<file>``)."""
+    (prefix relative) or ``headers`` (``<distribution>/<file>``); ``package``: a file
+    written into a package another wheel of the install owns (``into``, ``owner``)."""
     path: str
     writes: tuple[Write, ...]
+    into: str | None = None
+    """For ``package``: the package root (or top-level module name) ``owner`` owns."""
+    owner: str | None = None
 
     @property
     def wheels(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(w.wheel for w in self.writes))
+        both = (*(w.wheel for w in self.writes), *((self.owner,) if self.owner else ()))
+        return tuple(dict.fromkeys(both))
 
 
 @dataclass(frozen=True)
@@ -146,7 +151,35 @@ def overlaps(
     finally:
         for reader in readers.values():
             reader.close()
+    found += _into_packages(plans, fold_case)
     return found, unreadable
+
+
+def _into_packages(plans: Mapping[str, Mapping[Key, list[_Pending]]], fold: bool) -> list[Overlap]:
+    """Files one wheel writes into a package another wheel of the install owns, by the
+    criteria :func:`.shadowing.ownership_from_records` states for installed distributions:
+    a regular package's root or a top-level module's name, claimed by that wheel alone (a
+    root two wheels claim, like a namespace folder, is judged per file). A different path in
+    another's package still replaces its code: ``pkg/mod/__init__.py`` or
+    ``pkg/mod.cpython-311-x86_64-linux-gnu.so`` is imported in place of the owner's
+    ``pkg/mod.py``. The same file is judged by content, above."""
+    sites = {
+        label: {(d.casefold() if fold else d): ps for (k, d), ps in plan.items() if k == "site"}
+        for label, plan in plans.items()
+    }
+    owned = ownership_from_records((label, list(paths)) for label, paths in sites.items())
+    out: list[Overlap] = []
+    for label, paths in sites.items():
+        for dest, pendings in sorted(paths.items()):
+            key = dest
+            while "/" in key:
+                key = key.rsplit("/", 1)[0]
+                owner = owned.get(key)
+                if owner is not None and owner != label:
+                    writes = tuple(Write(label, p.source, None) for p in pendings)
+                    out.append(Overlap("package", dest, writes, into=key, owner=owner))
+                    break
+    return out
 
 
 def findings(found: list[Overlap], unreadable: list[Unreadable]) -> dict[str, list[Finding]]:
@@ -154,6 +187,10 @@ def findings(found: list[Overlap], unreadable: list[Unreadable]) -> dict[str, li
     naming the others, so that the report of either artifact says what collides with what."""
     out: dict[str, list[Finding]] = {}
     for ov in found:
+        if ov.kind == "package":
+            for write in ov.writes:
+                out.setdefault(write.wheel, []).append(_into_finding(ov, write))
+            continue
         where = _WHERE.get(ov.kind, "")
         digests = {w.wheel: w.content for w in ov.writes}
         for write in ov.writes:
@@ -187,6 +224,18 @@ def findings(found: list[Overlap], unreadable: list[Unreadable]) -> dict[str, li
             )
         )
     return out
+
+
+def _into_finding(ov: Overlap, write: Write) -> Finding:
+    return Finding(
+        RULE,
+        Severity.HIGH,
+        f"writes {ov.path!r} into {ov.into}, which {ov.owner} installs in this install: "
+        "Python imports it in place of that package's own code (a package folder before a "
+        "module, an extension module before source), whichever wheel pip installs last",
+        f"{write.wheel}!{write.source}",
+        detail={"kind": ov.kind, "path": ov.path, "into": ov.into, "wheels": list(ov.wheels)},
+    )
 
 
 def case_insensitive(folder: str | os.PathLike[str]) -> bool:
