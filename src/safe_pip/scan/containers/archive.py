@@ -100,7 +100,7 @@ def _read_zip(
             )
     outer = (ctx.own_packages, ctx.required_packages, ctx.wheel_root)
     if hooks is not None and hooks.wheel is not None:
-        ctx.own_packages = _top_level_packages(e.name for e in entries)
+        ctx.own_packages = _own_modules(e.name for e in entries)
         metadata = _reread(blob, entries, f"{hooks.wheel.dist_info}/METADATA")
         ctx.required_packages = required_imports(metadata) if metadata else frozenset()
         ctx.wheel_root = location
@@ -146,21 +146,35 @@ def _reread(blob: Blob, entries: list[ZipEntry], name: str) -> bytes | None:
     return out if len(out) <= _REREAD_MAX else None
 
 
-def _top_level_packages(names: Iterable[str]) -> frozenset[str]:
-    """Import names a wheel installs at the top of site-packages and whose code ``import``
-    reaches: not one named like a standard-library module (a distribution named
-    ``unittest`` may ship ``unittest/``, but the standard library comes first on
-    ``sys.path``, so its names are the standard library's code, not the wheel's)."""
-    tops: set[str] = set()
+_MODULE_SUFFIXES = (".py", ".pyc", ".so", ".pyd")
+
+
+def _own_modules(names: Iterable[str]) -> frozenset[str]:
+    """Dotted names of the regular packages (a folder with its ``__init__``) and the module
+    files a wheel installs into site-packages: ``mypkg``, ``mypkg.sub``, ``mypkg.sub.mod``
+    from ``mypkg/sub/mod.py`` or ``mod.cpython-311-....so``.
+
+    What ``import`` finds under a regular package is only in the wheel's own folder (its
+    ``__path__``), so every name below one is the wheel's code or fails to import.  A folder
+    without ``__init__`` is a namespace portion other distributions install into too
+    (``google/``): only the modules the wheel ships there are its own, not another
+    distribution's ``google.protobuf``.  A top-level name the standard library has is left
+    out (a distribution named ``unittest`` may ship ``unittest/``, but the standard library
+    comes first on ``sys.path``: its names are not the wheel's code)."""
+    mods: set[str] = set()
     for name in names:
-        head, _, rest = name.partition("/")
-        if head.endswith((".dist-info", ".data")):
+        parts = name.split("/")
+        if parts[0].endswith((".dist-info", ".data")) or parts[0] in sys.stdlib_module_names:
             continue
-        if rest:
-            tops.add(head)
-        elif head.endswith(".py"):
-            tops.add(head[:-3])
-    return frozenset(tops - sys.stdlib_module_names)
+        stem, dot, _ = parts[-1].partition(".")
+        if not (dot and parts[-1].endswith(_MODULE_SUFFIXES) and stem.isidentifier()):
+            continue
+        if stem == "__init__":
+            if len(parts) > 1:
+                mods.add(".".join(parts[:-1]))
+        else:
+            mods.add(".".join([*parts[:-1], stem]))
+    return frozenset(mods)
 
 
 def _read_members(

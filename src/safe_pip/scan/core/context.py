@@ -41,7 +41,8 @@ class ScanContext:
         self.bytes_read = 0
         self._seen: set[tuple[str, str, str]] = set()
         self.own_packages: frozenset[str] = frozenset()
-        """Top-level packages of the wheel being scanned (empty outside a wheel)."""
+        """Regular packages and module files of the wheel being scanned, dotted (``mypkg``,
+        ``mypkg.sub.mod``; not a namespace folder others share; empty outside a wheel)."""
         self.required_packages: frozenset[str] = frozenset()
         """Import names of the distributions that wheel unconditionally requires
         (``scan/dist/requires.py``; empty outside a wheel)."""

@@ -43,10 +43,15 @@ TUPLE = b"t"  # MARK ... TUPLE
 
 
 def wheel(files: dict[str, bytes], requires: Sequence[str] = ()) -> bytes:
-    """A real wheel of ``mypkg`` holding ``files``, requiring ``requires``."""
+    """A real wheel of ``mypkg`` (with its modules ``models`` and ``helpers``) holding
+    ``files``, requiring ``requires``."""
     with tempfile.TemporaryDirectory() as tmp:
         path = build_wheel(
-            Path(tmp), "mypkg", "1.0", {"mypkg/__init__.py": b"", **files}, requires=requires
+            Path(tmp),
+            "mypkg",
+            "1.0",
+            {"mypkg/__init__.py": b"", "mypkg/models.py": b"", "mypkg/helpers.py": b"", **files},
+            requires=requires,
         )
         return path.read_bytes()
 
@@ -485,3 +490,49 @@ def test_a_package_named_like_the_standard_library_is_not_the_wheels_own(
     result = scan_bytes(tmp_path, "unittest-1.0-py3-none-any.whl", wheel_bytes)
     assert "PICKLE-GLOBAL-UNKNOWN" in blocking(result)
     assert not rules(result) & {"PICKLE-GLOBAL-OWN-DATA", "PICKLE-GLOBAL-TEST-DATA"}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        stored("google.victim.__main__", "run"),
+        in_dict(instance("google.victim.models", "Model")),
+        stored("google.evil_mod.x", "run"),
+    ],
+    ids=["stored", "instantiated", "namespace-not-shipped"],
+)
+def test_a_module_the_wheel_does_not_ship_is_not_its_own(tmp_path: Path, data: bytes) -> None:
+    """A wheel shipping ``google/evil/`` (a namespace other distributions install into too)
+    does not own ``google.victim``: importing another distribution's ``__main__`` runs its
+    command line. Only the modules the wheel ships and what lies below its regular packages
+    are its own code."""
+    files = {
+        "mypkg/__init__.py": b"",
+        "google/evil/__init__.py": b"",
+        "google/evil/models.py": b"",
+        "google/evil/m.pkl": data,
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        wheel_bytes = build_wheel(Path(tmp), "mypkg", "1.0", files).read_bytes()
+    result = scan_bytes(tmp_path, "mypkg-1.0-py3-none-any.whl", wheel_bytes)
+    assert "PICKLE-GLOBAL-UNKNOWN" in blocking(result)
+    assert "PICKLE-GLOBAL-OWN-DATA" not in rules(result)
+
+
+def test_a_shipped_module_in_a_shared_namespace_is_the_wheels_own(tmp_path: Path) -> None:
+    files = {"google/evil/__init__.py": b"", "google/evil/models.py": b""}
+    files["google/evil/m.pkl"] = in_dict(instance("google.evil.models", "Model"))
+    with tempfile.TemporaryDirectory() as tmp:
+        wheel_bytes = build_wheel(Path(tmp), "mypkg", "1.0", files).read_bytes()
+    result = scan_bytes(tmp_path, "mypkg-1.0-py3-none-any.whl", wheel_bytes)
+    assert not blocking(result)
+    assert "PICKLE-GLOBAL-OWN-DATA" in rules(result)
+
+
+def test_a_module_below_a_regular_package_of_the_wheel_is_its_own(tmp_path: Path) -> None:
+    """gensim's old test models name ``gensim.models.wrappers``, which gensim no longer
+    ships: below a regular package the import finds the wheel's code or fails."""
+    data = in_dict(instance("mypkg.removed.fasttext", "FastText"))
+    result = scan_wheel(tmp_path, "mypkg/data/m.pkl", data)
+    assert not blocking(result)
+    assert "PICKLE-GLOBAL-OWN-DATA" in rules(result)

@@ -122,11 +122,12 @@ class _Judge:
         Of a required distribution only the top-level package itself counts: importing it
         is what the wheel's own code does, while importing one of its submodules runs code
         nobody else runs on import (``numpy.f2py.__main__`` runs f2py's command line, a
-        ``scripts`` module its script).  The wheel's own submodules are its own code, judged
-        by the source rules like every module it ships."""
+        ``scripts`` module its script).  The wheel's own modules are its own code, judged
+        by the source rules like every module it ships; only those it ships: another
+        distribution's module in a package folder both install into (``google/``) is not."""
         required = set() if own_only else self.roots - self.own
         names = imported_names(rec.module, rec.name, self.own)
-        return all(m.split(".", 1)[0] in self.own or m in required for m, _ in names)
+        return all(_own_module(m, self.own) or m in required for m, _ in names)
 
     @property
     def whole(self) -> bool:
@@ -239,6 +240,14 @@ class _Judge:
         for item in _reachable(value, self):
             if isinstance(item, GlobalType):
                 item._sp_rec.uses.add("handed")
+
+
+def _own_module(module: str, own: frozenset[str]) -> bool:
+    """``module`` is a module the wheel ships or lies below one of its regular packages
+    (whose ``__path__`` is the wheel's own folder: the import finds the wheel's code or
+    fails)."""
+    parts = module.split(".")
+    return any(".".join(parts[:i]) in own for i in range(1, len(parts) + 1))
 
 
 def _partial_target(judge: _Judge, inst: Instance) -> Any:
@@ -391,7 +400,7 @@ def _classify(read: PickleRead, judge: _Judge, rec: GlobalRec) -> str | None:
         return "value"
     if reason is not None:
         return "dangerous"
-    own = rec.module.split(".", 1)[0] in judge.own
+    own = judge.installed(rec, own_only=True)
     # "inst": INST/OBJ without arguments, which call the name when it is not a class
     if whole and own and not uses & {"call", "mutate", "handed", "inst"}:
         return "own"
