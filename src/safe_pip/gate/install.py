@@ -207,8 +207,9 @@ class SignalHold:
 
 _WAITING = (
     "import runpy, sys\n"
-    "try:\n"
-    "    import pip._internal.cli.main  # pip's own start-up, done while the gate vets\n"
+    "try:  # pip's own start-up, done while the gate vets (newer pips defer the second)\n"
+    "    import pip._internal.cli.main\n"
+    "    import pip._internal.commands.install\n"
     "except Exception:\n"
     "    pass  # another layout: -m pip below imports what it needs\n"
     "if sys.stdin.buffer.read(1) != b'1':\n"
