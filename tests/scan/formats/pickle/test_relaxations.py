@@ -334,7 +334,8 @@ def test_own_function_in_a_partial_outside_its_wheel_still_blocks(tmp_path: Path
 
 _TEST_DATA = whole(
     instance("morfessor.baseline", "BaselineModel"),
-    instance("morfessor.baseline", "ConstrNode", args=ustr("a") + TUPLE1),
+    # gensim's varembed_morfessor.bin: a namedtuple of counts, ConstrNode(1, 1, ())
+    instance("morfessor.baseline", "ConstrNode", args=b"K\x01K\x01" + EMPTY_TUPLE + TUPLE3),
     reconstructed("sklearn.datasets.base", "Bunch"),
 )
 
@@ -536,3 +537,48 @@ def test_a_module_below_a_regular_package_of_the_wheel_is_its_own(tmp_path: Path
     result = scan_wheel(tmp_path, "mypkg/data/m.pkl", data)
     assert not blocking(result)
     assert "PICKLE-GLOBAL-OWN-DATA" in rules(result)
+
+
+def _index_of(module: str, name: str, helper: str) -> bytes:
+    """``pandas...<helper>(module.name, {'filename': ..., 'mode': 'w+', 'shape': 4})``: the helper
+    calls ``cls.__new__(cls, **d)`` (or ``cls._simple_new``) with the pickle's arguments."""
+    return (
+        glob(helper.rsplit(".", 1)[0], helper.rsplit(".", 1)[1])
+        + glob(module, name)
+        + EMPTY_DICT
+        + ustr("filename")
+        + ustr("/tmp/victim")
+        + SETITEM
+        + ustr("mode")
+        + ustr("w+")
+        + SETITEM
+        + ustr("shape")
+        + b"K\x04"
+        + SETITEM
+        + TUPLE2
+        + REDUCE
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        # numpy.memmap.__new__(memmap, path, 'uint8', 'w+') truncates the file at ``path``
+        instance(
+            "numpy", "memmap", args=MARK + ustr("/tmp/victim") + ustr("uint8") + ustr("w+") + TUPLE
+        ),
+        _index_of("numpy", "memmap", "pandas.core.indexes.base._new_Index"),
+        _index_of("numpy", "memmap", "pandas.core.indexes.period._new_PeriodIndex"),
+        _index_of("numpy", "memmap", "pandas.core.indexes.datetimes._new_DatetimeIndex"),
+    ],
+    ids=["newobj-args", "new-index", "new-period-index", "new-datetime-index"],
+)
+def test_test_data_that_constructs_another_package_class_with_arguments_still_blocks(
+    tmp_path: Path, value: bytes
+) -> None:
+    """``cls.__new__(cls, *args)`` runs the class's own constructor code with the pickle's
+    arguments, as a call does: only a class instantiated bare (``cls.__new__(cls)``) and
+    given state is test data."""
+    result = scan_wheel(tmp_path, "mypkg/tests/m.pkl", whole(value))
+    assert "PICKLE-GLOBAL-UNKNOWN" in blocking(result)
+    assert "PICKLE-GLOBAL-TEST-DATA" not in rules(result)
