@@ -374,6 +374,9 @@ class Fetcher:
             self.session.cert = self.settings.client_cert
         self.session.headers["User-Agent"] = "safe-pip"
         self._pages: Once[str, Page] = Once()
+        self.on_fetched: Callable[[Fetched], None] | None = None
+        """Told of every artifact :meth:`fetch` returns (the pipeline starts scanning and
+        looking for the signatures of wheels the resolver brings in)."""
         self.page_reads = 0
         """How many documents were really read (not served from the page cache)."""
 
@@ -515,6 +518,18 @@ class Fetcher:
         check and the final pip see must be one name. Without it (documents such as the
         intel database), the last segment of the URL's path.
         """
+        got = self._fetch(url, expected_sha256, filename, on_bytes)
+        if self.on_fetched is not None:
+            self.on_fetched(got)
+        return got
+
+    def _fetch(
+        self,
+        url: str,
+        expected_sha256: str | None,
+        filename: str | None,
+        on_bytes: Callable[[int], None] | None,
+    ) -> Fetched:
         bare_url = url.split("#", 1)[0]
         if filename is None:
             filename = unquote(urlsplit(bare_url).path.rsplit("/", 1)[-1])

@@ -205,6 +205,80 @@ class SignalHold:
         self._previous = {}
 
 
+_WAITING = (
+    "import runpy, sys\n"
+    "try:\n"
+    "    import pip._internal.cli.main  # pip's own start-up, done while the gate vets\n"
+    "except Exception:\n"
+    "    pass  # another layout: -m pip below imports what it needs\n"
+    "if sys.stdin.buffer.read(1) != b'1':\n"
+    "    raise SystemExit(3)  # nothing to install (blocked, declined, interrupted)\n"
+    "runpy.run_module('pip', run_name='__main__', alter_sys=True)\n"
+)
+"""What the early pip process runs: pip's start-up, then ``python -m pip ARGS`` exactly as
+``-m`` runs it, once a ``1`` arrives on stdin. End of input without it (the gate refused,
+or safe-pip itself died) ends the process before pip's command ever runs."""
+
+
+class WaitingPip:
+    """The final pip process, started while the gate is still vetting.
+
+    Loading pip's own modules costs the final install about half a second; this process
+    does it while the gate resolves, verifies and scans, then waits on stdin. It names no
+    file and runs no pip command until :meth:`run` has written the vetted requirements
+    file, issued the ticket for it and sent the go byte, so nothing but pip's own code runs
+    before the verdict, and pip reads the same file, with the same command line, as
+    :func:`install_command` gives. If the gate refuses, :meth:`cancel` ends it.
+    """
+
+    def __init__(self, python: Path, install_args: Sequence[str]) -> None:
+        self.python = python
+        self.install_args = list(install_args)
+        self._tmp = tempfile.TemporaryDirectory(prefix="safe-pip-install-")
+        self._cwd = tempfile.TemporaryDirectory(prefix="safe-pip-cwd-")
+        self.requirements = Path(self._tmp.name) / "vetted-requirements.txt"
+        self.command = install_command(python, self.requirements, install_args)
+        assert self.command[2:4] == ["-m", "pip"]
+        pip_args = self.command[4:]
+        try:
+            self.proc: subprocess.Popen[str] | None = subprocess.Popen(
+                [str(python), "-I", "-c", _WAITING, *pip_args],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=isolated_pip_env(),
+                cwd=self._cwd.name,
+                start_new_session=True,  # a Ctrl-C at the terminal does not reach pip
+            )
+        except OSError:
+            self.proc = None  # install() starts pip the ordinary way and reports the error
+
+    def run(self, files: Sequence[VettedFile], timeout: float) -> InstallRun | None:
+        """Hand pip the vetted files and wait for it; None if this process cannot be used
+        (it ended before the go, e.g. an interpreter that cannot run the start-up)."""
+        proc = self.proc
+        if proc is None or proc.poll() is not None or proc.stdin is None:
+            self.cancel()
+            return None
+        self.requirements.write_text(requirements_text(files), encoding="utf-8")
+        admitted = ticket.admit(self.command, "install", files=[self.requirements])
+        try:
+            return _finish(proc, timeout, self.python, self.install_args, go="1")
+        finally:
+            ticket.withdraw(admitted)
+            self.cancel()
+
+    def cancel(self) -> None:
+        """End the process if it is still waiting (it has run no pip command) and clean up."""
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        self._tmp.cleanup()
+        self._cwd.cleanup()
+
+
 def install(
     python: Path,
     files: Sequence[VettedFile],
@@ -212,10 +286,18 @@ def install(
     *,
     timeout: float = INSTALL_TIMEOUT,
     pip_python: Path | None = None,
+    waiting: WaitingPip | None = None,
 ) -> InstallRun:
-    """Run pip on exactly ``files`` and wait for it (the caller holds signals meanwhile)."""
+    """Run pip on exactly ``files`` and wait for it (the caller holds signals meanwhile).
+
+    ``waiting``: the process :class:`WaitingPip` started early for the same target and
+    ``install_args``; used when it is still waiting, else pip is started here."""
     if not files:
         raise InstallError("nothing to install")
+    if waiting is not None and pip_python is None:
+        done = waiting.run(files, timeout)
+        if done is not None:
+            return done
     with (
         tempfile.TemporaryDirectory(prefix="safe-pip-install-") as tmp,
         tempfile.TemporaryDirectory(prefix="safe-pip-cwd-") as cwd,
@@ -225,27 +307,40 @@ def install(
         cmd = install_command(python, req, install_args, pip_python)
         admitted = ticket.admit(cmd, "install", files=[req])  # past safe-pip's own hook
         try:
-            proc = subprocess.Popen(
-                cmd,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                stdin=subprocess.DEVNULL,
-                text=True,
-                env=isolated_pip_env(),
-                cwd=cwd,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            raise InstallError(f"cannot run pip with {python}: {exc}") from exc
-        try:
-            _out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _out, err = proc.communicate()
-            err += f"\nsafe-pip: pip did not finish within {timeout:.0f}s and was stopped"
+            try:
+                proc = subprocess.Popen(
+                    cmd,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    stdin=subprocess.DEVNULL,
+                    text=True,
+                    env=isolated_pip_env(),
+                    cwd=cwd,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                raise InstallError(f"cannot run pip with {python}: {exc}") from exc
+            return _finish(proc, timeout, python, install_args)
         finally:
             ticket.withdraw(admitted)
-        present = None if proc.returncode == 0 else installed_versions(python, install_args)
+
+
+def _finish(
+    proc: subprocess.Popen[str],
+    timeout: float,
+    python: Path,
+    install_args: Sequence[str],
+    go: str | None = None,
+) -> InstallRun:
+    """Wait for the started pip (stopped after ``timeout``) and say what it did; ``go``
+    is written to its stdin first (a :class:`WaitingPip`'s signal to start)."""
+    try:
+        _out, err = proc.communicate(go, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _out, err = proc.communicate()
+        err += f"\nsafe-pip: pip did not finish within {timeout:.0f}s and was stopped"
+    present = None if proc.returncode == 0 else installed_versions(python, install_args)
     return InstallRun(proc.returncode, err, present)
 
 

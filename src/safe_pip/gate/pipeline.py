@@ -14,9 +14,10 @@ scan-result cache) and allowed.
 from __future__ import annotations
 
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,6 +28,7 @@ from packaging.utils import canonicalize_name
 
 from safe_pip.errors import EXIT_BLOCKED, EXIT_ERROR, EXIT_OK, SafePipError, UsageError
 from safe_pip.gate import build, install, scan, verify
+from safe_pip.gate.early_scan import EarlyScans
 from safe_pip.gate.inputs import InstallRequest, RequirementInput, ResolveOptions
 from safe_pip.gate.journal import Journal
 from safe_pip.gate.resolve import BuildMetadata, Resolution, ResolutionBlocked, ResolvedArtifact
@@ -35,7 +37,8 @@ from safe_pip.gate.state import ArtifactRun, ProgressFactory, StageBlocked, no_p
 from safe_pip.gate.target import target_environment
 
 if TYPE_CHECKING:
-    from safe_pip.gate.fetch import Fetcher
+    from safe_pip.gate.fetch import Fetched, Fetcher
+    from safe_pip.gate.target import Target
     from safe_pip.models import TargetEnvironment
     from safe_pip.policy.model import Policy
 
@@ -111,6 +114,8 @@ class Stages:
     fetcher: Callable[[InstallRequest], Fetcher]
     fetch: Callable[..., None]
     cache: ScanResultCache
+    probed: list[Callable[[Target], None]] = field(default_factory=list)
+    """Told the target as the resolver probed it (the run's early scans listen)."""
 
 
 def default_stages(args: Sequence[str], python: Path, policy: Policy) -> Stages:
@@ -133,12 +138,29 @@ def default_stages(args: Sequence[str], python: Path, policy: Policy) -> Stages:
         )
         return fetch.Fetcher(fetch.Quarantine.default(), settings)
 
+    # The target's probe (a subprocess) starts now, beside safe-pip's own start-up; the
+    # first resolution into ``python`` takes its answer (later ones probe again).
+    early_probe = [_probe_soon(python)]
+
     def resolve(
         request: InstallRequest, fetcher: Fetcher, hook: BuildMetadata | None
     ) -> Resolution:
+        threading.Thread(target=_preload, name="safe-pip-preload", daemon=True).start()
         target = Path(request.python) if request.python else python
-        run = make_resolver(target, fetcher, packages=policy.packages, build_metadata=hook)
+        soon = early_probe.pop() if early_probe else None
+        run = make_resolver(
+            target,
+            fetcher,
+            packages=policy.packages,
+            build_metadata=hook,
+            on_target=probed,
+            probe=soon.result if soon is not None and target == python else None,
+        )
         return run(request)
+
+    def probed(target: Target) -> None:
+        for tell in listeners:
+            tell(target)
 
     def read() -> InstallRequest:
         request = inputs.read_inputs(args, python=python)
@@ -146,13 +168,44 @@ def default_stages(args: Sequence[str], python: Path, policy: Policy) -> Stages:
             raise UsageError("nothing to install: name a requirement, -r FILE or -e PATH")
         return request
 
+    listeners: list[Callable[[Target], None]] = []
     return Stages(
         read_inputs=read,
         resolve=resolve,
         fetcher=fetcher_for,
         fetch=fetch.fetch_stage,
         cache=scan.default_cache(),
+        probed=listeners,
     )
+
+
+def _probe_soon(python: Path) -> Future[Target]:
+    """:func:`~safe_pip.gate.target.probe_target` of ``python`` in a daemon thread; its
+    error, if any, is raised by ``result()`` where the resolver would have raised it."""
+    from safe_pip.gate.target import probe_target
+
+    future: Future[Target] = Future()
+
+    def work() -> None:
+        try:
+            future.set_result(probe_target(python))
+        except BaseException as exc:
+            future.set_exception(exc)
+
+    threading.Thread(target=work, name="safe-pip-probe", daemon=True).start()
+    return future
+
+
+def _preload() -> None:
+    """Import what verify imports lazily (sigstore's verifier and cryptography: ~0.15 s),
+    while the resolver mostly waits on the index and the target probe, instead of while
+    verify's threads wait on the import lock. Nothing runs but imports; a failure here is
+    left for verify's own import to report."""
+    try:
+        import safe_pip.intel.check
+        import safe_pip.verify.artifact  # noqa: F401
+    except Exception:
+        return
 
 
 @dataclass
@@ -237,7 +290,27 @@ def _stages(
     runs += build.refuse_local(request, policy)
     if runs:
         return _blocked(result, policy)
+    waiting = None
+    if not (ctx.dry_run or request.dry_run):  # pip's start-up overlaps the vetting
+        waiting = install.WaitingPip(ctx.target, request.install_args)
+        result.cleanup.append(waiting.cancel)
     gate = _Gate(stages, fetcher, ctx, result, request)
+    # Wheels the resolver downloads are scanned while it walks on (gate/early_scan.py).
+    gate.early = EarlyScans(
+        stages.cache, policy.scan.limits.to_limits(), result.policy_digest or policy.digest()
+    )
+    # ...and their signature discovery's requests start at once (gate/verify.py).
+    prefetch = verify.SignaturePrefetch(fetcher, policy, verify.index_urls(request))
+    result.cleanup.append(prefetch.close)
+    early = gate.early
+
+    def fetched(got: Fetched) -> None:
+        early.file(got.path, got.sha256)
+        prefetch.fetched(got.url, got.path.name)
+
+    fetcher.on_fetched = fetched
+    stages.probed[:] = [early.target]
+    result.cleanup.append(early.cancel)  # a run that ended before its scan stage
     builds = build.Builds(
         python=ctx.target,
         policy=policy,
@@ -272,7 +345,7 @@ def _stages(
         result.outcome, result.exit_code = "declined", EXIT_BLOCKED
         return None
     with _timed(result, "install"):
-        _install(request, ctx, result)
+        _install(request, ctx, result, waiting)
     return None
 
 
@@ -288,6 +361,7 @@ class _Gate:
     sources: dict[str, ArtifactRun] = field(default_factory=dict)
     """Sdists vetted before their backend ran, by file name."""
     environment: TargetEnvironment | None = None
+    early: EarlyScans | None = None
     """The target environment the install's wheels are scanned against (set once resolved).
     Sdists and build dependencies, which never land in the target, are scanned without it
     (the scanner's shipped default environment stands in)."""
@@ -325,6 +399,8 @@ class _Gate:
         # need nothing from each other: the scan runs in a thread while verify works.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="safe-pip-scan") as pool:
             start = time.perf_counter()
+            if self.early is not None:  # the early scans end first: their results are cached
+                pool.submit(self.early.finish)
             scanning = pool.submit(
                 scan.scan_all,
                 runs,
@@ -346,6 +422,8 @@ class _Gate:
         for run in runs:  # verify's findings first, then the scan's: a stable order
             if run.scan is not None:
                 run.findings.extend(run.scan.findings)
+            if self.early is not None and run.sha256 in self.early.scanned:
+                run.scan_cached = False  # scanned in this run, ahead of this stage
         with _timed(result, "scan"):  # the wheels as one install: two writing one file
             scan.scan_together(runs, target=target, limits=policy.scan.limits.to_limits())
         cache = self.stages.cache
@@ -437,7 +515,12 @@ def _decide(runs: Sequence[ArtifactRun], policy: Policy) -> None:
     decide_all(runs, policy)
 
 
-def _install(request: InstallRequest, ctx: Context, result: InstallResult) -> None:
+def _install(
+    request: InstallRequest,
+    ctx: Context,
+    result: InstallResult,
+    waiting: install.WaitingPip | None = None,
+) -> None:
     runs = [r for r in result.artifacts if r.for_build is None]
     files = [
         install.VettedFile(r.path, r.sha256, r.name, r.version or "")
@@ -448,7 +531,7 @@ def _install(request: InstallRequest, ctx: Context, result: InstallResult) -> No
     ctx.journal.intent(
         command=ctx.command, target=str(result.target), artifacts=[r.to_dict() for r in runs]
     )
-    done = install.install(result.target, files, request.install_args)
+    done = install.install(result.target, files, request.install_args, waiting=waiting)
     if done.ok:
         result.installed = [f"{f.name} {f.version}" for f in files]
         result.outcome, result.exit_code = "installed", EXIT_OK

@@ -516,11 +516,33 @@ class Provider(AbstractProvider[Req, Cand, str]):
             self._prefetched.add(req.identifier)
         self.pool.submit(self._prefetch, req)
 
-    def _prefetch(self, req: Req) -> None:
+    def prefetch_hint(self, name: str) -> None:
+        """Start reading a project that a previous resolution of the same request needed
+        (:mod:`safe_pip.gate.hints`): its pages, and its likely choice's metadata when that
+        is a PEP 658 file or the wheel is already in quarantine (a guess never downloads a
+        wheel)."""
+        self.pool.submit(self._prefetch, Req(canonicalize_name(name)), quarantined_only=True)
+
+    def _prefetch(self, req: Req, *, quarantined_only: bool = False) -> None:
         try:
             for cand in self._base_matches(req.name, [req])[:1]:
-                if cand.origin == "index" and cand.kind == "wheel":
-                    self.load(cand)
+                if cand.origin != "index" or cand.kind != "wheel":
+                    continue
+                offer = cand.offer
+                if quarantined_only and not (
+                    offer is not None
+                    and (
+                        offer.metadata_hash is not None  # PEP 658: a small file, not the wheel
+                        or (
+                            offer.sha256
+                            and self.fetcher.quarantine.path_for(
+                                offer.sha256, offer.filename
+                            ).is_file()
+                        )
+                    )
+                ):
+                    continue
+                self.load(cand)
         except Exception:  # the real lookup repeats it (Once) and reports the error
             return
 

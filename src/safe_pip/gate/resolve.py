@@ -137,8 +137,12 @@ def resolve(
     *,
     build_metadata: BuildMetadata | None = None,
     index_pins: Mapping[str, str] | None = None,
+    hints: Sequence[str] = (),
 ) -> Resolution:
     """What pip would install for ``request`` into ``target``, in install order.
+
+    ``hints``: projects worth reading early, in parallel (:mod:`safe_pip.gate.hints`);
+    they change what is read when, never what is chosen.
 
     ``index_pins`` maps canonical project names to the one index URL (or find-links
     location) each may come from (the policy's ``[[package]] index``). Raises
@@ -177,6 +181,8 @@ def resolve(
         )
         for req in requirements:
             provider.prefetch(req)
+        for name in hints:
+            provider.prefetch_hint(name)
         resolver: Resolver[Req, Cand, str] = Resolver(provider, BaseReporter())
         try:
             result = resolver.resolve(requirements, max_rounds=MAX_ROUNDS)
@@ -450,22 +456,71 @@ def make_resolver(
     *,
     packages: Sequence[object] = (),
     build_metadata: BuildMetadata | None = None,
+    on_target: Callable[[Target], None] | None = None,
+    probe: Callable[[], Target] | None = None,
 ) -> Callable[[InstallRequest], Resolution]:
-    """The pipeline's resolve stage: probe ``python`` (once), then :func:`resolve`.
+    """The pipeline's resolve stage: probe ``python`` (once), then :func:`resolve`;
+    ``on_target`` is told the probed target before resolution starts; ``probe``: the
+    result of a probe of ``python`` already under way (the pipeline starts one early).
 
     ``packages`` are the policy's ``[[package]]`` rules (their ``index`` pins the source);
     ``build_metadata`` is the build stage's hook, passed only when the policy allows builds.
     """
+    from safe_pip.gate import hints
     from safe_pip.gate.target import probe_target
 
     def run(request: InstallRequest) -> Resolution:
-        target = probe_target(python)
-        return resolve(
+        key = hints.request_key(request, python)
+        likely = hints.load(key)
+        # The pages are read while the target is probed (a subprocess): the resolver then
+        # finds them in the fetcher's page cache.
+        reading = read_pages_early(fetcher, request, [*_names(request), *likely])
+        try:
+            target = probe() if probe is not None else probe_target(python)
+        finally:
+            reading.shutdown(wait=False)
+        if on_target is not None:
+            on_target(target)
+        resolution = resolve(
             request,
             target,
             fetcher,
             build_metadata=build_metadata,
             index_pins=index_pins(packages),
+            hints=likely,
         )
+        hints.save(key, [*(a.name for a in resolution.artifacts), *resolution.satisfied])
+        return resolution
 
     return run
+
+
+def _names(request: InstallRequest) -> list[str]:
+    return [r.name for r in request.requirements if r.name and r.url is None]
+
+
+def read_pages_early(
+    fetcher: Fetcher, request: InstallRequest, names: Sequence[str]
+) -> ThreadPoolExecutor:
+    """Start reading each index's page of ``names`` into ``fetcher``'s page cache, in
+    threads; the caller shuts the pool down (without waiting: later readers of a page wait
+    for its one read). Errors are left for the resolver's own read of the page to raise."""
+    idx = request.index
+    sources = sources_of(idx.index_url, idx.extra_index_urls, (), no_index=idx.no_index)
+    urls = [
+        s.project_page(canonicalize_name(n))
+        for n in dict.fromkeys(names)
+        for s in sources
+        if s.url.startswith(("http:", "https:"))
+    ]
+    pool = ThreadPoolExecutor(PREFETCH_WORKERS, thread_name_prefix="safe-pip-pages")
+    for url in urls:
+        pool.submit(_read_quietly, fetcher, url)
+    return pool
+
+
+def _read_quietly(fetcher: Fetcher, url: str) -> None:
+    try:
+        fetcher.page(url)
+    except Exception:  # remembered by the page cache; the resolver's read raises it
+        return

@@ -94,6 +94,89 @@ def verify_all(
     return intel.check_all(runs, policy=policy, now=now)
 
 
+def wants_signatures(policy: Policy, name: str, version: str) -> bool:
+    """Whether signatures are looked for at all: a pinned publisher, or ``require`` not off."""
+    pinned = policy.for_package(name, version).publishers is not None
+    return pinned or policy.signatures.require != "off"
+
+
+class SignaturePrefetch:
+    """Signature discovery's requests for each wheel the resolver brings in, started at once.
+
+    On a plain HTML index, which cannot state provenance, discovery asks the Integrity API and
+    every sidecar name for each file (:func:`safe_pip.verify.sources.probe_urls`); a PEP 691
+    page is left to discovery, which follows what it states. Those answers go into
+    the fetcher's page cache, which keeps one answer per URL for the run (a 404 included),
+    so :func:`verify_signatures` later reads the same responses without waiting for them; it
+    still decides, from the page, which of them to use. A file whose name does not parse, or
+    that the policy checks no signature for, is not prefetched.
+    """
+
+    def __init__(self, fetcher: Fetcher, policy: Policy, indexes: Sequence[str]) -> None:
+        self.fetcher = fetcher
+        self.policy = policy
+        self.indexes = [i for i in indexes if i.startswith(("http:", "https:"))]
+        self._pool: ThreadPoolExecutor | None = ThreadPoolExecutor(
+            WORKERS, thread_name_prefix="safe-pip-sig-prefetch"
+        )
+
+    def fetched(self, url: str, filename: str) -> None:
+        from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+        from packaging.version import InvalidVersion
+
+        from safe_pip.verify.sources import probe_urls
+
+        pool = self._pool
+        if pool is None or not url.startswith(("http:", "https:")):
+            return
+        try:
+            name, version, _, _ = parse_wheel_filename(filename)
+        except (InvalidWheelFilename, InvalidVersion):
+            return
+        if not wants_signatures(self.policy, name, str(version)):
+            return
+        pages = [i.rstrip("/") + f"/{name}/" for i in self.indexes]
+        probes = probe_urls(url, filename, pages, name, str(version))
+        pool.submit(self._probe, pages, probes, pool)
+
+    def _probe(self, pages: Sequence[str], probes: Sequence[str], pool: ThreadPoolExecutor) -> None:
+        """Read ``probes`` only if every page is plain HTML: a PEP 691 page may state the
+        provenance itself, and then discovery asks nothing else (the index has spoken)."""
+        from safe_pip.errors import FetchError
+        from safe_pip.verify import sources
+        from safe_pip.verify.index import JSON_ACCEPT
+
+        for page in pages:
+            try:
+                doc = self.fetcher.page(page, accept=JSON_ACCEPT)
+            except FetchError as exc:
+                if sources.http_status(exc) in sources.NO_JSON_STATUSES:
+                    continue  # no such page: it states nothing
+                return  # discovery meets the same error and judges it
+            if "json" in doc.content_type.lower():
+                return
+        for probe in probes:
+            try:
+                pool.submit(self._read, probe)
+            except RuntimeError:  # closed meanwhile: discovery asks for itself
+                return
+
+    def _read(self, url: str) -> None:
+        from safe_pip.errors import FetchError
+
+        try:
+            self.fetcher.get(url)
+        except FetchError:  # remembered: discovery reads the same answer and judges it
+            return
+
+    def close(self) -> None:
+        """Stop taking files and drop the reads not started (the run is over, or discovery
+        asks for itself); reads under way finish."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
 def verify_signatures(
     runs: Sequence[ArtifactRun],
     policy: Policy,
@@ -117,8 +200,7 @@ def verify_signatures(
         art = run.artifact
         if art is None or run.path is None or art.kind not in ("wheel", "sdist"):
             return False
-        pinned = policy.for_package(art.name, art.version).publishers is not None
-        return pinned or policy.signatures.require != "off"
+        return wants_signatures(policy, art.name, art.version)
 
     todo = [r for r in runs if checked(r)]
     if not todo:

@@ -87,9 +87,10 @@ RULES: tuple[Rule, ...] = (
         "replaces the other's file: a dependency shipping requests/__init__.py replaces the "
         "real requests installed beside it. Byte-identical files (a shared namespace "
         "__init__.py) and shared folders are not overlaps; a member that cannot be read "
-        "counts as different. Also a file one wheel writes into a package another wheel of "
-        "the install alone owns (requests/adapters/__init__.py is imported in place of "
-        "requests/adapters.py), as WHEEL-FOREIGN-PACKAGE judges installed owners. "
+        "counts as different. Also two files of different wheels that are the same module "
+        "(requests/adapters/__init__.py or adapters.cpython-311-...so is imported in place of "
+        "requests/adapters.py), and a file one wheel writes into a package another wheel of "
+        "the install alone owns, as WHEEL-FOREIGN-PACKAGE judges installed owners. "
         "Judged at install time (safe-pip install, safe-pip lock) over "
         "the whole set of wheels; safe-pip serve vets one file at a time and cannot see it.",
         "Install only one of the two distributions, or add an [[exception]] with this rule "

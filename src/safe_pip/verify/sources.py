@@ -109,6 +109,17 @@ def integrity_urls(
     return list(dict.fromkeys(out))
 
 
+def probe_urls(
+    url: str, filename: str, page_urls: Sequence[str], project: str, version: str
+) -> list[str]:
+    """Every URL :func:`remote_signatures` may ask for a file no page states provenance
+    for: the Integrity API beside each page, then each sidecar (the gate reads them early,
+    into its fetcher's one-read-per-URL cache, while the resolver still works)."""
+    base = url.split("#", 1)[0]
+    sidecars = [base + suffix for suffix in SIDECAR_SUFFIXES]
+    return [*integrity_urls(page_urls, project, version, filename), *sidecars]
+
+
 def remote_signatures(
     url: str,
     filename: str,

@@ -272,21 +272,50 @@ REQUESTS = {"requests/__init__.py": REAL, "requests/adapters.py": b"class HTTPAd
 
 
 @pytest.mark.parametrize(
-    "member",
+    ("member", "kind", "into"),
     [
-        "requests/adapters/__init__.py",  # a package folder is imported before a module
-        "requests/adapters.cpython-311-x86_64-linux-gnu.so",  # an extension before source
-        "requests/extra.py",  # new code in another's package, as WHEEL-FOREIGN-PACKAGE says
+        # the same module by another file: a package folder is imported before a module,
+        # an extension module before source
+        ("requests/adapters/__init__.py", "module", "requests/adapters.py"),
+        ("requests/adapters.cpython-311-x86_64-linux-gnu.so", "module", "requests/adapters.py"),
+        # new code in another's package, as WHEEL-FOREIGN-PACKAGE judges installed owners
+        ("requests/extra.py", "package", "requests"),
     ],
 )
-def test_a_file_into_a_package_another_wheel_of_the_install_owns(
-    tmp_path: Path, member: str
+def test_code_by_another_path_in_another_wheels_package(
+    tmp_path: Path, member: str, kind: str, into: str
 ) -> None:
     found = pair(tmp_path, {"helper/__init__.py": b"", member: EVIL}, REQUESTS)
-    assert [(o.kind, o.path, o.into) for o in found] == [("package", member, "requests")]
+    both = {(kind, member, into), (kind, into, member)}  # a module clash is on both sides
+    assert {(o.kind, o.path, o.into) for o in found} == (
+        both if kind == "module" else {(kind, member, into)}
+    )
     (mine,) = findings(found, [])["helper-1.0-py3-none-any.whl"]
     assert "requests-1.0-py3-none-any.whl" in mine.message and member in mine.message
     assert mine.location == f"helper-1.0-py3-none-any.whl!{member}"
+
+
+def test_a_byte_identical_init_does_not_hide_a_module_taken_over(tmp_path: Path) -> None:
+    """Copying the owner's ``__init__.py`` exactly makes the root shared (judged per file),
+    but ``requests/adapters/__init__.py`` is still the module ``requests.adapters``."""
+    a = {"requests/__init__.py": REAL, "requests/adapters/__init__.py": EVIL}
+    found = pair(tmp_path, a, REQUESTS)
+    assert {(o.kind, o.path, o.into) for o in found} == {
+        ("module", "requests/adapters/__init__.py", "requests/adapters.py"),
+        ("module", "requests/adapters.py", "requests/adapters/__init__.py"),
+    }
+    assert set(findings(found, [])) == {
+        "helper-1.0-py3-none-any.whl",
+        "requests-1.0-py3-none-any.whl",
+    }
+
+
+def test_a_package_over_a_top_level_module(tmp_path: Path) -> None:
+    found = pair(tmp_path, {"six/__init__.py": EVIL}, {"six.py": REAL})
+    assert {(o.kind, o.path) for o in found} == {
+        ("module", "six/__init__.py"),
+        ("module", "six.py"),
+    }
 
 
 def test_a_root_both_wheels_claim_is_judged_per_file(tmp_path: Path) -> None:

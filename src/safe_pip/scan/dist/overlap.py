@@ -156,30 +156,68 @@ def overlaps(
 
 
 def _into_packages(plans: Mapping[str, Mapping[Key, list[_Pending]]], fold: bool) -> list[Overlap]:
-    """Files one wheel writes into a package another wheel of the install owns, by the
-    criteria :func:`.shadowing.ownership_from_records` states for installed distributions:
-    a regular package's root or a top-level module's name, claimed by that wheel alone (a
-    root two wheels claim, like a namespace folder, is judged per file). A different path in
-    another's package still replaces its code: ``pkg/mod/__init__.py`` or
-    ``pkg/mod.cpython-311-x86_64-linux-gnu.so`` is imported in place of the owner's
-    ``pkg/mod.py``. The same file is judged by content, above."""
+    """Files of one wheel that take over another wheel's code by another path.
+
+    ``module``: two files of different wheels are the same importable module
+    (``pkg/mod.py``, ``pkg/mod/__init__.py``, ``pkg/mod.cpython-311-x86_64-linux-gnu.so``):
+    Python imports one (a package folder before a module, an extension before source) and
+    the other is dead, whichever pip installed last. ``package``: a file written into a
+    package another wheel of the install owns, by the criteria
+    :func:`.shadowing.ownership_from_records` states for installed distributions (a regular
+    package's root or a top-level module's name, claimed by that wheel alone; a root two
+    wheels claim, like a pkgutil namespace, is judged per file). The same file is judged by
+    content, above.
+    """
     sites = {
         label: {(d.casefold() if fold else d): ps for (k, d), ps in plan.items() if k == "site"}
         for label, plan in plans.items()
     }
     owned = ownership_from_records((label, list(paths)) for label, paths in sites.items())
+    modules: dict[str, dict[str, str]] = {}
+    for label, paths in sites.items():
+        for dest in sorted(paths):
+            name = _module_of(dest)
+            if name is not None:
+                modules.setdefault(name, {}).setdefault(label, dest)
     out: list[Overlap] = []
     for label, paths in sites.items():
         for dest, pendings in sorted(paths.items()):
+            writes = tuple(Write(label, p.source, None) for p in pendings)
+            name = _module_of(dest)
+            rival = next(
+                ((w, f) for w, f in (modules.get(name, {}) if name else {}).items()
+                 if w != label and f != dest),
+                None,
+            )  # fmt: skip
+            if rival is not None:
+                out.append(Overlap("module", dest, writes, into=rival[1], owner=rival[0]))
+                continue
             key = dest
             while "/" in key:
                 key = key.rsplit("/", 1)[0]
                 owner = owned.get(key)
                 if owner is not None and owner != label:
-                    writes = tuple(Write(label, p.source, None) for p in pendings)
                     out.append(Overlap("package", dest, writes, into=key, owner=owner))
                     break
     return out
+
+
+_MODULE_FILE = re.compile(r"^(?P<stem>[^.]+)(?:\.py|\.pyc|(?:\.[A-Za-z0-9_-]+)?\.(?:so|pyd))$")
+
+
+def _module_of(path: str) -> str | None:
+    """The module a site-packages file is imported as (None: not a module file, or a name
+    no import statement can reach)."""
+    folder, _, base = path.rpartition("/")
+    match = _MODULE_FILE.match(base)
+    if match is None or "__pycache__" in folder:
+        return None
+    parts = folder.split("/") if folder else []
+    if match["stem"] != "__init__":
+        parts.append(match["stem"])
+    if not parts or not all(p.isidentifier() for p in parts):
+        return None
+    return ".".join(parts)
 
 
 def findings(found: list[Overlap], unreadable: list[Unreadable]) -> dict[str, list[Finding]]:
@@ -187,7 +225,7 @@ def findings(found: list[Overlap], unreadable: list[Unreadable]) -> dict[str, li
     naming the others, so that the report of either artifact says what collides with what."""
     out: dict[str, list[Finding]] = {}
     for ov in found:
-        if ov.kind == "package":
+        if ov.kind in ("package", "module"):
             for write in ov.writes:
                 out.setdefault(write.wheel, []).append(_into_finding(ov, write))
             continue
@@ -227,12 +265,22 @@ def findings(found: list[Overlap], unreadable: list[Unreadable]) -> dict[str, li
 
 
 def _into_finding(ov: Overlap, write: Write) -> Finding:
+    if ov.kind == "module":
+        what = (
+            f"{ov.path!r} is the module {_module_of(ov.path)}, which {ov.owner} in this "
+            f"install provides as {ov.into!r}: Python imports only one of the two (a package "
+            "folder before a module, an extension before source), so one wheel's code "
+            "replaces the other's"
+        )
+    else:
+        what = (
+            f"writes {ov.path!r} into {ov.into}, a package {ov.owner} installs in this same "
+            "install: code added to another distribution's package runs as that package's"
+        )
     return Finding(
         RULE,
         Severity.HIGH,
-        f"writes {ov.path!r} into {ov.into}, which {ov.owner} installs in this install: "
-        "Python imports it in place of that package's own code (a package folder before a "
-        "module, an extension module before source), whichever wheel pip installs last",
+        what,
         f"{write.wheel}!{write.source}",
         detail={"kind": ov.kind, "path": ov.path, "into": ov.into, "wheels": list(ov.wheels)},
     )

@@ -40,7 +40,6 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import CodeType
-from typing import Any
 
 from safe_pip.models import Severity
 from safe_pip.scan.core.blob import Blob
@@ -403,17 +402,19 @@ def check_tree(
     flows: bool = True,
 ) -> None:
     """Run the rules; ``loads``/``flows`` let a pre-filter skip rules that cannot match."""
-    aliases = _aliases(tree)
+    walked = list(ast.walk(tree))
+    aliases = _aliases(walked)
+    scopes = _ScopeIndex(tree)
     if flows:
-        module_taint = _check_scope(ctx, list(_scope_nodes(tree)), aliases, location, None)
-        for scope in _scopes(tree):
-            if scope is not tree:
-                _check_scope(ctx, list(_scope_nodes(scope)), aliases, location, module_taint)
+        module_taint = _check_scope(ctx, scopes.nodes(tree), aliases, location, None)
+        for scope in walked:
+            if isinstance(scope, _FUNCS):
+                _check_scope(ctx, scopes.nodes(scope), aliases, location, module_taint)
     if not loads:
         return
     in_tests = not whole_file and is_test_path(location)
     when = "build" if whole_file else "test-suite import" if in_tests else "import"
-    helpers = _loading_helpers(tree, aliases)
+    helpers = _loading_helpers(walked, scopes, aliases)
     for call in _import_time_calls(tree, whole_file):
         name = _qualname(call.func, aliases)
         reason = _unsafe_load(name, call)
@@ -443,31 +444,37 @@ def check_tree(
             )
 
 
-def _loading_helpers(tree: ast.Module, aliases: dict[str, str]) -> dict[str, str]:
+def _loading_helpers(
+    walked: list[ast.AST], scopes: _ScopeIndex, aliases: dict[str, str]
+) -> dict[str, str]:
     """Functions of this module whose body (or a helper it calls) makes an unsafe load."""
-    bodies: dict[str, list[ast.AST]] = {}
-    for node in ast.walk(tree):
+    bodies: dict[str, list[ast.Call]] = {}
+    for node in walked:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            bodies.setdefault(node.name, []).extend(_scope_nodes(node))
+            calls = bodies.setdefault(node.name, [])
+            calls.extend(n for n in scopes.nodes(node) if isinstance(n, ast.Call))
     found: dict[str, str] = {}
-    for fname, nodes in bodies.items():
-        for n in nodes:
-            if isinstance(n, ast.Call):
-                reason = _unsafe_load(_qualname(n.func, aliases), n)
-                if reason and not _torch_default(_qualname(n.func, aliases), n):
-                    found[fname] = f"{reason} in {fname}()"
-                    break
+    for fname, calls in bodies.items():
+        for n in calls:
+            reason = _unsafe_load(_qualname(n.func, aliases), n)
+            if reason and not _torch_default(_qualname(n.func, aliases), n):
+                found[fname] = f"{reason} in {fname}()"
+                break
+    # the plain names each function calls, in order: all the fixpoint below looks at
+    callees = {
+        fname: [n.func.id for n in calls if isinstance(n.func, ast.Name)]
+        for fname, calls in bodies.items()
+    }
     changed = True
     while changed:  # helpers that call helpers
         changed = False
-        for fname, nodes in bodies.items():
+        for fname, names in callees.items():
             if fname in found:
                 continue
-            for n in nodes:
-                if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in found:
-                    found[fname] = found[n.func.id]
-                    changed = True
-                    break
+            hit = next((name for name in names if name in found), None)
+            if hit is not None:
+                found[fname] = found[hit]
+                changed = True
     return found
 
 
@@ -501,16 +508,26 @@ def _check_scope(
     """
     decoded: set[str] = set(inherited[0]) if inherited else set()
     fetched: set[str] = set(inherited[1]) if inherited else set()
-    flows = [(t, v) for node in nodes for t, v in _assignments(node)]
+    # what each assignment reads and whether it decodes or fetches never changes: computed
+    # once, the fixpoint only moves taint along it
+    flows = [
+        (
+            targets,
+            _names_in(value),
+            _contains(value, aliases, _is_decoder),
+            _contains(value, aliases, _is_network),
+        )
+        for node in nodes
+        for targets, value in _assignments(node)
+    ]
     changed = True
     while changed:
         changed = False
-        for targets, value in flows:
-            used = _names_in(value)
-            for taint, pred in ((decoded, _is_decoder), (fetched, _is_network)):
+        for targets, used, decodes, fetches in flows:
+            for taint, source in ((decoded, decodes), (fetched, fetches)):
                 if targets <= taint:
                     continue
-                if used & taint or _contains(value, aliases, pred):
+                if source or used & taint:
                     taint |= targets
                     changed = True
     for node in nodes:
@@ -581,20 +598,31 @@ def _bound(target: ast.AST) -> Iterator[str]:
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 
 
-def _scopes(tree: ast.Module) -> Iterator[ast.AST]:
-    yield tree
-    yield from (n for n in ast.walk(tree) if isinstance(n, _FUNCS))
+class _ScopeIndex:
+    """The nodes of every scope (the module, each function and lambda), from one walk.
 
+    A scope's nodes do not include nested functions' nodes; each scope's list is in the
+    order a depth-first walk of that scope alone would give (children pushed in order,
+    popped from the end), so rules that stop at the first match see the same first match.
+    """
 
-def _scope_nodes(scope: ast.AST) -> Iterator[ast.AST]:
-    """Nodes of one scope, not descending into nested functions."""
-    stack = list(ast.iter_child_nodes(scope))
-    while stack:
-        node = stack.pop()
-        if isinstance(node, _FUNCS):
-            continue
-        yield node
-        stack.extend(ast.iter_child_nodes(node))
+    def __init__(self, tree: ast.Module) -> None:
+        self._nodes: dict[int, list[ast.AST]] = {id(tree): []}
+        stack: list[tuple[ast.AST, list[ast.AST]]] = [
+            (child, self._nodes[id(tree)]) for child in ast.iter_child_nodes(tree)
+        ]
+        while stack:
+            node, owner = stack.pop()
+            if isinstance(node, _FUNCS):
+                own: list[ast.AST] = []
+                self._nodes[id(node)] = own
+                stack.extend((child, own) for child in ast.iter_child_nodes(node))
+                continue
+            owner.append(node)
+            stack.extend((child, owner) for child in ast.iter_child_nodes(node))
+
+    def nodes(self, scope: ast.AST) -> list[ast.AST]:
+        return self._nodes[id(scope)]
 
 
 def _unsafe_load(name: str, call: ast.Call) -> str | None:
@@ -664,7 +692,7 @@ def _import_time_calls(tree: ast.Module, whole_file: bool) -> Iterator[ast.Call]
         stack.extend(ast.iter_child_nodes(node))
 
 
-def _aliases(tree: ast.Module) -> dict[str, str]:
+def _aliases(walked: list[ast.AST]) -> dict[str, str]:
     """Local name → dotted origin, from every import and every plain re-binding.
 
     ``from pickle import load as l``, ``_run = exec``, ``l = pickle.load`` and
@@ -672,7 +700,7 @@ def _aliases(tree: ast.Module) -> dict[str, str]:
     """
     out: dict[str, str] = {}
     rebinds: list[tuple[str, ast.expr]] = []
-    for node in ast.walk(tree):
+    for node in walked:
         if isinstance(node, ast.Import):
             for a in node.names:
                 if a.asname:
