@@ -612,3 +612,16 @@ def test_bytecode_in_pycache_is_not_sourceless(tmp_path: Path) -> None:
     result = scan_bytes(tmp_path, "mypkg-1.0-py3-none-any.whl", wheel(files))
     assert not blocking(result)
     assert "PICKLE-GLOBAL-OWN-DATA" in rules(result)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [glob("unittest.__main__", "main"), instance("unittest.__main__", "TestProgram")],
+    ids=["stored", "instantiated"],
+)
+def test_test_data_naming_a_main_module_still_blocks(tmp_path: Path, value: bytes) -> None:
+    """Importing ``unittest.__main__`` runs unittest's command line (test discovery runs
+    every test*.py under the current folder): a name of a ``__main__`` module is not data."""
+    result = scan_wheel(tmp_path, "mypkg/tests/m.pkl", whole(value))
+    assert "PICKLE-GLOBAL-UNKNOWN" in blocking(result)
+    assert "PICKLE-GLOBAL-TEST-DATA" not in rules(result)

@@ -437,7 +437,8 @@ def _classify(read: PickleRead, judge: _Judge, rec: GlobalRec) -> str | None:
 
 def _is_test_data(judge: _Judge) -> bool:
     """The pickle sits in a test folder of the wheel's own package and calls nothing that
-    is not allowlisted: every other name it imports is only instantiated (NEWOBJ,
+    is not allowlisted: every other name it imports (from no ``__main__`` module) is only
+    instantiated (NEWOBJ,
     ``copyreg._reconstructor``) with nothing but numbers as arguments, given state or
     stored, and none is a known gadget.  ``cls.__new__(cls, *args)`` runs the class's own
     constructor with the arguments, as a call does (``numpy.memmap(path, 'uint8', 'w+')``
@@ -454,7 +455,12 @@ def _is_test_data(judge: _Judge) -> bool:
     for rec in trace.globals.values():
         if judge.allowed(rec):
             continue
-        if _reason(rec, imported_names(rec.module, rec.name, judge.own)) is not None:
+        names = imported_names(rec.module, rec.name, judge.own)
+        if _reason(rec, names) is not None:
+            return False
+        # a ``__main__`` module runs its command line when imported (unittest's discovers
+        # and runs every test*.py under the current folder)
+        if any("__main__" in m.split(".") for m, _ in names):
             return False
         if rec.uses & {"call", "mutate", "handed", "persid", "inst", "new-args"}:
             return False
