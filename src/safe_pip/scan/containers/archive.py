@@ -146,7 +146,7 @@ def _reread(blob: Blob, entries: list[ZipEntry], name: str) -> bytes | None:
     return out if len(out) <= _REREAD_MAX else None
 
 
-_MODULE_SUFFIXES = (".py", ".pyc", ".so", ".pyd")
+_MODULE_SUFFIXES = (".py", ".so", ".pyd")
 
 
 def _own_modules(names: Iterable[str]) -> frozenset[str]:
@@ -160,12 +160,17 @@ def _own_modules(names: Iterable[str]) -> frozenset[str]:
     (``google/``): only the modules the wheel ships there are its own, not another
     distribution's ``google.protobuf``.  A top-level name the standard library has is left
     out (a distribution named ``unittest`` may ship ``unittest/``, but the standard library
-    comes first on ``sys.path``: its names are not the wheel's code)."""
+    comes first on ``sys.path``: its names are not the wheel's code).  A wheel that ships
+    importable bytecode without its source (``mypkg/evil.pyc``, not in ``__pycache__``) has
+    none: the relaxations resting on this set take the wheel's modules to be judged as
+    source, and ``import`` runs such a file (any of the wheel's modules may import it)."""
     mods: set[str] = set()
     for name in names:
         parts = name.split("/")
         if parts[0].endswith((".dist-info", ".data")) or parts[0] in sys.stdlib_module_names:
             continue
+        if name.endswith(".pyc") and (len(parts) < 2 or parts[-2] != "__pycache__"):
+            return frozenset()
         stem, dot, _ = parts[-1].partition(".")
         if not (dot and parts[-1].endswith(_MODULE_SUFFIXES) and stem.isidentifier()):
             continue

@@ -12,6 +12,8 @@ has its positive case beside the attack variants a reader of the code would try 
 
 from __future__ import annotations
 
+import importlib.util
+import marshal
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -334,7 +336,8 @@ def test_own_function_in_a_partial_outside_its_wheel_still_blocks(tmp_path: Path
 
 _TEST_DATA = whole(
     instance("morfessor.baseline", "BaselineModel"),
-    instance("morfessor.baseline", "ConstrNode", args=ustr("a") + TUPLE1),
+    # gensim's varembed_morfessor.bin: a namedtuple of counts, ConstrNode(1, 1, ())
+    instance("morfessor.baseline", "ConstrNode", args=b"K\x01K\x01" + EMPTY_TUPLE + TUPLE3),
     reconstructed("sklearn.datasets.base", "Bunch"),
 )
 
@@ -536,3 +539,89 @@ def test_a_module_below_a_regular_package_of_the_wheel_is_its_own(tmp_path: Path
     result = scan_wheel(tmp_path, "mypkg/data/m.pkl", data)
     assert not blocking(result)
     assert "PICKLE-GLOBAL-OWN-DATA" in rules(result)
+
+
+def _index_of(module: str, name: str, helper: str) -> bytes:
+    """``pandas...<helper>(module.name, {'filename': ..., 'mode': 'w+', 'shape': 4})``: the helper
+    calls ``cls.__new__(cls, **d)`` (or ``cls._simple_new``) with the pickle's arguments."""
+    return (
+        glob(helper.rsplit(".", 1)[0], helper.rsplit(".", 1)[1])
+        + glob(module, name)
+        + EMPTY_DICT
+        + ustr("filename")
+        + ustr("/tmp/victim")
+        + SETITEM
+        + ustr("mode")
+        + ustr("w+")
+        + SETITEM
+        + ustr("shape")
+        + b"K\x04"
+        + SETITEM
+        + TUPLE2
+        + REDUCE
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        # numpy.memmap.__new__(memmap, path, 'uint8', 'w+') truncates the file at ``path``
+        instance(
+            "numpy", "memmap", args=MARK + ustr("/tmp/victim") + ustr("uint8") + ustr("w+") + TUPLE
+        ),
+        _index_of("numpy", "memmap", "pandas.core.indexes.base._new_Index"),
+        _index_of("numpy", "memmap", "pandas.core.indexes.period._new_PeriodIndex"),
+        _index_of("numpy", "memmap", "pandas.core.indexes.datetimes._new_DatetimeIndex"),
+    ],
+    ids=["newobj-args", "new-index", "new-period-index", "new-datetime-index"],
+)
+def test_test_data_that_constructs_another_package_class_with_arguments_still_blocks(
+    tmp_path: Path, value: bytes
+) -> None:
+    """``cls.__new__(cls, *args)`` runs the class's own constructor code with the pickle's
+    arguments, as a call does: only a class instantiated bare (``cls.__new__(cls)``) and
+    given state is test data."""
+    result = scan_wheel(tmp_path, "mypkg/tests/m.pkl", whole(value))
+    assert "PICKLE-GLOBAL-UNKNOWN" in blocking(result)
+    assert "PICKLE-GLOBAL-TEST-DATA" not in rules(result)
+
+
+def _sourceless_pyc(source: str) -> bytes:
+    """A legacy-location ``.pyc`` (``mypkg/evil.pyc``, no ``evil.py``): ``import`` runs it."""
+    code = compile(source, "evil.py", "exec")
+    return importlib.util.MAGIC_NUMBER + bytes(12) + marshal.dumps(code)
+
+
+@pytest.mark.parametrize("module", ["mypkg.evil", "mypkg.models"])
+def test_a_wheel_with_sourceless_bytecode_has_no_own_data(tmp_path: Path, module: str) -> None:
+    """``import mypkg.evil`` runs ``mypkg/evil.pyc``, code the source rules never read: the
+    own relaxation rests on the wheel's modules being judged as source, so a wheel that
+    ships importable bytecode without its source has none (not even for its .py modules:
+    any of them may import the bytecode)."""
+    files = {"mypkg/evil.pyc": _sourceless_pyc("import os\nos.system('id')\nclass X: pass\n")}
+    files["mypkg/data/m.pkl"] = stored(module, "X")
+    result = scan_bytes(tmp_path, "mypkg-1.0-py3-none-any.whl", wheel(files))
+    assert "PICKLE-GLOBAL-UNKNOWN" in blocking(result)
+    assert "PICKLE-GLOBAL-OWN-DATA" not in rules(result)
+
+
+def test_bytecode_in_pycache_is_not_sourceless(tmp_path: Path) -> None:
+    """``__pycache__/x.cpython-311.pyc`` is only used beside its ``x.py`` (the source)."""
+    files = {"mypkg/__pycache__/models.cpython-311.pyc": _sourceless_pyc("X = 1\n")}
+    files["mypkg/data/m.pkl"] = stored("mypkg.models", "X")
+    result = scan_bytes(tmp_path, "mypkg-1.0-py3-none-any.whl", wheel(files))
+    assert not blocking(result)
+    assert "PICKLE-GLOBAL-OWN-DATA" in rules(result)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [glob("unittest.__main__", "main"), instance("unittest.__main__", "TestProgram")],
+    ids=["stored", "instantiated"],
+)
+def test_test_data_naming_a_main_module_still_blocks(tmp_path: Path, value: bytes) -> None:
+    """Importing ``unittest.__main__`` runs unittest's command line (test discovery runs
+    every test*.py under the current folder): a name of a ``__main__`` module is not data."""
+    result = scan_wheel(tmp_path, "mypkg/tests/m.pkl", whole(value))
+    assert "PICKLE-GLOBAL-UNKNOWN" in blocking(result)
+    assert "PICKLE-GLOBAL-TEST-DATA" not in rules(result)

@@ -480,6 +480,9 @@ class Handles:
     """A container whose values are called later (a tensor's backward hooks)."""
     instantiates: tuple[tuple[int, str], ...] = ()
     """A class the helper creates an object of (``cls.__new__``), like NEWOBJ does."""
+    constructs: tuple[tuple[int, str], ...] = ()
+    """A class whose ``__new__`` (or another constructor) the helper calls with the
+    pickle's arguments, like NEWOBJ with arguments (pandas' ``cls.__new__(cls, **d)``)."""
     state: tuple[tuple[int, str], ...] = ()
     """Set on the result as attributes or through ``__setstate__``: everything in it is
     handed on (a class there could become the object's ``__class__``)."""
@@ -533,10 +536,12 @@ HANDLES: dict[tuple[str, str], Handles] = {
         (mod, "_reconstruct"): Handles(instantiates=((0, "subtype"),))
         for mod in ("numpy.core.multiarray", "numpy._core.multiarray", "numpy.core._internal")
     },
-    ("numpy.ma.core", "_mareconstruct"): Handles(instantiates=((0, "subtype"), (1, "baseclass"))),
-    ("pandas.core.indexes.base", "_new_Index"): Handles(instantiates=((0, "cls"),)),
-    ("pandas.core.indexes.datetimes", "_new_DatetimeIndex"): Handles(instantiates=((0, "cls"),)),
-    ("pandas.core.indexes.period", "_new_PeriodIndex"): Handles(instantiates=((0, "cls"),)),
+    ("numpy.ma.core", "_mareconstruct"): Handles(
+        constructs=((0, "subtype"),), instantiates=((1, "baseclass"),)
+    ),
+    ("pandas.core.indexes.base", "_new_Index"): Handles(constructs=((0, "cls"),)),
+    ("pandas.core.indexes.datetimes", "_new_DatetimeIndex"): Handles(constructs=((0, "cls"),)),
+    ("pandas.core.indexes.period", "_new_PeriodIndex"): Handles(constructs=((0, "cls"),)),
     ("copyreg", "_reconstructor"): Handles(
         instantiates=((0, "cls"),), calls=((1, "base"),), state=((2, "state"),)
     ),

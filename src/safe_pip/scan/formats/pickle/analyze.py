@@ -152,6 +152,11 @@ class _Judge:
                 self.apply(spec, call.callee, call.args, call.kwargs, call.result, 0)
         for call in trace.indirect:
             self.called(call.callee, None, call.pos, "is called", 0)
+        for call in trace.calls:
+            # ``cls.__new__(cls, *args)`` runs the class's constructor with the arguments
+            plain = _numbers(call.args) and _numbers(call.kwargs)
+            if call.kind == "new" and isinstance(call.callee, GlobalType) and not plain:
+                call.callee._sp_rec.uses.add("new-args")
         self.test_data = _is_test_data(self)
 
     def apply(
@@ -173,6 +178,10 @@ class _Judge:
             value = _arg(args, kwargs, where)
             if isinstance(value, GlobalType):
                 value._sp_rec.uses.add("new")
+        for where in spec.constructs:
+            value = _arg(args, kwargs, where)
+            if isinstance(value, GlobalType):
+                value._sp_rec.uses.update(("new", "new-args"))
         for where in spec.state:
             self.hand_over(_arg(args, kwargs, where))
         calls_made = [(spec.invokes, False), (spec.invokes_with, True)]
@@ -248,6 +257,21 @@ def _own_module(module: str, own: frozenset[str]) -> bool:
     fails)."""
     parts = module.split(".")
     return any(".".join(parts[:i]) in own for i in range(1, len(parts) + 1))
+
+
+def _numbers(value: Any, depth: int = 0) -> bool:
+    """Only numbers, booleans and None, in tuples, lists or dicts: arguments that cannot
+    name a file, a command, a host or a module for a constructor (``numpy.memmap(path,
+    mode='w+')`` truncates ``path``; a namedtuple of counts is given numbers)."""
+    if value is None or isinstance(value, (bool, int, float, complex)):
+        return True
+    if depth > 8:
+        return False
+    if isinstance(value, (tuple, list)):
+        return all(_numbers(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return all(_numbers(v, depth + 1) for v in value.values())  # keywords' names: str
+    return False
 
 
 def _partial_target(judge: _Judge, inst: Instance) -> Any:
@@ -413,8 +437,12 @@ def _classify(read: PickleRead, judge: _Judge, rec: GlobalRec) -> str | None:
 
 def _is_test_data(judge: _Judge) -> bool:
     """The pickle sits in a test folder of the wheel's own package and calls nothing that
-    is not allowlisted: every other name it imports is only instantiated (NEWOBJ,
-    ``copyreg._reconstructor``), given state or stored, and none is a known gadget."""
+    is not allowlisted: every other name it imports (from no ``__main__`` module) is only
+    instantiated (NEWOBJ,
+    ``copyreg._reconstructor``) with nothing but numbers as arguments, given state or
+    stored, and none is a known gadget.  ``cls.__new__(cls, *args)`` runs the class's own
+    constructor with the arguments, as a call does (``numpy.memmap(path, 'uint8', 'w+')``
+    truncates ``path``)."""
     read = judge.read
     ctx = read.ctx
     trace = read.trace
@@ -427,9 +455,14 @@ def _is_test_data(judge: _Judge) -> bool:
     for rec in trace.globals.values():
         if judge.allowed(rec):
             continue
-        if _reason(rec, imported_names(rec.module, rec.name, judge.own)) is not None:
+        names = imported_names(rec.module, rec.name, judge.own)
+        if _reason(rec, names) is not None:
             return False
-        if rec.uses & {"call", "mutate", "handed", "persid", "inst"}:
+        # a ``__main__`` module runs its command line when imported (unittest's discovers
+        # and runs every test*.py under the current folder)
+        if any("__main__" in m.split(".") for m, _ in names):
+            return False
+        if rec.uses & {"call", "mutate", "handed", "persid", "inst", "new-args"}:
             return False
     return True
 
