@@ -66,6 +66,18 @@ RULES: tuple[Rule, ...] = (
         _EXC,
     ),
     Rule(
+        "WHEEL-BYTECODE",
+        "Wheel installs compiled Python bytecode (.pyc)",
+        S.HIGH,
+        "Python imports a .pyc without its source (mypkg/evil.pyc: import mypkg.evil runs "
+        "it) and, from __pycache__, in place of the source it names when the recorded "
+        "timestamp or hash matches (an unchecked hash-based .pyc is never compared). The "
+        "scanner judges source; what bytecode runs is unread, so a wheel that ships it is "
+        "refused. Installers compile bytecode themselves after installing (pip does by "
+        "default), so a wheel never needs to ship it.",
+        _EXC,
+    ),
+    Rule(
         "WHEEL-SCRIPT-SHADOW",
         "Wheel installs a command that replaces another's",
         S.HIGH,

@@ -195,6 +195,16 @@ class WheelCheck:
         top = where.path.split("/", 1)[0]
         if top.endswith((".dist-info", ".egg-info")):
             return
+        if where.path.lower().endswith(".pyc"):
+            # import runs it (sourceless, or from __pycache__ in the source's place);
+            # the source rules never see what it does
+            ctx.report(
+                "WHEEL-BYTECODE",
+                f"installs compiled bytecode {where.path!r}, which Python imports without "
+                "reading any source the scanner judged",
+                loc,
+                package=module,
+            )
         if module in _STARTUP_MODULES:
             ctx.report(
                 "WHEEL-STARTUP-HOOK",
