@@ -11,6 +11,7 @@ process reading the half again, never in a half left unread.
 from __future__ import annotations
 
 import os
+import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 
 from safe_pip.models import ScanResult
 from safe_pip.scan.containers import split
+from safe_pip.scan.containers.zipreader import ZipEntry
 from safe_pip.scan.core.context import ScanContext
 from safe_pip.scan.core.engine import scan_path
 from safe_pip.scan.core.limits import Limits
@@ -93,7 +95,32 @@ def _scan(
     monkeypatch: pytest.MonkeyPatch, path: Path, *, split_at: int, limits: Limits | None = None
 ) -> ScanResult:
     monkeypatch.setattr(split, "SPLIT_MIN_BYTES", split_at)
+    # In the whole suite a session-scoped index server (tests/gate) keeps a thread idling in
+    # select(), so the split's own "no other threads" check would turn it off here; what is
+    # tested is the replay, so this process counts as single-threaded.  The check itself
+    # is tested below with a real thread.
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
     return scan_path(path, limits=limits, workers=0)
+
+
+def test_no_split_while_another_thread_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fork copies other threads' locks, not the threads: never split beside one."""
+    monkeypatch.setattr(split, "SPLIT_MIN_BYTES", 0)
+    monkeypatch.setattr(split, "cores", lambda: 2)
+    entries = [ZipEntry(f"m{i}.py", None, 8, 0, 0, 100, 300, 0, data_offset=30) for i in range(2)]
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    assert split.worth_splitting(entries)  # the same entries split when alone
+    monkeypatch.undo()
+    monkeypatch.setattr(split, "SPLIT_MIN_BYTES", 0)
+    monkeypatch.setattr(split, "cores", lambda: 2)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert not split.worth_splitting(entries)
+    finally:
+        stop.set()
+        other.join()
 
 
 def test_split_reports_what_one_process_reports(
