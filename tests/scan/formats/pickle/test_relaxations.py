@@ -606,11 +606,13 @@ def test_a_wheel_with_sourceless_bytecode_has_no_own_data(tmp_path: Path, module
 
 
 def test_bytecode_in_pycache_is_not_sourceless(tmp_path: Path) -> None:
-    """``__pycache__/x.cpython-311.pyc`` is only used beside its ``x.py`` (the source)."""
+    """``__pycache__/x.cpython-311.pyc`` is only used beside its ``x.py`` (the source): it
+    does not take the own-data relaxation away.  Shipping bytecode at all is refused by
+    its own rule (``WHEEL-BYTECODE``), nothing else blocks."""
     files = {"mypkg/__pycache__/models.cpython-311.pyc": _sourceless_pyc("X = 1\n")}
     files["mypkg/data/m.pkl"] = stored("mypkg.models", "X")
     result = scan_bytes(tmp_path, "mypkg-1.0-py3-none-any.whl", wheel(files))
-    assert not blocking(result)
+    assert blocking(result) == {"WHEEL-BYTECODE"}
     assert "PICKLE-GLOBAL-OWN-DATA" in rules(result)
 
 
