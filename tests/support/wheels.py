@@ -8,11 +8,13 @@ binaries: each test writes the bytes it needs, and reviewers read the recipe.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import marshal
 from pathlib import Path
 
 from safe_pip.demo.artifacts import build_wheel, dist_name, wheel_metadata
 
-__all__ = ["build_sdist", "build_wheel", "sha256_file", "wheel_metadata"]
+__all__ = ["build_sdist", "build_wheel", "pyc", "sha256_file", "wheel_metadata"]
 
 
 def build_sdist(out_dir: Path, name: str, version: str = "1.0") -> Path:
@@ -41,3 +43,12 @@ def build_sdist(out_dir: Path, name: str, version: str = "1.0") -> Path:
 
 def sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def pyc(source: str) -> bytes:
+    """A ``.pyc`` of ``source`` for this interpreter, hash-based with ``check_source`` off:
+    ``import`` runs it sourceless (``mypkg/evil.pyc``) and from ``__pycache__`` in place of
+    a source it never compares against."""
+    code = compile(source, "evil.py", "exec")
+    flags = (0b01).to_bytes(4, "little")
+    return importlib.util.MAGIC_NUMBER + flags + bytes(8) + marshal.dumps(code)

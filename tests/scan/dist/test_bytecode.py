@@ -7,8 +7,6 @@ while every source file of the wheel is harmless.
 
 from __future__ import annotations
 
-import importlib.util
-import marshal
 import subprocess
 import sys
 import zipfile
@@ -17,15 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.scan.dist.test_wheel import _wheel
+from tests.scan.dist.wheels import wheel_bytes
 from tests.scan.formats.helpers import blocking, rules, scan_bytes
-
-
-def _pyc(source: str) -> bytes:
-    """A timestamp-less (unchecked hash-based) .pyc of ``source`` for this interpreter."""
-    code = compile(source, "evil.py", "exec")
-    flags = (0b01).to_bytes(4, "little")  # hash-based, check_source=0: never compared
-    return importlib.util.MAGIC_NUMBER + flags + b"\0" * 8 + marshal.dumps(code)
+from tests.support.wheels import pyc
 
 
 def _marker_source(marker: Path) -> str:
@@ -46,9 +38,9 @@ def test_bytecode_python_imports_is_refused(tmp_path: Path, name: str, importer:
     files = {
         "mypkg/__init__.py": b"",
         "mypkg/good.py": b"X = 1\n",
-        name: _pyc(_marker_source(marker)),
+        name: pyc(_marker_source(marker)),
     }
-    data = _wheel("mypkg", files)
+    data = wheel_bytes("mypkg", files)
     # the oracle: the real import system runs the bytecode
     site = tmp_path / "site"
     zipfile.ZipFile(BytesIO(data)).extractall(site)
@@ -62,11 +54,11 @@ def test_bytecode_python_imports_is_refused(tmp_path: Path, name: str, importer:
 
 
 def test_wheel_without_bytecode_has_no_finding(tmp_path: Path) -> None:
-    data = _wheel("mypkg", {"mypkg/__init__.py": b"", "mypkg/good.py": b"X = 1\n"})
+    data = wheel_bytes("mypkg", {"mypkg/__init__.py": b"", "mypkg/good.py": b"X = 1\n"})
     assert "WHEEL-BYTECODE" not in rules(scan_bytes(tmp_path, "mypkg-1.0-py3-none-any.whl", data))
 
 
 def test_bytecode_under_a_name_pip_rewrites_is_refused(tmp_path: Path) -> None:
     """``mypkg/evil.pyc\\0.txt`` is installed by pip as ``mypkg/evil.pyc``."""
-    data = _wheel("mypkg", {"mypkg/__init__.py": b"", "mypkg/evil.pyc\x00.txt": b"x"})
+    data = wheel_bytes("mypkg", {"mypkg/__init__.py": b"", "mypkg/evil.pyc\x00.txt": b"x"})
     assert "WHEEL-BYTECODE" in blocking(scan_bytes(tmp_path, "mypkg-1.0-py3-none-any.whl", data))

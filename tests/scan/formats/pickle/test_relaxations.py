@@ -12,8 +12,6 @@ has its positive case beside the attack variants a reader of the code would try 
 
 from __future__ import annotations
 
-import importlib.util
-import marshal
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,7 +36,7 @@ from tests.scan.pickles import (
     glob,
     ustr,
 )
-from tests.support.wheels import build_wheel
+from tests.support.wheels import build_wheel, pyc
 
 TUPLE3 = b"\x87"
 TUPLE = b"t"  # MARK ... TUPLE
@@ -586,19 +584,13 @@ def test_test_data_that_constructs_another_package_class_with_arguments_still_bl
     assert "PICKLE-GLOBAL-TEST-DATA" not in rules(result)
 
 
-def _sourceless_pyc(source: str) -> bytes:
-    """A legacy-location ``.pyc`` (``mypkg/evil.pyc``, no ``evil.py``): ``import`` runs it."""
-    code = compile(source, "evil.py", "exec")
-    return importlib.util.MAGIC_NUMBER + bytes(12) + marshal.dumps(code)
-
-
 @pytest.mark.parametrize("module", ["mypkg.evil", "mypkg.models"])
 def test_a_wheel_with_sourceless_bytecode_has_no_own_data(tmp_path: Path, module: str) -> None:
     """``import mypkg.evil`` runs ``mypkg/evil.pyc``, code the source rules never read: the
     own relaxation rests on the wheel's modules being judged as source, so a wheel that
     ships importable bytecode without its source has none (not even for its .py modules:
     any of them may import the bytecode)."""
-    files = {"mypkg/evil.pyc": _sourceless_pyc("import os\nos.system('id')\nclass X: pass\n")}
+    files = {"mypkg/evil.pyc": pyc("import os\nos.system('id')\nclass X: pass\n")}
     files["mypkg/data/m.pkl"] = stored(module, "X")
     result = scan_bytes(tmp_path, "mypkg-1.0-py3-none-any.whl", wheel(files))
     assert "PICKLE-GLOBAL-UNKNOWN" in blocking(result)
@@ -609,7 +601,7 @@ def test_bytecode_in_pycache_is_not_sourceless(tmp_path: Path) -> None:
     """``__pycache__/x.cpython-311.pyc`` is only used beside its ``x.py`` (the source): it
     does not take the own-data relaxation away.  Shipping bytecode at all is refused by
     its own rule (``WHEEL-BYTECODE``), nothing else blocks."""
-    files = {"mypkg/__pycache__/models.cpython-311.pyc": _sourceless_pyc("X = 1\n")}
+    files = {"mypkg/__pycache__/models.cpython-311.pyc": pyc("X = 1\n")}
     files["mypkg/data/m.pkl"] = stored("mypkg.models", "X")
     result = scan_bytes(tmp_path, "mypkg-1.0-py3-none-any.whl", wheel(files))
     assert blocking(result) == {"WHEEL-BYTECODE"}
