@@ -62,3 +62,14 @@ def test_bytecode_under_a_name_pip_rewrites_is_refused(tmp_path: Path) -> None:
     """``mypkg/evil.pyc\\0.txt`` is installed by pip as ``mypkg/evil.pyc``."""
     data = wheel_bytes("mypkg", {"mypkg/__init__.py": b"", "mypkg/evil.pyc\x00.txt": b"x"})
     assert "WHEEL-BYTECODE" in blocking(scan_bytes(tmp_path, "mypkg-1.0-py3-none-any.whl", data))
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["mypkg-1.0.data/data/share/mypkg/evil.pyc", "mypkg-1.0.dist-info/evil.pyc"],
+    ids=["data-scheme", "dist-info"],
+)
+def test_bytecode_outside_site_packages_is_refused(tmp_path: Path, name: str) -> None:
+    """A .pth path line or the package itself can put any folder on sys.path."""
+    data = wheel_bytes("mypkg", {"mypkg/__init__.py": b"", name: b"x"})
+    assert "WHEEL-BYTECODE" in blocking(scan_bytes(tmp_path, "mypkg-1.0-py3-none-any.whl", data))

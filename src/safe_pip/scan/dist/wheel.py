@@ -175,7 +175,19 @@ class WheelCheck:
     def _layout(self, ctx: ScanContext, name: str, env: TargetEnvironment) -> None:
         loc = f"{self.location}!{name}"
         where = place(name)
-        if where is None or where.kind == "meta":
+        if where is None:
+            return
+        if where.path.lower().endswith(".pyc"):
+            # import runs it (sourceless, or from __pycache__ in the source's place) from
+            # site-packages or any folder a .pth line or the package adds to sys.path; the
+            # source rules never see what it does
+            ctx.report(
+                "WHEEL-BYTECODE",
+                f"installs compiled bytecode {where.path!r}, which Python imports without "
+                "reading any source the scanner judged",
+                loc,
+            )
+        if where.kind == "meta":
             return
         if where.kind == "script":
             self._script(ctx, where.path, loc, "script", env)
@@ -195,16 +207,6 @@ class WheelCheck:
         top = where.path.split("/", 1)[0]
         if top.endswith((".dist-info", ".egg-info")):
             return
-        if where.path.lower().endswith(".pyc"):
-            # import runs it (sourceless, or from __pycache__ in the source's place);
-            # the source rules never see what it does
-            ctx.report(
-                "WHEEL-BYTECODE",
-                f"installs compiled bytecode {where.path!r}, which Python imports without "
-                "reading any source the scanner judged",
-                loc,
-                package=module,
-            )
         if module in _STARTUP_MODULES:
             ctx.report(
                 "WHEEL-STARTUP-HOOK",
