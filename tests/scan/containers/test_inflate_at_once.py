@@ -9,8 +9,10 @@ context and compares the results.
 from __future__ import annotations
 
 import os
+import zipfile
 import zlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +20,7 @@ import pytest
 from safe_pip.scan.containers.compressed import WHOLE_MAX, inflate, inflate_at_once
 from safe_pip.scan.core.blob import SPILL_AT, Blob
 from safe_pip.scan.core.context import ScanContext
+from safe_pip.scan.core.engine import scan_path
 from safe_pip.scan.core.limits import Limits
 
 
@@ -85,10 +88,23 @@ def test_output_past_the_member_cap_is_left_to_the_loop() -> None:
 
 
 def test_output_that_would_spill_to_disk_is_left_to_the_loop() -> None:
-    fast, _, _, _ = _both(_raw(b"\x00" * (SPILL_AT + 1)))
+    fast, _, (slow, error), _ = _both(_raw(b"\x00" * (SPILL_AT + 1)))
     assert fast is None
+    assert error is None and slow.size == SPILL_AT + 1
 
 
 def test_large_compressed_members_are_left_to_the_loop() -> None:
     raw = _raw(os.urandom(WHOLE_MAX + 1), level=0)
     assert inflate_at_once(ScanContext(), Blob(raw), "m", _deflate) is None
+
+
+def test_a_valid_member_whose_tail_inflates_past_the_output_cap_is_read_whole(
+    tmp_path: Path,
+) -> None:
+    """zlib keeps output back for input it has already taken when one call fills the cap;
+    the loop used to stop there and call a valid member truncated (a false block)."""
+    path = tmp_path / "zeros.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("b.bin", b"\x00" * (SPILL_AT + 1))
+    result = scan_path(path)
+    assert not result.findings, result.findings

@@ -59,7 +59,11 @@ def inflate(
         for piece in blob.chunks(_IN_CHUNK):  # releases the input pages as it goes
             chunk = bytes(piece)
             consumed += len(chunk)
-            while chunk:
+            # ``pending``: the last call filled the output cap and left no input over, so
+            # the decompressor may hold more output for input it has already taken (zlib
+            # does, at the end of highly compressible data): ask again with no new input.
+            pending = False
+            while chunk or pending:
                 if ended:
                     # A next stream may follow (gzip skips zero padding before it), also
                     # when the previous one ended exactly where an input chunk did.
@@ -68,11 +72,14 @@ def inflate(
                         break
                     d = make()
                     ended = False
-                emit(_step(d, chunk))
+                out = _step(d, chunk)
+                emit(out)
                 chunk = _leftover(d)
+                pending = not chunk and len(out) >= _OUT_CHUNK
                 if getattr(d, "eof", False):
                     ended = True
                     chunk = getattr(d, "unused_data", None) or b""
+                    pending = False
             ctx.check_time(location)
             if ended and not multi_member:
                 break  # trailing bytes after the stream are ignored
