@@ -18,10 +18,11 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from safe_pip.scan.containers import layouts, split
-from safe_pip.scan.containers.compressed import inflate
+from safe_pip.scan.containers.compressed import inflate, inflate_at_once
 from safe_pip.scan.containers.zipreader import Directory, ZipEntry, ZipFormatError, read_directory
 from safe_pip.scan.core.blob import Blob, Spool
 from safe_pip.scan.core.context import ScanContext
+from safe_pip.scan.core.paths import unsafe_member_name
 from safe_pip.scan.dist.requires import required_imports
 from safe_pip.scan.formats import torch as torch_layout
 
@@ -35,14 +36,6 @@ _METHODS = {
     95: "xz",
     99: "AES",
 }
-
-
-def unsafe_member_name(name: str) -> bool:
-    """Absolute paths, drive letters and ``..`` segments escape the extraction folder."""
-    norm = name.replace("\\", "/")
-    if norm.startswith("/") or (len(norm) > 1 and norm[1] == ":"):
-        return True
-    return ".." in norm.split("/")
 
 
 def read_zip_if_found(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
@@ -273,8 +266,12 @@ def _member_data(ctx: ScanContext, blob: Blob, e: ZipEntry, loc: str) -> Blob | 
     if e.method == 0:
         ctx.charge_bytes(raw.size, loc)
         return raw
+    if e.method == 8 and not e.encrypted:
+        whole = inflate_at_once(ctx, raw, loc, _deflate)
+        if whole is not None:
+            return whole
     if e.method in (8, 12):
-        make = (lambda: zlib.decompressobj(-15)) if e.method == 8 else _bz2
+        make = _deflate if e.method == 8 else _bz2
         spool, error = inflate(ctx, raw, loc, make, kind=_METHODS[e.method])
         if error is not None and not e.encrypted:
             ctx.report("ARCHIVE-CORRUPT", f"{error}; scanned the {spool.size} bytes before it", loc)
@@ -290,6 +287,10 @@ def _member_data(ctx: ScanContext, blob: Blob, e: ZipEntry, loc: str) -> Blob | 
             format=f"zip-{method}",
         )
     return None
+
+
+def _deflate() -> object:
+    return zlib.decompressobj(-15)
 
 
 def _bz2() -> object:

@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-from safe_pip.scan.core.blob import Blob, Spool
+from safe_pip.scan.core.blob import SPILL_AT, Blob, Spool
 from safe_pip.scan.core.context import ScanContext
 
 _IN_CHUNK = 1 << 16
@@ -59,7 +59,11 @@ def inflate(
         for piece in blob.chunks(_IN_CHUNK):  # releases the input pages as it goes
             chunk = bytes(piece)
             consumed += len(chunk)
-            while chunk:
+            # ``pending``: the last call filled the output cap and left no input over, so
+            # the decompressor may hold more output for input it has already taken (zlib
+            # does, at the end of highly compressible data): ask again with no new input.
+            pending = False
+            while chunk or pending:
                 if ended:
                     # A next stream may follow (gzip skips zero padding before it), also
                     # when the previous one ended exactly where an input chunk did.
@@ -68,11 +72,14 @@ def inflate(
                         break
                     d = make()
                     ended = False
-                emit(_step(d, chunk))
+                out = _step(d, chunk)
+                emit(out)
                 chunk = _leftover(d)
+                pending = not chunk and len(out) >= _OUT_CHUNK
                 if getattr(d, "eof", False):
                     ended = True
                     chunk = getattr(d, "unused_data", None) or b""
+                    pending = False
             ctx.check_time(location)
             if ended and not multi_member:
                 break  # trailing bytes after the stream are ignored
@@ -87,6 +94,39 @@ def inflate(
     finally:
         ctx.charge_bytes(spool.size, location)
     return spool, None
+
+
+WHOLE_MAX = 1 << 20
+"""Compressed size up to which :func:`inflate_at_once` tries one call first."""
+
+
+def inflate_at_once(
+    ctx: ScanContext, blob: Blob, location: str, make: Callable[[], Any]
+) -> Spool | None:
+    """What :func:`inflate` returns for one small stream that ends cleanly within every
+    bound, from one decompressor call instead of its loop over 64 KiB pieces: most wheel
+    members are a few KiB, and the loop's bookkeeping per piece cost more than inflating
+    them. None when anything would make ``inflate`` report or stop early (corrupt or
+    truncated data, output past a cap or past what stays in memory): the caller then runs
+    ``inflate``, which says what happened. Same bytes, same charges, same time check."""
+    if blob.size > WHOLE_MAX:
+        return None
+    lim = ctx.limits
+    cap = min(lim.max_member_bytes, max(0, lim.max_total_bytes - ctx.bytes_read), SPILL_AT)
+    d = make()
+    try:
+        out = d.decompress(blob.read(0, blob.size), cap + 1)
+    except zlib.error:
+        return None
+    if not d.eof or len(out) > cap:
+        return None
+    spool = Spool()
+    try:
+        spool.write(out)
+        ctx.check_time(location)
+    finally:
+        ctx.charge_bytes(spool.size, location)
+    return spool
 
 
 def _step(d: Any, chunk: bytes) -> bytes:

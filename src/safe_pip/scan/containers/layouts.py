@@ -10,12 +10,16 @@ the zip — the loaders go by those names — never from the zip's own file name
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from safe_pip.scan.core.blob import Blob
 from safe_pip.scan.core.context import ScanContext
 from safe_pip.scan.dist.wheel import WheelCheck, wheel_dist_info
-from safe_pip.scan.formats import exported_program, keras, torchscript
+from safe_pip.scan.formats import keras
 from safe_pip.scan.formats.torch import TorchLayout
+
+if TYPE_CHECKING:
+    from safe_pip.scan.formats import exported_program, torchscript
 
 
 class ZipHooks:
@@ -69,17 +73,27 @@ def _has_folder_config(names: Sequence[str]) -> bool:
 def for_zip(
     ctx: ScanContext, names: Sequence[str], location: str, layout: TorchLayout | None
 ) -> ZipHooks | None:
+    dist_info = None if layout is not None else wheel_dist_info(list(names))
+    wheel = WheelCheck(dist_info, location) if dist_info else None
+    # a wheel is installed, not loaded by torch.jit; its files are Python (and a wheel
+    # scan does not import the TorchScript and exported-program readers for nothing)
+    scripts = [] if wheel is not None else _script_checks(names, layout)
+    is_keras = layout is None and keras.is_keras_archive(set(names))
+    if wheel is None and not is_keras and not scripts and not _has_folder_config(names):
+        return None
+    return ZipHooks(location, wheel, is_keras, scripts)
+
+
+def _script_checks(
+    names: Sequence[str], layout: TorchLayout | None
+) -> list[torchscript.ArchiveCheck | exported_program.ArchiveCheck]:
+    """The TorchScript and exported-program archives inside a zip that is not a wheel."""
+    from safe_pip.scan.formats import exported_program, torchscript
+
     scripts: list[torchscript.ArchiveCheck | exported_program.ArchiveCheck]
     ts_prefix = layout.prefix if layout is not None and layout.torchscript else None
     scripts = [torchscript.ArchiveCheck(p) for p in torchscript.archive_prefixes(names, ts_prefix)]
     programs = exported_program.archive_prefixes(set(names))
     if programs:
         scripts.append(exported_program.ArchiveCheck(programs))
-    dist_info = None if layout is not None else wheel_dist_info(list(names))
-    wheel = WheelCheck(dist_info, location) if dist_info else None
-    if wheel is not None:
-        scripts = []  # a wheel is installed, not loaded by torch.jit; its files are Python
-    is_keras = layout is None and keras.is_keras_archive(set(names))
-    if wheel is None and not is_keras and not scripts and not _has_folder_config(names):
-        return None
-    return ZipHooks(location, wheel, is_keras, scripts)
+    return scripts

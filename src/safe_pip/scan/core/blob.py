@@ -43,6 +43,11 @@ class Blob:
         a = self.start + offset
         return bytes(self.buf[a : min(self.end, a + n)])
 
+    def find(self, sub: bytes, offset: int = 0) -> int:
+        """Where ``sub`` first occurs at or after ``offset`` (relative), or -1; no copy."""
+        i: int = self.buf.find(sub, self.start + offset, self.end)
+        return i - self.start if i >= 0 else -1
+
     def view(self, offset: int, n: int) -> memoryview:
         a = self.start + offset
         return memoryview(self.buf)[a : min(self.end, a + n)]

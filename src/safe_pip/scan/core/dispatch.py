@@ -55,7 +55,7 @@ def _basename(location: str) -> str:
     return location.rsplit("!", 1)[-1].replace("\\", "/").rsplit("/", 1)[-1]
 
 
-def _by_name(ctx: ScanContext, fmt: str, blob: Blob, location: str) -> Reader | None:
+def _by_name(ctx: ScanContext, fmt: str, blob: Blob, head: bytes, location: str) -> Reader | None:
     """Readers chosen by name, only where the loader itself goes by name.
 
     Python imports ``*.py``; ``tf.saved_model.load`` opens ``saved_model.pb``.
@@ -74,18 +74,30 @@ def _by_name(ctx: ScanContext, fmt: str, blob: Blob, location: str) -> Reader | 
         )
     if fmt not in (S.DATA, S.PICKLE_PROBE):
         return None
-    from safe_pip.scan.dist import pysource
-    from safe_pip.scan.formats import hdf5_attrs, keras, onnx, tensorflow, torchscript
-
+    # Each reader's module is imported only once its test matches: a short scan of a text
+    # file should not pay for importing the source, ONNX, Keras and TorchScript readers.
     if name.endswith(".py"):
+        from safe_pip.scan.dist import pysource
+
         return pysource.read_python if fmt == S.DATA else _python_or_pickle
     if name == "saved_model.pb":
+        from safe_pip.scan.formats import tensorflow
+
         return tensorflow.read_saved_model
-    if fmt == S.DATA and onnx.looks_like_onnx(blob):
-        return onnx.read_onnx
+    if fmt == S.DATA and head[:1] == S.ONNX_FIRST:
+        from safe_pip.scan.formats import onnx
+
+        if onnx.looks_like_onnx(blob):
+            return onnx.read_onnx
+    from safe_pip.scan.formats import hdf5_attrs
+
     if hdf5_attrs.find_superblock(blob):  # after a user block: h5py searches 512, 1024...
+        from safe_pip.scan.formats import keras
+
         return keras.read_hdf5
-    if torchscript.looks_like_flatbuffer(blob):  # torch.jit.load goes by these bytes
+    if S.is_torch_flatbuffer(head, blob.size):  # torch.jit.load goes by these bytes
+        from safe_pip.scan.formats import torchscript
+
         return torchscript.read_flatbuffer if fmt == S.DATA else _flatbuffer_or_pickle
     return None
 
@@ -133,7 +145,7 @@ def _has_zip_end(blob: Blob) -> bool:
     """An end-of-central-directory signature where zip readers look for it (the last
     64 KiB and 22 bytes)."""
     tail = min(blob.size, 65557)
-    return tail >= 22 and b"PK\x05\x06" in blob.read(blob.size - tail, tail)
+    return tail >= 22 and blob.find(b"PK\x05\x06", blob.size - tail) >= 0
 
 
 def unaccounted(
@@ -165,7 +177,8 @@ def unaccounted(
 
 def scan_blob(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
     """Scan one member (or top-level file) found at ``location``."""
-    fmt = S.sniff(blob.head(S.HEAD), blob.size)
+    head = blob.head(S.HEAD)
+    fmt = S.sniff(head, blob.size)
     if depth > ctx.limits.max_depth and fmt not in (S.DATA, S.EMPTY):
         ctx.report(
             "ARCHIVE-LIMIT",
@@ -183,7 +196,7 @@ def scan_blob(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
             format=fmt,
         )
         return
-    reader = _by_name(ctx, fmt, blob, location) or _reader(fmt)
+    reader = _by_name(ctx, fmt, blob, head, location) or _reader(fmt)
     if reader is None:
         ctx.saw(fmt)
     else:

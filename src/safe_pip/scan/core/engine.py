@@ -8,11 +8,10 @@ verdict names the exact file; symlinks are not followed out of the tree.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from safe_pip import own_hooks
 from safe_pip.models import ScanResult, TargetEnvironment
@@ -20,6 +19,9 @@ from safe_pip.scan.core.blob import open_file
 from safe_pip.scan.core.context import BudgetExhausted, ScanContext
 from safe_pip.scan.core.dispatch import scan_blob
 from safe_pip.scan.core.limits import Limits
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
 
 
 def scan_path(
@@ -98,6 +100,12 @@ POOL_MIN_BYTES = 1 << 20
 
 @contextlib.contextmanager
 def _pool_for(size: int, workers: int | None) -> Iterator[Executor | None]:
+    if (workers is None and size < POOL_MIN_BYTES) or (workers is not None and workers <= 0):
+        yield None  # decided without importing multiprocessing (a short scan's start-up)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     if workers is None:
         nested = multiprocessing.parent_process() is not None
         cores = os.cpu_count() or 1

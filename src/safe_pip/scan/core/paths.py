@@ -12,6 +12,14 @@ _TEST_DIRS = frozenset({"test", "tests", "testing"})
 _TEST_FILE = re.compile(r"(?:test_.*|.*_test|conftest)\.py\Z")
 
 
+def unsafe_member_name(name: str) -> bool:
+    """Absolute paths, drive letters and ``..`` segments escape the extraction folder."""
+    norm = name.replace("\\", "/")
+    if norm.startswith("/") or (len(norm) > 1 and norm[1] == ":"):
+        return True
+    return ".." in norm.split("/")
+
+
 def member_path(location: str) -> str:
     """The innermost member's path, without container prefix or byte offset."""
     inner = location.rsplit("!", 1)[-1]

@@ -63,6 +63,26 @@ _MAGICS: tuple[tuple[bytes, str], ...] = (
 )
 
 
+ONNX_FIRST = b"\x08"
+"""First byte of every ONNX ModelProto (field 1, ir_version, a varint): the cheap half of
+``formats.onnx.looks_like_onnx``, so data that cannot be one never imports that reader."""
+
+FLATBUFFER_ID = b"PTMF"
+"""The file identifier ``torch.jit.load`` checks at bytes 4-8 of a mobile flatbuffer."""
+
+
+def is_torch_flatbuffer(head: bytes, size: int) -> bool:
+    """A TorchScript flatbuffer as torch.jit.load recognises one (``head``: the first bytes)."""
+    return size >= 8 and head[4:8] == FLATBUFFER_ID
+
+
+_BY_FIRST_BYTE: dict[int, tuple[tuple[bytes, str], ...]] = {
+    b: tuple(m for m in _MAGICS if m[0][0] == b) for b in {m[0][0] for m in _MAGICS}
+}
+"""``_MAGICS`` by first byte, in the same order: sniffing runs for every member of every
+wheel, and a member's first byte rules out all but one or two magic numbers."""
+
+
 def unsupported_name(fmt: str) -> str | None:
     """A person-readable name when ``fmt`` is a container we cannot open."""
     return _UNSUPPORTED.get(fmt)
@@ -72,7 +92,7 @@ def sniff(head: bytes, size: int) -> str:
     """Classify content from its first bytes (``head``) and total ``size``."""
     if size == 0:
         return EMPTY
-    for magic, fmt in _MAGICS:
+    for magic, fmt in _BY_FIRST_BYTE.get(head[0], ()) if head else ():
         if head.startswith(magic):
             return fmt
     if len(head) >= 262 and head[257:262] == b"ustar":

@@ -67,6 +67,10 @@ class WheelCheck:
     """A name a member is installed as (NUL-truncated, Unicode Path field, Windows ``\\``)
     -> the member's name as written in the zip."""
     _last: str | None = None
+    _places: dict[str, Place | None] = field(default_factory=dict)
+    """:func:`.layout.place` of each name asked about: every member's is needed three or four
+    times (while streaming and at the end), and computing it is most of a small member's
+    bookkeeping."""
 
     @property
     def dist(self) -> str:
@@ -126,6 +130,13 @@ class WheelCheck:
         ctx.scanned.add(key)
         return False
 
+    def _place(self, name: str) -> Place | None:
+        try:
+            return self._places[name]
+        except KeyError:
+            where = self._places[name] = place(name)
+            return where
+
     def _wanted(self, name: str) -> bool:
         if name.startswith(f"{self.dist_info}/"):
             return name.rsplit("/", 1)[-1] in ("RECORD", "entry_points.txt", "METADATA")
@@ -133,7 +144,7 @@ class WheelCheck:
 
     def _is_pth(self, name: str) -> bool:
         """A ``.pth`` file site.py reads: at the top of a site directory, wherever written."""
-        where = place(name)
+        where = self._place(name)
         return (
             where is not None
             and where.kind == "site"
@@ -144,7 +155,7 @@ class WheelCheck:
     def _is_entry_points(self, name: str) -> bool:
         """Installed as this distribution's ``entry_points.txt`` (``./x.dist-info/...`` too:
         pip copies it there, and importlib.metadata reads it at run time)."""
-        where = place(name)
+        where = self._place(name)
         return where is not None and where.path == f"{self.dist_info}/entry_points.txt"
 
     def finish(self, ctx: ScanContext, reread: Reread | None = None) -> None:
@@ -165,7 +176,7 @@ class WheelCheck:
     def _own_tops(self) -> frozenset[str]:
         tops: set[str] = set()
         for name in self.files:
-            where = place(name)
+            where = self._place(name)
             if where is not None and where.kind == "site":
                 head, sep, _ = where.path.partition("/")
                 tops.add(head if sep else head.split(".", 1)[0])
@@ -174,7 +185,7 @@ class WheelCheck:
     # -- placement -------------------------------------------------------------------
     def _layout(self, ctx: ScanContext, name: str, env: TargetEnvironment) -> None:
         loc = f"{self.location}!{name}"
-        where = place(name)
+        where = self._place(name)
         if where is None:
             return
         if where.path.lower().endswith(".pyc"):

@@ -14,9 +14,9 @@ custom-op library is actually shipped next to the model.
 
 from __future__ import annotations
 
-from safe_pip.scan.containers.archive import unsafe_member_name
 from safe_pip.scan.core.blob import Blob
 from safe_pip.scan.core.context import ScanContext
+from safe_pip.scan.core.paths import unsafe_member_name
 from safe_pip.scan.formats.protobuf import LEN, VARINT, Message, ProtoError, well_formed
 
 STANDARD_DOMAINS = frozenset(

@@ -38,6 +38,7 @@ from typing import Any
 
 from safe_pip.scan.core.blob import Blob
 from safe_pip.scan.core.context import ScanContext
+from safe_pip.scan.core.sniff import is_torch_flatbuffer
 from safe_pip.scan.formats import torchscript_ops as table
 
 MAX_CODE_BYTES = 64 * 1024 * 1024
@@ -490,17 +491,16 @@ def _strings(value: object, limit: int = 1_000_000) -> Iterator[str]:
 
 
 # -- the flatbuffer format ------------------------------------------------------------
-FLATBUFFER_ID = b"PTMF"
-"""``torch.jit.load`` checks these bytes at offset 4 and, if present, loads the file as
-a flatbuffer module (``mobile_bytecode.fbs``) instead of a zip: a file that sniffs as
-plain data is then a program."""
+# ``torch.jit.load`` checks sniff.FLATBUFFER_ID at offset 4 and, if present, loads the file
+# as a flatbuffer module (``mobile_bytecode.fbs``) instead of a zip: a file that sniffs as
+# plain data is then a program.
 
 _FUNCTION, _OBJECT_TYPES, _IVALUES, _JIT_SOURCES = 16, 7, 4, 8
 """IValueUnion tag of Function; Module field slots of object_types, ivalues, jit_sources."""
 
 
 def looks_like_flatbuffer(blob: Blob) -> bool:
-    return blob.size >= 8 and blob.read(4, 4) == FLATBUFFER_ID
+    return is_torch_flatbuffer(blob.head(8), blob.size)
 
 
 class _Corrupt(Exception):
