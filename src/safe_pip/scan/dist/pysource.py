@@ -146,7 +146,8 @@ _SOURCE_NAMES = frozenset(
      *("requests", "httpx", "HTTPSConnection", "HTTPConnection", "create_connection", "Curl")}
 )  # fmt: skip
 """Names a decoder or network call the exec rules follow puts in some code object."""
-_EXEC_NAMES = frozenset({"exec", "eval", "execfile", "__import__", "import_module"})
+_PLAIN_SINKS = frozenset({"exec", "eval", "compile", "execfile"})
+_SINK_MODULES = frozenset({"builtins", "__import__", "import_module"})
 _SHELL_NAMES = frozenset(
     {"system", "popen", "Popen", "run", "call", "check_call", "check_output", "getoutput",
      "getstatusoutput"}
@@ -339,7 +340,6 @@ class _Names:
     codes: list[_Code] = field(default_factory=list)
     trees: dict[str, set[int]] = field(default_factory=dict)
     """Function name -> the outermost-function trees that define a function of that name."""
-    compile_code: list[CodeType] = field(default_factory=list)
 
     def may_load(self) -> bool:
         """Can ``PY-UNSAFE-LOAD`` match? An exact consequence of ``check_tree``'s load rule.
@@ -410,15 +410,23 @@ class _Names:
                 loading.add(c.tree)
 
     def may_exec(self) -> bool:
+        """Can an exec rule match? An exact consequence of ``_check_scope``'s sinks.
+
+        A sink (``_EXEC``) is named by ``builtins``, ``__import__`` or ``import_module``
+        (``builtins.exec``, ``importlib.import_module``, ``__import__('eval')``), or is a
+        plain name ``exec``/``eval``/``compile``/``execfile``, or an alias of one (``e =
+        eval`` reads it as a plain name too; ``from builtins import eval`` names
+        ``builtins``). ``model.eval()`` and ``re.compile(...)`` read the word only as an
+        attribute, which never resolves to a sink by itself.
+        """
         if not self.everywhere & _SOURCE_NAMES:
             return False
-        if self.everywhere & _EXEC_NAMES:
+        if self.everywhere & _SINK_MODULES:
             return True
-        # ``compile`` is a sink only as the builtin, not as ``re.compile``.
         return any(
-            i.opname in ("LOAD_GLOBAL", "LOAD_NAME") and i.argval == "compile"
-            for co in self.compile_code
-            for i in dis.get_instructions(co)
+            not c.mentions.isdisjoint(_PLAIN_SINKS)
+            and not _reads(c.code).names.isdisjoint(_PLAIN_SINKS)
+            for c in self.codes
         )
 
 
@@ -432,8 +440,6 @@ def _code_names(code: CodeType, whole_file: bool) -> _Names:
         out.codes.append(_Code(co, at_import, tree, names))
         out.everywhere |= names
         out.strings |= _strings(co)
-        if "compile" in names:
-            out.compile_code.append(co)
         for const in co.co_consts:
             if not isinstance(const, CodeType):
                 continue
@@ -487,7 +493,8 @@ def _reads(co: CodeType) -> _Reads:
     Reads: the names of every name instruction but stores and deletes (dotted import names
     split at dots), every local, cell and free variable and dotted-identifier string
     constant (an over-approximation). Plain names: ``LOAD_NAME``/``LOAD_GLOBAL`` (any name
-    instruction that is not an attribute or import) and every variable. A flow is a read
+    instruction that is not an attribute or ``IMPORT_FROM``: ``import eval as e`` makes
+    ``e`` stand for ``eval`` to the rules) and every variable. A flow is a read
     whose value the next instruction (past stack shuffles and inline caches) stores in a
     name: ``x = m.load``, ``from m import load as x``; after a ``COPY``/``DUP_TOP`` (chained
     targets, ``:=``), or into a
@@ -555,7 +562,7 @@ def _opcode_kinds() -> dict[int, int]:
             out[op] = _STORE
         elif name.startswith(("STORE_", "DELETE_")):  # ``x.a = v`` binds no alias
             continue
-        elif "ATTR" in name or name.startswith("IMPORT_") or name == "LOAD_METHOD":
+        elif "ATTR" in name or name == "IMPORT_FROM" or name == "LOAD_METHOD":
             out[op] = _READ
         else:
             out[op] = _PLAIN_READ
@@ -664,20 +671,21 @@ def check_tree(
     flows: bool = True,
 ) -> None:
     """Run the rules; ``loads``/``flows`` let a pre-filter skip rules that cannot match."""
-    walked = list(ast.walk(tree))
+    kids = _Kids(tree)
+    walked = kids.walked
     aliases = _aliases(walked)
-    scopes = _ScopeIndex(tree)
+    scopes = _ScopeIndex(tree, kids)
     if flows:
-        module_taint = _check_scope(ctx, scopes.nodes(tree), aliases, location, None)
+        module_taint = _check_scope(ctx, scopes.nodes(tree), aliases, location, None, kids)
         for scope in walked:
             if isinstance(scope, _FUNCS):
-                _check_scope(ctx, scopes.nodes(scope), aliases, location, module_taint)
+                _check_scope(ctx, scopes.nodes(scope), aliases, location, module_taint, kids)
     if not loads:
         return
     in_tests = not whole_file and is_test_path(location)
     when = "build" if whole_file else "test-suite import" if in_tests else "import"
     helpers = _loading_helpers(walked, scopes, aliases)
-    for call in _import_time_calls(tree, whole_file):
+    for call in _import_time_calls(tree, whole_file, kids):
         name = _qualname(call.func, aliases)
         reason = _unsafe_load(name, call)
         via = ""
@@ -762,6 +770,7 @@ def _check_scope(
     aliases: dict[str, str],
     location: str,
     inherited: tuple[set[str], set[str]] | None,
+    kids: _Kids,
 ) -> tuple[set[str], set[str]]:
     """Decode/fetch-then-exec within one function (or the module body).
 
@@ -773,12 +782,7 @@ def _check_scope(
     # what each assignment reads and whether it decodes or fetches never changes: computed
     # once, the fixpoint only moves taint along it
     flows = [
-        (
-            targets,
-            _names_in(value),
-            _contains(value, aliases, _is_decoder),
-            _contains(value, aliases, _is_network),
-        )
+        (targets, *kids.facts(value, aliases))
         for node in nodes
         for targets, value in _assignments(node)
     ]
@@ -798,15 +802,15 @@ def _check_scope(
         name = _qualname(node.func, aliases)
         line = f"{location}:{node.lineno}"
         if name in _EXEC and node.args:
-            arg = node.args[0]
-            if _contains(arg, aliases, _is_decoder) or _names_in(arg) & decoded:
+            used, decodes, fetches = kids.facts(node.args[0], aliases)
+            if decodes or used & decoded:
                 ctx.report(
                     "PY-EXEC-DECODED",
                     f"{name}() runs data decoded at run time (line {node.lineno})",
                     line,
                     call=name,
                 )
-            if _contains(arg, aliases, _is_network) or _names_in(arg) & fetched:
+            if fetches or used & fetched:
                 ctx.report(
                     "PY-DOWNLOAD-EXEC",
                     f"{name}() runs code fetched over the network (line {node.lineno})",
@@ -868,20 +872,21 @@ class _ScopeIndex:
     popped from the end), so rules that stop at the first match see the same first match.
     """
 
-    def __init__(self, tree: ast.Module) -> None:
+    def __init__(self, tree: ast.Module, kids: _Kids) -> None:
         self._nodes: dict[int, list[ast.AST]] = {id(tree): []}
+        of = kids.of
         stack: list[tuple[ast.AST, list[ast.AST]]] = [
-            (child, self._nodes[id(tree)]) for child in ast.iter_child_nodes(tree)
+            (child, self._nodes[id(tree)]) for child in of[id(tree)]
         ]
         while stack:
             node, owner = stack.pop()
             if isinstance(node, _FUNCS):
                 own: list[ast.AST] = []
                 self._nodes[id(node)] = own
-                stack.extend((child, own) for child in ast.iter_child_nodes(node))
+                stack.extend((child, own) for child in of[id(node)])
                 continue
             owner.append(node)
-            stack.extend((child, owner) for child in ast.iter_child_nodes(node))
+            stack.extend((child, owner) for child in of[id(node)])
 
     def nodes(self, scope: ast.AST) -> list[ast.AST]:
         return self._nodes[id(scope)]
@@ -932,7 +937,7 @@ def _is_main_guard(node: ast.AST) -> bool:
     )
 
 
-def _import_time_calls(tree: ast.Module, whole_file: bool) -> Iterator[ast.Call]:
+def _import_time_calls(tree: ast.Module, whole_file: bool, kids: _Kids) -> Iterator[ast.Call]:
     """Calls that run on import: everything outside function bodies (lambdas included)
     and outside ``if __name__ == "__main__":`` (whose ``else`` branch does run)."""
     stack: list[ast.AST] = [tree]
@@ -951,7 +956,7 @@ def _import_time_calls(tree: ast.Module, whole_file: bool) -> Iterator[ast.Call]
             continue
         if isinstance(node, ast.Call):
             yield node
-        stack.extend(ast.iter_child_nodes(node))
+        stack.extend(kids.of[id(node)])
 
 
 def _aliases(walked: list[ast.AST]) -> dict[str, str]:
@@ -1011,21 +1016,67 @@ def _qualname(func: ast.expr, aliases: dict[str, str]) -> str:
     return ".".join(reversed(parts))
 
 
-def _is_decoder(call: ast.Call, aliases: dict[str, str]) -> bool:
-    name = _qualname(call.func, aliases)
-    last = name.rsplit(".", 1)[-1]
-    return name in _DECODER_CALLS or last in _DECODERS
+def _is_decoder(name: str) -> bool:
+    return name in _DECODER_CALLS or name.rsplit(".", 1)[-1] in _DECODERS
 
 
-def _is_network(call: ast.Call, aliases: dict[str, str]) -> bool:
-    name = _qualname(call.func, aliases)
+def _is_network(name: str) -> bool:
     return name in _NETWORK or name.rsplit(".", 1)[-1] == "urlopen"
 
 
-def _contains(expr: ast.AST, aliases: dict[str, str], pred: object) -> bool:
-    assert callable(pred)
-    return any(isinstance(n, ast.Call) and pred(n, aliases) for n in ast.walk(expr))
+class _Kids:
+    """Each node's children (``ast.iter_child_nodes`` order), listed once per tree.
+
+    Every rule walks the tree or parts of it, several times per expression; reading the
+    children of a node is what costs (a Python loop over its fields), so it is done once.
+    ``walked`` is the whole tree in ``ast.walk`` order.
+    """
+
+    def __init__(self, tree: ast.AST) -> None:
+        self.of: dict[int, list[ast.AST]] = {}
+        self.walked: list[ast.AST] = [tree]
+        walked, of = self.walked, self.of
+        i = 0
+        while i < len(walked):
+            node = walked[i]
+            i += 1
+            children = of[id(node)] = _children(node)
+            walked.extend(children)
+
+    def walk(self, node: ast.AST) -> list[ast.AST]:
+        """``list(ast.walk(node))``."""
+        out, of = [node], self.of
+        i = 0
+        while i < len(out):
+            out.extend(of[id(out[i])])
+            i += 1
+        return out
+
+    def facts(self, expr: ast.AST, aliases: dict[str, str]) -> tuple[set[str], bool, bool]:
+        """(names it uses, does it call a decoder, does it call a fetcher), in one walk.
+
+        The same as walking for each on its own: qualnames are computed, in walk order,
+        only until both calls are found (as two short-circuiting walks would).
+        """
+        names: set[str] = set()
+        decodes = fetches = False
+        for n in self.walk(expr):
+            if isinstance(n, ast.Name):
+                names.add(n.id)
+            elif isinstance(n, ast.Call) and not (decodes and fetches):
+                name = _qualname(n.func, aliases)
+                decodes = decodes or _is_decoder(name)
+                fetches = fetches or _is_network(name)
+        return names, decodes, fetches
 
 
-def _names_in(expr: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)}
+def _children(node: ast.AST) -> list[ast.AST]:
+    """``list(ast.iter_child_nodes(node))`` without its two generators."""
+    out: list[ast.AST] = []
+    for name in node._fields:
+        value = getattr(node, name, None)
+        if isinstance(value, ast.AST):
+            out.append(value)
+        elif isinstance(value, list):
+            out.extend(item for item in value if isinstance(item, ast.AST))
+    return out
