@@ -31,6 +31,10 @@ LOADS = [
     "import pickle\nU = pickle.Unpickler(F)\n",
     "X = __import__('pic' 'kle').loads(B)\n",
     "X = __import__('\\x70ickle').loads(B)\n",
+    # what the grammar allows between the name and the string: comments, continuations, parens
+    "X = __import__(  # the module\n    'pic'\n    'kle').loads(B)\n",
+    "X = __import__ \\\n ((u'\\x70ickle')).loads(B)\n",
+    "from importlib import import_module as im\nX = import_module(R'pic' 'kle').loads(B)\n",
     # an alias made in a function body, used at import time (the rule ignores scopes)
     "import torch\ndef f():\n    global L\n    L = torch.load\nM = L('m.pt')\n",
     "import torch\ndef f():\n    L = torch.load\nM = L('m.pt')\n",
@@ -172,6 +176,8 @@ def test_names_that_cannot_match_are_not_parsed(src: str, rule: str) -> None:
     "src",
     [
         "import re\nR = re.compile('x')\ns = b'x'.decode()\nmodel.eval()\n",
+        # __import__ of a computed name: no string for the rules to read a module from
+        "import importlib\nm = __import__(name)\nn = importlib.import_module(x)\nm.eval()\n",
         "import torch\nx = torch.ones(1)\ny = bytes(x).decode('utf-8')\nexec_count = 1\n",
     ],
 )

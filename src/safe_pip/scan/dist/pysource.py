@@ -178,6 +178,20 @@ names a decoder or network call needs are ``_SOURCE_NAMES`` (the
 last part of a decoder, ``codecs``/``marshal`` for their ``decode``/``loads``, a network
 module or function), so a text holding none of them nor those two words cannot match (a
 plain ``.decode()`` no longer lets a file through)."""
+_BY_NAME = re.compile(
+    rb"(?:__import__|import_module)"
+    rb"(?:[ \t\f\r\n(]|\\(?=[\r\n])|#[^\r\n]*(?=[\r\n]|$))*[uUrR]?['\"]"
+)
+"""A call of ``__import__``/``import_module`` by that name whose first argument is a string
+literal: the only place ``_qualname`` reads a name from a string (the rules match on
+``Call(Name('__import__'), [Constant(str)])``). Between the name and the literal's first
+token Python's grammar allows only ``(`` (the call's, and grouping ones), whitespace,
+newlines, comments and line continuations; a ``str`` literal opens with a quote after an
+optional ``u``/``r`` prefix (``f``-strings and bytes are not ``Constant(str)``, implicitly
+concatenated pieces follow the first). Each character has one way to match (a backslash
+only before a line break, a comment only to its line's end), so a failing search stays
+linear. A name the rules could read from a string is hidden from the word searches only
+there, so without such a call the words must be literal."""
 _LOAD_RE = re.compile(rb"\b(?:loads?|Unpickler|read_pickle)\b")
 _EXEC_RE = re.compile(rb"\b(?:exec|eval|compile|execfile|__import__|import_module)\b")
 """Byte pre-filters on the decoded text (``in`` is a C memory search, far faster than a regex):
@@ -209,7 +223,9 @@ def read_python(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None
     # Python reads identifiers NFKC-normalised (``ｅｘｅｃ`` is ``exec``): so do the filters.
     words = text if text.isascii() else unicodedata.normalize("NFKC", text)
     data = words.encode("utf-8", "surrogatepass")
-    by_name = b"__import__" in data or b"import_module" in data
+    by_name = (b"__import__" in data or b"import_module" in data) and (
+        _BY_NAME.search(data) is not None
+    )
     load_words = (
         (b"load" in data or (b"ickle" in data and (b"Unpickler" in data or b"read_pickle" in data)))
         and any(w in data for w in _LOAD_WORDS)
@@ -436,10 +452,11 @@ def _code_names(code: CodeType, whole_file: bool) -> _Names:
     trees = 0
     while stack:
         co, at_import, tree = stack.pop()
-        names = _mentions(co)
+        strings = _strings(co)
+        names = _mentions(co, strings)
         out.codes.append(_Code(co, at_import, tree, names))
         out.everywhere |= names
-        out.strings |= _strings(co)
+        out.strings |= strings
         for const in co.co_consts:
             if not isinstance(const, CodeType):
                 continue
@@ -454,9 +471,9 @@ def _code_names(code: CodeType, whole_file: bool) -> _Names:
     return out
 
 
-def _mentions(co: CodeType) -> set[str]:
+def _mentions(co: CodeType, strings: set[str] | None = None) -> set[str]:
     """Every name one code object mentions (see :class:`_Names`)."""
-    names = _always_read(co)
+    names = _always_read(co, strings)
     names.update(co.co_names)
     for name in co.co_names:
         if "." in name:
@@ -464,16 +481,22 @@ def _mentions(co: CodeType) -> set[str]:
     return names
 
 
-def _always_read(co: CodeType) -> set[str]:
+def _always_read(co: CodeType, strings: set[str] | None = None) -> set[str]:
     """Local, cell and free variables, and the parts of dotted-identifier string constants."""
-    return {*co.co_varnames, *co.co_cellvars, *co.co_freevars, *_strings(co)}
+    if strings is None:
+        strings = _strings(co)
+    return {*co.co_varnames, *co.co_cellvars, *co.co_freevars, *strings}
 
 
 def _strings(co: CodeType) -> set[str]:
     """The parts of one code object's dotted-identifier string constants."""
     names: set[str] = set()
     for const in co.co_consts:
-        if isinstance(const, str) and const and const.replace(".", "_").isidentifier():
+        if not isinstance(const, str) or not const or " " in const or "\n" in const:
+            continue  # (a docstring is not copied by replace() only to be refused)
+        if const.isidentifier():
+            names.add(const)
+        elif const.replace(".", "_").isidentifier():
             names.update(const.split("."))
     return names
 
