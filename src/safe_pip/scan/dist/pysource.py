@@ -35,6 +35,7 @@ import dis
 import io
 import re
 import subprocess
+import sys
 import tokenize
 import unicodedata
 from collections.abc import Iterator
@@ -145,7 +146,8 @@ _SOURCE_NAMES = frozenset(
      *("requests", "httpx", "HTTPSConnection", "HTTPConnection", "create_connection", "Curl")}
 )  # fmt: skip
 """Names a decoder or network call the exec rules follow puts in some code object."""
-_EXEC_NAMES = frozenset({"exec", "eval", "execfile", "__import__", "import_module"})
+_PLAIN_SINKS = frozenset({"exec", "eval", "compile", "execfile"})
+_SINK_MODULES = frozenset({"builtins", "__import__", "import_module"})
 _SHELL_NAMES = frozenset(
     {"system", "popen", "Popen", "run", "call", "check_call", "check_output", "getoutput",
      "getstatusoutput"}
@@ -153,12 +155,29 @@ _SHELL_NAMES = frozenset(
 _COMPREHENSIONS = frozenset({"<listcomp>", "<setcomp>", "<dictcomp>", "<genexpr>"})
 _CO_FUNCTION = 0x0001 | 0x0002  # CO_OPTIMIZED | CO_NEWLOCALS: a function body, not a class
 _LOAD_WORDS = (b"ickle", b"dill", b"joblib", b"torch", b"Unpickler")
+_LOAD_LAST_WORDS = (b"load", b"Unpickler", b"read_pickle")
+"""The load rule's callee is named by identifiers (NFKC-literal in the normalised text): its
+last part (``load``/``loads``/``Unpickler``/``read_pickle``), and a module that holds one of
+``_LOAD_WORDS`` (``pickle``, ``dill``, ``joblib``, ``torch``, ``pandas.read_pickle``,
+``numpy.load(allow_pickle=True)``); or by a string given to ``__import__``/``import_module``
+(``__import__('pic' 'kle').loads``), and then one of those two names is in the text, and the
+module's name is a string constant in the code (``analyze`` checks that after compiling)."""
 _EXEC_WORDS_CHEAP = (b"exec", b"eval", b"compile", b"__import__", b"import_module")
-_SOURCE_WORDS = (
-    b"decode", b"decompress", b"fromhex", b"unhexlify", b"a2b_", b"marshal", b"codecs",
-    b"urlopen", b"urlretrieve", b"requests", b"httpx", b"Connection", b"create_connection",
-    b"pycurl",
-)  # fmt: skip
+_SOURCE_WORDS = tuple(sorted(name.encode() for name in _SOURCE_NAMES))
+_SOURCE_GROUPS = tuple(
+    (common, tuple(w for w in _SOURCE_WORDS if common in w))
+    for common in (b"decode", b"a2b_", b"Connection", b"url")
+)
+_SOURCE_SINGLE = tuple(w for w in _SOURCE_WORDS if not any(c in w for c, _ in _SOURCE_GROUPS))
+"""A decoder or network call the exec rules follow is named (``_qualname``) by identifiers
+(attributes, names, the modules and names of imports), which Python reads NFKC-normalised,
+so each appears literally in the normalised text; or by a string constant given to a call of
+``__import__``/``import_module`` by name (``__import__('\\x63odecs').decode``), and then that
+name is in the text and the string is a constant of the code (checked after compiling). The
+names a decoder or network call needs are ``_SOURCE_NAMES`` (the
+last part of a decoder, ``codecs``/``marshal`` for their ``decode``/``loads``, a network
+module or function), so a text holding none of them nor those two words cannot match (a
+plain ``.decode()`` no longer lets a file through)."""
 _LOAD_RE = re.compile(rb"\b(?:loads?|Unpickler|read_pickle)\b")
 _EXEC_RE = re.compile(rb"\b(?:exec|eval|compile|execfile|__import__|import_module)\b")
 """Byte pre-filters on the decoded text (``in`` is a C memory search, far faster than a regex):
@@ -169,6 +188,13 @@ _EXEC_WORDS = re.compile(
     rb"|loads?|Unpickler|marshal|b64decode|fromhex|decompress)\b"
 )
 """Code-execution words: an unreadable file holding one of these cannot be passed as inert."""
+
+
+def _has_source_word(data: bytes) -> bool:
+    """``any(w in data for w in _SOURCE_WORDS)``, a search per shared part first."""
+    return any(w in data for w in _SOURCE_SINGLE) or any(
+        common in data and any(w in data for w in words) for common, words in _SOURCE_GROUPS
+    )
 
 
 def read_python(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
@@ -183,22 +209,25 @@ def read_python(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None
     # Python reads identifiers NFKC-normalised (``ｅｘｅｃ`` is ``exec``): so do the filters.
     words = text if text.isascii() else unicodedata.normalize("NFKC", text)
     data = words.encode("utf-8", "surrogatepass")
-    maybe_load = (
-        b"load" in data
+    by_name = b"__import__" in data or b"import_module" in data
+    load_words = (
+        (b"load" in data or (b"ickle" in data and (b"Unpickler" in data or b"read_pickle" in data)))
         and any(w in data for w in _LOAD_WORDS)
         and _LOAD_RE.search(data) is not None
     )
-    maybe_exec = (
-        any(w in data for w in _EXEC_WORDS_CHEAP)
-        and any(w in data for w in _SOURCE_WORDS)
-        and _EXEC_RE.search(data) is not None
+    maybe_load = load_words or by_name
+    exec_words = (by_name or any(w in data for w in _EXEC_WORDS_CHEAP)) and (
+        _EXEC_RE.search(data) is not None
     )
+    source_words = exec_words and _has_source_word(data)
+    maybe_exec = exec_words and (source_words or by_name)
     maybe_shell = b"curl" in data or b"wget" in data
     if not (maybe_load or maybe_exec or maybe_shell):
         return
     whole_file = location.replace("\\", "/").rsplit("/", 1)[-1].rsplit("!", 1)[-1] == "setup.py"
     python = ctx.target.python_executable if ctx.target else None
-    job = _Job(text, location, whole_file, maybe_load, maybe_exec, maybe_shell, python)
+    job = _Job(text, location, whole_file, maybe_load, maybe_exec, maybe_shell, python,
+               load_words, source_words)  # fmt: skip
     ctx.offload(analyze, job)
 
 
@@ -213,6 +242,11 @@ class _Job:
     maybe_exec: bool
     maybe_shell: bool
     python_executable: str | None
+    load_words: bool = True
+    """The load rule's words are in the text as identifiers; if not, only a string given to
+    ``__import__``/``import_module`` can name the loader's module."""
+    source_words: bool = True
+    """Likewise for the exec rules' decoder or network names."""
 
 
 def analyze(job: _Job) -> Findings:
@@ -228,9 +262,18 @@ def analyze(job: _Job) -> Findings:
         _unreadable(out, job.text, job.location, exc, job.python_executable)
         return out.as_tuples()
     names = _code_names(code, job.whole_file)
-    loads = job.maybe_load and names.may_load()
+    loads = (
+        job.maybe_load
+        and (job.load_words or bool(names.strings & _LOADER_MODULES))
+        and names.may_load()
+    )
     shell = job.maybe_shell and bool(names.everywhere & _SHELL_NAMES)
-    flows = (job.maybe_exec and names.may_exec()) or shell
+    execs = (
+        job.maybe_exec
+        and (job.source_words or bool(names.strings & _SOURCE_NAMES))
+        and names.may_exec()
+    )
+    flows = execs or shell
     if loads or flows:
         tree = ast.parse(job.text, filename=job.location)
         check_tree(out, tree, job.location, whole_file=job.whole_file, loads=loads, flows=flows)
@@ -269,75 +312,301 @@ def _ascii_transparent(encoding: str) -> bool:
 
 
 @dataclass
-class _Names:
-    """Names each kind of code object uses (globals, attributes, imported names)."""
+class _Code:
+    """One code object and what the name filters need to know about where it sits."""
 
-    at_import: set[str] = field(default_factory=set)
+    code: CodeType
+    at_import: bool
+    """Runs when the module is imported: the module body, class bodies and comprehensions
+    there (every code object of a ``setup.py``)."""
+    tree: int
+    """Index of the outermost function this code object is (or sits in); -1 at import time."""
+    mentions: set[str]
+    """Every name it mentions (:func:`_mentions`)."""
+
+
+@dataclass
+class _Names:
+    """Names the module's code objects mention, and, on demand, what each of them *reads*.
+
+    ``everywhere`` is every name any code object mentions: ``co_names`` (dotted import names
+    also split into their parts), local, cell and free variable names, and string constants
+    made of dotted identifiers (``__import__('codecs')``, ``getattr(m, 'load')``).
+    """
+
     everywhere: set[str] = field(default_factory=set)
-    functions: dict[str, set[str]] = field(default_factory=dict)
-    compile_code: list[CodeType] = field(default_factory=list)
-    import_code: list[CodeType] = field(default_factory=list)
+    strings: set[str] = field(default_factory=set)
+    """The parts of dotted-identifier string constants (``'torch.serialization'``)."""
+    codes: list[_Code] = field(default_factory=list)
+    trees: dict[str, set[int]] = field(default_factory=dict)
+    """Function name -> the outermost-function trees that define a function of that name."""
 
     def may_load(self) -> bool:
+        """Can ``PY-UNSAFE-LOAD`` match? An exact consequence of ``check_tree``'s load rule.
+
+        That rule reports an import-time call (or decorator) whose callee resolves to a
+        loader (``torch.load``, ``pickle.loads``, ...: its last part is in ``_LOAD_NAMES``,
+        its first in ``_LOADER_MODULES``), or names a function of the module whose body
+        makes such a call, directly or through other such functions. The callee's last part
+        is read at the call (``m.load`` by ``LOAD_METHOD``/``LOAD_ATTR``, a constant module
+        path given to ``__import__``), or the callee is an alias: a name bound *anywhere* in
+        the module (the rule ignores scopes) by ``from m import load as x``, ``import a.load
+        as x``, ``x = m.load`` or ``x = y`` for an alias ``y``; in bytecode, a read of a load
+        name (or alias) whose value is stored straight into ``x`` (through a ``COPY`` for
+        chained targets and ``:=``, then every name of that code object may be one). So,
+        with ``A`` the load names and every alias that can be made of them, the rule can
+        match only when import-time code reads a name of ``A``, or reads the name of a
+        function whose tree reads one, or of a function whose tree reads such a name, and so
+        on. A function's tree is the outermost function it sits in with everything nested
+        in it: the rule counts a nested function's defaults and decorators (which its parent
+        runs) as part of that function's body.
+
+        A *read* is any use but a store or delete: a class body's ``def load(self)`` only
+        stores ``load``, which is what let nearly every torch module through before.
+        """
         if not (self.everywhere & _LOAD_NAMES and self.everywhere & _LOADER_MODULES):
             return False
-        if self.at_import & _LOAD_NAMES and self.at_import & _LOADER_MODULES:
-            return True
-        # A module-level call (or decorator) of an own helper whose body loads: is any
-        # function that may reach a load *read* (not just defined) by import-time code?
-        loaders = {f for f, n in self.functions.items() if n & (_LOAD_NAMES | set(self.functions))}
-        return any(
-            i.opname in ("LOAD_NAME", "LOAD_GLOBAL") and i.argval in loaders
-            for co in self.import_code
-            if loaders & set(co.co_names)
-            for i in dis.get_instructions(co)
-        )
+        decoded: dict[int, _Reads] = {}
+
+        def read(i: int) -> _Reads:
+            if i not in decoded:
+                decoded[i] = _reads(self.codes[i].code)
+            return decoded[i]
+
+        aliases = set(_LOAD_NAMES)
+        changed = True
+        while changed:  # aliases of aliases
+            changed = False
+            for i, c in enumerate(self.codes):
+                if c.mentions.isdisjoint(aliases):
+                    continue
+                for sources, target in read(i).flows:
+                    if sources.isdisjoint(aliases):
+                        continue
+                    bound = {target} if target is not None else c.mentions
+                    if not bound <= aliases:
+                        aliases |= bound
+                        changed = True
+        loading: set[int] = set()  # trees that read an alias
+        for i, c in enumerate(self.codes):
+            if c.mentions.isdisjoint(aliases) or read(i).reads.isdisjoint(aliases):
+                continue
+            if c.at_import:
+                return True
+            loading.add(c.tree)
+        names: set[str] = set()  # functions of loading trees: a call by plain name loads
+        while True:  # helpers calling helpers
+            new = {f for f, trees in self.trees.items() if trees & loading} - names
+            if not new:
+                return False
+            names |= new
+            for i, c in enumerate(self.codes):
+                if (not c.at_import and c.tree in loading) or c.mentions.isdisjoint(new):
+                    continue
+                if read(i).names.isdisjoint(new):
+                    continue
+                if c.at_import:
+                    return True
+                loading.add(c.tree)
 
     def may_exec(self) -> bool:
+        """Can an exec rule match? An exact consequence of ``_check_scope``'s sinks.
+
+        A sink (``_EXEC``) is named by ``builtins``, ``__import__`` or ``import_module``
+        (``builtins.exec``, ``importlib.import_module``, ``__import__('eval')``), or is a
+        plain name ``exec``/``eval``/``compile``/``execfile``, or an alias of one (``e =
+        eval`` reads it as a plain name too; ``from builtins import eval`` names
+        ``builtins``). ``model.eval()`` and ``re.compile(...)`` read the word only as an
+        attribute, which never resolves to a sink by itself.
+        """
         if not self.everywhere & _SOURCE_NAMES:
             return False
-        if self.everywhere & _EXEC_NAMES:
+        if self.everywhere & _SINK_MODULES:
             return True
-        # ``compile`` is a sink only as the builtin, not as ``re.compile``.
         return any(
-            i.opname in ("LOAD_GLOBAL", "LOAD_NAME") and i.argval == "compile"
-            for co in self.compile_code
-            for i in dis.get_instructions(co)
+            not c.mentions.isdisjoint(_PLAIN_SINKS)
+            and not _reads(c.code).names.isdisjoint(_PLAIN_SINKS)
+            for c in self.codes
         )
 
 
 def _code_names(code: CodeType, whole_file: bool) -> _Names:
     out = _Names()
-    stack: list[tuple[CodeType, bool]] = [(code, True)]
+    stack: list[tuple[CodeType, bool, int]] = [(code, True, -1)]
+    trees = 0
     while stack:
-        co, at_import = stack.pop()
-        # Names given as strings (``__import__('codecs')``, ``getattr(m, 'load')``) count too.
-        names = set(co.co_names) | {
-            c for c in co.co_consts if isinstance(c, str) and c.isidentifier()
-        }
+        co, at_import, tree = stack.pop()
+        names = _mentions(co)
+        out.codes.append(_Code(co, at_import, tree, names))
         out.everywhere |= names
-        if at_import:
-            out.at_import |= names
-            out.import_code.append(co)
-        if "compile" in names:
-            out.compile_code.append(co)
+        out.strings |= _strings(co)
         for const in co.co_consts:
             if not isinstance(const, CodeType):
                 continue
             is_function = (const.co_flags & _CO_FUNCTION) == _CO_FUNCTION
             runs_now = whole_file or not is_function or const.co_name in _COMPREHENSIONS
+            inner = tree
+            if not (at_import and runs_now) and inner < 0:  # an outermost function
+                inner, trees = trees, trees + 1
             if is_function and const.co_name not in _COMPREHENSIONS:
-                out.functions.setdefault(const.co_name, set()).update(_all_names(const))
-            stack.append((const, at_import and runs_now))
+                out.trees.setdefault(const.co_name, set()).add(inner)
+            stack.append((const, at_import and runs_now, inner))
     return out
 
 
-def _all_names(co: CodeType) -> set[str]:
-    names = set(co.co_names)
-    for const in co.co_consts:
-        if isinstance(const, CodeType):
-            names |= _all_names(const)
+def _mentions(co: CodeType) -> set[str]:
+    """Every name one code object mentions (see :class:`_Names`)."""
+    names = _always_read(co)
+    names.update(co.co_names)
+    for name in co.co_names:
+        if "." in name:
+            names.update(name.split("."))
     return names
+
+
+def _always_read(co: CodeType) -> set[str]:
+    """Local, cell and free variables, and the parts of dotted-identifier string constants."""
+    return {*co.co_varnames, *co.co_cellvars, *co.co_freevars, *_strings(co)}
+
+
+def _strings(co: CodeType) -> set[str]:
+    """The parts of one code object's dotted-identifier string constants."""
+    names: set[str] = set()
+    for const in co.co_consts:
+        if isinstance(const, str) and const and const.replace(".", "_").isidentifier():
+            names.update(const.split("."))
+    return names
+
+
+@dataclass
+class _Reads:
+    """What one code object reads (:func:`_reads`)."""
+
+    reads: set[str]
+    names: set[str]
+    flows: list[tuple[set[str], str | None]]
+
+
+def _reads(co: CodeType) -> _Reads:
+    """The names one code object reads, those it reads as plain names, and its value flows.
+
+    Reads: the names of every name instruction but stores and deletes (dotted import names
+    split at dots), every local, cell and free variable and dotted-identifier string
+    constant (an over-approximation). Plain names: ``LOAD_NAME``/``LOAD_GLOBAL`` (any name
+    instruction that is not an attribute or ``IMPORT_FROM``: ``import eval as e`` makes
+    ``e`` stand for ``eval`` to the rules) and every variable. A flow is a read
+    whose value the next instruction (past stack shuffles and inline caches) stores in a
+    name: ``x = m.load``, ``from m import load as x``; after a ``COPY``/``DUP_TOP`` (chained
+    targets, ``:=``), or into a
+    store this decoder does not name, the target is None: any name of the code object.
+    Decoded from ``co_code`` directly (``dis.get_instructions`` costs several times more);
+    tests/scan/dist/test_pysource_names.py checks it against ``dis``.
+    """
+    reads = _always_read(co)
+    plain = {*co.co_varnames, *co.co_cellvars, *co.co_freevars}
+    flows: list[tuple[set[str], str | None]] = []
+    names = co.co_names
+    code = co.co_code
+    pending: set[str] | None = None  # what the last read put on the stack
+    local = -1  # or a local variable's read (opcode, argument), named only when stored
+    copied = False
+    ext = 0
+    for i in range(0, len(code), 2):
+        op = code[i]
+        if op == _EXTENDED_ARG:
+            ext = (ext | code[i + 1]) << 8
+            continue
+        arg, ext = ext | code[i + 1], 0
+        kind = _OPS.get(op)
+        if kind is None:
+            pending, local = None, -1
+            continue
+        if kind == _SHUFFLE:
+            copied = copied or op in _COPIES
+            continue
+        if kind in (_READ, _PLAIN_READ):
+            name = names[arg >> _SHIFTS.get(op, 0)]
+            parts = set(name.split(".")) if "." in name else {name}
+            reads |= parts
+            if kind == _PLAIN_READ:
+                plain.add(name)
+            pending, local, copied = parts, -1, False
+            continue
+        if kind == _LOCAL_READ:
+            pending, local, copied = None, op << 32 | arg, False
+            continue
+        if local >= 0:
+            pending = _local(co, local >> 32, local & 0xFFFFFFFF)
+        if pending is not None:  # a store
+            target = None
+            if not copied:
+                if kind == _STORE:
+                    target = names[arg]
+                elif kind == _LOCAL_STORE and len(bound := _local(co, op, arg)) == 1:
+                    target = next(iter(bound))
+            flows.append((pending, target))
+        pending, local = None, -1
+    return _Reads(reads, plain, flows)
+
+
+_READ, _PLAIN_READ, _LOCAL_READ, _STORE, _LOCAL_STORE, _OTHER_STORE, _SHUFFLE = range(7)
+_COPIES = frozenset(dis.opmap[n] for n in ("COPY", "DUP_TOP") if n in dis.opmap)
+
+
+def _opcode_kinds() -> dict[int, int]:
+    """opcode -> its kind for :func:`_reads` (an opcode not listed ends any flow)."""
+    out: dict[int, int] = {}
+    for op in dis.hasname:
+        name = dis.opname[op]
+        if name in ("STORE_NAME", "STORE_GLOBAL"):
+            out[op] = _STORE
+        elif name.startswith(("STORE_", "DELETE_")):  # ``x.a = v`` binds no alias
+            continue
+        elif "ATTR" in name or name == "IMPORT_FROM" or name == "LOAD_METHOD":
+            out[op] = _READ
+        else:
+            out[op] = _PLAIN_READ
+    for op in {*dis.haslocal, *dis.hasfree}:
+        name = dis.opname[op]
+        if name in ("STORE_FAST", "STORE_DEREF"):
+            out[op] = _LOCAL_STORE
+        elif name.startswith("STORE_"):
+            out[op] = _OTHER_STORE
+        elif name.startswith("LOAD_"):
+            out[op] = _LOCAL_READ
+    for name in ("COPY", "DUP_TOP", "SWAP", "ROT_TWO", "POP_TOP", "NOP", "CACHE"):
+        if name in dis.opmap:
+            out[dis.opmap[name]] = _SHUFFLE
+    return out
+
+
+def _local(co: CodeType, op: int, arg: int) -> set[str]:
+    """The local, cell or free variable a local instruction names (all, if unsure)."""
+    name = dis.opname[op]
+    if name.count("FAST") == 1 or name in ("LOAD_DEREF", "STORE_DEREF", "LOAD_CLASSDEREF",
+                                           "LOAD_CLOSURE"):  # fmt: skip
+        try:
+            if sys.version_info >= (3, 11):
+                return {co._varname_from_oparg(arg)}  # type: ignore[attr-defined]
+            if "FAST" in name:
+                return {co.co_varnames[arg]}
+            return {(co.co_cellvars + co.co_freevars)[arg]}
+        except (IndexError, AttributeError):
+            pass
+    return {*co.co_varnames, *co.co_cellvars, *co.co_freevars}
+
+
+_EXTENDED_ARG = dis.EXTENDED_ARG
+_OPS = _opcode_kinds()
+_SHIFTS = {
+    op: shift
+    for name, shift in (
+        ("LOAD_GLOBAL", 1 if sys.version_info >= (3, 11) else 0),
+        ("LOAD_ATTR", 1 if sys.version_info >= (3, 12) else 0),
+        ("LOAD_SUPER_ATTR", 2),
+    )
+    if (op := dis.opmap.get(name)) is not None
+}
 
 
 def _unreadable(
@@ -402,20 +671,21 @@ def check_tree(
     flows: bool = True,
 ) -> None:
     """Run the rules; ``loads``/``flows`` let a pre-filter skip rules that cannot match."""
-    walked = list(ast.walk(tree))
+    kids = _Kids(tree)
+    walked = kids.walked
     aliases = _aliases(walked)
-    scopes = _ScopeIndex(tree)
+    scopes = _ScopeIndex(tree, kids)
     if flows:
-        module_taint = _check_scope(ctx, scopes.nodes(tree), aliases, location, None)
+        module_taint = _check_scope(ctx, scopes.nodes(tree), aliases, location, None, kids)
         for scope in walked:
             if isinstance(scope, _FUNCS):
-                _check_scope(ctx, scopes.nodes(scope), aliases, location, module_taint)
+                _check_scope(ctx, scopes.nodes(scope), aliases, location, module_taint, kids)
     if not loads:
         return
     in_tests = not whole_file and is_test_path(location)
     when = "build" if whole_file else "test-suite import" if in_tests else "import"
     helpers = _loading_helpers(walked, scopes, aliases)
-    for call in _import_time_calls(tree, whole_file):
+    for call in _import_time_calls(tree, whole_file, kids):
         name = _qualname(call.func, aliases)
         reason = _unsafe_load(name, call)
         via = ""
@@ -500,6 +770,7 @@ def _check_scope(
     aliases: dict[str, str],
     location: str,
     inherited: tuple[set[str], set[str]] | None,
+    kids: _Kids,
 ) -> tuple[set[str], set[str]]:
     """Decode/fetch-then-exec within one function (or the module body).
 
@@ -511,12 +782,7 @@ def _check_scope(
     # what each assignment reads and whether it decodes or fetches never changes: computed
     # once, the fixpoint only moves taint along it
     flows = [
-        (
-            targets,
-            _names_in(value),
-            _contains(value, aliases, _is_decoder),
-            _contains(value, aliases, _is_network),
-        )
+        (targets, *kids.facts(value, aliases))
         for node in nodes
         for targets, value in _assignments(node)
     ]
@@ -536,15 +802,15 @@ def _check_scope(
         name = _qualname(node.func, aliases)
         line = f"{location}:{node.lineno}"
         if name in _EXEC and node.args:
-            arg = node.args[0]
-            if _contains(arg, aliases, _is_decoder) or _names_in(arg) & decoded:
+            used, decodes, fetches = kids.facts(node.args[0], aliases)
+            if decodes or used & decoded:
                 ctx.report(
                     "PY-EXEC-DECODED",
                     f"{name}() runs data decoded at run time (line {node.lineno})",
                     line,
                     call=name,
                 )
-            if _contains(arg, aliases, _is_network) or _names_in(arg) & fetched:
+            if fetches or used & fetched:
                 ctx.report(
                     "PY-DOWNLOAD-EXEC",
                     f"{name}() runs code fetched over the network (line {node.lineno})",
@@ -606,20 +872,21 @@ class _ScopeIndex:
     popped from the end), so rules that stop at the first match see the same first match.
     """
 
-    def __init__(self, tree: ast.Module) -> None:
+    def __init__(self, tree: ast.Module, kids: _Kids) -> None:
         self._nodes: dict[int, list[ast.AST]] = {id(tree): []}
+        of = kids.of
         stack: list[tuple[ast.AST, list[ast.AST]]] = [
-            (child, self._nodes[id(tree)]) for child in ast.iter_child_nodes(tree)
+            (child, self._nodes[id(tree)]) for child in of[id(tree)]
         ]
         while stack:
             node, owner = stack.pop()
             if isinstance(node, _FUNCS):
                 own: list[ast.AST] = []
                 self._nodes[id(node)] = own
-                stack.extend((child, own) for child in ast.iter_child_nodes(node))
+                stack.extend((child, own) for child in of[id(node)])
                 continue
             owner.append(node)
-            stack.extend((child, owner) for child in ast.iter_child_nodes(node))
+            stack.extend((child, owner) for child in of[id(node)])
 
     def nodes(self, scope: ast.AST) -> list[ast.AST]:
         return self._nodes[id(scope)]
@@ -670,7 +937,7 @@ def _is_main_guard(node: ast.AST) -> bool:
     )
 
 
-def _import_time_calls(tree: ast.Module, whole_file: bool) -> Iterator[ast.Call]:
+def _import_time_calls(tree: ast.Module, whole_file: bool, kids: _Kids) -> Iterator[ast.Call]:
     """Calls that run on import: everything outside function bodies (lambdas included)
     and outside ``if __name__ == "__main__":`` (whose ``else`` branch does run)."""
     stack: list[ast.AST] = [tree]
@@ -689,7 +956,7 @@ def _import_time_calls(tree: ast.Module, whole_file: bool) -> Iterator[ast.Call]
             continue
         if isinstance(node, ast.Call):
             yield node
-        stack.extend(ast.iter_child_nodes(node))
+        stack.extend(kids.of[id(node)])
 
 
 def _aliases(walked: list[ast.AST]) -> dict[str, str]:
@@ -749,21 +1016,67 @@ def _qualname(func: ast.expr, aliases: dict[str, str]) -> str:
     return ".".join(reversed(parts))
 
 
-def _is_decoder(call: ast.Call, aliases: dict[str, str]) -> bool:
-    name = _qualname(call.func, aliases)
-    last = name.rsplit(".", 1)[-1]
-    return name in _DECODER_CALLS or last in _DECODERS
+def _is_decoder(name: str) -> bool:
+    return name in _DECODER_CALLS or name.rsplit(".", 1)[-1] in _DECODERS
 
 
-def _is_network(call: ast.Call, aliases: dict[str, str]) -> bool:
-    name = _qualname(call.func, aliases)
+def _is_network(name: str) -> bool:
     return name in _NETWORK or name.rsplit(".", 1)[-1] == "urlopen"
 
 
-def _contains(expr: ast.AST, aliases: dict[str, str], pred: object) -> bool:
-    assert callable(pred)
-    return any(isinstance(n, ast.Call) and pred(n, aliases) for n in ast.walk(expr))
+class _Kids:
+    """Each node's children (``ast.iter_child_nodes`` order), listed once per tree.
+
+    Every rule walks the tree or parts of it, several times per expression; reading the
+    children of a node is what costs (a Python loop over its fields), so it is done once.
+    ``walked`` is the whole tree in ``ast.walk`` order.
+    """
+
+    def __init__(self, tree: ast.AST) -> None:
+        self.of: dict[int, list[ast.AST]] = {}
+        self.walked: list[ast.AST] = [tree]
+        walked, of = self.walked, self.of
+        i = 0
+        while i < len(walked):
+            node = walked[i]
+            i += 1
+            children = of[id(node)] = _children(node)
+            walked.extend(children)
+
+    def walk(self, node: ast.AST) -> list[ast.AST]:
+        """``list(ast.walk(node))``."""
+        out, of = [node], self.of
+        i = 0
+        while i < len(out):
+            out.extend(of[id(out[i])])
+            i += 1
+        return out
+
+    def facts(self, expr: ast.AST, aliases: dict[str, str]) -> tuple[set[str], bool, bool]:
+        """(names it uses, does it call a decoder, does it call a fetcher), in one walk.
+
+        The same as walking for each on its own: qualnames are computed, in walk order,
+        only until both calls are found (as two short-circuiting walks would).
+        """
+        names: set[str] = set()
+        decodes = fetches = False
+        for n in self.walk(expr):
+            if isinstance(n, ast.Name):
+                names.add(n.id)
+            elif isinstance(n, ast.Call) and not (decodes and fetches):
+                name = _qualname(n.func, aliases)
+                decodes = decodes or _is_decoder(name)
+                fetches = fetches or _is_network(name)
+        return names, decodes, fetches
 
 
-def _names_in(expr: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)}
+def _children(node: ast.AST) -> list[ast.AST]:
+    """``list(ast.iter_child_nodes(node))`` without its two generators."""
+    out: list[ast.AST] = []
+    for name in node._fields:
+        value = getattr(node, name, None)
+        if isinstance(value, ast.AST):
+            out.append(value)
+        elif isinstance(value, list):
+            out.extend(item for item in value if isinstance(item, ast.AST))
+    return out
