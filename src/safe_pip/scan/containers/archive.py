@@ -12,10 +12,10 @@ from __future__ import annotations
 import io
 import struct
 import sys
-import tarfile
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from safe_pip.scan.containers import layouts, split
 from safe_pip.scan.containers.compressed import inflate, inflate_at_once
@@ -25,6 +25,9 @@ from safe_pip.scan.core.context import ScanContext
 from safe_pip.scan.core.paths import unsafe_member_name
 from safe_pip.scan.dist.requires import required_imports
 from safe_pip.scan.formats import torch as torch_layout
+
+if TYPE_CHECKING:
+    import tarfile
 
 _METHODS = {
     0: "stored",
@@ -328,6 +331,8 @@ class _BlobIO(io.RawIOBase):
 
 
 def read_tar(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
+    import tarfile  # on first use: most scans meet no tar archive
+
     ctx.saw("tar")
     seen: Counter[str] = Counter()
     try:

@@ -25,18 +25,50 @@ def read_pickle(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None
 
 def probe_pickle(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
     """Data that may be a header-less protocol 0/1 pickle: report only if it parses."""
-    if not scan(ctx, blob, location, probe=True):
+    if not _may_import(blob) or not scan(ctx, blob, location, probe=True):
         ctx.saw("data")
 
 
 _OPCODES = frozenset(op.code.encode("latin-1")[0] for op in pickletools.opcodes)
 """Bytes the unpickler accepts as an opcode: any other first byte fails the load at once."""
 
+_NEEDS_STACK = frozenset(b"dltueoasR")
+"""First opcodes that take a MARK (DICT, LIST, TUPLE, APPENDS, SETITEMS, OBJ) or a value
+(APPEND, SETITEM, REDUCE) off the stack before reading anything else. At byte 0 the stack
+is empty: CPython's C and pure-Python unpicklers both stop right there, having imported
+nothing, so no reading of the data can be :func:`plausible` (Python source starting with
+``def``, ``try`` or ``async`` is such data)."""
+_INST = ord("i")
+_DOTTED_NAME = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.")
+_LINE_LOOKAHEAD = 4096
+
+
+def _may_import(blob: Blob) -> bool:
+    """Could ``pickle.load`` from byte 0 import a global :func:`plausible` counts (module
+    and name both dotted identifiers)? False only where both unpicklers provably cannot.
+
+    INST (``i``) at byte 0: the C unpickler looks for its MARK first and stops; the
+    pure-Python one reads the module line and the name line, imports, then stops on the
+    missing MARK. Its one import's module is the rest of the first line, so a first line
+    with anything but letters, digits, ``_`` and ``.`` (``import os``: a space) imports
+    no dotted name, and nothing else is read.
+    """
+    first = blob.head(_LINE_LOOKAHEAD)
+    if not first:
+        return False
+    if first[0] in _NEEDS_STACK:
+        return False
+    if first[0] == _INST:
+        end = first.find(b"\n", 1)
+        if end > 0 and not _DOTTED_NAME.issuperset(first[1:end]):
+            return False
+    return True
+
 
 def try_as_pickle(ctx: ScanContext, blob: Blob, location: str, depth: int = 0) -> None:
     """``pickle.load`` from byte 0 of data another reader claimed: reported only if it
     would import and call something (see :func:`plausible`)."""
-    if blob.size and blob.read(0, 1)[0] in _OPCODES:
+    if blob.size and blob.read(0, 1)[0] in _OPCODES and _may_import(blob):
         scan(ctx, blob, location, probe=True)
 
 
