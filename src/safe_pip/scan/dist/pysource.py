@@ -223,20 +223,22 @@ def read_python(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None
     # Python reads identifiers NFKC-normalised (``ｅｘｅｃ`` is ``exec``): so do the filters.
     words = text if text.isascii() else unicodedata.normalize("NFKC", text)
     data = words.encode("utf-8", "surrogatepass")
-    by_name = (b"__import__" in data or b"import_module" in data) and (
-        _BY_NAME.search(data) is not None
-    )
+    # cheapest first: memory searches, a regex only for what is still a candidate
+    exec_cheap = any(w in data for w in _EXEC_WORDS_CHEAP)  # includes the by-name words
+    source_words = exec_cheap and _has_source_word(data)
     load_words = (
         (b"load" in data or (b"ickle" in data and (b"Unpickler" in data or b"read_pickle" in data)))
         and any(w in data for w in _LOAD_WORDS)
         and _LOAD_RE.search(data) is not None
     )
-    maybe_load = load_words or by_name
-    exec_words = (by_name or any(w in data for w in _EXEC_WORDS_CHEAP)) and (
-        _EXEC_RE.search(data) is not None
+    by_name = (
+        exec_cheap
+        and not (load_words and source_words)
+        and (b"__import__" in data or b"import_module" in data)
+        and _BY_NAME.search(data) is not None
     )
-    source_words = exec_words and _has_source_word(data)
-    maybe_exec = exec_words and (source_words or by_name)
+    maybe_load = load_words or by_name
+    maybe_exec = (source_words or by_name) and _EXEC_RE.search(data) is not None
     maybe_shell = b"curl" in data or b"wget" in data
     if not (maybe_load or maybe_exec or maybe_shell):
         return
