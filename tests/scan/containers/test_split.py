@@ -11,7 +11,9 @@ process reading the half again, never in a half left unread.
 from __future__ import annotations
 
 import os
+import signal
 import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -230,3 +232,42 @@ def test_replay_skips_what_this_process_scanned_already() -> None:
     assert ctx.findings == [found]
     assert ctx.inventory == {"duplicate": 1, "zip": 1}
     assert inner not in ctx.scanned
+
+
+def test_a_child_killed_while_claiming_does_not_hang_this_process(
+    monkeypatch: pytest.MonkeyPatch, wheel: Path, splits: list[int], tmp_path: Path
+) -> None:
+    """The child dies holding the claim lock (the OOM killer, a signal): the kernel drops
+    the lock, this process claims the rest and reads the child's runs itself. With a lock
+    that outlived its holder this test would wait until the alarm below."""
+    serial = _scan(monkeypatch, wheel, split_at=1 << 62)
+    holding = tmp_path / "child-holds-the-lock"
+
+    def dies_holding_the_lock(ctx: Any, entries: Any, runs: Any, claims: Any, *rest: Any) -> None:
+        claims._locked().__enter__()
+        holding.touch()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    real_front = split._Claims.front
+
+    def front_after_the_child(self: Any) -> int | None:
+        deadline = time.monotonic() + 30
+        while not holding.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert holding.exists(), "the child never took the lock"
+        return real_front(self)
+
+    def timeout(signum: int, frame: Any) -> None:
+        raise TimeoutError("this process waited on a lock its dead holder kept")
+
+    monkeypatch.setattr(split, "_child", dies_holding_the_lock)
+    monkeypatch.setattr(split._Claims, "front", front_after_the_child)
+    previous = signal.signal(signal.SIGALRM, timeout)
+    signal.alarm(60)
+    try:
+        both = _scan(monkeypatch, wheel, split_at=0)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert splits == [1]
+    assert _view(both) == _view(serial)

@@ -33,6 +33,7 @@ import pickle
 import select
 import signal
 import struct
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -112,15 +113,30 @@ Read = Callable[[Sequence[ZipEntry]], None]
 
 class _Claims:
     """Which runs are still free: this process takes from the front, the child from the
-    back, until they meet (a shared counter pair behind a lock)."""
+    back, until they meet (a shared counter pair behind a lock).
+
+    The lock is a POSIX record lock on an anonymous file, not a semaphore: the kernel drops
+    it when its holder dies, so a child killed while claiming (the OOM killer, a signal)
+    cannot leave this process waiting forever. This process then claims the rest, finds
+    no result from the child and reads the child's runs itself."""
 
     def __init__(self, n: int) -> None:
-        self._lock = multiprocessing.get_context("fork").Lock()
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the claims
         self._shared = mmap.mmap(-1, 16)
         self._shared[:] = struct.pack("<qq", 0, n - 1)
 
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        import fcntl  # POSIX only, as fork is
+
+        fcntl.lockf(self._file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.lockf(self._file, fcntl.LOCK_UN)
+
     def front(self) -> int | None:
-        with self._lock:
+        with self._locked():
             first, last = struct.unpack("<qq", self._shared[:])
             if first > last:
                 return None
@@ -128,12 +144,15 @@ class _Claims:
             return int(first)
 
     def back(self) -> int | None:
-        with self._lock:
+        with self._locked():
             first, last = struct.unpack("<qq", self._shared[:])
             if first > last:
                 return None
             self._shared[:] = struct.pack("<qq", first, last - 1)
             return int(last)
+
+    def close(self) -> None:
+        self._file.close()
 
 
 def read_split(
@@ -161,6 +180,7 @@ def read_split(
         raise
     finally:
         ctx.pool = pool
+        claims.close()
     result = _collect(rfd, pid, ctx.deadline)
     rest = list(range(done, len(runs)))
     if (result is None or not replay(ctx, wheel, result, rest)) and rest:
