@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import dis
+import subprocess
 import sys
 import sysconfig
 from pathlib import Path
@@ -62,6 +63,12 @@ LOADS = [
     # a parameter named like the module, the module given by a computed name
     "def f(pickle):\n    return pickle.loads(B)\nX = f(__import__('pic' + 'kle'))\n",
     "import numpy as np\ndef f():\n    return np.load('w.npy', allow_pickle=True)\nW = f()\n",
+    # a star import binds the loader's names; annotations run when the ``def`` does
+    "from pickle import *\nX = loads(B)\n",
+    "from json import *\nfrom pickle import *\nX = loads(B)\n",
+    "import pickle\ndef f(a: pickle.loads(B)):\n    pass\n",
+    "import pickle\ndef f(*, k: pickle.loads(B) = 1):\n    pass\n",
+    "import pickle\nclass A:\n    def f(self) -> pickle.loads(B):\n        pass\n",
     # fullwidth identifiers: Python reads them NFKC-normalised
     "import torch\nM = torch.\uff4c\uff4f\uff41\uff44('m.pt')\n",
     "from torch import \uff4c\uff4f\uff41\uff44 as L\nM = L('m.pt')\n",
@@ -267,3 +274,22 @@ def test_grouped_source_word_search_is_the_plain_search() -> None:
             assert pysource._has_source_word(text), text
     for text in (b"", b"decode url Connection a2b", b"x.decode('utf-8')", b"codec", b"Curlew"):
         assert pysource._has_source_word(text) == any(w in text for w in pysource._SOURCE_WORDS)
+
+
+def test_postponed_annotations_are_not_import_time_calls() -> None:
+    """Under ``from __future__ import annotations`` a def's annotations stay text: the
+    same source without it runs the load when the def does. The interpreter is the oracle:
+    each source is run in a subprocess with ``pickle.loads`` replaced by a recorder."""
+    src = "import pickle\ndef f(a: pickle.loads(B)):\n    pass\n"
+    postponed = "from __future__ import annotations\n" + src
+    assert not filtered(postponed)
+    assert {f[0] for f in filtered(src)} == {"PY-UNSAFE-LOAD"}
+    probe = (
+        "import pickle, sys\ncalls = []\npickle.loads = calls.append\n"
+        "exec(compile(sys.stdin.read(), 'm', 'exec'), {'B': b''})\nprint(len(calls))\n"
+    )
+    for source, loads in ((src, "1"), (postponed, "0")):
+        done = subprocess.run(
+            [sys.executable, "-I", "-c", probe], input=source, capture_output=True, text=True
+        )
+        assert done.stdout.strip() == loads, done.stderr

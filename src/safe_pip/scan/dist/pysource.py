@@ -995,6 +995,7 @@ def _is_main_guard(node: ast.AST) -> bool:
 def _import_time_calls(tree: ast.Module, whole_file: bool, kids: _Kids) -> Iterator[ast.Call]:
     """Calls that run on import: everything outside function bodies (lambdas included)
     and outside ``if __name__ == "__main__":`` (whose ``else`` branch does run)."""
+    lazy_annotations = _future_annotations(tree)
     stack: list[ast.AST] = [tree]
     while stack:
         node = stack.pop()
@@ -1003,15 +1004,38 @@ def _import_time_calls(tree: ast.Module, whole_file: bool, kids: _Kids) -> Itera
             stack.extend(node.orelse)
             continue
         if not whole_file and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            # Decorators and defaults still run at definition time.
+            # Decorators and defaults still run at definition time, and so do parameter and
+            # return annotations unless ``from __future__ import annotations`` keeps them text.
             if not isinstance(node, ast.Lambda):
                 stack.extend(node.decorator_list)
+                if not lazy_annotations:
+                    stack.extend(_annotations(node))
             stack.extend(node.args.defaults)
             stack.extend(d for d in node.args.kw_defaults if d is not None)
             continue
         if isinstance(node, ast.Call):
             yield node
         stack.extend(kids.of[id(node)])
+
+
+def _future_annotations(tree: ast.Module) -> bool:
+    """``from __future__ import annotations``: a def's annotations stay strings (PEP 563)."""
+    return any(
+        isinstance(node, ast.ImportFrom)
+        and node.module == "__future__"
+        and any(a.name == "annotations" for a in node.names)
+        for node in tree.body
+    )
+
+
+def _annotations(node: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.expr]:
+    """A def's parameter and return annotations: evaluated when the ``def`` runs."""
+    a = node.args
+    for arg in (*a.posonlyargs, *a.args, a.vararg, *a.kwonlyargs, a.kwarg):
+        if arg is not None and arg.annotation is not None:
+            yield arg.annotation
+    if node.returns is not None:
+        yield node.returns
 
 
 def _aliases(walked: list[ast.AST]) -> dict[str, str]:
@@ -1022,6 +1046,7 @@ def _aliases(walked: list[ast.AST]) -> dict[str, str]:
     """
     out: dict[str, str] = {}
     rebinds: list[tuple[str, ast.expr]] = []
+    stars: list[str] = []
     for node in walked:
         if isinstance(node, ast.Import):
             for a in node.names:
@@ -1031,12 +1056,20 @@ def _aliases(walked: list[ast.AST]) -> dict[str, str]:
                     out.setdefault(a.name.split(".")[0], a.name.split(".")[0])
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             for a in node.names:
-                out[a.asname or a.name] = f"{node.module}.{a.name}"
+                if a.name == "*":
+                    # ``from pickle import *`` binds the loader's names: what a bare
+                    # ``loads`` may be, unless an explicit import names it
+                    stars += [f"{node.module}.{n}" for n in sorted(_LOAD_NAMES)]
+                else:
+                    out[a.asname or a.name] = f"{node.module}.{a.name}"
         elif isinstance(node, (ast.Assign, ast.NamedExpr)) and isinstance(
             node.value, (ast.Name, ast.Attribute)
         ):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             rebinds += [(t.id, node.value) for t in targets if isinstance(t, ast.Name)]
+    # two star imports may both offer ``load``: a loader module's is the one kept
+    for origin in sorted(stars, key=lambda o: o.split(".")[0] not in _LOADER_MODULES):
+        out.setdefault(origin.rsplit(".", 1)[1], origin)
     if out.get("np") is None:
         out.setdefault("np", "numpy")
     for _ in range(3):  # chains: a = exec; b = a
