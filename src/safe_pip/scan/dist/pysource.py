@@ -230,7 +230,7 @@ def read_python(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None
     exec_cheap = any(w in data for w in _EXEC_WORDS_CHEAP)  # includes the by-name words
     source_words = exec_cheap and _has_source_word(data)
     load_words = (
-        (b"load" in data or (b"ickle" in data and (b"Unpickler" in data or b"read_pickle" in data)))
+        any(w in data for w in _LOAD_LAST_WORDS)
         and any(w in data for w in _LOAD_WORDS)
         and _LOAD_RE.search(data) is not None
     )
@@ -344,6 +344,13 @@ class _Code:
     """Index of the outermost function this code object is (or sits in); -1 at import time."""
     mentions: set[str]
     """Every name it mentions (:func:`_mentions`)."""
+    _reads: _Reads | None = None
+
+    def reads(self) -> _Reads:
+        """What it reads (:func:`_reads`), decoded once: both name filters may ask."""
+        if self._reads is None:
+            self._reads = _reads(self.code)
+        return self._reads
 
 
 @dataclass
@@ -391,21 +398,14 @@ class _Names:
         """
         if not (self.everywhere & _LOAD_NAMES and self.everywhere & _LOADER_MODULES):
             return False
-        decoded: dict[int, _Reads] = {}
-
-        def read(i: int) -> _Reads:
-            if i not in decoded:
-                decoded[i] = _reads(self.codes[i].code)
-            return decoded[i]
-
         aliases = set(_LOAD_NAMES)
         changed = True
         while changed:  # aliases of aliases
             changed = False
-            for i, c in enumerate(self.codes):
+            for c in self.codes:
                 if c.mentions.isdisjoint(aliases):
                     continue
-                for sources, target in read(i).flows:
+                for sources, target in c.reads().flows:
                     if sources.isdisjoint(aliases):
                         continue
                     bound = {target} if target is not None else c.mentions
@@ -413,8 +413,8 @@ class _Names:
                         aliases |= bound
                         changed = True
         loading: set[int] = set()  # trees that read an alias
-        for i, c in enumerate(self.codes):
-            if c.mentions.isdisjoint(aliases) or read(i).reads.isdisjoint(aliases):
+        for c in self.codes:
+            if c.mentions.isdisjoint(aliases) or c.reads().reads.isdisjoint(aliases):
                 continue
             if c.at_import:
                 return True
@@ -425,10 +425,10 @@ class _Names:
             if not new:
                 return False
             names |= new
-            for i, c in enumerate(self.codes):
+            for c in self.codes:
                 if (not c.at_import and c.tree in loading) or c.mentions.isdisjoint(new):
                     continue
-                if read(i).names.isdisjoint(new):
+                if c.reads().names.isdisjoint(new):
                     continue
                 if c.at_import:
                     return True
@@ -453,7 +453,7 @@ class _Names:
             return True
         return any(
             not c.mentions.isdisjoint(_PLAIN_SINKS)
-            and not _reads(c.code).names.isdisjoint(_PLAIN_SINKS)
+            and not c.reads().names.isdisjoint(_PLAIN_SINKS)
             for c in self.codes
         )
 
@@ -464,12 +464,13 @@ def _code_names(code: CodeType, whole_file: bool) -> _Names:
     trees = 0
     while stack:
         co, at_import, tree = stack.pop()
-        strings = _strings(co)
+        dotted = _dotted_constants(co)
+        strings = _strings(co, dotted)
         names = _mentions(co, strings)
         out.codes.append(_Code(co, at_import, tree, names))
         out.everywhere |= names
         out.strings |= strings
-        out.ends |= _ends(co)
+        out.ends |= _ends(co, dotted)
         for const in co.co_consts:
             if not isinstance(const, CodeType):
                 continue
@@ -494,17 +495,12 @@ def _mentions(co: CodeType, strings: set[str] | None = None) -> set[str]:
     return names
 
 
-def _ends(co: CodeType) -> set[str]:
+def _ends(co: CodeType, dotted: list[str]) -> set[str]:
     """Like :func:`_mentions`, keeping of a dotted name its first part, and its last part
-    unless that is one of ``_SOURCE_ROOTS`` (which the exec rules match only as a root)."""
-    names = {*co.co_varnames, *co.co_cellvars, *co.co_freevars}
-    dotted = [*co.co_names]
-    for const in co.co_consts:
-        if not isinstance(const, str) or not const or " " in const or "\n" in const:
-            continue
-        if const.replace(".", "_").isidentifier():
-            dotted.append(const)
-    for name in dotted:
+    unless that is one of ``_SOURCE_ROOTS`` (which the exec rules match only as a root).
+    ``dotted``: the code object's :func:`_dotted_constants`."""
+    names = _variables(co)
+    for name in (*co.co_names, *dotted):
         first, _, rest = name.partition(".")
         names.add(first)
         last = rest.rpartition(".")[2]
@@ -516,20 +512,31 @@ def _ends(co: CodeType) -> set[str]:
 def _always_read(co: CodeType, strings: set[str] | None = None) -> set[str]:
     """Local, cell and free variables, and the parts of dotted-identifier string constants."""
     if strings is None:
-        strings = _strings(co)
-    return {*co.co_varnames, *co.co_cellvars, *co.co_freevars, *strings}
+        strings = _strings(co, _dotted_constants(co))
+    return _variables(co) | strings
 
 
-def _strings(co: CodeType) -> set[str]:
-    """The parts of one code object's dotted-identifier string constants."""
-    names: set[str] = set()
+def _variables(co: CodeType) -> set[str]:
+    """One code object's local, cell and free variable names."""
+    return {*co.co_varnames, *co.co_cellvars, *co.co_freevars}
+
+
+def _dotted_constants(co: CodeType) -> list[str]:
+    """One code object's string constants made of dotted identifiers (``'torch.load'``)."""
+    out: list[str] = []
     for const in co.co_consts:
         if not isinstance(const, str) or not const or " " in const or "\n" in const:
             continue  # (a docstring is not copied by replace() only to be refused)
-        if const.isidentifier():
-            names.add(const)
-        elif const.replace(".", "_").isidentifier():
-            names.update(const.split("."))
+        if const.replace(".", "_").isidentifier():
+            out.append(const)
+    return out
+
+
+def _strings(co: CodeType, dotted: list[str]) -> set[str]:
+    """The parts of one code object's dotted-identifier string constants (``dotted``)."""
+    names: set[str] = set()
+    for const in dotted:
+        names.update(const.split("."))
     return names
 
 
@@ -555,10 +562,10 @@ def _reads(co: CodeType) -> _Reads:
     targets, ``:=``), or into a
     store this decoder does not name, the target is None: any name of the code object.
     Decoded from ``co_code`` directly (``dis.get_instructions`` costs several times more);
-    tests/scan/dist/test_pysource_names.py checks it against ``dis``.
+    tests/scan/dist/test_pysource_filters.py checks it against ``dis``.
     """
     reads = _always_read(co)
-    plain = {*co.co_varnames, *co.co_cellvars, *co.co_freevars}
+    plain = _variables(co)
     flows: list[tuple[set[str], str | None]] = []
     names = co.co_names
     code = co.co_code
@@ -648,7 +655,7 @@ def _local(co: CodeType, op: int, arg: int) -> set[str]:
             return {(co.co_cellvars + co.co_freevars)[arg]}
         except (IndexError, AttributeError):
             pass
-    return {*co.co_varnames, *co.co_cellvars, *co.co_freevars}
+    return _variables(co)
 
 
 _EXTENDED_ARG = dis.EXTENDED_ARG
