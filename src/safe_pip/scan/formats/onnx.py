@@ -17,6 +17,7 @@ from __future__ import annotations
 from safe_pip.scan.core.blob import Blob
 from safe_pip.scan.core.context import ScanContext
 from safe_pip.scan.core.paths import unsafe_member_name
+from safe_pip.scan.core.sniff import ONNX_FIRST
 from safe_pip.scan.formats.protobuf import LEN, VARINT, Message, ProtoError, well_formed
 
 STANDARD_DOMAINS = frozenset(
@@ -53,7 +54,7 @@ _MAX_ITEMS = 10_000_000
 
 def looks_like_onnx(blob: Blob) -> bool:
     """A ModelProto: only known top-level fields, with an ir_version and a graph."""
-    return blob.head(1) == b"\x08" and well_formed(blob, _MODEL_FIELDS, {1, 7})
+    return blob.head(1) == ONNX_FIRST and well_formed(blob, _MODEL_FIELDS, {1, 7})
 
 
 class _Walk:
