@@ -39,13 +39,15 @@ from safe_pip.policy.model import (
     SignaturesPolicy,
 )
 from safe_pip.policy.pins import Identity, Pin, Publisher
-from safe_pip.policy.shipped import PROFILES, shipped_policy_text
 
 if TYPE_CHECKING:
     from safe_pip.policy.layering import MergeResult
     from safe_pip.policy.load import check_files, load_policy, resolve_policy
+    from safe_pip.policy.shipped import PROFILES, shipped_policy_text
 
 _LAZY = {
+    "PROFILES": "safe_pip.policy.shipped",
+    "shipped_policy_text": "safe_pip.policy.shipped",
     "MergeResult": "safe_pip.policy.layering",
     "check_files": "safe_pip.policy.load",
     "load_policy": "safe_pip.policy.load",
@@ -54,8 +56,9 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    """Loading (files, the network, sigstore) is imported on first use: the verifiers
-    import the pin types from this package, and ``safe-pip --help`` must stay fast."""
+    """Loading (files, the network, sigstore) and the shipped profiles (importlib.resources)
+    are imported on first use: the verifiers import the pin types from this package, and
+    ``safe-pip --help`` and a short ``safe-pip scan`` must stay fast."""
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'safe_pip.policy' has no attribute {name!r}")

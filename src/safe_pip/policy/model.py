@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Literal
 
 from packaging.specifiers import SpecifierSet
-from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from safe_pip.policy import values as v
@@ -87,6 +86,15 @@ SCHEMA_VERSION = 1
 _DEFAULT_LIMITS = Limits()
 
 
+def _canonical_name(name: str) -> str:
+    """packaging's ``canonicalize_name``, imported on first use: ``packaging.utils`` imports
+    ``packaging.tags`` (logging, platform, subprocess), which a scan of a plain file or a
+    policy without name rules never needs."""
+    from packaging.utils import canonicalize_name
+
+    return canonicalize_name(name)
+
+
 # -- names ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class NamePattern:
@@ -96,7 +104,7 @@ class NamePattern:
     source: SourceRef = field(default=BUILTIN, compare=False)
 
     def matches(self, name: str) -> bool:
-        return fnmatch.fnmatchcase(canonicalize_name(name), self.pattern)
+        return fnmatch.fnmatchcase(_canonical_name(name), self.pattern)
 
 
 def _name_patterns(value: object, ctx: Context) -> tuple[NamePattern, ...]:
@@ -396,7 +404,7 @@ class PackageRule:
     source: SourceRef = field(default=BUILTIN, compare=False)
 
     def applies_to(self, name: str, version: str | None) -> bool:
-        if canonicalize_name(name) != self.name:
+        if _canonical_name(name) != self.name:
             return False
         if not str(self.versions):
             return True
@@ -483,7 +491,7 @@ class PolicyException:
             # A local file scanned without a package: only a hash identifies it.
             if self.sha256 is None:
                 return False
-        elif canonicalize_name(package) != self.package:
+        elif _canonical_name(package) != self.package:
             return False
         if self.version is not None and (
             version is None or not _same_version(version, self.version)
@@ -820,7 +828,7 @@ class Policy:
                     else tuple(p for p in publishers if p in rule.publishers)
                 )
         allow = tuple(g for rule in rules for g in rule.allow_globals)
-        return PackagePolicy(canonicalize_name(name), version, hashes, publishers, allow, rules)
+        return PackagePolicy(_canonical_name(name), version, hashes, publishers, allow, rules)
 
     def global_allowed(
         self, module: str, name: str, package: str | None = None, version: str | None = None
