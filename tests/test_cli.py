@@ -220,17 +220,22 @@ def test_scan_imports_neither_the_gate_nor_other_commands(tmp_path: Path) -> Non
 
 # What a scan of one small file, with no policy file anywhere, must not import: each is
 # either another command's (the TOML reader and schema only read files and flags; the
-# remote org policy, the shipped profiles), needed only on first use (packaging.utils pulls
-# packaging.tags, logging, platform and subprocess in; a thread pool only for a big
+# remote org policy and the signer pins, the shipped profiles), needed only on first use
+# (packaging.utils pulls packaging.tags, logging, platform and subprocess in; versions are
+# compared only for [[package]] rules and exceptions; a thread pool only for a big
 # artifact) or only on an error (difflib's "did you mean", traceback for --debug).
 NOT_FOR_A_SMALL_SCAN = (
     "safe_pip.policy.parse",
     "safe_pip.policy._toml",
     "safe_pip.policy.remote",
+    "safe_pip.policy.remote_model",
+    "safe_pip.policy.pins",
     "safe_pip.policy.shipped",
     "tomllib",
     "packaging.utils",
     "packaging.tags",
+    "packaging.specifiers",
+    "packaging.version",
     "concurrent.futures",
     "importlib.resources",
     "difflib",

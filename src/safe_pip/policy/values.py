@@ -11,9 +11,10 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
+if TYPE_CHECKING:
+    from packaging.specifiers import SpecifierSet
 
 # Patterns as text: ``re`` compiles (and caches) each on first use, so loading a policy
 # without the value that needs one, or no policy file at all, compiles none of them.
@@ -209,6 +210,10 @@ def sha256_hex(value: object) -> str:
 
 
 def specifier(value: object) -> SpecifierSet:
+    # packaging's version machinery is imported by the values that need it, not by every
+    # policy load (a scan of a plain file compares no version).
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
     text = string(value)
     try:
         return SpecifierSet(text)
@@ -217,6 +222,8 @@ def specifier(value: object) -> SpecifierSet:
 
 
 def exact_version(value: object) -> str:
+    from packaging.version import InvalidVersion, Version
+
     text = string(value)
     try:
         Version(text)
