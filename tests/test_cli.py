@@ -245,16 +245,18 @@ NOT_FOR_A_SMALL_SCAN = (
 )
 
 _SCAN_AND_LIST = (
-    "import json, sys\n"
+    "import sys\n"
+    "before = set(sys.modules)  # what the interpreter's own start-up (site) imported\n"
     "from safe_pip.cli import main\n"
     "code = main(['scan', sys.argv[1]])\n"
-    "print(json.dumps([code, sorted(sys.modules)]))\n"
+    "import json\n"
+    "print(json.dumps([code, sorted(set(sys.modules) - before)]))\n"
 )
 
 
 def _scan_in_fresh_process(target: Path, home: Path) -> tuple[int, set[str]]:
-    """Exit code and every module imported by ``safe-pip scan target`` in a fresh process
-    whose only policy file is the one under ``home`` (if any)."""
+    """Exit code and every module ``safe-pip scan target`` imported (beyond the interpreter's
+    own start-up) in a fresh process whose only policy file is the one under ``home``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SAFE_PIP_", "PIP_"))}
     env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / "config"))
     proc = subprocess.run(
