@@ -216,3 +216,86 @@ def test_scan_imports_neither_the_gate_nor_other_commands(tmp_path: Path) -> Non
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert proc.stdout.strip().splitlines()[-1] == "[] False"
+
+
+# What a scan of one small file, with no policy file anywhere, must not import: each is
+# either another command's (the TOML reader and schema only read files and flags; the
+# remote org policy and the signer pins, the shipped profiles), needed only on first use
+# (packaging.utils pulls packaging.tags, logging, platform and subprocess in; versions are
+# compared only for [[package]] rules and exceptions; a thread pool only for a big
+# artifact) or only on an error (difflib's "did you mean", traceback for --debug).
+NOT_FOR_A_SMALL_SCAN = (
+    "safe_pip.policy.parse",
+    "safe_pip.policy._toml",
+    "safe_pip.policy.remote",
+    "safe_pip.policy.remote_model",
+    "safe_pip.policy.pins",
+    "safe_pip.policy.shipped",
+    "tomllib",
+    "packaging.utils",
+    "packaging.tags",
+    "packaging.specifiers",
+    "packaging.version",
+    "concurrent.futures",
+    "importlib.resources",
+    "difflib",
+    "traceback",
+    "logging",
+    "subprocess",
+)
+
+_SCAN_AND_LIST = (
+    "import json, sys\n"
+    "from safe_pip.cli import main\n"
+    "code = main(['scan', sys.argv[1]])\n"
+    "print(json.dumps([code, sorted(sys.modules)]))\n"
+)
+
+
+def _scan_in_fresh_process(target: Path, home: Path) -> tuple[int, set[str]]:
+    """Exit code and every module imported by ``safe-pip scan target`` in a fresh process
+    whose only policy file is the one under ``home`` (if any)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SAFE_PIP_", "PIP_"))}
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / "config"))
+    proc = subprocess.run(
+        [sys.executable, "-c", _SCAN_AND_LIST, str(target)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        cwd=target.parent,
+        env=env,
+    )
+    code, modules = json.loads(proc.stdout.strip().splitlines()[-1])
+    return int(code), set(modules)
+
+
+def test_a_small_scan_imports_only_what_it_uses(tmp_path: Path) -> None:
+    """The start-up a short ``safe-pip scan`` pays is the scan's own (bench/wheels measures
+    the time; this pins which modules, so a new top-level import cannot creep back)."""
+    target = tmp_path / "notes.txt"
+    target.write_text("hello\n")
+    code, modules = _scan_in_fresh_process(target, tmp_path / "home")
+    assert code == 0
+    assert "safe_pip.policy.model" in modules  # the policy is still loaded and applied
+    assert sorted(m for m in NOT_FOR_A_SMALL_SCAN if m in modules) == []
+
+
+def test_a_policy_file_is_still_read_when_the_reader_is_imported_lazily(tmp_path: Path) -> None:
+    """With a user policy present the TOML reader is imported and the file decides: an
+    unknown pickle global blocks by default and only warns under ``unknown_globals``."""
+    target = tmp_path / "model.pkl"
+    target.write_bytes(b"\x80\x02cfoo\nbar\n.")
+    home = tmp_path / "home"
+    code, modules = _scan_in_fresh_process(target, home)
+    assert code == 1
+    policy = home / "config" / "safe-pip" / "policy.toml"
+    policy.parent.mkdir(parents=True)
+    policy.write_text('version = 1\n\n[scan]\nunknown_globals = "warn"\n')
+    code, modules = _scan_in_fresh_process(target, home)
+    assert code == 0
+    assert "safe_pip.policy.parse" in modules
+    policy.write_text('version = 1\n\n[scan]\nunknown_globalz = "warn"\n')  # a typo: exit 2
+    code, modules = _scan_in_fresh_process(target, home)
+    assert code == 2
+    assert "difflib" in modules  # "did you mean" was computed

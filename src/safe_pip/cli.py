@@ -13,7 +13,6 @@ import argparse
 import importlib
 import re
 import sys
-import traceback
 from collections.abc import Sequence
 
 from safe_pip import __version__
@@ -122,6 +121,8 @@ def _debug(argv: Sequence[str]) -> bool:
 
 def _say(line: str, debug: bool) -> None:
     if debug:
+        import traceback  # only on an error with --debug: not every run's start-up
+
         traceback.print_exc(file=sys.stderr)
     print(line, file=sys.stderr)
 

@@ -18,7 +18,6 @@ import hashlib
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 MODULE_NAME = "_safe_pip_hook"
@@ -38,7 +37,10 @@ class OwnFile:
 
 @lru_cache(maxsize=1)
 def known() -> dict[str, OwnFile]:
-    """Every genuine hook file by sha256."""
+    """Every genuine hook file by sha256 (importlib.resources is imported here, on first
+    use: it pulls in tempfile and more, which a scan without a hook-like file never needs)."""
+    from importlib import resources
+
     raw = (resources.files("safe_pip") / "data" / "own_hooks.json").read_text(encoding="utf-8")
     doc = json.loads(raw)
     return {

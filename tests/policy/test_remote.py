@@ -31,9 +31,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from safe_pip.errors import PolicyError
-from safe_pip.policy.model import RemoteSource
 from safe_pip.policy.pins import Identity
 from safe_pip.policy.remote import META_FILE, POLICY_FILE, cache_folder
+from safe_pip.policy.remote_model import RemoteSource
 from tests.policy.policy_machine import Machine
 from tests.support import fakesigstore as fs
 

@@ -33,19 +33,25 @@ from safe_pip.policy.model import (
     PackageRule,
     Policy,
     PolicyException,
-    RemoteOrigin,
     ScanLimits,
     ScanPolicy,
     SignaturesPolicy,
 )
-from safe_pip.policy.pins import Identity, Pin, Publisher
-from safe_pip.policy.shipped import PROFILES, shipped_policy_text
 
 if TYPE_CHECKING:
     from safe_pip.policy.layering import MergeResult
     from safe_pip.policy.load import check_files, load_policy, resolve_policy
+    from safe_pip.policy.pins import Identity, Pin, Publisher
+    from safe_pip.policy.remote_model import RemoteOrigin
+    from safe_pip.policy.shipped import PROFILES, shipped_policy_text
 
 _LAZY = {
+    "Identity": "safe_pip.policy.pins",
+    "Pin": "safe_pip.policy.pins",
+    "Publisher": "safe_pip.policy.pins",
+    "RemoteOrigin": "safe_pip.policy.remote_model",
+    "PROFILES": "safe_pip.policy.shipped",
+    "shipped_policy_text": "safe_pip.policy.shipped",
     "MergeResult": "safe_pip.policy.layering",
     "check_files": "safe_pip.policy.load",
     "load_policy": "safe_pip.policy.load",
@@ -54,8 +60,9 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    """Loading (files, the network, sigstore) is imported on first use: the verifiers
-    import the pin types from this package, and ``safe-pip --help`` must stay fast."""
+    """Loading (files, the network, sigstore), the signer pins, the remote org policy's
+    types and the shipped profiles (importlib.resources) are imported on first use:
+    ``safe-pip --help`` and a short ``safe-pip scan`` use none of them."""
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'safe_pip.policy' has no attribute {name!r}")

@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import difflib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -411,6 +410,8 @@ def build(cls: type[T], settings: Mapping[str, Any], collected: Mapping[str, Seq
 
 def unknown_message(key: str, known: Sequence[str], where: str) -> str:
     """``unknown key 'x' in install; did you mean 'y'?``, and why a quoted dot is no path."""
+    import difflib  # only for a mistyped key: not on every run that loads a policy
+
     close = difflib.get_close_matches(key, list(known), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(known)})"
     if "." in key:

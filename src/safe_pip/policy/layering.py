@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from safe_pip.policy.keys import (
     BUILTIN,
@@ -46,8 +46,10 @@ from safe_pip.policy.keys import (
     whose,
 )
 from safe_pip.policy.model import LayerInfo, Policy
-from safe_pip.policy.parse import Layer, Setting
 from safe_pip.policy.values import literal
+
+if TYPE_CHECKING:  # parsed layers are handed in; merging needs no TOML reader of its own
+    from safe_pip.policy.parse import Layer, Setting
 
 __all__ = ["Conflict", "MergeResult", "locked_note", "merge"]
 

@@ -18,16 +18,19 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from safe_pip.errors import PolicyError
 from safe_pip.policy import discover
 from safe_pip.policy.keys import Conflict, LayerName
 from safe_pip.policy.layering import MergeResult, locked_note, merge
 from safe_pip.policy.model import LayerInfo, Policy
-from safe_pip.policy.parse import Layer, Problem, parse_file, parse_text
-from safe_pip.policy.remote import Http, load_remote_layer
 
-HttpFactory = Callable[[], Http]
+if TYPE_CHECKING:
+    from safe_pip.policy.parse import Layer, Problem
+    from safe_pip.policy.remote import Http
+
+HttpFactory = Callable[[], "Http"]
 
 FLAGS_LABEL = "<command line>"
 """How the layer built from individual command-line flags is named in messages."""
@@ -90,6 +93,10 @@ def resolve_policy(
     found = find_layers(cli_file, cwd, env)
     locked = False
     for index, (name, path) in enumerate(found):
+        # The TOML reader and schema are imported only when there is a file (or a flag) to
+        # read: with none, the policy is the declared defaults (a short scan's start-up).
+        from safe_pip.policy.parse import Problem, parse_file
+
         layer, file_problems = parse_file(path, name)
         problems.extend(file_problems)
         if layer is None:
@@ -119,6 +126,8 @@ def resolve_policy(
                     f"{path} points at a remote org policy, but this command was given no "
                     "HTTP client to fetch it with; refusing to continue without the org policy"
                 )
+            from safe_pip.policy.remote import load_remote_layer  # only for a [remote] pointer
+
             client = http()
             try:
                 fetched = load_remote_layer(layer.remote, path, env, client)
@@ -146,6 +155,8 @@ def resolve_policy(
             infos.append(LayerInfo("cli", label, used=False, why_unused="the org policy is locked"))
             notes.append("the org policy is locked: the command-line policy flags were ignored")
         else:
+            from safe_pip.policy.parse import parse_text
+
             flag_layer, flag_problems = parse_text(flags, label, "cli")
             problems.extend(flag_problems)
             if flag_layer is not None:
@@ -182,6 +193,8 @@ def load_policy(
 
 def check_files(paths: Sequence[Path]) -> list[Problem]:
     """Validate files on their own (no layering): every problem, each with file:line."""
+    from safe_pip.policy.parse import parse_file
+
     problems: list[Problem] = []
     for path in paths:
         _, file_problems = parse_file(path)

@@ -33,11 +33,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
-
-from packaging.specifiers import SpecifierSet
-from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
+from typing import TYPE_CHECKING, Literal
 
 from safe_pip.policy import values as v
 from safe_pip.policy.keys import (
@@ -55,7 +51,6 @@ from safe_pip.policy.keys import (
     SourceRef,
     Tighten,
     collect,
-    embed,
     entries,
     entry_field,
     items,
@@ -67,8 +62,13 @@ from safe_pip.policy.keys import (
     table,
     whose,
 )
-from safe_pip.policy.pins import Identity, Pin, parse_pins, show_pins
 from safe_pip.scan.core.limits import Limits
+
+if TYPE_CHECKING:
+    from packaging.specifiers import SpecifierSet
+
+    from safe_pip.policy.pins import Pin
+    from safe_pip.policy.remote_model import RemoteOrigin
 
 Typosquat = Literal["block", "warn", "off"]
 Yanked = Literal["block", "warn", "allow"]
@@ -87,6 +87,36 @@ SCHEMA_VERSION = 1
 _DEFAULT_LIMITS = Limits()
 
 
+def _canonical_name(name: str) -> str:
+    """packaging's ``canonicalize_name``, imported on first use: ``packaging.utils`` imports
+    ``packaging.tags`` (logging, platform, subprocess), which a scan of a plain file or a
+    policy without name rules never needs (nor packaging's version machinery: see
+    :func:`_all_versions`)."""
+    from packaging.utils import canonicalize_name
+
+    return canonicalize_name(name)
+
+
+def _parse_pins(value: object, ctx: Context) -> tuple[Pin, ...]:
+    """:func:`safe_pip.policy.pins.parse_pins`, imported when a ``publisher`` is read."""
+    from safe_pip.policy.pins import parse_pins
+
+    return parse_pins(value, ctx)
+
+
+def _show_pins(pins: Sequence[Pin]) -> str:
+    from safe_pip.policy.pins import show_pins
+
+    return show_pins(pins)
+
+
+def _all_versions() -> SpecifierSet:
+    """The empty specifier (every version): a ``[[package]]`` block's default ``versions``."""
+    from packaging.specifiers import SpecifierSet
+
+    return SpecifierSet()
+
+
 # -- names ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class NamePattern:
@@ -96,7 +126,7 @@ class NamePattern:
     source: SourceRef = field(default=BUILTIN, compare=False)
 
     def matches(self, name: str) -> bool:
-        return fnmatch.fnmatchcase(canonicalize_name(name), self.pattern)
+        return fnmatch.fnmatchcase(_canonical_name(name), self.pattern)
 
 
 def _name_patterns(value: object, ctx: Context) -> tuple[NamePattern, ...]:
@@ -370,7 +400,7 @@ class PackageRule:
     name: str = entry_field(plain(v.package_name), doc="the package (PEP 503 normalised)")
     versions: SpecifierSet = entry_field(
         plain(v.specifier),
-        factory=SpecifierSet,
+        factory=_all_versions,
         show=lambda value: v.literal(str(value)),
         doc="versions the block applies to (default: all)",
     )
@@ -378,10 +408,10 @@ class PackageRule:
         items(v.sha256_hex), (), doc="sha256 pins; an artifact must match one"
     )
     publishers: tuple[Pin, ...] = entry_field(
-        parse_pins,
+        _parse_pins,
         (),
         toml="publisher",
-        show=show_pins,
+        show=_show_pins,
         doc="signers; the package must be signed by one of them or it is blocked",
     )
     allow_globals: tuple[str, ...] = entry_field(
@@ -396,12 +426,14 @@ class PackageRule:
     source: SourceRef = field(default=BUILTIN, compare=False)
 
     def applies_to(self, name: str, version: str | None) -> bool:
-        if canonicalize_name(name) != self.name:
+        if _canonical_name(name) != self.name:
             return False
         if not str(self.versions):
             return True
         if version is None:
             return False
+        from packaging.version import InvalidVersion, Version
+
         try:
             return self.versions.contains(Version(version), prereleases=True)
         except InvalidVersion:
@@ -483,7 +515,7 @@ class PolicyException:
             # A local file scanned without a package: only a hash identifies it.
             if self.sha256 is None:
                 return False
-        elif canonicalize_name(package) != self.package:
+        elif _canonical_name(package) != self.package:
             return False
         if self.version is not None and (
             version is None or not _same_version(version, self.version)
@@ -493,6 +525,8 @@ class PolicyException:
 
 
 def _same_version(a: str, b: str) -> bool:
+    from packaging.version import InvalidVersion, Version
+
     try:
         return Version(a) == Version(b)
     except InvalidVersion:
@@ -653,85 +687,6 @@ class EnforcementPolicy:
 
 # -- where layers came from -----------------------------------------------------------------
 @dataclass(frozen=True)
-class RemoteSource:
-    """``[remote]`` in the local org file: where the signed org policy lives.
-
-    The local file is only a pointer; the policy that applies is the fetched file, and
-    only if a sigstore bundle over its exact bytes verifies against ``trusted_root``
-    (``None`` = the production root pinned in :mod:`safe_pip.verify.trust`) with a
-    certificate matching ``signer`` (identity, issuer and the run's source repository and
-    ref, see :mod:`safe_pip.policy.pins`).
-    """
-
-    url: str = entry_field(plain(v.https_url), doc="https URL of the signed org policy")
-    signer: Identity = embed(Identity, doc="who must have signed it")
-    trusted_root: Path | None = entry_field(
-        path_value, None, doc="sigstore trusted root (default: the pinned production root)"
-    )
-    max_age: dt.timedelta = entry_field(
-        plain(v.duration),
-        dt.timedelta(0),
-        doc="how old a cached copy may be when the URL cannot be reached (0: never offline)",
-    )
-    bundle: str | None = entry_field(
-        plain(v.https_url),
-        None,
-        doc='the bundle URL (default: url + ".sigstore.json", then ".sigstore")',
-    )
-    min_serial: int = entry_field(
-        plain(v.non_negative_int),
-        0,
-        doc="the lowest [publication] serial accepted, even on a machine that never saw one",
-    )
-    source: SourceRef = field(default=SourceRef("org"), compare=False)
-
-
-@dataclass(frozen=True)
-class Publication:
-    """``[publication]`` inside a signed org policy: its place in the org's sequence.
-
-    Part of the signed bytes, so nobody but the signer can change it: ``serial`` must
-    grow with every policy published at a URL (safe-pip refuses a lower one than it has
-    verified), and ``issued`` is when it was signed (``max_age`` counts from it).
-    """
-
-    serial: int = entry_field(
-        plain(v.positive_int), doc="grows with every policy published at this URL"
-    )
-    issued: dt.datetime = entry_field(
-        plain(v.toml_datetime), doc="when it was signed, with a time zone"
-    )
-    source: SourceRef = field(default=BUILTIN, compare=False)
-
-
-@dataclass(frozen=True)
-class RemoteOrigin:
-    """How a fetched org policy was obtained: shown by ``policy show``.
-
-    ``cached`` is true when the URL could not be reached and the cached copy was used
-    instead: its signature verified again, its signed ``publication.issued`` within the
-    pointer's ``max_age``, its serial no lower than the newest seen.  ``verified_at`` is
-    when it was fetched (for a cached copy: when it was issued); nothing is decided by it.
-    """
-
-    url: str
-    signer: Identity
-    pointer: Path
-    """The local org file whose ``[remote]`` table names the URL and signer."""
-    verified_at: dt.datetime
-    publication: Publication
-    cached: bool = False
-
-    @property
-    def identity(self) -> str:
-        return self.signer.san
-
-    @property
-    def issuer(self) -> str:
-        return self.signer.issuer
-
-
-@dataclass(frozen=True)
 class LayerInfo:
     """A policy file that was found, and whether it took part in the merge."""
 
@@ -820,7 +775,7 @@ class Policy:
                     else tuple(p for p in publishers if p in rule.publishers)
                 )
         allow = tuple(g for rule in rules for g in rule.allow_globals)
-        return PackagePolicy(canonicalize_name(name), version, hashes, publishers, allow, rules)
+        return PackagePolicy(_canonical_name(name), version, hashes, publishers, allow, rules)
 
     def global_allowed(
         self, module: str, name: str, package: str | None = None, version: str | None = None
@@ -848,6 +803,8 @@ JSONValue = str | int | float | bool | None | list["JSONValue"] | dict[str, "JSO
 
 def _canonical(value: object) -> JSONValue:
     """Policy data as plain JSON values, in a deterministic shape."""
+    from packaging.specifiers import SpecifierSet
+
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         out: dict[str, JSONValue] = {
             f.name: _canonical(getattr(value, f.name))

@@ -34,7 +34,8 @@ from safe_pip.policy.keys import (
     read_entry,
     unknown_message,
 )
-from safe_pip.policy.model import SCHEMA_VERSION, Policy, Publication, RemoteSource
+from safe_pip.policy.model import SCHEMA_VERSION, Policy
+from safe_pip.policy.remote_model import Publication, RemoteSource
 
 PYPROJECT_TABLE = ("tool", "safe-pip")
 DOCUMENT_KEYS = ("version", "remote", "publication")

@@ -44,11 +44,10 @@ GOOGLE_ISSUER = "https://accounts.google.com"
 
 _SEGMENT = r"[A-Za-z0-9_.-]+"
 _ENV = r"(?:#(?P<env>[^\s#]+))?"
-_GITHUB_RE = re.compile(
-    rf"^(?P<repo>{_SEGMENT}/{_SEGMENT})@(?P<workflow>[A-Za-z0-9_.-]+\.ya?ml){_ENV}$"
-)
-_GITLAB_RE = re.compile(rf"^(?P<repo>{_SEGMENT}(?:/{_SEGMENT})+)@(?P<path>[^\s@#]+\.ya?ml){_ENV}$")
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Patterns as text, compiled (and cached) by ``re`` on first use: only a publisher pin needs them.
+_GITHUB_RE = rf"^(?P<repo>{_SEGMENT}/{_SEGMENT})@(?P<workflow>[A-Za-z0-9_.-]+\.ya?ml){_ENV}$"
+_GITLAB_RE = rf"^(?P<repo>{_SEGMENT}(?:/{_SEGMENT})+)@(?P<path>[^\s@#]+\.ya?ml){_ENV}$"
+_EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
 class PublisherSyntaxError(ValueError):
@@ -146,14 +145,14 @@ def parse_publisher(text: str) -> Publisher:
     kind, sep, rest = text.strip().partition(":")
     kind = kind.lower()
     if sep and kind == "github":
-        m = _GITHUB_RE.match(rest)
+        m = re.match(_GITHUB_RE, rest)
         if m:
             return Publisher("github", m["repo"], m["workflow"], m["env"])
     elif sep and kind == "gitlab":
-        m = _GITLAB_RE.match(rest)
+        m = re.match(_GITLAB_RE, rest)
         if m:
             return Publisher("gitlab", m["repo"], m["path"], m["env"])
-    elif sep and kind == "google" and _EMAIL_RE.match(rest):
+    elif sep and kind == "google" and re.match(_EMAIL_RE, rest):
         return Publisher("google", email=rest)
     raise PublisherSyntaxError(
         f"invalid publisher {text!r}; expected github:OWNER/REPO@WORKFLOW.yml[#ENVIRONMENT], "

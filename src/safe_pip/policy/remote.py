@@ -52,8 +52,8 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from safe_pip.errors import FetchError, PolicyError
-from safe_pip.policy.model import Publication, RemoteOrigin, RemoteSource
 from safe_pip.policy.parse import Layer, parse_text
+from safe_pip.policy.remote_model import Publication, RemoteOrigin, RemoteSource
 from safe_pip.policy.values import format_duration
 
 MAX_POLICY_BYTES = 1024 * 1024

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from safe_pip.policy.keys import Conflict, Member, SourceRef, default_of, members
-from safe_pip.policy.model import NamePattern, Policy, RemoteOrigin
+from safe_pip.policy.model import NamePattern, Policy
+from safe_pip.policy.remote_model import RemoteOrigin
 from safe_pip.policy.values import literal
 
 _COLUMN = 44

@@ -11,12 +11,15 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
+if TYPE_CHECKING:
+    from packaging.specifiers import SpecifierSet
 
-_DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
-_SIZE = re.compile(r"^(\d+)\s*(B|KB|KiB|MB|MiB|GB|GiB|TB|TiB)?$")
+# Patterns as text: ``re`` compiles (and caches) each on first use, so loading a policy
+# without the value that needs one, or no policy file at all, compiles none of them.
+_DURATION = r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$"
+_SIZE = r"^(\d+)\s*(B|KB|KiB|MB|MiB|GB|GiB|TB|TiB)?$"
 _SIZE_UNITS = {
     None: 1,
     "B": 1,
@@ -29,17 +32,17 @@ _SIZE_UNITS = {
     "GiB": 2**30,
     "TiB": 2**40,
 }
-_NAME_GLOB = re.compile(r"^[A-Za-z0-9*?]([A-Za-z0-9._*?-]*[A-Za-z0-9*?])?$")
+_NAME_GLOB = r"^[A-Za-z0-9*?]([A-Za-z0-9._*?-]*[A-Za-z0-9*?])?$"
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
-_GLOBAL = re.compile(rf"^{_IDENT}(\.{_IDENT})*\.({_IDENT}|\*)$")
-_RULE_ID = re.compile(r"^[A-Z0-9]+(-[A-Z0-9]+)*$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_SEPARATORS = re.compile(r"[-_.]+")
+_GLOBAL = rf"^{_IDENT}(\.{_IDENT})*\.({_IDENT}|\*)$"
+_RULE_ID = r"^[A-Z0-9]+(-[A-Z0-9]+)*$"
+_SHA256 = r"^[0-9a-f]{64}$"
+_SEPARATORS = r"[-_.]+"
 
 
 def normalise_pattern(pattern: str) -> str:
     """PEP 503-normalise a name or a glob over names (``*``/``?`` kept)."""
-    return _SEPARATORS.sub("-", pattern).lower()
+    return re.sub(_SEPARATORS, "-", pattern).lower()
 
 
 def type_name(value: object) -> str:
@@ -90,7 +93,7 @@ def duration(value: object) -> dt.timedelta:
     text = value.strip()
     if text == "0":
         return dt.timedelta(0)
-    match = _DURATION.match(text)
+    match = re.match(_DURATION, text)
     if not text or not match:
         raise ValueError(f'expected a duration such as "7d", "12h" or "1w2d", got "{value}"')
     weeks, days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
@@ -113,7 +116,7 @@ def size(value: object) -> int:
     """Bytes: an integer or ``"64GiB"``/``"500MB"``."""
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
-    elif isinstance(value, str) and (match := _SIZE.match(value.strip())):
+    elif isinstance(value, str) and (match := re.match(_SIZE, value.strip())):
         number = int(match.group(1)) * _SIZE_UNITS[match.group(2)]
     else:
         raise ValueError(f'expected a size such as 1048576 or "64GiB", got {type_name(value)}')
@@ -168,7 +171,7 @@ def string_list(value: object) -> tuple[str, ...]:
 
 
 def name_pattern(value: str) -> str:
-    if not _NAME_GLOB.match(value):
+    if not re.match(_NAME_GLOB, value):
         raise ValueError(f'"{value}" is not a package name or a glob such as "torch-*"')
     return normalise_pattern(value)
 
@@ -181,7 +184,7 @@ def package_name(value: object) -> str:
 
 
 def global_pattern(value: str) -> str:
-    if not _GLOBAL.match(value):
+    if not re.match(_GLOBAL, value):
         raise ValueError(
             f'"{value}" is not "module.qualname" or "module.*" '
             '(e.g. "sklearn.linear_model._logistic.LogisticRegression")'
@@ -193,7 +196,7 @@ def rule_id(value: object, *, star: bool = True) -> str:
     text = string(value)
     if star and text == "*":
         return text
-    if not _RULE_ID.match(text):
+    if not re.match(_RULE_ID, text):
         raise ValueError(f'"{text}" is not a rule id such as "PICKLE-GLOBAL-UNKNOWN" or "*"')
     return text
 
@@ -201,12 +204,16 @@ def rule_id(value: object, *, star: bool = True) -> str:
 def sha256_hex(value: object) -> str:
     """A sha256 as 64 hex digits; ``sha256:`` prefix and upper case accepted."""
     text = string(value).strip().lower().removeprefix("sha256:")
-    if not _SHA256.match(text):
+    if not re.match(_SHA256, text):
         raise ValueError(f'"{value}" is not a sha256 (64 hex digits)')
     return text
 
 
 def specifier(value: object) -> SpecifierSet:
+    # packaging's version machinery is imported by the values that need it, not by every
+    # policy load (a scan of a plain file compares no version).
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
     text = string(value)
     try:
         return SpecifierSet(text)
@@ -215,6 +222,8 @@ def specifier(value: object) -> SpecifierSet:
 
 
 def exact_version(value: object) -> str:
+    from packaging.version import InvalidVersion, Version
+
     text = string(value)
     try:
         Version(text)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import Executor, Future
-from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from safe_pip.models import Finding, Severity, Skipped, TargetEnvironment
 from safe_pip.rules import get_rule
 from safe_pip.scan.core.limits import Limits
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor, Future
 
 Findings = list[tuple[str, str, str, Severity | None, dict[str, Any]]]
 """Findings as plain tuples (rule id, message, location, severity or None, detail)."""
@@ -117,6 +118,11 @@ class ScanContext:
     def drain(self) -> None:
         """Report everything offloaded so far, in submission order (fail closed on errors)."""
         pending, self._pending = self._pending, []
+        if not pending:
+            return
+        # Imported here: only a scan with a worker pool has futures (and imported this already).
+        from concurrent.futures import TimeoutError as FutureTimeout
+
         for location, future in pending:
             remaining = max(0.0, self.deadline - time.monotonic())
             try:

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 
 from safe_pip.models import Finding, Severity, TargetEnvironment
-from safe_pip.scan.core.blob import Blob
+from safe_pip.scan.core.blob import Blob, Digest
 from safe_pip.scan.core.context import ScanContext
 from safe_pip.scan.core.paths import is_test_path, package_test_member
 from safe_pip.scan.dist import entrypoints, pth
@@ -91,7 +91,7 @@ class WheelCheck:
         self,
         ctx: ScanContext,
         name: str,
-        data: Blob | None,
+        data: Blob | Digest | None,
         loc: str,
         aliases: tuple[str, ...] = (),
     ) -> None:
@@ -105,10 +105,14 @@ class WheelCheck:
             for n in names:
                 self.files.setdefault(n, []).append((None, -1))
             return
-        h = hashlib.sha256()
-        for piece in data.chunks():
-            h.update(piece)
-        digest = base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode()
+        if isinstance(data, Digest):  # streamed: hashed on the way
+            raw = data.sha256
+        else:
+            h = hashlib.sha256()
+            for piece in data.chunks():
+                h.update(piece)
+            raw = h.digest()
+        digest = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
         self._last = digest if data.size >= _DEDUPE_MIN else None
         for n in names:
             self.files.setdefault(n, []).append((digest, data.size))
