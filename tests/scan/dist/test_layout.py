@@ -36,3 +36,17 @@ def test_installed_names() -> None:
     assert installed_names("x.pth\x00/junk") == ("x.pth",)
     assert installed_names("pkg\\x.pth") == ("pkg/x.pth",)
     assert installed_names("plain.py") == ()
+
+
+@pytest.mark.parametrize(
+    ("name", "names"),
+    [
+        ("pkg/x.py", ()),
+        ("pkg/x.py\x00", ("pkg/x.py",)),
+        ("\x00", ("",)),
+        ("a\\b\x00c\\d", ("a/b", "a\\b")),
+        ("a\\b\\c", ("a/b/c",)),
+    ],
+)
+def test_installed_names_besides_the_name(name: str, names: tuple[str, ...]) -> None:
+    assert installed_names(name) == names

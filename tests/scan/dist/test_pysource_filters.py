@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import dis
+import random
 import subprocess
 import sys
 import sysconfig
@@ -293,3 +294,72 @@ def test_postponed_annotations_are_not_import_time_calls() -> None:
             [sys.executable, "-I", "-c", probe], input=source, capture_output=True, text=True
         )
         assert done.stdout.strip() == loads, done.stderr
+
+
+_SEARCHES = [
+    (pysource._LOAD_RE, pysource._LOAD_HEADS),
+    (pysource._EXEC_RE, pysource._EXEC_HEADS),
+    (pysource._BY_NAME, pysource._BY_NAME_HEADS),
+]
+_PIECES = [
+    *(b"load", b"loads", b"Unpickler", b"read_pickle", b"exec", b"eval", b"compile"),
+    *(b"execfile", b"__import__", b"import_module"),
+    *(b"x", b"_", b"9", b"s", b"u", b"r", b"R", b".", b" ", b"(", b"'", b'"', b"#", b"\\"),
+    *(b"\n", b"\r", b"\t", b"\xc3\xa9", b"\xff", b"\x00"),
+]
+
+
+def _searches_agree(data: bytes) -> None:
+    for regex, heads in _SEARCHES:
+        assert pysource._search(data, regex, heads) == (regex.search(data) is not None)
+        for m in regex.finditer(data):  # what _search relies on: matches start at a head
+            assert any(data.startswith(h, m.start()) for h in heads), (regex, data)
+
+
+def test_whole_word_searches_are_the_regexes() -> None:
+    """The memory searches answer what the regexes they replace answer: on random texts
+    built from the words and every kind of neighbouring byte (word bytes, an ASCII word
+    byte's lookalike ``é``, quotes, comments, continuations, both ends of the text)."""
+    rnd = random.Random(13)
+    hits = by_name = 0
+    for _ in range(5000):
+        data = b"".join(rnd.choice(_PIECES) for _ in range(rnd.randint(0, 10)))
+        _searches_agree(data)
+        hits += pysource._EXEC_RE.search(data) is not None
+        by_name += pysource._BY_NAME.search(data) is not None
+    assert 500 < hits < 4500 and by_name > 100  # both answers were exercised
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"load",
+        b"loads",
+        b"xload",
+        b"loadx",
+        b"\xc3\xa9load\xc3\xa9",  # a bytes pattern's \w is ASCII: a boundary before and after
+        b"_load",
+        b"load9",
+        b"execfile(x)",
+        b"exec_(x)",
+        b"read_pickle",
+        b"pd.read_pickle_x",
+        b"__import__ \\\n ('x')",
+        b"__import__ \\ ('x')",
+        b"__import__(f'x')",
+        b"import_module(  # c\n  u'x')",
+        b"import_module(  # c",
+    ],
+)
+def test_whole_word_edges(data: bytes) -> None:
+    _searches_agree(data)
+
+
+@pytest.mark.parametrize("tail", [b"", b" load ", b"\nexec(x)", b"__import__('os')"])
+def test_many_near_misses_fall_back_to_the_regex(tail: bytes) -> None:
+    """A text crafted with thousands of words inside longer ones (past the miss limit), the
+    only real one at the very end, or none: the regex answers, the same answer."""
+    body = b"xloadx execx xeval __import__x import_module() " * 3000
+    assert body.count(b"load") > pysource._miss_limit(body + tail)
+    _searches_agree(body + tail)
+    _searches_agree(tail + body)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import io
 import json
+import mmap
 import os
 import random
 import struct
 import subprocess
 import sys
+import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +26,14 @@ import numpy as np
 import pytest
 
 from safe_pip.scan.core.blob import Blob
-from safe_pip.scan.formats.hdf5_attrs import Attribute, Hdf5Error, lookup3, root_attributes
+from safe_pip.scan.formats.hdf5_attrs import (
+    SIGNATURE,
+    Attribute,
+    Hdf5Error,
+    find_superblock,
+    lookup3,
+    root_attributes,
+)
 
 from .helpers import blocking, rules, scan_bytes
 
@@ -325,3 +334,65 @@ def test_random_damage_never_escapes_as_another_error() -> None:
         except Hdf5Error:
             outcomes["refused"] += 1
     assert outcomes["read"] and outcomes["refused"], outcomes
+
+
+def _probe_reference(data: bytes) -> int | None:
+    """The library's search, spelled out: the signature at 0, 512, 1024, 2048, ..."""
+    off = 0
+    while off + 8 <= len(data):
+        if data[off : off + 8] == SIGNATURE:
+            return off
+        off = 512 if off == 0 else off * 2
+    return None
+
+
+@pytest.mark.parametrize(
+    ("at", "size", "found"),
+    [
+        (0, 8, 0),
+        (0, 4096, 0),
+        (512, 4096, 512),
+        (2048, 2056, 2048),  # ends exactly with the signature
+        (2048, 2055, None),  # one byte short: not a superblock
+        (513, 4096, None),  # off the probe grid: h5py does not find it either
+        (511, 4096, None),
+        (1020, 4096, None),  # straddles a probe offset
+        (65536, 70000, 65536),
+        (None, 70000, None),
+    ],
+)
+def test_find_superblock_probes_where_the_library_does(
+    at: int | None, size: int, found: int | None
+) -> None:
+    """Offsets are the blob's own, in bytes and in a memory map, inside a larger buffer whose
+    signatures just outside the window must not count."""
+    data = bytearray(size)
+    if at is not None:
+        data[at : at + 8] = SIGNATURE[: size - at]
+        del data[size:]
+    assert _probe_reference(bytes(data)) == found
+    pad = SIGNATURE * 64 + b"\x00\x00\x00"
+    around = pad + bytes(data) + SIGNATURE * 64
+    inner = Blob(around, len(pad), len(pad) + size)
+    assert inner.read(0, size) == bytes(data)
+    assert find_superblock(Blob(bytes(data))) == found
+    assert find_superblock(inner) == found
+    with tempfile.TemporaryFile() as fh:
+        fh.write(around)
+        fh.flush()
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            assert find_superblock(Blob(mm, len(pad), len(pad) + size)) == found
+
+
+def test_find_superblock_matches_the_reference_on_random_blobs() -> None:
+    rnd = random.Random(5)
+    for _ in range(2000):
+        size = rnd.choice([0, 7, 8, 9, 511, 520, 1032, 5000, 20000])
+        data = bytearray(rnd.randbytes(size))
+        for _ in range(rnd.randint(0, 3)):
+            at = rnd.choice([0, 512, 1024, 4096, 16384, rnd.randrange(size + 1)])
+            data[at : at + 8] = SIGNATURE[: max(0, size - at)]
+        data = data[:size]
+        lead = rnd.choice([b"", SIGNATURE, b"\x89HDF"])
+        blob = Blob(lead + bytes(data) + SIGNATURE, len(lead), len(lead) + size)
+        assert find_superblock(blob) == _probe_reference(bytes(data))

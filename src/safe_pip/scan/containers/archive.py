@@ -18,10 +18,11 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from safe_pip.scan.containers import layouts, split
-from safe_pip.scan.containers.compressed import inflate, inflate_at_once
+from safe_pip.scan.containers.compressed import again, inflate, inflate_at_once
 from safe_pip.scan.containers.zipreader import Directory, ZipEntry, ZipFormatError, read_directory
-from safe_pip.scan.core.blob import Blob, Spool
+from safe_pip.scan.core.blob import SPILL_AT, Blob, Digest, Spool, Tap
 from safe_pip.scan.core.context import ScanContext
+from safe_pip.scan.core.dispatch import Glance
 from safe_pip.scan.core.paths import unsafe_member_name
 from safe_pip.scan.dist.requires import required_imports
 from safe_pip.scan.formats import torch as torch_layout
@@ -187,7 +188,7 @@ def _read_members(
     location: str,
     depth: int,
 ) -> None:
-    from safe_pip.scan.core.dispatch import scan_blob
+    from safe_pip.scan.core.dispatch import record_unread, scan_blob
 
     for entry in entries:
         loc = f"{location}!{entry.name}"
@@ -211,10 +212,22 @@ def _read_members(
         if layout and all(layout.is_storage(n) for n in entry.names):
             ctx.saw("tensor-storage")
             continue
-        member = _member_data(ctx, blob, entry, loc)
+        stream = hooks is None or not hooks.needs_bytes(entry.name, entry.zipfile_names)
+        member = _member_data(ctx, blob, entry, loc, stream=stream)
         if member is None:
             if hooks is not None:
                 hooks.member(ctx, entry.name, None, loc, entry.zipfile_names)
+            continue
+        if isinstance(member, Digest):
+            # streamed (see _member_data): its CRC matched; scan_blob would only record it
+            if hooks is not None:
+                hooks.member(ctx, entry.name, member, loc, entry.zipfile_names)
+                mark = split.open_group(ctx)
+                if hooks.scanned_before(ctx, loc):
+                    continue
+            record_unread(ctx)
+            if hooks is not None:
+                split.close_group(ctx, mark)
             continue
         with member.blob() if isinstance(member, Spool) else _as_ctx(member) as data:
             if not entry.encrypted and data.size and data.crc32() != entry.crc:
@@ -251,7 +264,23 @@ class _as_ctx:
         return None
 
 
-def _member_data(ctx: ScanContext, blob: Blob, e: ZipEntry, loc: str) -> Blob | Spool | None:
+STREAM_AT = SPILL_AT
+"""Inflated size past which a member nothing reads is streamed, not kept (at most
+SPILL_AT: below it the bytes stay in memory anyway; at least the wheel check's
+``_MAX_META``: it keeps texts up to that size)."""
+
+
+def _member_data(
+    ctx: ScanContext, blob: Blob, e: ZipEntry, loc: str, *, stream: bool = False
+) -> Blob | Spool | Digest | None:
+    """The member's bytes, None when there are none to scan, or (``stream``: no archive
+    hook reads them) a :class:`Digest` of a large member that ``dispatch.reads_nothing``
+    says ``scan_blob`` would only record, whose CRC matched and whose inflation ended
+    cleanly: inflated once, hashed on the way, never kept. Anything else about such a
+    member (a limit stopped it, the data is corrupt or truncated, the CRC differs, its
+    tail holds a zip end, an HDF5 superblock turned up past the head) and it is inflated
+    again into a Spool and read as every other member: the reports and charges of the
+    first inflation stand, made exactly as for a Spool."""
     for problem in e.problems:
         rule = "ZIP-NAME-MISMATCH" if " names it " in problem else "ARCHIVE-CORRUPT"
         ctx.report(rule, problem, loc)
@@ -275,11 +304,24 @@ def _member_data(ctx: ScanContext, blob: Blob, e: ZipEntry, loc: str) -> Blob | 
             return whole
     if e.method in (8, 12):
         make = _deflate if e.method == 8 else _bz2
-        spool, error = inflate(ctx, raw, loc, make, kind=_METHODS[e.method])
+        kind = _METHODS[e.method]
+        glance = Glance(loc)
+        tap = Tap(STREAM_AT, glance) if stream and not e.encrypted else None
+        spool, error = inflate(ctx, raw, loc, make, kind=kind, spool=tap)
         if error is not None and not e.encrypted:
             ctx.report("ARCHIVE-CORRUPT", f"{error}; scanned the {spool.size} bytes before it", loc)
         if e.encrypted and error is not None:
             return None
+        if isinstance(spool, Tap) and spool.dropped:
+            digest = spool.digest()
+            if (
+                error is None
+                and not spool.stopped
+                and digest.crc == e.crc
+                and glance.reads_nothing()
+            ):
+                return digest
+            return again(ctx, raw, loc, make, spool, kind=kind)
         return spool
     if not e.encrypted:
         method = _METHODS.get(e.method, f"method {e.method}")

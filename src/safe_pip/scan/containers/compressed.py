@@ -11,12 +11,13 @@ would have run it.
 from __future__ import annotations
 
 import bz2
+import contextlib
 import lzma
 import zlib
 from collections.abc import Callable
 from typing import Any
 
-from safe_pip.scan.core.blob import SPILL_AT, Blob, Spool
+from safe_pip.scan.core.blob import SPILL_AT, Blob, Spool, Tap
 from safe_pip.scan.core.context import ScanContext
 
 _IN_CHUNK = 1 << 16
@@ -39,11 +40,60 @@ def inflate(
     *,
     kind: str,
     multi_member: bool = False,
+    spool: Spool | None = None,
 ) -> tuple[Spool, str | None]:
-    """Decompress ``blob``; returns the output and an error message or None."""
+    """Decompress ``blob`` into ``spool`` (a new one by default); returns it and an error
+    message or None. A :class:`Tap` given as ``spool`` learns the cap and whether a limit
+    stopped the inflation, for :func:`again`."""
     lim = ctx.limits
     cap = min(lim.max_member_bytes, max(0, lim.max_total_bytes - ctx.bytes_read))
+    out = Spool() if spool is None else spool
+    if isinstance(out, Tap):
+        out.cap = cap
+    try:
+        return out, _pump(ctx, blob, location, make, out, cap, kind, multi_member)
+    except _Bomb as exc:
+        if isinstance(out, Tap):
+            out.stopped = True
+        ctx.report("ARCHIVE-LIMIT", f"{kind} data {exc}", location)
+        return out, None
+    finally:
+        ctx.charge_bytes(out.size, location)
+
+
+def again(
+    ctx: ScanContext,
+    blob: Blob,
+    location: str,
+    make: Callable[[], Any],
+    tap: Tap,
+    *,
+    kind: str,
+    multi_member: bool = False,
+) -> Spool:
+    """The bytes a dropped ``tap`` saw, inflated again into a Spool: the same input, cap
+    and decompressor give the same output, to the same point. Nothing is reported or
+    charged (:func:`inflate` did both once); the time budget is still checked."""
     spool = Spool()
+    with contextlib.suppress(_Bomb):
+        _pump(ctx, blob, location, make, spool, tap.cap, kind, multi_member)
+    if spool.size != tap.size:  # cannot happen (deterministic); never scan other bytes
+        raise RuntimeError(f"inflating again gave {spool.size} bytes, not {tap.size}")
+    return spool
+
+
+def _pump(
+    ctx: ScanContext,
+    blob: Blob,
+    location: str,
+    make: Callable[[], Any],
+    spool: Spool,
+    cap: int,
+    kind: str,
+    multi_member: bool,
+) -> str | None:
+    """Inflate into ``spool``; the error message, or None. Raises _Bomb at a limit."""
+    lim = ctx.limits
     d = make()
     consumed = 0
 
@@ -84,16 +134,11 @@ def inflate(
             if ended and not multi_member:
                 break  # trailing bytes after the stream are ignored
         if not ended:
-            return spool, f"{kind} stream is truncated"
-    except _Bomb as exc:
-        ctx.report("ARCHIVE-LIMIT", f"{kind} data {exc}", location)
-        return spool, None
+            return f"{kind} stream is truncated"
     except (zlib.error, OSError, EOFError, lzma.LZMAError, ValueError, RuntimeError) as exc:
         # (lz4 raises RuntimeError on any decode error)
-        return spool, f"{kind} data is corrupt: {exc}"
-    finally:
-        ctx.charge_bytes(spool.size, location)
-    return spool, None
+        return f"{kind} data is corrupt: {exc}"
+    return None
 
 
 WHOLE_MAX = 1 << 20

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from safe_pip.scan.core.blob import Blob
+from safe_pip.scan.core.blob import Blob, Digest
 from safe_pip.scan.core.context import ScanContext
 from safe_pip.scan.dist.wheel import WheelCheck, wheel_dist_info
 from safe_pip.scan.formats import keras
@@ -41,13 +41,16 @@ class ZipHooks:
         self,
         ctx: ScanContext,
         name: str,
-        data: Blob | None,
+        data: Blob | Digest | None,
         loc: str,
         aliases: tuple[str, ...] = (),
     ) -> None:
-        """``aliases``: other names the zip reader says some Python gives this member."""
+        """``aliases``: other names the zip reader says some Python gives this member;
+        ``data`` a :class:`Digest` only when :meth:`needs_bytes` said no."""
         if self.wheel is not None:
             self.wheel.member(ctx, name, data, loc, aliases)
+        if isinstance(data, Digest):
+            return
         readings = {keras.zipfile_name(n) for n in (name, *aliases)}  # as Keras' zipfile may
         if data is not None and "config.json" in readings and self.keras_config:
             keras.read_config_json(ctx, data, loc)
@@ -55,6 +58,16 @@ class ZipHooks:
             keras.read_folder_config(ctx, data, loc)
         for script in self.scripts:
             script.member(ctx, name, data, loc)
+
+    def needs_bytes(self, name: str, aliases: tuple[str, ...] = ()) -> bool:
+        """Would :meth:`member` read this member's bytes beyond the sha256 and size the
+        wheel check records (a Keras config, a TorchScript or exported-program archive's
+        files)? The wheel check keeps texts only up to ``wheel._MAX_META`` bytes, below any
+        member streamed (``archive.STREAM_AT``)."""
+        readings = {keras.zipfile_name(n) for n in (name, *aliases)}
+        return bool(self.scripts) or any(
+            n == "config.json" or n.endswith("/config.json") for n in readings
+        )
 
     def scanned_before(self, ctx: ScanContext, loc: str) -> bool:
         """The member just hashed has the same bytes (and the same reading) as one already

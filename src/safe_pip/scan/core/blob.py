@@ -8,6 +8,7 @@ large.
 
 from __future__ import annotations
 
+import hashlib
 import mmap
 import os
 import tempfile
@@ -15,7 +16,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 SPILL_AT = 16 * 1024 * 1024
 """Decompressed data above this size goes to a temporary file, not memory."""
@@ -144,3 +145,91 @@ class Spool:
                 yield Blob(mm)
         finally:
             self._file.close()
+
+
+class Watcher(Protocol):
+    """What a :class:`Tap` shows the stream to: whether the bytes may be dropped."""
+
+    def feed(self, chunk: bytes) -> None:
+        """Every byte of the stream, in order, from the first."""
+
+    def hopeful(self) -> bool:
+        """From what was fed so far: may the bytes be dropped (judged again at the end)?"""
+
+
+class Digest:
+    """What is left of a member streamed past, not kept: its size, CRC-32 and sha256."""
+
+    __slots__ = ("crc", "sha256", "size")
+
+    def __init__(self, size: int, crc: int, sha256: bytes) -> None:
+        self.size = size
+        self.crc = crc
+        self.sha256 = sha256
+
+    def read(self, offset: int, n: int) -> bytes:
+        """Never called: a member is streamed only when nothing reads its bytes (a caller
+        that would must fail loudly, not see nothing)."""
+        raise RuntimeError("the bytes of a streamed member were not kept")
+
+
+class Tap(Spool):
+    """A :class:`Spool` that stops keeping the bytes of a large member nothing will read.
+
+    Up to ``at`` bytes it is a Spool. When a write takes it past ``at`` (if at most
+    :data:`SPILL_AT`, so that everything so far is still in memory), ``watcher`` is fed the
+    bytes so far and asked :meth:`Watcher.hopeful`; on yes the bytes are dropped and from
+    then on only counted, CRC-32'd and sha256'd (and fed to ``watcher``): inflated once,
+    hashed on the stream, never written to disk. On no it goes on as a Spool, the same
+    bytes to the same temporary file as before. ``dropped`` says which; a dropped tap the
+    caller finds it needs the bytes of after all is inflated again (``compressed.again``).
+    """
+
+    def __init__(self, at: int, watcher: Watcher) -> None:
+        super().__init__()
+        self._at = at  # past SPILL_AT the bytes are in a file by then: never dropped
+        self._watcher = watcher
+        self._decided = False
+        self.dropped = False
+        self.stopped = False
+        """The inflater stopped at a limit before the end of the data."""
+        self.cap = 0
+        """The output cap the inflater ran with (a second inflation must use the same)."""
+        self._crc = 0
+        self._sha = hashlib.sha256()
+
+    def write(self, chunk: bytes) -> None:
+        if self.dropped:
+            self._take(chunk)
+            return
+        if not self._decided and chunk and self._size + len(chunk) > self._at:
+            self._decided = True
+            if self._file is None:
+                kept = [*self._chunks, chunk]
+                for c in kept:
+                    self._watcher.feed(c)
+                if self._watcher.hopeful():
+                    self.dropped = True
+                    self._chunks = []
+                    self._size = 0
+                    for c in kept:
+                        self._take(c, fed=True)
+                    return
+        super().write(chunk)
+
+    def _take(self, chunk: bytes, *, fed: bool = False) -> None:
+        if not fed:
+            self._watcher.feed(chunk)
+        self._size += len(chunk)
+        self._crc = zlib.crc32(chunk, self._crc)
+        self._sha.update(chunk)
+
+    def digest(self) -> Digest:
+        return Digest(self._size, self._crc, self._sha.digest())
+
+    @contextmanager
+    def blob(self) -> Iterator[Blob]:
+        if self.dropped:
+            raise RuntimeError("the bytes of a dropped tap were not kept")
+        with super().blob() as b:
+            yield b

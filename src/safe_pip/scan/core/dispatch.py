@@ -8,6 +8,7 @@ into findings (a crash must never mean "clean"), and records what it saw.
 from __future__ import annotations
 
 import importlib
+from collections import deque
 from collections.abc import Callable
 from functools import cache
 
@@ -175,10 +176,117 @@ def unaccounted(
     scan_blob(ctx, region, where, depth + 1)
 
 
+KEEP_HEAD = 4096
+"""Bytes of a member's start :func:`reads_nothing` looks at: the sniffer reads
+:data:`~safe_pip.scan.core.sniff.HEAD` (512), the pickle view's import check 4096."""
+ZIP_TAIL = 65557
+"""Bytes at a member's end :func:`_has_zip_end` looks at (64 KiB of comment + 22)."""
+
+
+def reads_nothing(name: str, head: bytes, size: int, superblock: bool, zip_end: bool) -> bool:
+    """Would :func:`scan_blob` do nothing with a member but record it as ``data``?
+
+    ``name``: its base name; ``head``: its first :data:`KEEP_HEAD` bytes (all of them if
+    fewer); ``size``: its size; ``superblock``: an HDF5 signature at one of the offsets
+    ``formats.hdf5_attrs.find_superblock`` visits; ``zip_end``: an end-of-central-directory
+    signature in its last :data:`ZIP_TAIL` bytes. :func:`scan_blob` itself goes by this
+    answer (so the two cannot drift apart), and so does a zip member streamed past without
+    keeping its bytes (``containers.archive``). Each condition, against what ``scan_blob``
+    runs for data it sniffs as ``fmt``:
+
+    * ``fmt`` is :data:`~sniff.DATA`: every other format has a reader, or is unsupported
+      (a finding), or empty; the depth limit only concerns formats other than data.
+    * ``_by_name``: not named ``*.safetensors`` (a finding on data), ``*.py`` (the source
+      reader), ``saved_model.pb`` (TensorFlow's reader); first byte not ONNX's (then the
+      ONNX parse decides); no HDF5 superblock where h5py searches (``superblock``); not a
+      TorchScript flatbuffer by ``head[4:8]`` and size. Then no reader is chosen by name,
+      and data has no reader by format: only ``ctx.saw("data")``.
+    * ``_other_views``: ``pickle_reader.try_as_pickle`` reads nothing when
+      ``pickle_reader.may_load`` says so, which looks at the first 4096 bytes only, all
+      in ``head``; the zip view runs only when ``zip_end``.
+    """
+    if S.sniff(head[: S.HEAD], size) != S.DATA:
+        return False
+    if name.lower().endswith(".safetensors") or name.endswith(".py") or name == "saved_model.pb":
+        return False
+    if head[:1] == S.ONNX_FIRST or S.is_torch_flatbuffer(head, size):
+        return False
+    from safe_pip.scan.formats import pickle_reader
+
+    return not pickle_reader.may_load(Blob(head)) and not superblock and not zip_end
+
+
+def record_unread(ctx: ScanContext) -> None:
+    """What :func:`scan_blob` records of a member :func:`reads_nothing` is true of."""
+    ctx.saw(S.DATA)
+
+
+class Glance:
+    """What :func:`reads_nothing` needs of a member, gathered from its stream: the head,
+    the last :data:`ZIP_TAIL` bytes, and the bytes at every offset
+    ``hdf5_attrs.find_superblock`` visits (0, 512, 1024, 2048, ... while 8 bytes fit)."""
+
+    def __init__(self, location: str) -> None:
+        self.name = _basename(location)
+        self.size = 0
+        self.head = b""
+        self._tail: deque[bytes] = deque()  # the last chunks, at least ZIP_TAIL bytes if any
+        self._tail_size = 0
+        self.superblock = False
+        self._probe = 0  # the next offset find_superblock visits
+        self._got = b""  # its bytes seen so far (it may straddle two chunks)
+
+    def feed(self, chunk: bytes) -> None:
+        from safe_pip.scan.formats.hdf5_attrs import SIGNATURE
+
+        pos, self.size = self.size, self.size + len(chunk)
+        if len(self.head) < KEEP_HEAD:
+            self.head += chunk[: KEEP_HEAD - len(self.head)]
+        self._tail.append(chunk)  # kept, not copied: joined once, at the end
+        self._tail_size += len(chunk)
+        while self._tail_size - len(self._tail[0]) >= ZIP_TAIL:
+            self._tail_size -= len(self._tail.popleft())
+        while self._probe + len(self._got) < self.size:
+            i = self._probe + len(self._got) - pos
+            self._got += chunk[i : i + 8 - len(self._got)]
+            if len(self._got) < 8:
+                break
+            self.superblock = self.superblock or self._got == SIGNATURE
+            self._got = b""
+            self._probe = 512 if self._probe == 0 else self._probe * 2
+
+    @property
+    def tail(self) -> bytes:
+        """The last :data:`ZIP_TAIL` bytes (all of them if fewer)."""
+        return b"".join(self._tail)[-ZIP_TAIL:]
+
+    def hopeful(self) -> bool:
+        """:func:`reads_nothing` so far (the size still grows: the end decides)."""
+        return reads_nothing(self.name, self.head, self.size, self.superblock, False)
+
+    def reads_nothing(self) -> bool:
+        return reads_nothing(
+            self.name, self.head, self.size, self.superblock, _has_zip_end(Blob(self.tail))
+        )
+
+
+def _reads_nothing(blob: Blob, location: str) -> bool:
+    """:func:`reads_nothing` of a whole blob (each costly view only when the cheap ones
+    leave the answer open)."""
+    from safe_pip.scan.formats import hdf5_attrs
+
+    if not reads_nothing(_basename(location), blob.head(KEEP_HEAD), blob.size, False, False):
+        return False
+    return hdf5_attrs.find_superblock(blob) is None and not _has_zip_end(blob)
+
+
 def scan_blob(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
     """Scan one member (or top-level file) found at ``location``."""
     head = blob.head(S.HEAD)
     fmt = S.sniff(head, blob.size)
+    if fmt == S.DATA and _reads_nothing(blob, location):
+        record_unread(ctx)
+        return
     if depth > ctx.limits.max_depth and fmt not in (S.DATA, S.EMPTY):
         ctx.report(
             "ARCHIVE-LIMIT",

@@ -29,7 +29,10 @@ def member_path(location: str) -> str:
 
 def is_test_path(location: str) -> bool:
     """True for members of a ``tests``/``test``/``testing`` folder or a test module."""
-    parts = [p for p in member_path(location).split("/") if p]
+    path = member_path(location)
+    if "test" not in path:
+        return False  # every test folder and test module name holds it; most members do not
+    parts = [p for p in path.split("/") if p]
     if not parts:
         return False
     return any(p in _TEST_DIRS for p in parts[:-1]) or bool(_TEST_FILE.match(parts[-1]))
@@ -43,9 +46,12 @@ def package_test_member(location: str, wheel_root: str, own: frozenset[str]) -> 
     archive inside the wheel do not count.  Names are taken as the zip spells them (pip
     does not turn a backslash into a folder separator, so neither does this).
     """
-    if not wheel_root or not location.startswith(f"{wheel_root}!"):
+    if not wheel_root or not location.startswith(wheel_root):
         return False
-    inner = location[len(wheel_root) + 1 :]
+    inner = location[len(wheel_root) :]
+    if inner[:1] != "!" or "test" not in inner:
+        return False  # not the wheel's own member; no test folder (most members)
+    inner = inner[1:]
     if "!" in inner:
         return False
     parts = inner.split("/")

@@ -9,6 +9,8 @@ member is classified from its first bytes; only formats with no magic number
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
+from functools import cache
 
 HEAD = 512
 """Bytes of a member read for sniffing (tar's magic sits at offset 257)."""
@@ -105,11 +107,18 @@ def sniff(head: bytes, size: int) -> str:
         return LZMA  # .lzma "alone" format used by joblib
     if len(head) >= 2 and head[0] == 0x78 and (head[0] << 8 | head[1]) % 31 == 0:
         return ZLIB
-    from safe_pip.scan.formats.pickle import looks_like_pickle_start
-
-    if looks_like_pickle_start(head):
+    if _pickle_start_test()(head):
         return PICKLE_PROBE
     return DATA
+
+
+@cache
+def _pickle_start_test() -> Callable[[bytes], bool]:
+    """The pickle reader's start test, imported on first use (a scan that sniffs nothing
+    without magic never loads the pickle package) and then looked up once, not per member."""
+    from safe_pip.scan.formats.pickle import looks_like_pickle_start
+
+    return looks_like_pickle_start
 
 
 def _is_safetensors(head: bytes, size: int) -> bool:

@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 _SITE_DIRS = ("site-packages", "dist-packages")
 _STDLIB_DIR = re.compile(r"^(?:local/)?lib(?:64)?/python3(?:\.\d+)?t?(?:/lib-dynload)?$|^Lib$|^DLLs$")
 
 
-@dataclass(frozen=True)
-class Place:
+class Place(NamedTuple):
+    """A member's destination. A named tuple, not a frozen dataclass: one is built for every
+    member of every wheel, and a frozen dataclass's ``__init__`` (``object.__setattr__`` per
+    field) costs several times a tuple's."""
+
     kind: str
     """``site`` (site-packages relative), ``script`` (command name), ``stdlib`` (a folder on
     the interpreter's own search path outside site-packages), ``prefix`` (elsewhere under the
@@ -69,6 +72,8 @@ def installed_names(name: str) -> tuple[str, ...]:
     reads ``\\`` as a folder separator; the archive reader adds the names only some Python
     versions give a member (the Unicode Path extra field, honoured from 3.12 on).
     """
+    if "\x00" not in name and "\\" not in name:
+        return ()  # nearly every member: nothing to truncate or turn into a folder separator
     out = {name.split("\x00", 1)[0]}
     out |= {n.replace("\\", "/") for n in out if "\\" in n}
     out.discard(name)

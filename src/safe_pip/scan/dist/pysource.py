@@ -199,7 +199,13 @@ _LOAD_RE = re.compile(rb"\b(?:loads?|Unpickler|read_pickle)\b")
 _EXEC_RE = re.compile(rb"\b(?:exec|eval|compile|execfile|__import__|import_module)\b")
 """Byte pre-filters on the decoded text (``in`` is a C memory search, far faster than a regex):
 a rule can match only a file holding its words. The unsafe-load rule needs ``load`` and a
-loader's module name; the exec rules an exec-like word and a decoder or network word."""
+loader's module name; the exec rules an exec-like word and a decoder or network word.
+:func:`_search` runs them only where their words occur."""
+_LOAD_HEADS = (b"load", b"Unpickler", b"read_pickle")
+_EXEC_HEADS = (b"exec", b"eval", b"compile", b"__import__", b"import_module")
+_BY_NAME_HEADS = (b"__import__", b"import_module")
+"""Where a match of each regex can start (``execfile`` starts with ``exec``)."""
+
 _EXEC_WORDS = re.compile(
     rb"\b(?:exec|eval|compile|execfile|__import__|import_module|system|popen|Popen|subprocess"
     rb"|loads?|Unpickler|marshal|b64decode|fromhex|decompress)\b"
@@ -212,6 +218,35 @@ def _has_source_word(data: bytes) -> bool:
     return any(w in data for w in _SOURCE_SINGLE) or any(
         common in data and any(w in data for w in words) for common, words in _SOURCE_GROUPS
     )
+
+
+def _miss_limit(data: bytes) -> int:
+    """Occurrences of a word inside a longer one (``download``, ``loader``) checked one by one
+    before the regex itself answers: a step costs about what the regex spends on 30 bytes, so
+    a file crafted with millions of them costs at most about one regex pass more, not
+    millions of Python steps."""
+    return 64 + len(data) // 64
+
+
+def _search(data: bytes, regex: re.Pattern[bytes], heads: tuple[bytes, ...]) -> bool:
+    """``regex.search(data) is not None``, for a ``regex`` whose every match starts where one
+    of ``heads`` occurs: the regex is tried only at those places (a match at a position sees
+    the byte before it, so ``\\b`` reads as it does in a search).
+
+    The regex engine would try every byte of the file; a memory search jumps from one
+    occurrence to the next.
+    """
+    misses, limit = 0, _miss_limit(data)
+    for head in heads:
+        i = data.find(head)
+        while i >= 0:
+            if regex.match(data, i) is not None:
+                return True
+            misses += 1
+            if misses > limit:
+                return regex.search(data) is not None
+            i = data.find(head, i + 1)
+    return False
 
 
 def read_python(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
@@ -232,16 +267,13 @@ def read_python(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None
     load_words = (
         any(w in data for w in _LOAD_LAST_WORDS)
         and any(w in data for w in _LOAD_WORDS)
-        and _LOAD_RE.search(data) is not None
+        and _search(data, _LOAD_RE, _LOAD_HEADS)
     )
     by_name = (
-        exec_cheap
-        and not (load_words and source_words)
-        and (b"__import__" in data or b"import_module" in data)
-        and _BY_NAME.search(data) is not None
+        exec_cheap and not (load_words and source_words) and _search(data, _BY_NAME, _BY_NAME_HEADS)
     )
     maybe_load = load_words or by_name
-    maybe_exec = (source_words or by_name) and _EXEC_RE.search(data) is not None
+    maybe_exec = (source_words or by_name) and _search(data, _EXEC_RE, _EXEC_HEADS)
     maybe_shell = b"curl" in data or b"wget" in data
     if not (maybe_load or maybe_exec or maybe_shell):
         return
@@ -452,8 +484,7 @@ class _Names:
         if "builtins" in self.ends and not self.ends.isdisjoint(_BUILTIN_SINKS):
             return True
         return any(
-            not c.mentions.isdisjoint(_PLAIN_SINKS)
-            and not c.reads().names.isdisjoint(_PLAIN_SINKS)
+            not c.mentions.isdisjoint(_PLAIN_SINKS) and not c.reads().names.isdisjoint(_PLAIN_SINKS)
             for c in self.codes
         )
 

@@ -32,9 +32,10 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import cached_property, lru_cache
 
 from safe_pip.models import Finding, Severity, TargetEnvironment
-from safe_pip.scan.core.blob import Blob
+from safe_pip.scan.core.blob import Blob, Digest
 from safe_pip.scan.core.context import ScanContext
 from safe_pip.scan.core.paths import is_test_path, package_test_member
 from safe_pip.scan.dist import entrypoints, pth
@@ -49,6 +50,11 @@ _DEDUPE_MIN = 512
 """Members smaller than this are not worth a set entry (empty __init__.py and the like)."""
 _STARTUP_MODULES = ("sitecustomize", "usercustomize")
 _STDLIB_HARMLESS = frozenset({"test", "tests", "this", "antigravity", "idlelib", "turtledemo"})
+
+_norm = lru_cache(maxsize=4096)(norm)
+"""``norm`` of owners: each member of a package the environment knows asks about its owner."""
+_UNPLACED = Place("", "", "")
+"""Marks a name whose place is not computed yet (its place may be None)."""
 
 Reread = Callable[[str], bytes | None]
 """Reads a member's bytes again at the end of the scan (bounded), or None."""
@@ -72,15 +78,20 @@ class WheelCheck:
     times (while streaming and at the end), and computing it is most of a small member's
     bookkeeping."""
 
-    @property
+    @cached_property
     def dist(self) -> str:
+        """The distribution's normalised name (asked once per member placed)."""
         return norm(self.dist_info.rsplit(".dist-info", 1)[0].split("-", 1)[0])
+
+    @cached_property
+    def _meta_dir(self) -> str:
+        return f"{self.dist_info}/"
 
     def member(
         self,
         ctx: ScanContext,
         name: str,
-        data: Blob | None,
+        data: Blob | Digest | None,
         loc: str,
         aliases: tuple[str, ...] = (),
     ) -> None:
@@ -94,10 +105,14 @@ class WheelCheck:
             for n in names:
                 self.files.setdefault(n, []).append((None, -1))
             return
-        h = hashlib.sha256()
-        for piece in data.chunks():
-            h.update(piece)
-        digest = base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode()
+        if isinstance(data, Digest):  # streamed: hashed on the way
+            raw = data.sha256
+        else:
+            h = hashlib.sha256()
+            for piece in data.chunks():
+                h.update(piece)
+            raw = h.digest()
+        digest = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
         self._last = digest if data.size >= _DEDUPE_MIN else None
         for n in names:
             self.files.setdefault(n, []).append((digest, data.size))
@@ -131,14 +146,13 @@ class WheelCheck:
         return False
 
     def _place(self, name: str) -> Place | None:
-        try:
-            return self._places[name]
-        except KeyError:
+        where = self._places.get(name, _UNPLACED)
+        if where is _UNPLACED:  # the first question about a name (a lookup, not a KeyError)
             where = self._places[name] = place(name)
-            return where
+        return where
 
     def _wanted(self, name: str) -> bool:
-        if name.startswith(f"{self.dist_info}/"):
+        if name.startswith(self._meta_dir):
             return name.rsplit("/", 1)[-1] in ("RECORD", "entry_points.txt", "METADATA")
         return self._is_pth(name) or self._is_entry_points(name)
 
@@ -226,7 +240,7 @@ class WheelCheck:
             )
             return
         owned = owner_of(env, where.path)
-        if owned is not None and norm(owned[0]) != self.dist:
+        if owned is not None and _norm(owned[0]) != self.dist:
             owner, key = owned
             what = "overwrites" if key == where.path else f"writes into {key}/, owned by"
             ctx.report(

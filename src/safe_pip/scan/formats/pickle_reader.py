@@ -41,6 +41,7 @@ nothing, so no reading of the data can be :func:`plausible` (Python source start
 _INST = ord("i")
 _DOTTED_NAME = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.")
 _LINE_LOOKAHEAD = 4096
+"""Bytes :func:`_may_import` reads (``core.dispatch.KEEP_HEAD`` keeps at least as many)."""
 
 
 def _may_import(blob: Blob) -> bool:
@@ -65,10 +66,18 @@ def _may_import(blob: Blob) -> bool:
     return True
 
 
+def may_load(blob: Blob) -> bool:
+    """Could :func:`try_as_pickle` read anything of ``blob``? It reads nothing when the first
+    byte is no opcode or :func:`_may_import` rules an import out; both look at the first
+    4096 bytes only (``core.dispatch`` decides from them whether a streamed member needs
+    its bytes)."""
+    return bool(blob.size) and blob.read(0, 1)[0] in _OPCODES and _may_import(blob)
+
+
 def try_as_pickle(ctx: ScanContext, blob: Blob, location: str, depth: int = 0) -> None:
     """``pickle.load`` from byte 0 of data another reader claimed: reported only if it
     would import and call something (see :func:`plausible`)."""
-    if blob.size and blob.read(0, 1)[0] in _OPCODES and _may_import(blob):
+    if may_load(blob):
         scan(ctx, blob, location, probe=True)
 
 
