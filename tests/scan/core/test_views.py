@@ -9,10 +9,15 @@ raw bytes and must be blocked; the clean controls must stay clean.
 from __future__ import annotations
 
 import json
+import random
 import struct
 from collections.abc import Mapping
 from pathlib import Path
 
+from safe_pip.scan.core.blob import Blob
+from safe_pip.scan.core.context import ScanContext
+from safe_pip.scan.formats.pickle import PickleRead, plausible
+from safe_pip.scan.formats.pickle_reader import may_load
 from tests.scan.formats.helpers import blocking, rules, scan_bytes, zip_bytes
 from tests.scan.pickles import evil
 
@@ -106,6 +111,36 @@ def test_numpy_numbers_and_what_follows_them(tmp_path: Path) -> None:
     assert not blocking(scan_bytes(tmp_path, "a.npy", clean))
     result = scan_bytes(tmp_path, "b.npy", clean + PAYLOAD)
     assert {"DATA-UNACCOUNTED", "PICKLE-GLOBAL-DANGEROUS"} <= blocking(result)
+
+
+def test_numpy_numbers_that_are_a_pickle_are_read_as_one(tmp_path: Path) -> None:
+    """Raw numbers are tried as a pickle: the bytes of a ``uint8`` array that load and call
+    ``os.system`` are reported (a protocol 2+ stream and a header-less protocol 0 one)."""
+    for data in (PAYLOAD, b"cos\nsystem\n(S'echo hi'\ntR."):
+        result = scan_bytes(tmp_path, "n.npy", npy("|u1", data, f"({len(data)},)"))
+        assert "PICKLE-GLOBAL-DANGEROUS" in blocking(result), data[:20]
+
+
+def test_numpy_numbers_skipped_as_a_pickle_could_not_be_one() -> None:
+    """``read_npy`` loads raw numbers as a pickle only where ``may_load`` says their first
+    byte lets a load import something. Against the real unpicklers (the engine, run the
+    way it ran before the check): every first byte the check skips, followed by many
+    tails (payloads that import and call ``os.system``, random bytes), reads as nothing
+    plausible."""
+    rng = random.Random(7)
+    tails = [PAYLOAD, b"cos\nsystem\n(S'echo hi'\ntR.", b"ios\nsystem\n", b""]
+    tails += [bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64))) for _ in range(40)]
+    skipped = 0
+    for first in range(256):
+        for tail in tails:
+            data = bytes([first]) + tail
+            if may_load(Blob(data)):
+                continue
+            skipped += 1
+            read = PickleRead(ScanContext(), Blob(data), "n.npy")
+            read.load(0)
+            assert not plausible(read), data[:40]
+    assert skipped > 100 * len(tails)  # most first bytes are no opcode at all
 
 
 def test_a_harmless_first_stream_does_not_end_the_probe(tmp_path: Path) -> None:

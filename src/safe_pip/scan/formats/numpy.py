@@ -54,19 +54,22 @@ def read_npy(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
     if not isinstance(header, dict) or "descr" not in header:
         ctx.report("ARCHIVE-CORRUPT", "numpy header has no 'descr'", location)
         return
-    from safe_pip.scan.formats.pickle_reader import follow
+    from safe_pip.scan.formats.pickle_reader import follow, may_load
 
     payload = start + hlen
     dtype = npdtype.from_descr(header["descr"])
     read = PickleRead(ctx, blob, location)
-    first = read.load(payload)
     if dtype.hasobject is not False:
         ctx.saw("numpy-object")
-        follow(read, first)
+        follow(read, read.load(payload))
         report(read)
         return
-    if plausible(read):  # numbers that parse as a pickle which would do something
-        report(read)
+    # Numbers that parse as a pickle which would do something; where their first byte
+    # stops both unpicklers before any import (``may_load``), none can be ``plausible``.
+    if may_load(blob.sub(payload, blob.size - payload)):
+        read.load(payload)
+        if plausible(read):
+            report(read)
     _check_size(ctx, blob, location, depth, header.get("shape"), dtype, payload)
 
 

@@ -32,12 +32,13 @@ def probe_pickle(ctx: ScanContext, blob: Blob, location: str, depth: int) -> Non
 _OPCODES = frozenset(op.code.encode("latin-1")[0] for op in pickletools.opcodes)
 """Bytes the unpickler accepts as an opcode: any other first byte fails the load at once."""
 
-_NEEDS_STACK = frozenset(b"dltueoasR")
+_NEEDS_STACK = frozenset(b"dltueoasR\x93")
 """First opcodes that take a MARK (DICT, LIST, TUPLE, APPENDS, SETITEMS, OBJ) or a value
-(APPEND, SETITEM, REDUCE) off the stack before reading anything else. At byte 0 the stack
-is empty: CPython's C and pure-Python unpicklers both stop right there, having imported
-nothing, so no reading of the data can be :func:`plausible` (Python source starting with
-``def``, ``try`` or ``async`` is such data)."""
+(APPEND, SETITEM, REDUCE, STACK_GLOBAL's two strings) off the stack before reading anything
+else. At byte 0 the stack is empty: CPython's C and pure-Python unpicklers both stop right
+there, having imported nothing, so no reading of the data can be :func:`plausible` (Python
+source starting with ``def``, ``try`` or ``async`` is such data, and every ``.npy`` file:
+its magic ``\x93NUMPY`` starts with STACK_GLOBAL)."""
 _INST = ord("i")
 _DOTTED_NAME = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.")
 _LINE_LOOKAHEAD = 4096
