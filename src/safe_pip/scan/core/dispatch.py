@@ -205,8 +205,15 @@ def reads_nothing(name: str, head: bytes, size: int, superblock: bool, zip_end: 
       ``pickle_reader.may_load`` says so, which looks at the first 4096 bytes only, all
       in ``head``; the zip view runs only when ``zip_end``.
     """
-    if S.sniff(head[: S.HEAD], size) != S.DATA:
-        return False
+    return S.sniff(head[: S.HEAD], size) == S.DATA and _data_reads_nothing(
+        name, head, size, superblock, zip_end
+    )
+
+
+def _data_reads_nothing(name: str, head: bytes, size: int, superblock: bool, zip_end: bool) -> bool:
+    """:func:`reads_nothing` of a member already sniffed as :data:`~sniff.DATA` (from the
+    same first :data:`~sniff.HEAD` bytes): ``scan_blob`` has sniffed it, so it does not
+    sniff again."""
     if name.lower().endswith(".safetensors") or name.endswith(".py") or name == "saved_model.pb":
         return False
     if head[:1] == S.ONNX_FIRST or S.is_torch_flatbuffer(head, size):
@@ -271,11 +278,11 @@ class Glance:
 
 
 def _reads_nothing(blob: Blob, location: str) -> bool:
-    """:func:`reads_nothing` of a whole blob (each costly view only when the cheap ones
-    leave the answer open)."""
+    """:func:`reads_nothing` of a whole blob ``scan_blob`` sniffed as data (each costly view
+    only when the cheap ones leave the answer open)."""
     from safe_pip.scan.formats import hdf5_attrs
 
-    if not reads_nothing(_basename(location), blob.head(KEEP_HEAD), blob.size, False, False):
+    if not _data_reads_nothing(_basename(location), blob.head(KEEP_HEAD), blob.size, False, False):
         return False
     return hdf5_attrs.find_superblock(blob) is None and not _has_zip_end(blob)
 
