@@ -44,6 +44,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from types import CodeType
+from typing import Any
 
 from safe_pip.models import Severity
 from safe_pip.scan.core.blob import Blob
@@ -857,8 +858,9 @@ def _loading_helpers(
     found: dict[str, str] = {}
     for fname, calls in bodies.items():
         for n in calls:
-            reason = _unsafe_load(_qualname(n.func, aliases), n)
-            if reason and not _torch_default(_qualname(n.func, aliases), n):
+            name = _qualname(n.func, aliases)
+            reason = _unsafe_load(name, n)
+            if reason and not _torch_default(name, n):
                 found[fname] = f"{reason} in {fname}()"
                 break
     # the plain names each function calls, in order: all the fixpoint below looks at
@@ -915,6 +917,7 @@ def _check_scope(
     flows = [
         (targets, *kids.facts(value, aliases))
         for node in nodes
+        if isinstance(node, _BINDS)
         for targets, value in _assignments(node)
     ]
     changed = True
@@ -966,6 +969,11 @@ def _check_scope(
     return decoded, fetched
 
 
+_BINDS = (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr, ast.For, ast.AsyncFor,
+          ast.comprehension, ast.With, ast.AsyncWith)  # fmt: skip
+"""The nodes :func:`_assignments` reads a binding from."""
+
+
 def _assignments(node: ast.AST) -> Iterator[tuple[set[str], ast.AST]]:
     """(names bound, value) for every way a scope binds a value to a name."""
     if isinstance(node, ast.Assign):
@@ -1004,26 +1012,35 @@ class _ScopeIndex:
     """
 
     def __init__(self, tree: ast.Module, kids: _Kids) -> None:
-        self._nodes: dict[int, list[ast.AST]] = {id(tree): []}
+        self._nodes: dict[int, list[ast.AST]] = {}
         of = kids.of
-        stack: list[tuple[ast.AST, list[ast.AST]]] = [
-            (child, self._nodes[id(tree)]) for child in of[id(tree)]
-        ]
-        while stack:
-            node, owner = stack.pop()
-            if isinstance(node, _FUNCS):
-                own: list[ast.AST] = []
-                self._nodes[id(node)] = own
-                stack.extend((child, own) for child in of[id(node)])
-                continue
-            owner.append(node)
-            stack.extend((child, owner) for child in of[id(node)])
+        scopes: list[ast.AST] = [tree]
+        while scopes:  # each scope walked on its own, its functions queued as found
+            scope = scopes.pop()
+            own = self._nodes[id(scope)] = []
+            stack = list(of[id(scope)])
+            while stack:
+                node = stack.pop()
+                if isinstance(node, _FUNCS):
+                    scopes.append(node)
+                    continue
+                own.append(node)
+                stack.extend(of[id(node)])
 
     def nodes(self, scope: ast.AST) -> list[ast.AST]:
         return self._nodes[id(scope)]
 
 
+_LOADERS = _PICKLE_LOADS | {
+    "torch.load", "torch.serialization.load", "torch.jit.load", "torch.jit._serialization.load",
+    "numpy.load", "numpy.lib.npyio.load"
+}  # fmt: skip
+"""Every name :func:`_unsafe_load` can report (most calls are none of them)."""
+
+
 def _unsafe_load(name: str, call: ast.Call) -> str | None:
+    if name not in _LOADERS:
+        return None
     kw = {k.arg: k.value for k in call.keywords if k.arg}
     if name in ("torch.load", "torch.serialization.load"):
         wo = kw.get("weights_only")
@@ -1189,26 +1206,57 @@ def _is_network(name: str) -> bool:
 
 
 class _Kids:
-    """Each node's children (``ast.iter_child_nodes`` order), listed once per tree.
+    """Each node's children that a rule can look at, listed once per tree.
 
     Every rule walks the tree or parts of it, several times per expression; reading the
     children of a node is what costs (a Python loop over its fields), so it is done once.
-    ``walked`` is the whole tree in ``ast.walk`` order.
+    ``walked`` is the whole tree in ``ast.walk`` order, without the nodes no rule looks at
+    (:data:`_LEAVES`: ``Load``, ``Add``, ``Eq``, ..., a third of a typical tree); the
+    children of a node are ``ast.iter_child_nodes``' without them.
     """
 
     def __init__(self, tree: ast.AST) -> None:
         self.of: dict[int, list[ast.AST]] = {}
         self.walked: list[ast.AST] = [tree]
-        walked, of = self.walked, self.of
+        walked, of, plans = self.walked, self.of, _PLANS
+        none: list[ast.AST] = []  # shared by every node without children (never mutated)
         i = 0
         while i < len(walked):
             node = walked[i]
             i += 1
-            children = of[id(node)] = _children(node)
-            walked.extend(children)
+            plan = plans.get(node.__class__)
+            if plan is None:
+                plan = _plan(node.__class__)
+            if not plan:
+                of[id(node)] = none
+                continue
+            out: list[ast.AST] = []
+            for name, kind in plan:
+                value: Any = getattr(node, name, None)
+                if kind == _MANY:
+                    if not value:
+                        continue
+                    if None in value:  # ``{**d}``'s key, a keyword-only argument's default
+                        out.extend([item for item in value if item is not None])
+                    else:
+                        out.extend(value)
+                elif kind == _ONE:
+                    if value is not None:
+                        out.append(value)
+                elif isinstance(value, ast.AST):
+                    if not isinstance(value, _LEAF_CLASSES):
+                        out.append(value)
+                elif isinstance(value, list):
+                    out.extend(
+                        item
+                        for item in value
+                        if isinstance(item, ast.AST) and not isinstance(item, _LEAF_CLASSES)
+                    )
+            of[id(node)] = out
+            walked.extend(out)
 
     def walk(self, node: ast.AST) -> list[ast.AST]:
-        """``list(ast.walk(node))``."""
+        """``list(ast.walk(node))`` without the markers (see the class)."""
         out, of = [node], self.of
         i = 0
         while i < len(out):
@@ -1234,13 +1282,38 @@ class _Kids:
         return names, decodes, fetches
 
 
-def _children(node: ast.AST) -> list[ast.AST]:
-    """``list(ast.iter_child_nodes(node))`` without its two generators."""
-    out: list[ast.AST] = []
-    for name in node._fields:
-        value = getattr(node, name, None)
-        if isinstance(value, ast.AST):
-            out.append(value)
-        elif isinstance(value, list):
-            out.extend(item for item in value if isinstance(item, ast.AST))
-    return out
+_LEAVES = frozenset(
+    {"identifier", "string", "constant", "int", "expr_context", "boolop", "operator", "unaryop",
+     "cmpop"}
+)  # fmt: skip
+"""ASDL types of the fields :class:`_Kids` does not follow: plain values (names, strings,
+constants, numbers) and the context and operator markers (``Load``, ``Add``, ``Not``,
+``Eq``), leaves that no rule matches (``_is_main_guard`` reads a comparison's ``ops``
+itself)."""
+_LEAF_CLASSES = (ast.expr_context, ast.boolop, ast.operator, ast.unaryop, ast.cmpop)
+_ONE, _MANY, _ANY = range(3)
+_SIGNATURE = re.compile(r"(\w+)([*?]*) (\w+)")
+_PLANS: dict[type, tuple[tuple[str, int], ...]] = {}
+
+
+def _plan(cls: type) -> tuple[tuple[str, int], ...]:
+    """The fields of a node class that :class:`_Kids` follows, in ``_fields`` order, each
+    with its kind: one node or None (``_ONE``), a list of nodes or None (``_MANY``).
+
+    Read from the class's ASDL signature, which ``ast`` puts in its docstring (``Call(expr
+    func, expr* args, keyword* keywords)``). A class whose signature does not name exactly
+    its ``_fields`` keeps every field, each value checked as it comes (``_ANY``).
+    """
+    fields: tuple[str, ...] = getattr(cls, "_fields", ())
+    head, _, rest = (cls.__doc__ or "").partition("(")
+    found = _SIGNATURE.findall(rest) if rest.endswith(")") else []
+    if head != cls.__name__ or tuple(name for _, _, name in found) != fields:
+        plan = tuple((name, _ANY) for name in fields)
+    else:
+        plan = tuple(
+            (name, _MANY if "*" in mark else _ONE)
+            for kind, mark, name in found
+            if kind not in _LEAVES
+        )
+    _PLANS[cls] = plan
+    return plan
