@@ -32,7 +32,9 @@ from __future__ import annotations
 import ast
 import codecs
 import dis
+import hashlib
 import io
+import os
 import re
 import subprocess
 import sys
@@ -40,6 +42,7 @@ import tokenize
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from types import CodeType
 
 from safe_pip.models import Severity
@@ -327,7 +330,42 @@ def read_python(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None
     python = ctx.target.python_executable if ctx.target else None
     job = _Job(text, location, whole_file, maybe_load, maybe_exec, maybe_shell, python,
                load_words, source_words)  # fmt: skip
-    ctx.offload(analyze, job)
+    ctx.offload(analyze, job, key=_analysis_key(raw, location, whole_file, python),
+                reuse=partial(_relocate, location))  # fmt: skip
+
+
+def _analysis_key(
+    raw: bytes, location: str, whole_file: bool, python: str | None
+) -> tuple[object, ...]:
+    """Everything :func:`analyze`'s findings depend on besides where they are reported.
+
+    The text (``raw`` decodes one way; the pre-filter flags follow from it), ``setup.py``
+    or not, a test module or not (``check_tree``'s ``in_tests``: severity and wording), the
+    target interpreter, and the file name as ``compile`` puts it in a ``SyntaxError``'s
+    message (after the last ``os.sep``), which ``PY-UNREADABLE-CODE`` quotes. Embedded
+    copies of one library (virtualenv ships two pips and two setuptools) share a key.
+    """
+    in_tests = not whole_file and is_test_path(location)
+    base = location.rsplit(os.sep, 1)[-1]
+    return ("python-source", hashlib.sha256(raw).digest(), base, whole_file, in_tests, python)
+
+
+def _relocate(location: str, found: Findings, first: str) -> Findings | None:
+    """The findings :func:`analyze` gave at ``first``, as they are at ``location``.
+
+    Its findings sit at the module (``first``) or at one of its lines (``first:N``); None
+    (analyse again) for anything else, which the key above cannot vouch for.
+    """
+    out: Findings = []
+    for rule_id, message, where, severity, detail in found:
+        if where == first:
+            where = location
+        elif where.startswith(first + ":") and where[len(first) + 1 :].isdigit():
+            where = location + where[len(first) :]
+        else:
+            return None
+        out.append((rule_id, message, where, severity, detail))
+    return out
 
 
 @dataclass(frozen=True)
