@@ -294,7 +294,7 @@ class _Recording(ScanContext):
         super().__init__()
         self.jobs: list[Any] = []
 
-    def offload(self, fn: Callable[[Any], Findings], job: Any, location: str = "") -> None:
+    def offload(self, fn: Callable[[Any], Findings], job: Any, *_: Any, **__: Any) -> None:
         self.jobs.append(job)
 
 
