@@ -199,7 +199,9 @@ def test_decode_and_method_words_are_not_compiled(src: str) -> None:
     jobs: list[object] = []
 
     class Recording(ScanContext):
-        def offload(self, fn: object, job: object, location: str = "") -> None:
+        def offload(
+            self, fn: object, job: object, location: str = "", **shared: object
+        ) -> None:
             jobs.append(job)
 
     pysource.read_python(Recording(), Blob(src.encode()), "pkg/m.py", 0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
 from safe_pip.models import Finding, Severity, Skipped, TargetEnvironment
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 Findings = list[tuple[str, str, str, Severity | None, dict[str, Any]]]
 """Findings as plain tuples (rule id, message, location, severity or None, detail)."""
+Reuse = Callable[[Findings, str], "Findings | None"]
+"""Adapts the findings an equal analysis gave at another location (None: cannot)."""
 
 
 class BudgetExhausted(Exception):
@@ -54,7 +56,9 @@ class ScanContext:
         self.pool: Executor | None = None
         """Worker processes for CPU-heavy, self-contained member analysis (Python source):
         the main process keeps inflating and hashing while a worker parses."""
-        self._pending: list[tuple[str, Future[Any]]] = []
+        self._pending: list[tuple[str, Future[Any], Callable[[Findings], Findings] | None]] = []
+        self._shared: dict[Hashable, tuple[str, Findings | Future[Any]]] = {}
+        """First analysis of each ``offload`` key: its location and findings (or future)."""
         self.journal: list[tuple[Any, ...]] | None = None
         """Set in a process that reads part of a wheel's members for its parent
         (``containers/split.py``): every effect on this context is also recorded here, in
@@ -108,12 +112,60 @@ class ScanContext:
             self.journal.append(("I", fmt, n))
 
     # -- offloaded analysis ---------------------------------------------------------------
-    def offload(self, fn: Callable[[Any], Findings], job: Any, location: str = "") -> None:
-        """Run ``fn(job)`` (a pure function returning finding tuples) now or in the pool."""
-        if self.pool is None:
-            self._replay(fn(job))
+    def offload(
+        self,
+        fn: Callable[[Any], Findings],
+        job: Any,
+        location: str = "",
+        *,
+        key: Hashable | None = None,
+        reuse: Reuse | None = None,
+    ) -> None:
+        """Run ``fn(job)`` (a pure function returning finding tuples) now or in the pool.
+
+        ``key``/``reuse``: jobs with equal keys give the same findings but for their
+        location, so a job whose key was offloaded before in this scan does not run: the
+        first one's findings (waited for if still in the pool) go through ``reuse(found,
+        first_location)``, and ``fn(job)`` runs only where that returns None.
+        """
+        where = getattr(job, "location", location)
+        first = self._shared.get(key) if key is not None and reuse is not None else None
+        if first is not None and reuse is not None:
+            self._offload_again(fn, job, where, first, reuse)
             return
-        self._pending.append((getattr(job, "location", location), self.pool.submit(fn, job)))
+        if self.pool is None:
+            found = fn(job)
+            if key is not None:
+                self._shared[key] = (where, found)
+            self._replay(found)
+            return
+        future = self.pool.submit(fn, job)
+        if key is not None:
+            self._shared[key] = (where, future)
+        self._pending.append((where, future, None))
+
+    def _offload_again(
+        self,
+        fn: Callable[[Any], Findings],
+        job: Any,
+        where: str,
+        first: tuple[str, Findings | Future[Any]],
+        reuse: Reuse,
+    ) -> None:
+        """A job equal to an earlier one: its findings, in the order ``fn(job)``'s would be."""
+        origin, result = first
+
+        def adapt(found: Findings) -> Findings:
+            again = reuse(found, origin)
+            return fn(job) if again is None else again
+
+        if isinstance(result, list):
+            self._replay(adapt(result))
+        elif self.pool is None:  # the pool is lent out (containers/split.py): report now
+            done = result.done() and not result.cancelled() and result.exception() is None
+            self._replay(adapt(result.result()) if done else fn(job))
+        else:  # reported in submission order, when drained (the first may still be running)
+            self._pending.append((where, result, adapt))
 
     def drain(self) -> None:
         """Report everything offloaded so far, in submission order (fail closed on errors)."""
@@ -123,10 +175,12 @@ class ScanContext:
         # Imported here: only a scan with a worker pool has futures (and imported this already).
         from concurrent.futures import TimeoutError as FutureTimeout
 
-        for location, future in pending:
+        for location, future, then in pending:
             remaining = max(0.0, self.deadline - time.monotonic())
             try:
                 found = future.result(timeout=remaining)
+                if then is not None:
+                    found = then(found)
             except FutureTimeout:
                 self.check_time(location)  # past the deadline now: reports and unwinds
                 raise BudgetExhausted from None
@@ -138,6 +192,7 @@ class ScanContext:
     def discard_pending(self) -> None:
         """Forget offloaded work (a forked process: the futures are its parent's)."""
         self._pending = []
+        self._shared = {}
 
     def as_tuples(self) -> Findings:
         return [(f.rule_id, f.message, f.location, f.severity, f.detail) for f in self.findings]

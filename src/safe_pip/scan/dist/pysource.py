@@ -32,7 +32,9 @@ from __future__ import annotations
 import ast
 import codecs
 import dis
+import hashlib
 import io
+import os
 import re
 import subprocess
 import sys
@@ -40,12 +42,14 @@ import tokenize
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from types import CodeType
 
 from safe_pip.models import Severity
 from safe_pip.scan.core.blob import Blob
 from safe_pip.scan.core.context import Findings, ScanContext
 from safe_pip.scan.core.paths import is_test_path
+from safe_pip.scan.dist import pylex
 
 _MAX_SOURCE = 8 * 1024 * 1024
 _PICKLE_LOADS = frozenset(
@@ -249,6 +253,46 @@ def _search(data: bytes, regex: re.Pattern[bytes], heads: tuple[bytes, ...]) -> 
     return False
 
 
+def _in_code(text: str, data: bytes, regex: re.Pattern[bytes], heads: tuple[bytes, ...]) -> bool:
+    """Does ``regex`` (a word pre-filter) match in the code, not only in comments and plain
+    strings?
+
+    Every rule's callee is made of identifiers (``pickle.loads``, ``from pickle import
+    loads``, ``exec``, ``builtins.eval``, ``__import__``, a helper whose body calls one), or
+    is named by a string given to ``__import__``/``import_module`` — and then that call's
+    own name is an identifier, and ``_BY_NAME`` finds it on the whole text. So the load
+    rule needs a load name, and the exec rules an exec-like name, as identifiers. Where
+    ``pylex`` cannot be sure of its cut, the whole text counts. ``data``: the normalised
+    text's bytes, which for ASCII text are the text's own characters.
+    """
+    if text.isascii():
+        return pylex.in_code(text, _starts(data, regex, heads))
+    code = pylex.code_only(text)
+    if code is None:
+        return True
+    return _search(
+        unicodedata.normalize("NFKC", code).encode("utf-8", "surrogatepass"), regex, heads
+    )
+
+
+def _starts(data: bytes, regex: re.Pattern[bytes], heads: tuple[bytes, ...]) -> list[int]:
+    """Where every match of ``regex`` starts, ascending (found as :func:`_search` finds one,
+    with the same limit on near misses)."""
+    out: list[int] = []
+    misses, limit = 0, _miss_limit(data)
+    for head in heads:
+        i = data.find(head)
+        while i >= 0:
+            if regex.match(data, i) is not None:
+                out.append(i)
+            else:
+                misses += 1
+                if misses > limit:
+                    return [m.start() for m in regex.finditer(data)]
+            i = data.find(head, i + 1)
+    return sorted(out)
+
+
 def read_python(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
     ctx.saw("python")
     if blob.size > _MAX_SOURCE:
@@ -268,12 +312,17 @@ def read_python(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None
         any(w in data for w in _LOAD_LAST_WORDS)
         and any(w in data for w in _LOAD_WORDS)
         and _search(data, _LOAD_RE, _LOAD_HEADS)
+        and _in_code(text, data, _LOAD_RE, _LOAD_HEADS)
     )
     by_name = (
         exec_cheap and not (load_words and source_words) and _search(data, _BY_NAME, _BY_NAME_HEADS)
     )
     maybe_load = load_words or by_name
-    maybe_exec = (source_words or by_name) and _search(data, _EXEC_RE, _EXEC_HEADS)
+    maybe_exec = (
+        (source_words or by_name)
+        and _search(data, _EXEC_RE, _EXEC_HEADS)
+        and _in_code(text, data, _EXEC_RE, _EXEC_HEADS)
+    )
     maybe_shell = b"curl" in data or b"wget" in data
     if not (maybe_load or maybe_exec or maybe_shell):
         return
@@ -281,7 +330,42 @@ def read_python(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None
     python = ctx.target.python_executable if ctx.target else None
     job = _Job(text, location, whole_file, maybe_load, maybe_exec, maybe_shell, python,
                load_words, source_words)  # fmt: skip
-    ctx.offload(analyze, job)
+    ctx.offload(analyze, job, key=_analysis_key(raw, location, whole_file, python),
+                reuse=partial(_relocate, location))  # fmt: skip
+
+
+def _analysis_key(
+    raw: bytes, location: str, whole_file: bool, python: str | None
+) -> tuple[object, ...]:
+    """Everything :func:`analyze`'s findings depend on besides where they are reported.
+
+    The text (``raw`` decodes one way; the pre-filter flags follow from it), ``setup.py``
+    or not, a test module or not (``check_tree``'s ``in_tests``: severity and wording), the
+    target interpreter, and the file name as ``compile`` puts it in a ``SyntaxError``'s
+    message (after the last ``os.sep``), which ``PY-UNREADABLE-CODE`` quotes. Embedded
+    copies of one library (virtualenv ships two pips and two setuptools) share a key.
+    """
+    in_tests = not whole_file and is_test_path(location)
+    base = location.rsplit(os.sep, 1)[-1]
+    return ("python-source", hashlib.sha256(raw).digest(), base, whole_file, in_tests, python)
+
+
+def _relocate(location: str, found: Findings, first: str) -> Findings | None:
+    """The findings :func:`analyze` gave at ``first``, as they are at ``location``.
+
+    Its findings sit at the module (``first``) or at one of its lines (``first:N``); None
+    (analyse again) for anything else, which the key above cannot vouch for.
+    """
+    out: Findings = []
+    for rule_id, message, where, severity, detail in found:
+        if where == first:
+            where = location
+        elif where.startswith(first + ":") and where[len(first) + 1 :].isdigit():
+            where = location + where[len(first) :]
+        else:
+            return None
+        out.append((rule_id, message, where, severity, detail))
+    return out
 
 
 @dataclass(frozen=True)
