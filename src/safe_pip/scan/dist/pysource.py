@@ -50,6 +50,7 @@ from safe_pip.models import Severity
 from safe_pip.scan.core.blob import Blob
 from safe_pip.scan.core.context import Findings, ScanContext
 from safe_pip.scan.core.paths import is_test_path
+from safe_pip.scan.dist import pylex
 
 _MAX_SOURCE = 8 * 1024 * 1024
 _PICKLE_LOADS = frozenset(
@@ -253,6 +254,46 @@ def _search(data: bytes, regex: re.Pattern[bytes], heads: tuple[bytes, ...]) -> 
     return False
 
 
+def _in_code(text: str, data: bytes, regex: re.Pattern[bytes], heads: tuple[bytes, ...]) -> bool:
+    """Does ``regex`` (a word pre-filter) match in the code, not only in comments and plain
+    strings?
+
+    Every rule's callee is made of identifiers (``pickle.loads``, ``from pickle import
+    loads``, ``exec``, ``builtins.eval``, ``__import__``, a helper whose body calls one), or
+    is named by a string given to ``__import__``/``import_module`` — and then that call's
+    own name is an identifier, and ``_BY_NAME`` finds it on the whole text. So the load
+    rule needs a load name, and the exec rules an exec-like name, as identifiers. Where
+    ``pylex`` cannot be sure of its cut, the whole text counts. ``data``: the normalised
+    text's bytes, which for ASCII text are the text's own characters.
+    """
+    if text.isascii():
+        return pylex.in_code(text, _starts(data, regex, heads))
+    code = pylex.code_only(text)
+    if code is None:
+        return True
+    return _search(
+        unicodedata.normalize("NFKC", code).encode("utf-8", "surrogatepass"), regex, heads
+    )
+
+
+def _starts(data: bytes, regex: re.Pattern[bytes], heads: tuple[bytes, ...]) -> list[int]:
+    """Where every match of ``regex`` starts, ascending (found as :func:`_search` finds one,
+    with the same limit on near misses)."""
+    out: list[int] = []
+    misses, limit = 0, _miss_limit(data)
+    for head in heads:
+        i = data.find(head)
+        while i >= 0:
+            if regex.match(data, i) is not None:
+                out.append(i)
+            else:
+                misses += 1
+                if misses > limit:
+                    return [m.start() for m in regex.finditer(data)]
+            i = data.find(head, i + 1)
+    return sorted(out)
+
+
 def read_python(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
     ctx.saw("python")
     if blob.size > _MAX_SOURCE:
@@ -272,12 +313,17 @@ def read_python(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None
         any(w in data for w in _LOAD_LAST_WORDS)
         and any(w in data for w in _LOAD_WORDS)
         and _search(data, _LOAD_RE, _LOAD_HEADS)
+        and _in_code(text, data, _LOAD_RE, _LOAD_HEADS)
     )
     by_name = (
         exec_cheap and not (load_words and source_words) and _search(data, _BY_NAME, _BY_NAME_HEADS)
     )
     maybe_load = load_words or by_name
-    maybe_exec = (source_words or by_name) and _search(data, _EXEC_RE, _EXEC_HEADS)
+    maybe_exec = (
+        (source_words or by_name)
+        and _search(data, _EXEC_RE, _EXEC_HEADS)
+        and _in_code(text, data, _EXEC_RE, _EXEC_HEADS)
+    )
     maybe_shell = b"curl" in data or b"wget" in data
     if not (maybe_load or maybe_exec or maybe_shell):
         return
