@@ -283,6 +283,22 @@ def test_a_small_scan_imports_only_what_it_uses(tmp_path: Path) -> None:
     assert sorted(m for m in NOT_FOR_A_SMALL_SCAN if m in modules) == []
 
 
+def test_data_no_unpickler_reads_does_not_import_the_pickle_reader(tmp_path: Path) -> None:
+    """Text whose first byte is no pickle opcode (``sniff.may_be_pickle``) is neither probed
+    nor tried as a pickle, so the reader is not even imported; text starting with an opcode
+    ('h' is BINGET) still is (the test would pass vacuously otherwise)."""
+    reader = ("safe_pip.scan.formats.pickle", "safe_pip.scan.formats.pickle_reader")
+    target = tmp_path / "notes.txt"
+    target.write_text("# hello\n")
+    code, modules = _scan_in_fresh_process(target, tmp_path / "home")
+    assert code == 0
+    assert [m for m in reader if m in modules] == []
+    target.write_text("hello\n")
+    code, modules = _scan_in_fresh_process(target, tmp_path / "home")
+    assert code == 0
+    assert [m for m in reader if m in modules] == list(reader)
+
+
 def test_a_policy_file_is_still_read_when_the_reader_is_imported_lazily(tmp_path: Path) -> None:
     """With a user policy present the TOML reader is imported and the file decides: an
     unknown pickle global blocks by default and only warns under ``unknown_globals``."""
