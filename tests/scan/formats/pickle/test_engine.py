@@ -186,8 +186,19 @@ def test_partial_around_an_allowed_callable_is_clean(tmp_path: Path) -> None:
         + STOP,
         # partial around something that is not a callable global
         PROTO2 + glob("functools", "partial") + ustr("true") + TUPLE1 + REDUCE + STOP,
+        # many partials around an allowed callable, then one around a gadget: what the
+        # helper is judged to do is remembered per name, what it is handed is not
+        PROTO2
+        + MARK
+        + (glob("functools", "partial") + glob("collections", "OrderedDict") + TUPLE1 + REDUCE) * 50
+        + glob("functools", "partial")
+        + glob("os", "system")
+        + TUPLE1
+        + REDUCE
+        + b"t"
+        + STOP,
     ],
-    ids=["gadget", "rebuilt", "not-callable"],
+    ids=["gadget", "rebuilt", "not-callable", "gadget-after-many-allowed"],
 )
 def test_partial_around_anything_else_blocks(tmp_path: Path, data: bytes) -> None:
     assert "PICKLE-GLOBAL-DANGEROUS" in blocking(scan_bytes(tmp_path, "m.pkl", data))

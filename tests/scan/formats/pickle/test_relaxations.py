@@ -570,8 +570,27 @@ def _index_of(module: str, name: str, helper: str) -> bytes:
         _index_of("numpy", "memmap", "pandas.core.indexes.base._new_Index"),
         _index_of("numpy", "memmap", "pandas.core.indexes.period._new_PeriodIndex"),
         _index_of("numpy", "memmap", "pandas.core.indexes.datetimes._new_DatetimeIndex"),
+        # bare instances first (no arguments, nothing to judge), then one with arguments
+        instance("numpy", "memmap") * 20
+        + instance("numpy", "memmap", args=MARK + ustr("/tmp/victim") + ustr("w+") + TUPLE),
+        # numbers first (judged harmless), then a path, as a keyword of NEWOBJ_EX
+        instance("numpy", "memmap", args=b"K\x01" + TUPLE1) * 20
+        + glob("numpy", "memmap")
+        + EMPTY_TUPLE
+        + EMPTY_DICT
+        + ustr("filename")
+        + ustr("/tmp/victim")
+        + SETITEM
+        + b"\x92",
     ],
-    ids=["newobj-args", "new-index", "new-period-index", "new-datetime-index"],
+    ids=[
+        "newobj-args",
+        "new-index",
+        "new-period-index",
+        "new-datetime-index",
+        "args-after-bare",
+        "keyword-after-numbers",
+    ],
 )
 def test_test_data_that_constructs_another_package_class_with_arguments_still_blocks(
     tmp_path: Path, value: bytes

@@ -111,9 +111,18 @@ class _Judge:
         self.flagged: dict[int, str] = {}
         """Helpers (by GlobalRec order) misused: handed something they must not call."""
         self.incomplete = False
+        self._allowed: dict[tuple[str, str], bool] = {}
+        self._handles: dict[tuple[str, str], Handles | None] = {}
+        """Both answers depend on the name and ``own`` only: asked once per name, not
+        once per call (a pickle of 20,000 objects instantiates a few classes)."""
 
     def allowed(self, rec: GlobalRec) -> bool:
-        return all(is_allowed(m, n) for m, n in imported_names(rec.module, rec.name, self.own))
+        key = (rec.module, rec.name)
+        known = self._allowed.get(key)
+        if known is None:
+            names = imported_names(rec.module, rec.name, self.own)
+            known = self._allowed[key] = all(is_allowed(m, n) for m, n in names)
+        return known
 
     def installed(self, rec: GlobalRec, *, own_only: bool = False) -> bool:
         """Every module a loader may import for ``rec`` is the wheel's own or a required
@@ -140,7 +149,11 @@ class _Judge:
         if not isinstance(callee, GlobalType):
             return None
         rec = callee._sp_rec
-        return HANDLES.get(canonical(rec.module, rec.name)) if self.allowed(rec) else None
+        key = (rec.module, rec.name)
+        if key not in self._handles:
+            spec = HANDLES.get(canonical(rec.module, rec.name)) if self.allowed(rec) else None
+            self._handles[key] = spec
+        return self._handles[key]
 
     # -- entry points ------------------------------------------------------------------
     def run(self) -> None:
@@ -154,9 +167,14 @@ class _Judge:
             self.called(call.callee, None, call.pos, "is called", 0)
         for call in trace.calls:
             # ``cls.__new__(cls, *args)`` runs the class's constructor with the arguments
-            plain = _numbers(call.args) and _numbers(call.kwargs)
-            if call.kind == "new" and isinstance(call.callee, GlobalType) and not plain:
-                call.callee._sp_rec.uses.add("new-args")
+            if call.kind != "new" or not isinstance(call.callee, GlobalType):
+                continue
+            args, kwargs = call.args, call.kwargs
+            if args == () and kwargs == {}:
+                continue  # NEWOBJ's usual ``cls.__new__(cls)``
+            uses = call.callee._sp_rec.uses
+            if "new-args" not in uses and not (_numbers(args) and _numbers(kwargs)):
+                uses.add("new-args")
         self.test_data = _is_test_data(self)
 
     def apply(
