@@ -189,6 +189,28 @@ def _every_parser() -> list[tuple[str, argparse.ArgumentParser]]:
     return found
 
 
+def test_a_named_command_parses_and_explains_itself_as_in_the_whole_tree() -> None:
+    """``build_parser(only)`` builds that command's parser alone: its help, usage and
+    errors are the same as in the whole tree (the only place the others would show)."""
+    from safe_pip.cli import COMMANDS, build_parser
+
+    whole = dict(_subparsers(build_parser()))
+    for name, _, _ in COMMANDS:
+        alone = dict(_subparsers(build_parser(name)))
+        assert list(alone) == [name]
+        assert alone[name].format_help() == whole[name].format_help()
+        assert alone[name].format_usage() == whole[name].format_usage()
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> list[tuple[str, argparse.ArgumentParser]]:
+    return [
+        (name, sub)
+        for action in parser._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for name, sub in action.choices.items()
+    ]
+
+
 def test_help_is_plain_text() -> None:
     """Every command's and action's help, now and for commands added later: no reST."""
     parsers = _every_parser()
@@ -223,7 +245,8 @@ def test_scan_imports_neither_the_gate_nor_other_commands(tmp_path: Path) -> Non
 # remote org policy and the signer pins, the shipped profiles), needed only on first use
 # (packaging.utils pulls packaging.tags, logging, platform and subprocess in; versions are
 # compared only for [[package]] rules and exceptions; a thread pool only for a big
-# artifact) or only on an error (difflib's "did you mean", traceback for --debug).
+# artifact) or only on an error (difflib's "did you mean", traceback for --debug, the next
+# steps written for a block).
 NOT_FOR_A_SMALL_SCAN = (
     "safe_pip.policy.parse",
     "safe_pip.policy._toml",
@@ -242,6 +265,7 @@ NOT_FOR_A_SMALL_SCAN = (
     "traceback",
     "logging",
     "subprocess",
+    "safe_pip.next_steps",
 )
 
 _SCAN_AND_LIST = (
@@ -281,6 +305,47 @@ def test_a_small_scan_imports_only_what_it_uses(tmp_path: Path) -> None:
     assert code == 0
     assert "safe_pip.policy.model" in modules  # the policy is still loaded and applied
     assert sorted(m for m in NOT_FOR_A_SMALL_SCAN if m in modules) == []
+
+
+def test_data_no_unpickler_reads_does_not_import_the_pickle_reader(tmp_path: Path) -> None:
+    """Text whose first byte is no pickle opcode (``sniff.may_be_pickle``) is neither probed
+    nor tried as a pickle, so the reader is not even imported; text starting with an opcode
+    ('h' is BINGET) still is (the test would pass vacuously otherwise)."""
+    reader = ("safe_pip.scan.formats.pickle", "safe_pip.scan.formats.pickle_reader")
+    target = tmp_path / "notes.txt"
+    target.write_text("# hello\n")
+    code, modules = _scan_in_fresh_process(target, tmp_path / "home")
+    assert code == 0
+    assert [m for m in reader if m in modules] == []
+    target.write_text("hello\n")
+    code, modules = _scan_in_fresh_process(target, tmp_path / "home")
+    assert code == 0
+    assert [m for m in reader if m in modules] == list(reader)
+
+
+def test_a_blocked_scan_still_says_what_to_do(tmp_path: Path) -> None:
+    """Next steps are imported only for a block (a clean scan has none to write), and a
+    block still gets them: the rule in plain words and how to report a malicious file."""
+    target = tmp_path / "model.pkl"
+    target.write_bytes(b"\x80\x02cos\nsystem\n.")
+    home = tmp_path / "home"
+    code, modules = _scan_in_fresh_process(target, home)
+    assert code == 1
+    assert "safe_pip.next_steps" in modules
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SAFE_PIP_", "PIP_"))}
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / "config"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "safe_pip", "scan", "--format", "json", str(target)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert proc.returncode == 1
+    steps = json.loads(proc.stdout)["targets"][0]["next_steps"]
+    assert any(step.startswith("PICKLE-GLOBAL-DANGEROUS: ") for step in steps), steps
+    assert any("may be malicious: do not install it" in step for step in steps), steps
 
 
 def test_a_policy_file_is_still_read_when_the_reader_is_imported_lazily(tmp_path: Path) -> None:

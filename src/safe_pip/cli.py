@@ -56,9 +56,11 @@ def plain(doc: str | None) -> str | None:
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The whole command tree, or (``only``) with just that command's options: importing
-    every command module (the install gate, the server, policy tooling) costs a short
-    ``safe-pip scan`` more than its scan; the others keep their name and help line."""
+    """The whole command tree, or (``only``) just that command: importing every command
+    module (the install gate, the server, policy tooling) costs a short ``safe-pip scan``
+    more than its scan, and so does building a parser for each of the others (argparse
+    looks up its message catalogue for every parser). A run that names its command never
+    shows the others: its help, usage and errors are that command's parser's own."""
     parser = _Parser(
         prog="safe-pip",
         description="Install-time gatekeeper for Python packages. "
@@ -74,7 +76,6 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, module, help_text in COMMANDS:
         if only is not None and name != only:
-            sub.add_parser(name, help=help_text)
             continue
         mod = importlib.import_module(f"safe_pip.commands.{module}")
         p = sub.add_parser(

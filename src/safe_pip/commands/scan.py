@@ -23,7 +23,6 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from safe_pip import next_steps
     from safe_pip.judge import judge_files
     from safe_pip.report import Report, check_report_file, emit
     from safe_pip.scan.core.engine import iter_files
@@ -34,5 +33,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"no such file or folder: {', '.join(missing)}")
     check_report_file(args.report)
     policy = load_from_args(args)
-    subjects = next_steps.annotate(judge_files(list(iter_files(paths)), policy), policy)
-    return emit(Report.judged("scan", tuple(subjects)), args.format, args.report)
+    subjects = tuple(judge_files(list(iter_files(paths)), policy))
+    if not all(s.allowed for s in subjects):  # next steps are written for blocks only
+        from safe_pip import next_steps
+
+        subjects = next_steps.annotate(subjects, policy)
+    return emit(Report.judged("scan", subjects), args.format, args.report)

@@ -131,11 +131,14 @@ def _other_views(ctx: ScanContext, blob: Blob, location: str, depth: int) -> Non
     swallows the header, or carry a zip whose central directory sits at its end (zip
     readers find it there). ``pickle.load`` from byte 0 is cheap with the C engine and
     reports only if it would import and call something; a zip is read only if its
-    directory parses cleanly.
+    directory parses cleanly. Data whose first byte no unpickler reads
+    (:func:`~sniff.may_be_pickle`, the first test of ``pickle_reader.may_load``) does not
+    import the pickle reader.
     """
-    from safe_pip.scan.formats import pickle_reader
+    if S.may_be_pickle(blob.head(1)):
+        from safe_pip.scan.formats import pickle_reader
 
-    pickle_reader.try_as_pickle(ctx, blob, location)
+        pickle_reader.try_as_pickle(ctx, blob, location)
     if _has_zip_end(blob):
         from safe_pip.scan.containers import archive
 
@@ -218,9 +221,13 @@ def _data_reads_nothing(name: str, head: bytes, size: int, superblock: bool, zip
         return False
     if head[:1] == S.ONNX_FIRST or S.is_torch_flatbuffer(head, size):
         return False
+    if superblock or zip_end:
+        return False
+    if not S.may_be_pickle(head):  # may_load's first test, without importing the reader
+        return True
     from safe_pip.scan.formats import pickle_reader
 
-    return not pickle_reader.may_load(Blob(head)) and not superblock and not zip_end
+    return not pickle_reader.may_load(Blob(head))
 
 
 def record_unread(ctx: ScanContext) -> None:
@@ -280,10 +287,10 @@ class Glance:
 def _reads_nothing(blob: Blob, location: str) -> bool:
     """:func:`reads_nothing` of a whole blob ``scan_blob`` sniffed as data (each costly view
     only when the cheap ones leave the answer open)."""
-    from safe_pip.scan.formats import hdf5_attrs
-
     if not _data_reads_nothing(_basename(location), blob.head(KEEP_HEAD), blob.size, False, False):
         return False
+    from safe_pip.scan.formats import hdf5_attrs
+
     return hdf5_attrs.find_superblock(blob) is None and not _has_zip_end(blob)
 
 

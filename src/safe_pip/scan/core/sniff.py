@@ -73,6 +73,22 @@ FLATBUFFER_ID = b"PTMF"
 """The file identifier ``torch.jit.load`` checks at bytes 4-8 of a mobile flatbuffer."""
 
 
+PICKLE_OPCODES = frozenset(
+    b"().012BCFGIJKLMNPQRSTUVX]abcdeghijlopqrstu}" + bytes(range(0x80, 0x99))
+)
+"""Every byte CPython's unpicklers take as an opcode (``pickletools.opcodes``). Data whose
+first byte is none of them is no pickle to any loader: both unpicklers stop at once with
+"invalid load key", having read nothing else. Written out, not computed, so that sniffing
+and routing data that cannot be a pickle never import the pickle reader (the test suite
+checks the set against pickletools and against both real unpicklers, byte by byte)."""
+
+
+def may_be_pickle(head: bytes) -> bool:
+    """Could any unpickler read past the first byte of data starting with ``head``? False is
+    certain (see :data:`PICKLE_OPCODES`); True only means the pickle reader must look."""
+    return head[:1] != b"" and head[0] in PICKLE_OPCODES
+
+
 def is_torch_flatbuffer(head: bytes, size: int) -> bool:
     """A TorchScript flatbuffer as torch.jit.load recognises one (``head``: the first bytes)."""
     return size >= 8 and head[4:8] == FLATBUFFER_ID
@@ -107,7 +123,7 @@ def sniff(head: bytes, size: int) -> str:
         return LZMA  # .lzma "alone" format used by joblib
     if len(head) >= 2 and head[0] == 0x78 and (head[0] << 8 | head[1]) % 31 == 0:
         return ZLIB
-    if _pickle_start_test()(head):
+    if may_be_pickle(head) and _pickle_start_test()(head):
         return PICKLE_PROBE
     return DATA
 
