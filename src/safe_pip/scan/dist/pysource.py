@@ -233,10 +233,11 @@ def _miss_limit(data: bytes) -> int:
     return 64 + len(data) // 64
 
 
-def _search(data: bytes, regex: re.Pattern[bytes], heads: tuple[bytes, ...]) -> bool:
-    """``regex.search(data) is not None``, for a ``regex`` whose every match starts where one
+def _matches(data: bytes, regex: re.Pattern[bytes], heads: tuple[bytes, ...]) -> Iterator[int]:
+    """Where matches of ``regex`` start, for a ``regex`` whose every match starts where one
     of ``heads`` occurs: the regex is tried only at those places (a match at a position sees
-    the byte before it, so ``\\b`` reads as it does in a search).
+    the byte before it, so ``\\b`` reads as it does in a search), head by head; past the near
+    miss limit, every match the regex engine finds from the start (some again).
 
     The regex engine would try every byte of the file; a memory search jumps from one
     occurrence to the next.
@@ -246,12 +247,18 @@ def _search(data: bytes, regex: re.Pattern[bytes], heads: tuple[bytes, ...]) -> 
         i = data.find(head)
         while i >= 0:
             if regex.match(data, i) is not None:
-                return True
-            misses += 1
-            if misses > limit:
-                return regex.search(data) is not None
+                yield i
+            else:
+                misses += 1
+                if misses > limit:
+                    yield from (m.start() for m in regex.finditer(data))
+                    return
             i = data.find(head, i + 1)
-    return False
+
+
+def _search(data: bytes, regex: re.Pattern[bytes], heads: tuple[bytes, ...]) -> bool:
+    """``regex.search(data) is not None``, by :func:`_matches`."""
+    return next(_matches(data, regex, heads), None) is not None
 
 
 def _in_code(text: str, data: bytes, regex: re.Pattern[bytes], heads: tuple[bytes, ...]) -> bool:
@@ -267,31 +274,13 @@ def _in_code(text: str, data: bytes, regex: re.Pattern[bytes], heads: tuple[byte
     text's bytes, which for ASCII text are the text's own characters.
     """
     if text.isascii():
-        return pylex.in_code(text, _starts(data, regex, heads))
+        return pylex.in_code(text, sorted(set(_matches(data, regex, heads))))
     code = pylex.code_only(text)
     if code is None:
         return True
     return _search(
         unicodedata.normalize("NFKC", code).encode("utf-8", "surrogatepass"), regex, heads
     )
-
-
-def _starts(data: bytes, regex: re.Pattern[bytes], heads: tuple[bytes, ...]) -> list[int]:
-    """Where every match of ``regex`` starts, ascending (found as :func:`_search` finds one,
-    with the same limit on near misses)."""
-    out: list[int] = []
-    misses, limit = 0, _miss_limit(data)
-    for head in heads:
-        i = data.find(head)
-        while i >= 0:
-            if regex.match(data, i) is not None:
-                out.append(i)
-            else:
-                misses += 1
-                if misses > limit:
-                    return [m.start() for m in regex.finditer(data)]
-            i = data.find(head, i + 1)
-    return sorted(out)
 
 
 def read_python(ctx: ScanContext, blob: Blob, location: str, depth: int) -> None:
@@ -1077,10 +1066,10 @@ class _ScopeIndex:
         return self._nodes[id(scope)]
 
 
-_LOADERS = _PICKLE_LOADS | {
-    "torch.load", "torch.serialization.load", "torch.jit.load", "torch.jit._serialization.load",
-    "numpy.load", "numpy.lib.npyio.load"
-}  # fmt: skip
+_TORCH_LOADS = frozenset({"torch.load", "torch.serialization.load"})
+_JIT_LOADS = frozenset({"torch.jit.load", "torch.jit._serialization.load"})
+_NUMPY_LOADS = frozenset({"numpy.load", "numpy.lib.npyio.load"})
+_LOADERS = _PICKLE_LOADS | _TORCH_LOADS | _JIT_LOADS | _NUMPY_LOADS
 """Every name :func:`_unsafe_load` can report (most calls are none of them)."""
 
 
@@ -1088,16 +1077,16 @@ def _unsafe_load(name: str, call: ast.Call) -> str | None:
     if name not in _LOADERS:
         return None
     kw = {k.arg: k.value for k in call.keywords if k.arg}
-    if name in ("torch.load", "torch.serialization.load"):
+    if name in _TORCH_LOADS:
         wo = kw.get("weights_only")
         if isinstance(wo, ast.Constant) and wo.value is True:
             return None
         return "torch.load without weights_only=True unpickles the file"
     if name in _PICKLE_LOADS:
         return f"{name} unpickles data"
-    if name in ("torch.jit.load", "torch.jit._serialization.load"):
+    if name in _JIT_LOADS:
         return "torch.jit.load runs the archive's TorchScript code and unpickles its data"
-    if name in ("numpy.load", "numpy.lib.npyio.load"):
+    if name in _NUMPY_LOADS:
         ap = kw.get("allow_pickle")
         if isinstance(ap, ast.Constant) and ap.value is True:
             return "numpy.load(allow_pickle=True) unpickles object arrays"
@@ -1106,7 +1095,7 @@ def _unsafe_load(name: str, call: ast.Call) -> str | None:
 
 def _torch_default(name: str, call: ast.Call) -> bool:
     """``torch.load`` left to torch's own ``weights_only`` default (no override at all)."""
-    if name not in ("torch.load", "torch.serialization.load"):
+    if name not in _TORCH_LOADS:
         return False
     kw = {k.arg for k in call.keywords}
     if None in kw or "pickle_module" in kw or len(call.args) > 2:
