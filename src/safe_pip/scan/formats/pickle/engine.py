@@ -240,15 +240,11 @@ class Feed:
         if nxt <= pos:
             # search no further than one chunk: a long argument is never read; a header
             # that starts before ``limit`` may end after it
-            buf, end = self.buf, self.end
-            search = _FRAME_HEADER.search
-            stop = min(end, limit + 8)
+            buf, search = self.buf, _FRAME_HEADER.search
+            stop = min(self.end, limit + 8)
             found = search(buf, pos + 1, stop)
-            while found is not None:
-                at = found.start()
-                if int.from_bytes(buf[at + 1 : at + 9], "little") <= end - at - 9:
-                    break  # what ``_frame_at`` accepts
-                found = search(buf, at + 1, stop)
+            while found is not None and not self._frame_at(found.start()):
+                found = search(buf, found.start() + 1, stop)
             self._next_sentinel = nxt = limit if found is None else found.start()
         return min(nxt, limit)
 
